@@ -1,0 +1,78 @@
+"""Achievable fractions of peak per chip generation and serving framework, fitted to measurements.
+
+The values live in `data/efficiency.yaml`, written by `scripts/fit_efficiency.py` together with how
+they were fitted (rows, method, residuals). A group with too few measurements is not fitted: it
+inherits from its fallback and says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from inferplace.catalog._files import CatalogError, read_yaml
+
+FRAMEWORK_ALIASES: dict[str, str] = {
+    "trtllm": "trtllm",
+    "tensorrt-llm": "trtllm",
+    "nim-trtllm": "trtllm",
+    "nim": "trtllm",
+    "vllm": "vllm",
+    "sglang": "vllm",
+    "tgi": "vllm",
+    "neuronx": "neuronx",
+    "transformers-neuronx": "neuronx",
+    "nxdi-vllm": "nxdi",
+    "nxdi": "nxdi",
+    "vllm-neuron": "nxdi",
+}
+
+
+class EfficiencyParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bw_fraction: float = Field(gt=0.05, le=1.0)
+    prefill_fraction: float = Field(gt=0.02, le=1.0)
+    decode_fraction: float = Field(gt=0.02, le=1.0)
+    step_overhead_ms: float = Field(ge=0, le=200)
+    collective_latency_us: float = Field(ge=0, le=5000)
+    memory_reserve: float = Field(ge=0, lt=0.9)
+    link_fraction: float = Field(gt=0, le=1.0)
+    runtime_max_batch: int = Field(ge=1, le=16384)
+    tail_ratio: float = Field(ge=1.0, le=3.0)
+    how: str = Field(min_length=3, description="fitted on what, or inherited from where")
+
+
+class _EfficiencyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    schema_version: Literal[1]
+    fit: dict[str, str | int | float]
+    groups: dict[str, EfficiencyParams]
+
+
+class EfficiencyTable:
+    """Lookup with fallbacks: generation/framework, generation/*, platform/framework, platform/*."""
+
+    def __init__(self, groups: dict[str, EfficiencyParams], fit: dict[str, str | int | float]):
+        self.groups = groups
+        self.fit = fit
+
+    def lookup(self, generation: str, platform: str, framework: str) -> tuple[str, EfficiencyParams]:
+        fw = FRAMEWORK_ALIASES.get(framework.lower(), framework.lower())
+        for key in (f"{generation}/{fw}", f"{generation}/*", f"{platform}/{fw}", f"{platform}/*"):
+            if key in self.groups:
+                return key, self.groups[key]
+        raise CatalogError(f"no efficiency group for {generation}/{fw} and no {platform}/* fallback")
+
+
+def load_efficiency(path: Path | None = None) -> EfficiencyTable:
+    raw = read_yaml("efficiency.yaml", path)
+    try:
+        parsed = _EfficiencyFile.model_validate(raw)
+    except ValidationError as exc:
+        raise CatalogError(f"efficiency table: {exc}") from exc
+    for needed in ("gpu/*", "neuron/*"):
+        if needed not in parsed.groups:
+            raise CatalogError(f"efficiency table lacks the fallback group {needed!r}")
+    return EfficiencyTable(parsed.groups, parsed.fit)

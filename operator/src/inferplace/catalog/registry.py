@@ -1,0 +1,61 @@
+"""The whole catalog in one object, with name resolution that tells the user what it knows."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from functools import lru_cache
+
+from inferplace.catalog._files import CatalogError
+from inferplace.catalog.accelerators import Accelerator, load_accelerators
+from inferplace.catalog.efficiency import EfficiencyTable, load_efficiency
+from inferplace.catalog.instances import InstanceType, load_instances
+from inferplace.catalog.models import ModelArch, load_models
+
+__all__ = ["Catalog", "CatalogError", "load_catalog"]
+
+
+def _hint(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name.lower(), known, n=3, cutoff=0.6)
+    return f" (did you mean: {', '.join(close)}?)" if close else ""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    accelerators: dict[str, Accelerator]
+    instances: dict[str, InstanceType]
+    models: dict[str, ModelArch]
+    efficiency: EfficiencyTable
+
+    def model(self, name: str) -> ModelArch:
+        arch = self.models.get(name.strip().lower())
+        if arch is None:
+            raise CatalogError(f"unknown model {name!r}{_hint(name, list(self.models))}")
+        return arch
+
+    def accelerator(self, name: str) -> Accelerator:
+        key = name.strip().lower()
+        for acc in self.accelerators.values():
+            if key == acc.id or key in (a.lower() for a in acc.aliases):
+                return acc
+        known = sorted(self.accelerators)
+        raise CatalogError(f"unknown accelerator {name!r}; known: {', '.join(known)}")
+
+    def instance(self, name: str) -> InstanceType:
+        inst = self.instances.get(name.strip().lower())
+        if inst is None:
+            raise CatalogError(f"unknown instance type {name!r}{_hint(name, list(self.instances))}")
+        return inst
+
+    def check_references(self) -> None:
+        for inst in self.instances.values():
+            if inst.accelerator not in self.accelerators:
+                raise CatalogError(f"instance {inst.type} names unknown accelerator {inst.accelerator}")
+
+
+@lru_cache(maxsize=1)
+def load_catalog() -> Catalog:
+    """The packaged catalog, validated once per process."""
+    cat = Catalog(load_accelerators(), load_instances(), load_models(), load_efficiency())
+    cat.check_references()
+    return cat

@@ -1,0 +1,126 @@
+"""Many scenarios as arrays, evaluated in one vectorized pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from inferplace.engine.roofline import Placement, kv_capacity
+from inferplace.engine.serving import (
+    Decoder,
+    Results,
+    closed_loop,
+    max_batch,
+    offline_max,
+    server_slo,
+    static_batch,
+)
+from inferplace.engine.shapes import ShapeArrays
+
+F64 = NDArray[np.float64]
+
+LOADS = ("static-batch", "closed-loop", "offline-max", "server-slo")
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """Achievable fractions of peak and runtime constants (fitted per chip generation × framework)."""
+
+    bw_fraction: F64
+    prefill_fraction: F64
+    decode_fraction: F64
+    step_overhead: F64  # s
+    collective_latency: F64  # s
+    memory_reserve: F64
+    link_fraction: F64
+    runtime_max_batch: F64
+    tail_ratio: F64  # p99 / p50 of per-request TPOT and TTFT away from queueing
+
+
+@dataclass(frozen=True)
+class ScenarioArrays:
+    shape: ShapeArrays
+    draft: ShapeArrays
+    peak_flops: F64
+    draft_peak_flops: F64
+    bandwidth: F64
+    link: F64
+    memory: F64
+    tp: F64
+    replicas: F64
+    weight_bytes: F64
+    kv_bytes: F64
+    draft_weight_bytes: F64
+    isl: F64
+    osl: F64
+    batch: F64  # static batch or clients; NaN when the runtime chooses
+    load: NDArray[np.int64]  # index into LOADS
+    ttft_slo: F64  # s; inf when none
+    tpot_slo: F64
+    spec_k: F64
+    spec_alpha: F64
+    eff: Efficiency
+
+    def placement(self, draft: bool = False) -> Placement:
+        e = self.eff
+        return Placement(
+            tp=self.tp,
+            peak_flops=self.draft_peak_flops if draft else self.peak_flops,
+            bandwidth=self.bandwidth,
+            link=self.link,
+            memory=self.memory,
+            weight_bytes=self.draft_weight_bytes if draft else self.weight_bytes,
+            kv_bytes=self.kv_bytes,
+            bw_fraction=e.bw_fraction,
+            prefill_fraction=e.prefill_fraction,
+            decode_fraction=e.decode_fraction,
+            step_overhead=e.step_overhead,
+            collective_latency=e.collective_latency,
+            memory_reserve=e.memory_reserve,
+            link_fraction=e.link_fraction,
+        )
+
+
+def evaluate(sa: ScenarioArrays) -> Results:
+    """Throughput and latency percentiles for every scenario; NaN where the model does not fit."""
+    place = sa.placement()
+    draft_place = sa.placement(draft=True)
+    dec = Decoder(sa.shape, place, sa.draft, draft_place, sa.spec_k, sa.spec_alpha)
+    seq = sa.isl + sa.osl
+    bmax = max_batch(sa.shape, place, seq)
+    # A draft model's weights and KV cache share the replica's memory.
+    draft_cost = np.where(sa.spec_k > 0, max_batch(sa.draft, draft_place, seq), np.inf)
+    bmax = np.where(sa.spec_k > 0, np.floor(1.0 / (1.0 / np.maximum(bmax, 1e-9) + 1.0 / draft_cost)), bmax)
+    fits = (kv_capacity(sa.shape, place) > 0) & (bmax >= 1)
+    requested = np.where(np.isnan(sa.batch), 1.0, sa.batch)
+    fits &= ~((sa.load == 0) & (bmax < requested))
+    cap = sa.eff.runtime_max_batch
+    tail = sa.eff.tail_ratio
+
+    s_out = static_batch(dec, requested, sa.isl, sa.osl, tail)
+    c_out = closed_loop(dec, requested, bmax, sa.isl, sa.osl, cap, tail)
+    o_out = offline_max(dec, bmax, sa.isl, sa.osl, cap)
+    v_out = server_slo(dec, bmax, sa.isl, sa.osl, sa.ttft_slo, sa.tpot_slo, tail, cap)
+
+    def pick(i: int) -> F64:
+        return np.select(
+            [sa.load == 0, sa.load == 1, sa.load == 2, sa.load == 3],
+            [s_out[i], c_out[i], o_out[i], v_out[i]],
+        ).astype(np.float64)
+
+    nan = np.where(fits, 1.0, np.nan)
+    batch = np.select([sa.load == 0, sa.load == 1, sa.load == 2, sa.load == 3],
+                      [requested, c_out[6], o_out[6], v_out[6]])
+    return Results(
+        output_tok_s_total=pick(0) * sa.replicas * nan,
+        ttft_p50=pick(1) * nan,
+        ttft_p99=pick(2) * nan,
+        tpot_p50=pick(3) * nan,
+        tpot_p99=pick(4) * nan,
+        bound=pick(5).astype(np.int64),
+        batch=batch.astype(np.float64) * nan,
+        max_batch=bmax,
+        fits=fits,
+    )

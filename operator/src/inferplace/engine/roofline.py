@@ -1,0 +1,112 @@
+"""Roofline step times on a tensor-parallel group of chips.
+
+A decode step reads the weights it touches (all dense weights; for MoE only the experts the batch
+routes to) plus every sequence's KV cache, and does 2 FLOPs per weight per token plus attention.
+Its time is the larger of bytes over achievable bandwidth and FLOPs over achievable compute, plus
+two all-reduces per layer over the chip interconnect and a fixed per-step overhead (kernel
+launches, scheduling, sampling). Prefill is the same sum with every prompt token in the matmuls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from inferplace.engine.shapes import ShapeArrays
+
+F64 = NDArray[np.float64]
+
+ACTIVATION_BYTES = 2.0  # all-reduced activations travel in 16-bit
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Hardware, parallelism, data types and fitted efficiencies; one entry per scenario."""
+
+    tp: F64  # chips per replica (tensor parallel over chips)
+    peak_flops: F64  # dense peak of the matmul data type, per chip
+    bandwidth: F64  # memory bytes/s per chip
+    link: F64  # chip-to-chip bytes/s per direction (0: none)
+    memory: F64  # bytes per chip
+    weight_bytes: F64  # bytes per weight element
+    kv_bytes: F64  # bytes per KV element
+    bw_fraction: F64
+    prefill_fraction: F64
+    decode_fraction: F64
+    step_overhead: F64  # s per decode step
+    collective_latency: F64  # s per all-reduce
+    memory_reserve: F64  # fraction of memory the runtime keeps (activations, graphs, fragmentation)
+    link_fraction: F64
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """A step's time and its parts, so the binding resource can be named."""
+
+    total: F64
+    memory: F64
+    compute: F64
+    comm: F64
+    overhead: F64
+
+
+def weight_footprint(s: ShapeArrays, p: Placement) -> F64:
+    """Bytes of weights per replica; embeddings and LM head stay 16-bit in quantized checkpoints."""
+    body = (s.total_params - s.embed_params) * p.weight_bytes
+    return body + s.embed_params * np.maximum(p.weight_bytes, 2.0)
+
+
+def kv_capacity(s: ShapeArrays, p: Placement) -> F64:
+    """Bytes left for the KV cache per replica (negative: the weights alone do not fit)."""
+    return p.memory * p.tp * (1.0 - p.memory_reserve) - weight_footprint(s, p)
+
+
+def _collectives(s: ShapeArrays, p: Placement, tokens: F64) -> F64:
+    """Two ring all-reduces per layer of `tokens` x hidden activations; zero without TP."""
+    ring = 2.0 * (p.tp - 1.0) / p.tp
+    link = np.where(p.link > 0, p.link * p.link_fraction, np.inf)
+    per = p.collective_latency + ring * tokens * s.hidden * ACTIVATION_BYTES / link
+    return np.where(p.tp > 1, 2.0 * s.layers * per, 0.0)
+
+
+def decode_step(s: ShapeArrays, p: Placement, batch: F64, context: F64,
+                tokens_per_seq: F64 | float = 1.0) -> StepTime:
+    """One decode iteration for `batch` sequences at mean `context`.
+
+    `tokens_per_seq` > 1 is a speculative verification step: the same bytes, more FLOPs.
+    """
+    tokens = batch * tokens_per_seq
+    dense_read = (s.total_params - s.embed_params - s.moe_layers * s.experts * s.expert_params)
+    dense_read = dense_read * p.weight_bytes + s.head_params * np.maximum(p.weight_bytes, 2.0)
+    expert_read = s.moe_layers * s.experts_touched(tokens) * s.expert_params * p.weight_bytes
+    kv_read = batch * s.kv_bytes(context, p.kv_bytes)
+    t_mem = (dense_read + expert_read + kv_read) / p.tp / (p.bandwidth * p.bw_fraction)
+    attn = s.layers * s.attn_decode_coeff * s.effective_context(context)
+    flops = tokens * (2.0 * s.active_matmul_params + attn)
+    t_cmp = flops / p.tp / (p.peak_flops * p.decode_fraction)
+    t_comm = _collectives(s, p, tokens)
+    total = np.maximum(t_mem, t_cmp) + t_comm + p.step_overhead
+    return StepTime(total, t_mem, t_cmp, t_comm, p.step_overhead)
+
+
+def prefill(s: ShapeArrays, p: Placement, prompts: F64, prompt_len: F64,
+            weights_amortized: bool = False) -> StepTime:
+    """Prefill `prompts` prompts of `prompt_len` tokens together.
+
+    With `weights_amortized`, the weight-read floor is dropped: under continuous batching a
+    prompt's chunks ride along in steps that read the weights anyway.
+    """
+    tokens = prompts * prompt_len
+    flops = prompts * (2.0 * s.active_matmul_params * prompt_len + s.prefill_attention_flops(prompt_len))
+    t_cmp = flops / p.tp / (p.peak_flops * p.prefill_fraction)
+    touched = s.moe_layers * s.experts_touched(tokens) * s.expert_params
+    dense = s.total_params - s.moe_layers * s.experts * s.expert_params
+    t_mem = (dense + touched) * p.weight_bytes / p.tp / (p.bandwidth * p.bw_fraction)
+    if weights_amortized:
+        t_mem = np.zeros_like(t_mem)
+    t_comm = _collectives(s, p, tokens)
+    overhead = np.where(weights_amortized, 0.0, p.step_overhead)
+    total = np.maximum(t_mem, t_cmp) + t_comm + overhead
+    return StepTime(total, t_mem, t_cmp, t_comm, overhead)

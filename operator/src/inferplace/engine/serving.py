@@ -1,0 +1,190 @@
+"""From step times to what a client sees, for each way a server is loaded.
+
+- static batch: one batch of fixed-length requests prefilled together, then decoded together;
+- closed loop: N clients, each sending its next request when the last one finishes;
+- offline maximum: every request queued, the largest batch that fits the KV cache;
+- server SLO: Poisson arrivals, rate raised until the p99 TTFT or TPOT limit binds.
+
+Continuous batching (the last three) interleaves prefills with decode steps: prefill work then
+stretches TPOT, and a prompt waits for the prefill queue (an M/G/1 queue) before its first token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from inferplace.engine.roofline import Placement, StepTime, decode_step, kv_capacity, prefill
+from inferplace.engine.shapes import ShapeArrays
+
+F64 = NDArray[np.float64]
+
+BOUNDS = ("memory-bandwidth", "compute", "interconnect", "framework-overhead", "memory-capacity")
+
+
+@dataclass(frozen=True)
+class Decoder:
+    """Decode timing for one set of scenarios, with or without speculative decoding."""
+
+    shape: ShapeArrays
+    place: Placement
+    draft: ShapeArrays
+    draft_place: Placement
+    spec_k: F64  # speculative tokens per step (0: off)
+    spec_alpha: F64  # per-token acceptance rate
+
+    def tokens_per_step(self) -> F64:
+        a = np.clip(self.spec_alpha, 0.0, 0.999)
+        k = self.spec_k
+        gain = (1.0 - a ** (k + 1.0)) / (1.0 - a)
+        return np.where(k > 0, gain, 1.0)
+
+    def step(self, batch: F64, context: F64) -> StepTime:
+        """Time of one iteration (verification + drafting when speculative)."""
+        target = decode_step(self.shape, self.place, batch, context, 1.0 + self.spec_k)
+        if not np.any(self.spec_k > 0):
+            return target
+        draft = decode_step(self.draft, self.draft_place, batch, context)
+        k = self.spec_k
+        return StepTime(
+            target.total + k * draft.total,
+            target.memory + k * draft.memory,
+            target.compute + k * draft.compute,
+            target.comm + k * draft.comm,
+            target.overhead + k * draft.overhead,
+        )
+
+    def per_token(self, batch: F64, context: F64) -> F64:
+        return self.step(batch, context).total / self.tokens_per_step()
+
+
+@dataclass(frozen=True)
+class Results:
+    """Predictions per scenario; times in seconds, NaN where not estimated."""
+
+    output_tok_s_total: F64
+    ttft_p50: F64
+    ttft_p99: F64
+    tpot_p50: F64
+    tpot_p99: F64
+    bound: NDArray[np.int64]  # index into BOUNDS
+    batch: F64  # concurrent sequences per replica at the operating point
+    max_batch: F64  # largest batch whose KV cache fits
+    fits: NDArray[np.bool_]
+
+    def bound_names(self) -> list[str]:
+        return [BOUNDS[int(b)] for b in self.bound]
+
+
+def _bound(step: StepTime, capped_by_memory: NDArray[np.bool_]) -> NDArray[np.int64]:
+    parts = np.stack([step.memory, step.compute, step.comm, step.overhead])
+    idx = np.argmax(parts, axis=0).astype(np.int64)
+    return np.where(capped_by_memory & (idx == 0), 4, idx)
+
+
+def max_batch(shape: ShapeArrays, place: Placement, seq_len: F64) -> F64:
+    """Sequences of `seq_len` tokens whose KV cache fits next to the weights (per replica)."""
+    per_seq = shape.kv_bytes(seq_len, place.kv_bytes)
+    return np.floor(np.maximum(kv_capacity(shape, place), 0.0) / np.maximum(per_seq, 1.0))
+
+
+def _mg1_wait(rho: F64, service: F64, quantile: float) -> F64:
+    """Quantile of an M/G/1 (exponential-tail approximation) queueing delay."""
+    rho = np.clip(rho, 0.0, 0.999)
+    tail = 1.0 - quantile
+    t = service / (1.0 - rho) * np.log(np.maximum(rho / tail, 1.0))
+    return np.where(rho > tail, t, 0.0)
+
+
+def static_batch(dec: Decoder, batch: F64, isl: F64, osl: F64, tail: F64) -> tuple[F64, ...]:
+    pf = prefill(dec.shape, dec.place, batch, isl)
+    mid = dec.step(batch, isl + osl / 2.0)
+    tpot50 = mid.total / dec.tokens_per_step()
+    tpot99 = dec.per_token(batch, isl + osl) * tail
+    ttft50 = pf.total
+    ttft99 = pf.total * tail
+    tput = batch * osl / (ttft50 + np.maximum(osl - 1.0, 0.0) * tpot50)
+    bound = _bound(mid, np.zeros_like(batch, dtype=bool))
+    return tput, ttft50, ttft99, tpot50, tpot99, bound
+
+
+def _continuous(dec: Decoder, batch: F64, isl: F64, osl: F64) -> tuple[F64, F64, F64, StepTime]:
+    """Steady state of `batch` sequences under continuous batching.
+
+    Returns (TPOT, amortized prefill time per request, time to prefill one prompt alone, step).
+    """
+    step = dec.step(batch, isl + osl / 2.0)
+    pf_amortized = prefill(dec.shape, dec.place, np.ones_like(isl), isl, weights_amortized=True).total
+    pf_alone = prefill(dec.shape, dec.place, np.ones_like(isl), isl).total
+    # Each step, (batch - 1)/osl other requests start; their prefill chunks ride in this step.
+    stall = np.maximum(batch - 1.0, 0.0) / np.maximum(osl, 1.0) * pf_amortized
+    tpot = (step.total + stall) / dec.tokens_per_step()
+    return tpot, pf_amortized, pf_alone, step
+
+
+def offline_max(dec: Decoder, bmax: F64, isl: F64, osl: F64, runtime_cap: F64) -> tuple[F64, ...]:
+    batch = np.maximum(np.minimum(bmax, runtime_cap), 1.0)
+    tpot, pf_amortized, pf_alone, step = _continuous(dec, batch, isl, osl)
+    # Over one request lifetime the replica prefills `batch` prompts and runs `osl` decode steps.
+    lifetime = batch * pf_amortized + osl * step.total / dec.tokens_per_step()
+    tput = batch * osl / lifetime
+    bound = _bound(step, bmax <= runtime_cap)
+    return tput, pf_alone, pf_alone, tpot, tpot, bound, batch
+
+
+def closed_loop(dec: Decoder, clients: F64, bmax: F64, isl: F64, osl: F64, runtime_cap: F64,
+                tail: F64) -> tuple[F64, ...]:
+    batch = np.maximum(np.minimum(np.minimum(clients, bmax), runtime_cap), 1.0)
+    tpot, pf_amortized, pf_alone, step = _continuous(dec, batch, isl, osl)
+    ttft = pf_alone + 0.5 * step.total * (batch > 1)
+    for _ in range(4):  # prefill queueing depends on the request rate, which depends on TTFT
+        cycle = ttft + np.maximum(osl - 1.0, 0.0) * tpot
+        rate = batch / cycle
+        rho = rate * pf_amortized
+        ttft = pf_alone + 0.5 * step.total * (batch > 1) + rho * pf_amortized / (
+            2.0 * (1.0 - np.clip(rho, 0.0, 0.95)))
+    cycle = ttft + np.maximum(osl - 1.0, 0.0) * tpot
+    rate = batch / cycle
+    # Clients beyond the batch wait their turn: a request's whole life is clients / rate.
+    ttft = np.where(clients > batch, clients / rate - np.maximum(osl - 1.0, 0.0) * tpot, ttft)
+    tput = rate * osl
+    bound = _bound(step, clients > bmax)
+    return tput, ttft, ttft * tail, tpot, tpot * tail, bound, batch
+
+
+def _server_at(dec: Decoder, rate: F64, bmax: F64, isl: F64, osl: F64) -> tuple[F64, ...]:
+    """Latencies at Poisson arrival `rate` (requests/s per replica)."""
+    pf_amortized = prefill(dec.shape, dec.place, np.ones_like(isl), isl, weights_amortized=True).total
+    pf_alone = prefill(dec.shape, dec.place, np.ones_like(isl), isl).total
+    rho = rate * pf_amortized
+    batch = np.maximum(rate * (pf_alone + osl * 0.02), 1.0)
+    tpot = np.zeros_like(rate)
+    for _ in range(6):  # concurrency (Little's law) and TPOT depend on each other
+        step = dec.step(batch, isl + osl / 2.0)
+        tpot = step.total / dec.tokens_per_step() / np.maximum(1.0 - rho, 1e-3)
+        batch = np.clip(rate * (pf_alone + osl * tpot), 1.0, np.maximum(bmax, 1.0))
+    step = dec.step(batch, isl + osl / 2.0)
+    ttft50 = pf_alone + 0.5 * step.total + _mg1_wait(rho, pf_amortized, 0.5)
+    ttft99 = pf_alone + step.total + _mg1_wait(rho, pf_amortized, 0.99)
+    return tpot, ttft50, ttft99, batch, rho, step.total
+
+
+def server_slo(dec: Decoder, bmax: F64, isl: F64, osl: F64, ttft_slo: F64, tpot_slo: F64,
+               tail: F64, runtime_cap: F64) -> tuple[F64, ...]:
+    cap = np.maximum(np.minimum(bmax, runtime_cap), 1.0)
+    hi_tput = offline_max(dec, bmax, isl, osl, runtime_cap)[0]
+    lo = np.zeros_like(isl)
+    hi = hi_tput / np.maximum(osl, 1.0) * 1.05
+    for _ in range(32):  # bisection on the arrival rate: latency grows with it
+        mid = (lo + hi) / 2.0
+        tpot, _t50, ttft99, batch, rho, _s = _server_at(dec, mid, cap, isl, osl)
+        ok = (tpot * tail <= tpot_slo) & (ttft99 <= ttft_slo) & (rho < 0.98) & (batch < cap)
+        lo = np.where(ok, mid, lo)
+        hi = np.where(ok, hi, mid)
+    rate = np.maximum(lo, 1e-9)
+    tpot, ttft50, ttft99, batch, _rho, _s = _server_at(dec, rate, cap, isl, osl)
+    step = dec.step(batch, isl + osl / 2.0)
+    bound = _bound(step, batch >= cap * 0.95)
+    return rate * osl, ttft50, ttft99, tpot, tpot * tail, bound, batch
