@@ -36,6 +36,7 @@ class EfficiencyParams(BaseModel):
     prefill_fraction: float = Field(gt=0.02, le=1.0)
     decode_fraction: float = Field(gt=0.02, le=1.0)
     step_overhead_ms: float = Field(ge=0, le=200)
+    prefill_overhead_ms: float = Field(ge=0, le=500)
     collective_latency_us: float = Field(ge=0, le=5000)
     memory_reserve: float = Field(ge=0, lt=0.9)
     link_fraction: float = Field(gt=0, le=1.0)

@@ -32,6 +32,7 @@ class Efficiency:
     prefill_fraction: F64
     decode_fraction: F64
     step_overhead: F64  # s
+    prefill_overhead: F64  # s
     collective_latency: F64  # s
     memory_reserve: F64
     link_fraction: F64
@@ -77,6 +78,7 @@ class ScenarioArrays:
             prefill_fraction=e.prefill_fraction,
             decode_fraction=e.decode_fraction,
             step_overhead=e.step_overhead,
+            prefill_overhead=e.prefill_overhead,
             collective_latency=e.collective_latency,
             memory_reserve=e.memory_reserve,
             link_fraction=e.link_fraction,
@@ -88,7 +90,9 @@ def evaluate(sa: ScenarioArrays) -> Results:
     place = sa.placement()
     draft_place = sa.placement(draft=True)
     dec = Decoder(sa.shape, place, sa.draft, draft_place, sa.spec_k, sa.spec_alpha)
-    seq = sa.isl + sa.osl
+    # Under continuous batching sequences are at every stage of their output, so one holds
+    # ISL + OSL/2 tokens of KV on average; a static batch holds ISL + OSL at its last step.
+    seq = np.where(sa.load == 0, sa.isl + sa.osl, sa.isl + sa.osl / 2.0)
     bmax = max_batch(sa.shape, place, seq)
     # A draft model's weights and KV cache share the replica's memory.
     draft_cost = np.where(sa.spec_k > 0, max_batch(sa.draft, draft_place, seq), np.inf)

@@ -36,6 +36,7 @@ class Placement:
     prefill_fraction: F64
     decode_fraction: F64
     step_overhead: F64  # s per decode step
+    prefill_overhead: F64  # s per prefill launch (context-encoding graph, host work)
     collective_latency: F64  # s per all-reduce
     memory_reserve: F64  # fraction of memory the runtime keeps (activations, graphs, fragmentation)
     link_fraction: F64
@@ -107,6 +108,6 @@ def prefill(s: ShapeArrays, p: Placement, prompts: F64, prompt_len: F64,
     if weights_amortized:
         t_mem = np.zeros_like(t_mem)
     t_comm = _collectives(s, p, tokens)
-    overhead = np.where(weights_amortized, 0.0, p.step_overhead)
+    overhead = np.where(weights_amortized, 0.0, p.prefill_overhead)
     total = np.maximum(t_mem, t_cmp) + t_comm + overhead
     return StepTime(total, t_mem, t_cmp, t_comm, overhead)

@@ -1,0 +1,37 @@
+"""`inferplace`: estimate serving performance (and, as they land, recommend placements, run the operator)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from inferplace import __version__
+from inferplace.cli import estimate
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"inferplace: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="inferplace", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"inferplace {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    estimate.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,82 @@
+"""How far predictions are from published measurements: absolute percentage error by metric and chip."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+# Truth metrics and the prediction column each is compared with. NIM publishes `ttft_ms` and `itl_ms`
+# without saying whether they are means or medians; they are compared with the p50 predictions.
+METRIC_TO_PREDICTION = {
+    "output_tok_s_total": "output_tok_s_total",
+    "ttft_ms_p50": "ttft_ms_p50",
+    "ttft_ms_p99": "ttft_ms_p99",
+    "tpot_ms_p50": "tpot_ms_p50",
+    "tpot_ms_p99": "tpot_ms_p99",
+    "ttft_ms": "ttft_ms_p50",
+    "itl_ms": "tpot_ms_p50",
+    "e2e_latency_s_p50": "e2e_latency_s_p50",
+}
+REPORT_METRICS = ("output_tok_s_total", "tpot_ms_p50", "tpot_ms_p99", "ttft_ms_p50", "ttft_ms_p99")
+
+
+@dataclass(frozen=True)
+class ErrorRow:
+    scenario_id: str
+    accelerator: str
+    metric: str
+    truth: float
+    predicted: float
+
+    @property
+    def ape(self) -> float:
+        return abs(self.predicted - self.truth) / abs(self.truth) * 100.0
+
+
+def compare(
+    predictions: Mapping[str, Mapping[str, float]],
+    truth_rows: Iterable[Mapping[str, str]],
+    accelerator_of: Mapping[str, str],
+) -> list[ErrorRow]:
+    """Pair each truth value with its prediction; scenarios without a prediction are skipped."""
+    out: list[ErrorRow] = []
+    for row in truth_rows:
+        sid, metric = row["scenario_id"], row["metric"]
+        col = METRIC_TO_PREDICTION.get(metric)
+        pred = predictions.get(sid, {}).get(col or "", math.nan)
+        try:
+            truth = float(row["value"])
+        except (TypeError, ValueError):
+            continue
+        if col is None or not math.isfinite(pred) or truth == 0:
+            continue
+        metric_name = {"ttft_ms": "ttft_ms_p50", "itl_ms": "tpot_ms_p50"}.get(metric, metric)
+        out.append(ErrorRow(sid, accelerator_of.get(sid, "?"), metric_name, truth, pred))
+    return out
+
+
+def summarize(errors: list[ErrorRow]) -> dict[tuple[str, str], tuple[int, float, float]]:
+    """(metric, accelerator or 'all') -> (n, median APE, 90th-percentile APE)."""
+    groups: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for e in errors:
+        groups[(e.metric, "all")].append(e.ape)
+        groups[(e.metric, e.accelerator)].append(e.ape)
+    return {k: (len(v), float(np.median(v)), float(np.percentile(v, 90))) for k, v in groups.items()}
+
+
+def format_report(errors: list[ErrorRow]) -> str:
+    summary = summarize(errors)
+    accs = sorted({a for (_, a) in summary if a != "all"})
+    metrics = [m for m in REPORT_METRICS if (m, "all") in summary]
+    metrics += sorted({m for (m, _) in summary} - set(metrics))
+    lines = [f"{'metric':<20} {'accelerator':<13} {'n':>4} {'median APE %':>13} {'p90 APE %':>10}"]
+    for m in metrics:
+        for a in ["all", *accs]:
+            if (m, a) in summary:
+                n, med, p90 = summary[(m, a)]
+                lines.append(f"{m:<20} {a:<13} {n:>4} {med:>13.1f} {p90:>10.1f}")
+    return "\n".join(lines)
