@@ -15,7 +15,6 @@ import argparse
 import csv
 import math
 import sys
-from collections import defaultdict
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -106,11 +105,8 @@ def params_from(x: np.ndarray, names: list[str], base: dict[str, float]) -> Effi
 
 
 def fit_group(key: str, spec: dict, rows, tgts, groups: dict[str, EfficiencyParams]):
-    import inferplace.catalog.registry as registry
-
-    names: list[str] = list(spec["fit"])  # type: ignore[arg-type]
-    base = {n: PARAMS[n][2] for n in PARAMS} | dict(spec["base"])  # type: ignore[arg-type]
-    base.pop("how", None)
+    names: list[str] = list(spec["fit"])
+    base = {n: PARAMS[n][2] for n in PARAMS} | dict(spec["base"])
     lo = np.array([PARAMS[n][0] for n in names])
     hi = np.array([PARAMS[n][1] for n in names])
     x0 = np.array([groups[key].model_dump()[n] if key in groups else PARAMS[n][2] for n in names])
@@ -121,20 +117,7 @@ def fit_group(key: str, spec: dict, rows, tgts, groups: dict[str, EfficiencyPara
 
     def residuals(x: np.ndarray) -> np.ndarray:
         trial = dict(groups) | {key: params_from(x, names, base)}
-        cat = replace(cat0, efficiency=EfficiencyTable(trial, {}))
-        registry.load_catalog.cache_clear()
-        orig = registry.load_catalog
-        registry_cat = cat
-
-        def patched() -> object:
-            return registry_cat
-
-        import inferplace.cli.estimate as est
-        est.load_catalog = patched  # type: ignore[assignment]
-        try:
-            _, preds = estimate_rows(rows)
-        finally:
-            est.load_catalog = orig
+        _, preds = estimate_rows(rows, replace(cat0, efficiency=EfficiencyTable(trial, {})))
         res = []
         for sid, col, val, w in tg:
             p = preds.get(sid, {}).get(col, math.nan)
@@ -200,15 +183,8 @@ def main() -> int:
 
 
 def _errors(rows, tgts, groups) -> list[float]:
-    import inferplace.cli.estimate as est
-
     cat = replace(load_catalog(), efficiency=EfficiencyTable(groups, {}))
-    orig = est.load_catalog
-    est.load_catalog = lambda: cat  # type: ignore[assignment]
-    try:
-        _, preds = est.estimate_rows(rows)
-    finally:
-        est.load_catalog = orig
+    _, preds = estimate_rows(rows, cat)
     ids = {r["scenario_id"] for r in rows}
     out = []
     for sid, col, val, w in tgts:

@@ -164,7 +164,8 @@ def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
         spec_k=a["k"], spec_alpha=a["alpha"],
         eff=Efficiency(
             bw_fraction=f["bw"], prefill_fraction=f["pf"], decode_fraction=f["dec"],
-            step_overhead=f["ovh"], prefill_overhead=f["povh"], collective_latency=f["coll"], memory_reserve=f["res"],
+            step_overhead=f["ovh"], prefill_overhead=f["povh"], collective_latency=f["coll"],
+            memory_reserve=f["res"],
             link_fraction=f["link"], runtime_max_batch=f["cap"], tail_ratio=f["tail"],
         ),
     )

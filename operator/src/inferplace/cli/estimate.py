@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from inferplace.catalog import CatalogError, load_catalog
+from inferplace.catalog import Catalog, CatalogError, load_catalog
 from inferplace.engine import evaluate
 from inferplace.engine.roofline import kv_capacity, weight_footprint
 from inferplace.fidelity import compare, format_report
@@ -76,13 +76,15 @@ def _not_fit_reason(s: Scenario, weights: float, capacity: float) -> str:
             f"{capacity / 1e9:.1f} GB left after weights")
 
 
-def estimate_rows(rows: list[dict[str, str]]) -> tuple[list[dict[str, str]], dict[str, dict[str, float]]]:
+def estimate_rows(
+    rows: list[dict[str, str]], catalog: Catalog | None = None
+) -> tuple[list[dict[str, str]], dict[str, dict[str, float]]]:
     """Results rows (in input order) and numeric predictions keyed by scenario id."""
-    cat = load_catalog()
+    cat = catalog or load_catalog()
     resolved: list[tuple[int, Scenario]] = []
     out: list[dict[str, str]] = []
     for i, row in enumerate(rows):
-        out.append({c: "" for c in OUTPUT_COLUMNS} | {"scenario_id": row.get("scenario_id", "")})
+        out.append(dict.fromkeys(OUTPUT_COLUMNS, "") | {"scenario_id": row.get("scenario_id", "")})
         try:
             resolved.append((i, resolve_row(row, cat)))
         except ScenarioError as exc:

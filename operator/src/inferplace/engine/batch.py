@@ -77,7 +77,8 @@ class ScenarioArrays:
             bw_fraction=e.bw_fraction,
             prefill_fraction=e.prefill_fraction,
             decode_fraction=e.decode_fraction,
-            step_overhead=e.step_overhead,
+            # Per-step overhead is mostly kernel launches, so a shallow draft model pays less.
+            step_overhead=e.step_overhead * (self.draft.layers / self.shape.layers if draft else 1.0),
             prefill_overhead=e.prefill_overhead,
             collective_latency=e.collective_latency,
             memory_reserve=e.memory_reserve,
@@ -108,23 +109,22 @@ def evaluate(sa: ScenarioArrays) -> Results:
     o_out = offline_max(dec, bmax, sa.isl, sa.osl, cap)
     v_out = server_slo(dec, bmax, sa.isl, sa.osl, sa.ttft_slo, sa.tpot_slo, tail, cap)
 
-    def pick(i: int) -> F64:
-        return np.select(
-            [sa.load == 0, sa.load == 1, sa.load == 2, sa.load == 3],
-            [s_out[i], c_out[i], o_out[i], v_out[i]],
-        ).astype(np.float64)
+    modes = [s_out, c_out, o_out, v_out]
+    which = [sa.load == i for i in range(len(LOADS))]
+
+    def pick(attr: str) -> F64:
+        chosen: F64 = np.select(which, [getattr(m, attr) for m in modes]).astype(np.float64)
+        return chosen
 
     nan = np.where(fits, 1.0, np.nan)
-    batch = np.select([sa.load == 0, sa.load == 1, sa.load == 2, sa.load == 3],
-                      [requested, c_out[6], o_out[6], v_out[6]])
     return Results(
-        output_tok_s_total=pick(0) * sa.replicas * nan,
-        ttft_p50=pick(1) * nan,
-        ttft_p99=pick(2) * nan,
-        tpot_p50=pick(3) * nan,
-        tpot_p99=pick(4) * nan,
-        bound=pick(5).astype(np.int64),
-        batch=batch.astype(np.float64) * nan,
+        output_tok_s_total=pick("throughput") * sa.replicas * nan,
+        ttft_p50=pick("ttft_p50") * nan,
+        ttft_p99=pick("ttft_p99") * nan,
+        tpot_p50=pick("tpot_p50") * nan,
+        tpot_p99=pick("tpot_p99") * nan,
+        bound=pick("bound").astype(np.int64),
+        batch=pick("batch") * nan,
         max_batch=bmax,
         fits=fits,
     )

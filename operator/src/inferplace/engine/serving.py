@@ -78,6 +78,19 @@ class Results:
         return [BOUNDS[int(b)] for b in self.bound]
 
 
+@dataclass(frozen=True)
+class ModeResult:
+    """One serving mode's answer per scenario (per replica)."""
+
+    throughput: F64  # output tokens/s
+    ttft_p50: F64
+    ttft_p99: F64
+    tpot_p50: F64
+    tpot_p99: F64
+    bound: NDArray[np.int64]
+    batch: F64
+
+
 def _bound(step: StepTime, capped_by_memory: NDArray[np.bool_]) -> NDArray[np.int64]:
     parts = np.stack([step.memory, step.compute, step.comm, step.overhead])
     idx = np.argmax(parts, axis=0).astype(np.int64)
@@ -98,7 +111,7 @@ def _mg1_wait(rho: F64, service: F64, quantile: float) -> F64:
     return np.where(rho > tail, t, 0.0)
 
 
-def static_batch(dec: Decoder, batch: F64, isl: F64, osl: F64, tail: F64) -> tuple[F64, ...]:
+def static_batch(dec: Decoder, batch: F64, isl: F64, osl: F64, tail: F64) -> ModeResult:
     pf = prefill(dec.shape, dec.place, batch, isl)
     mid = dec.step(batch, isl + osl / 2.0)
     tpot50 = mid.total / dec.tokens_per_step()
@@ -107,7 +120,7 @@ def static_batch(dec: Decoder, batch: F64, isl: F64, osl: F64, tail: F64) -> tup
     ttft99 = pf.total * tail
     tput = batch * osl / (ttft50 + np.maximum(osl - 1.0, 0.0) * tpot50)
     bound = _bound(mid, np.zeros_like(batch, dtype=bool))
-    return tput, ttft50, ttft99, tpot50, tpot99, bound
+    return ModeResult(tput, ttft50, ttft99, tpot50, tpot99, bound, batch)
 
 
 def _continuous(dec: Decoder, batch: F64, isl: F64, osl: F64) -> tuple[F64, F64, F64, StepTime]:
@@ -124,18 +137,18 @@ def _continuous(dec: Decoder, batch: F64, isl: F64, osl: F64) -> tuple[F64, F64,
     return tpot, pf_amortized, pf_alone, step
 
 
-def offline_max(dec: Decoder, bmax: F64, isl: F64, osl: F64, runtime_cap: F64) -> tuple[F64, ...]:
+def offline_max(dec: Decoder, bmax: F64, isl: F64, osl: F64, runtime_cap: F64) -> ModeResult:
     batch = np.maximum(np.minimum(bmax, runtime_cap), 1.0)
     tpot, pf_amortized, pf_alone, step = _continuous(dec, batch, isl, osl)
     # Over one request lifetime the replica prefills `batch` prompts and runs `osl` decode steps.
     lifetime = batch * pf_amortized + osl * step.total / dec.tokens_per_step()
     tput = batch * osl / lifetime
     bound = _bound(step, bmax <= runtime_cap)
-    return tput, pf_alone, pf_alone, tpot, tpot, bound, batch
+    return ModeResult(tput, pf_alone, pf_alone, tpot, tpot, bound, batch)
 
 
 def closed_loop(dec: Decoder, clients: F64, bmax: F64, isl: F64, osl: F64, runtime_cap: F64,
-                tail: F64) -> tuple[F64, ...]:
+                tail: F64) -> ModeResult:
     batch = np.maximum(np.minimum(np.minimum(clients, bmax), runtime_cap), 1.0)
     tpot, pf_amortized, pf_alone, step = _continuous(dec, batch, isl, osl)
     ttft = pf_alone + 0.5 * step.total * (batch > 1)
@@ -151,10 +164,12 @@ def closed_loop(dec: Decoder, clients: F64, bmax: F64, isl: F64, osl: F64, runti
     ttft = np.where(clients > batch, clients / rate - np.maximum(osl - 1.0, 0.0) * tpot, ttft)
     tput = rate * osl
     bound = _bound(step, clients > bmax)
-    return tput, ttft, ttft * tail, tpot, tpot * tail, bound, batch
+    return ModeResult(tput, ttft, ttft * tail, tpot, tpot * tail, bound, batch)
 
 
-def _server_at(dec: Decoder, rate: F64, bmax: F64, isl: F64, osl: F64) -> tuple[F64, ...]:
+def _server_at(
+    dec: Decoder, rate: F64, bmax: F64, isl: F64, osl: F64
+) -> tuple[F64, F64, F64, F64, F64, F64]:
     """Latencies at Poisson arrival `rate` (requests/s per replica)."""
     pf_amortized = prefill(dec.shape, dec.place, np.ones_like(isl), isl, weights_amortized=True).total
     pf_alone = prefill(dec.shape, dec.place, np.ones_like(isl), isl).total
@@ -172,9 +187,9 @@ def _server_at(dec: Decoder, rate: F64, bmax: F64, isl: F64, osl: F64) -> tuple[
 
 
 def server_slo(dec: Decoder, bmax: F64, isl: F64, osl: F64, ttft_slo: F64, tpot_slo: F64,
-               tail: F64, runtime_cap: F64) -> tuple[F64, ...]:
+               tail: F64, runtime_cap: F64) -> ModeResult:
     cap = np.maximum(np.minimum(bmax, runtime_cap), 1.0)
-    hi_tput = offline_max(dec, bmax, isl, osl, runtime_cap)[0]
+    hi_tput = offline_max(dec, bmax, isl, osl, runtime_cap).throughput
     lo = np.zeros_like(isl)
     hi = hi_tput / np.maximum(osl, 1.0) * 1.05
     for _ in range(32):  # bisection on the arrival rate: latency grows with it
@@ -187,4 +202,4 @@ def server_slo(dec: Decoder, bmax: F64, isl: F64, osl: F64, ttft_slo: F64, tpot_
     tpot, ttft50, ttft99, batch, _rho, _s = _server_at(dec, rate, cap, isl, osl)
     step = dec.step(batch, isl + osl / 2.0)
     bound = _bound(step, batch >= cap * 0.95)
-    return rate * osl, ttft50, ttft99, tpot, tpot * tail, bound, batch
+    return ModeResult(rate * osl, ttft50, ttft99, tpot, tpot * tail, bound, batch)

@@ -1,0 +1,31 @@
+"""Building scenarios for tests without a CSV."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inferplace.catalog import load_catalog
+from inferplace.engine import Results, evaluate
+from inferplace.scenarios import resolve_row, to_arrays
+
+BASE = {
+    "scenario_id": "t",
+    "model": "meta-llama/Llama-3.1-8B-Instruct",
+    "accelerator": "h100-sxm",
+    "num_chips": "1",
+    "replicas": "1",
+    "chips_per_replica": "1",
+    "weight_dtype": "bf16",
+    "kv_dtype": "bf16",
+    "input_tokens": "512",
+    "output_tokens": "256",
+    "batch": "8",
+    "load": "static-batch",
+    "framework": "vllm",
+}
+
+
+def run(rows: list[dict[str, Any]]) -> Results:
+    cat = load_catalog()
+    scen = [resolve_row(BASE | {k: str(v) for k, v in r.items()}, cat) for r in rows]
+    return evaluate(to_arrays(scen, cat))

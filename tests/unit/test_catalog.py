@@ -1,0 +1,111 @@
+"""Catalog validation: every figure sourced and dated, units sane, names resolve."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import yaml
+
+from inferplace.catalog import CatalogError, load_accelerators, load_catalog, load_models
+
+REQUIRED_CHIPS = {"h100-sxm", "h200-sxm", "b200", "l40s", "l4", "a10g", "a100-40gb", "a100-80gb",
+                  "inferentia2", "trainium1", "trainium2", "trainium3"}
+REQUIRED_FAMILIES = {"g5", "g6", "g6e", "p4d", "p4de", "p5", "p5e", "p5en", "p6-b200", "inf2", "trn1",
+                     "trn2"}
+
+
+def test_required_chips_and_instance_families_are_present() -> None:
+    cat = load_catalog()
+    assert set(cat.accelerators) >= REQUIRED_CHIPS
+    assert {i.family for i in cat.instances.values()} >= REQUIRED_FAMILIES
+
+
+def test_every_chip_figure_cites_a_dated_source() -> None:
+    cat = load_catalog()
+    raw = yaml.safe_load(Path(load_accelerators.__code__.co_filename).with_name("data")
+                         .joinpath("accelerators.yaml").read_text())
+    sources = raw["sources"]
+    for acc in cat.accelerators.values():
+        for name, fig in acc.figures().items():
+            src = sources[fig.source]
+            assert src["url"].startswith("http"), (acc.id, name)
+            assert len(str(src["date"])) >= 4, (acc.id, name)
+
+
+def test_chip_units_are_sane() -> None:
+    cat = load_catalog()
+    h100 = cat.accelerator("h100-sxm")
+    assert h100.memory_bytes == pytest.approx(80e9)
+    assert h100.bandwidth_bytes_s == pytest.approx(3.35e12)
+    assert h100.link_bytes_s == pytest.approx(450e9)  # 900 GB/s counts both directions
+    inf2 = cat.accelerator("inferentia2")
+    assert inf2.memory_bytes == pytest.approx(32 * 2**30)
+    for acc in cat.accelerators.values():
+        assert 0.1e12 < acc.bandwidth_bytes_s < 20e12
+        for dt, fig in acc.peak_tflops.items():
+            assert 50e12 < fig.si < 20e15, (acc.id, dt)
+
+
+def test_a_missing_figure_is_absent_and_says_why() -> None:
+    a10g = load_catalog().accelerator("a10g")
+    assert "bf16" not in a10g.peak_tflops
+    assert "tensor" in a10g.missing["bf16"].lower()
+
+
+def test_every_price_is_sourced_dated_and_gaps_are_declared() -> None:
+    cat = load_catalog()
+    for inst in cat.instances.values():
+        for kind, price in inst.prices.items():
+            assert price.source.startswith("http"), (inst.type, kind)
+            assert price.date, (inst.type, kind)
+        if "on-demand" not in inst.prices:
+            assert any("on-demand" in m for m in inst.missing), inst.type
+    trn2 = cat.instance("trn2.48xlarge")
+    assert "on-demand" not in trn2.prices
+    assert cat.instance("p5.48xlarge").prices["on-demand"].stale
+
+
+def test_every_model_in_the_measurements_resolves(data_dir: Path) -> None:
+    cat = load_catalog()
+    with (data_dir / "calibration-scenarios.csv").open() as fh:
+        names = {row["model"] for row in csv.DictReader(fh)}
+    for name in names:
+        assert cat.model(name).layers > 0
+
+
+def test_required_model_families_are_present() -> None:
+    ids = set(load_catalog().models)
+    for needle in ("llama-2-70b", "llama-3.2-1b", "llama-3.3-70b", "mistral-7b", "mixtral-8x22b",
+                   "qwen2.5-72b", "qwen3-235b-a22b", "deepseek-v3", "deepseek-r1", "gpt-oss-120b",
+                   "gemma-2-27b", "gemma-3-27b", "codellama-34b"):
+        assert any(needle in i for i in ids), needle
+
+
+def test_unknown_model_suggests_close_names() -> None:
+    with pytest.raises(CatalogError, match="did you mean"):
+        load_catalog().model("meta-llama/Llama-3.1-8B-Instrukt")
+
+
+def test_a_figure_without_a_known_source_fails_at_load(tmp_path: Path) -> None:
+    bad = tmp_path / "acc.yaml"
+    bad.write_text(yaml.safe_dump({
+        "schema_version": 1, "sources": {},
+        "accelerators": [{"id": "x", "name": "X", "vendor": "nvidia", "generation": "g",
+                          "peak_tflops": {"bf16": {"value": 100, "unit": "TFLOPS", "source": "nope"}},
+                          "memory": {"value": 80, "unit": "GB", "source": "nope"},
+                          "memory_bandwidth": {"value": 3, "unit": "TB/s", "source": "nope"},
+                          "weight_dtypes": ["bf16"], "kv_dtypes": ["bf16"]}]}))
+    with pytest.raises(CatalogError, match="unknown source"):
+        load_accelerators(bad)
+
+
+def test_an_implausible_unit_fails_at_load(tmp_path: Path) -> None:
+    bad = tmp_path / "m.yaml"
+    bad.write_text(yaml.safe_dump({"schema_version": 1, "models": [{
+        "id": "x", "family": "llama", "layers": 2, "hidden": 128, "heads": 3, "kv_heads": 2,
+        "head_dim": 64, "intermediate": 256, "vocab": 1000, "max_context": 2048,
+        "attention": "gqa", "source": {"url": "https://x.example/c", "date": "2024"}}]}))
+    with pytest.raises(CatalogError, match="multiple of kv_heads"):
+        load_models(bad)
