@@ -107,3 +107,15 @@ def test_truth_report_prints_median_and_p90_per_metric_and_accelerator(
     assert r.returncode == 0, r.stderr
     assert "median APE %" in r.stdout and "p90 APE %" in r.stdout
     assert "output_tok_s_total   inferentia2" in r.stdout
+
+
+def test_unreachable_latency_limit_is_an_error_not_a_zero(tmp_path: Path) -> None:
+    f = _write(tmp_path, [
+        "slow,meta-llama/Llama-3.3-70B-Instruct,h200-sxm,,1,1,1,fp8,bf16,20000,100,,server-slo,vllm,"
+        "50,30,ok",
+    ])
+    r = _run("--scenarios", str(f))
+    assert r.returncode == 3
+    row = next(csv.DictReader(r.stdout.splitlines()))
+    assert row["output_tok_s_total"] == ""
+    assert "no arrival rate meets ttft_slo_ms=50" in row["error"]

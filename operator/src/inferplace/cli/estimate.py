@@ -101,6 +101,13 @@ def estimate_rows(
         if not res.fits[j]:
             out[i]["error"] = _not_fit_reason(s, float(weights[j]), float(capacity[j]))
             continue
+        if not res.slo_reachable[j]:
+            out[i]["error"] = (
+                f"no arrival rate meets ttft_slo_ms={s.ttft_slo_s * 1e3:g} and "
+                f"tpot_slo_ms={s.tpot_slo_s * 1e3:g} on this placement (one request alone takes "
+                f"{res.ttft_p99[j] * 1e3:.0f} ms to first token at p99)"
+            )
+            continue
         vals = {
             "output_tok_s_total": float(res.output_tok_s_total[j]),
             "ttft_ms_p50": float(res.ttft_p50[j]) * 1e3,

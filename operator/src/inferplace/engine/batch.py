@@ -127,4 +127,5 @@ def evaluate(sa: ScenarioArrays) -> Results:
         batch=pick("batch") * nan,
         max_batch=bmax,
         fits=fits,
+        slo_reachable=~((sa.load == 3) & np.isnan(v_out.throughput)),
     )

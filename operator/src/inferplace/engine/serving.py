@@ -73,6 +73,7 @@ class Results:
     batch: F64  # concurrent sequences per replica at the operating point
     max_batch: F64  # largest batch whose KV cache fits
     fits: NDArray[np.bool_]
+    slo_reachable: NDArray[np.bool_]  # False where no load meets the server-slo limits
 
     def bound_names(self) -> list[str]:
         return [BOUNDS[int(b)] for b in self.bound]
@@ -201,5 +202,7 @@ def server_slo(dec: Decoder, bmax: F64, isl: F64, osl: F64, ttft_slo: F64, tpot_
     rate = np.maximum(lo, 1e-9)
     tpot, ttft50, ttft99, batch, _rho, _s = _server_at(dec, rate, cap, isl, osl)
     step = dec.step(batch, isl + osl / 2.0)
-    bound = _bound(step, batch >= cap * 0.95)
+    bound = _bound(step, (batch >= cap * 0.95) & (bmax <= runtime_cap))
+    # No positive rate meets the limits (e.g. one prompt's prefill alone exceeds the TTFT limit).
+    rate = np.where(lo > 0, rate, np.nan)
     return ModeResult(rate * osl, ttft50, ttft99, tpot, tpot * tail, bound, batch)
