@@ -127,3 +127,14 @@ def test_server_slo_meets_its_limits() -> None:
     assert np.all(r.tpot_p99 <= np.array([0.040, 0.100, 0.200]) * 1.01)
     assert np.all(r.ttft_p99 <= 2.0 * 1.01)
     assert np.all(np.diff(r.output_tok_s_total) > 0)  # looser TPOT limit, more throughput
+
+
+def test_kv_heads_are_replicated_when_ranks_outnumber_them() -> None:
+    from inferplace.engine.roofline import kv_replication
+
+    heads = np.array([8.0, 8.0, 40.0, 128.0])
+    mla = np.array([0.0, 0.0, 0.0, 1.0])
+    ranks = np.array([8.0, 24.0, 24.0, 8.0])
+    # GQA 8 heads over 8 ranks: none; over 24 NeuronCores: 3 copies; MHA 40 heads: none;
+    # an MLA latent is kept whole by every rank.
+    assert list(kv_replication(heads, mla, ranks)) == [1.0, 3.0, 1.0, 8.0]

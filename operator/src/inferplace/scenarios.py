@@ -84,7 +84,7 @@ def _placement_for_fit(acc: Accelerator, eff: EfficiencyParams, tp: int, wdt: st
     one = np.ones(1)
     return Placement(
         tp=one * tp, peak_flops=one, bandwidth=one, link=one, memory=one * acc.memory_bytes,
-        weight_bytes=one * BYTES_PER_ELEMENT[wdt], kv_bytes=one, bw_fraction=one,
+        weight_bytes=one * BYTES_PER_ELEMENT[wdt], kv_bytes=one, kv_replication=one, bw_fraction=one,
         prefill_fraction=one, decode_fraction=one, step_overhead=one * 0, prefill_overhead=one * 0,
         collective_latency=one * 0,
         memory_reserve=one * eff.memory_reserve, link_fraction=one,
@@ -116,7 +116,7 @@ def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
     shapes: list[ModelShape] = []
     drafts: list[ModelShape] = []
     cols: dict[str, list[float]] = {k: [] for k in (
-        "peak", "dpeak", "bw", "link", "mem", "tp", "rep", "wb", "kvb", "dwb", "isl", "osl", "batch",
+        "peak", "dpeak", "bw", "link", "mem", "tp", "ranks", "rep", "wb", "kvb", "dwb", "isl", "osl", "batch",
         "ttft", "tpot", "k", "alpha")}
     effs: dict[str, list[float]] = {k: [] for k in (
         "bw", "pf", "dec", "ovh", "povh", "coll", "res", "link", "cap", "tail")}
@@ -134,6 +134,7 @@ def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
         cols["link"].append(acc.link_bytes_s)
         cols["mem"].append(acc.memory_bytes)
         cols["tp"].append(s.chips_per_replica)
+        cols["ranks"].append(acc.tensor_parallel_ranks_per_chip)
         cols["rep"].append(s.replicas)
         cols["wb"].append(BYTES_PER_ELEMENT[s.weight_dtype])
         cols["kvb"].append(BYTES_PER_ELEMENT[s.kv_dtype])
@@ -158,7 +159,8 @@ def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
     return ScenarioArrays(
         shape=ShapeArrays.stack(shapes), draft=ShapeArrays.stack(drafts),
         peak_flops=a["peak"], draft_peak_flops=a["dpeak"], bandwidth=a["bw"], link=a["link"],
-        memory=a["mem"], tp=a["tp"], replicas=a["rep"], weight_bytes=a["wb"], kv_bytes=a["kvb"],
+        memory=a["mem"], tp=a["tp"], ranks_per_chip=a["ranks"], replicas=a["rep"],
+        weight_bytes=a["wb"], kv_bytes=a["kvb"],
         draft_weight_bytes=a["dwb"], isl=a["isl"], osl=a["osl"], batch=a["batch"],
         load=np.asarray(loads, dtype=np.int64), ttft_slo=a["ttft"], tpot_slo=a["tpot"],
         spec_k=a["k"], spec_alpha=a["alpha"],

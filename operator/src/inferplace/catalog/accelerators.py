@@ -65,6 +65,8 @@ class Accelerator(BaseModel):
     memory_bandwidth: Figure
     interconnect: Figure | None = None
     cores_per_chip: int | None = None
+    # Neuron shards a model over NeuronCores, not chips: TP24 on 12 Inferentia2 chips.
+    tensor_parallel_ranks_per_chip: int = Field(default=1, ge=1, le=16)
     weight_dtypes: list[DType]
     kv_dtypes: list[DType]
     missing: dict[str, str] = {}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from inferplace.engine.roofline import Placement, kv_capacity
+from inferplace.engine.roofline import Placement, kv_capacity, kv_replication
 from inferplace.engine.serving import (
     Decoder,
     Results,
@@ -50,6 +50,7 @@ class ScenarioArrays:
     link: F64
     memory: F64
     tp: F64
+    ranks_per_chip: F64  # tensor-parallel ranks per chip (NeuronCores on Neuron, 1 on GPUs)
     replicas: F64
     weight_bytes: F64
     kv_bytes: F64
@@ -66,6 +67,7 @@ class ScenarioArrays:
 
     def placement(self, draft: bool = False) -> Placement:
         e = self.eff
+        shape = self.draft if draft else self.shape
         return Placement(
             tp=self.tp,
             peak_flops=self.draft_peak_flops if draft else self.peak_flops,
@@ -74,6 +76,8 @@ class ScenarioArrays:
             memory=self.memory,
             weight_bytes=self.draft_weight_bytes if draft else self.weight_bytes,
             kv_bytes=self.kv_bytes,
+            kv_replication=kv_replication(
+                shape.kv_heads, shape.mla, self.tp * self.ranks_per_chip),
             bw_fraction=e.bw_fraction,
             prefill_fraction=e.prefill_fraction,
             decode_fraction=e.decode_fraction,

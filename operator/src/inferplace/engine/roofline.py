@@ -32,6 +32,7 @@ class Placement:
     memory: F64  # bytes per chip
     weight_bytes: F64  # bytes per weight element
     kv_bytes: F64  # bytes per KV element
+    kv_replication: F64  # copies of each KV head across tensor-parallel ranks (>= 1)
     bw_fraction: F64
     prefill_fraction: F64
     decode_fraction: F64
@@ -51,6 +52,15 @@ class StepTime:
     compute: F64
     comm: F64
     overhead: F64
+
+
+def kv_replication(kv_heads: F64, mla: F64, ranks: F64) -> F64:
+    """How many copies of the KV cache tensor parallelism keeps.
+
+    Attention shards by KV head: with more ranks than KV heads each head is replicated (TP 24 over 8
+    heads: 3 copies). An MLA latent is shared by all heads, so every rank keeps all of it.
+    """
+    return np.where(mla > 0, ranks, np.maximum(1.0, ranks / np.maximum(kv_heads, 1.0)))
 
 
 def weight_footprint(s: ShapeArrays, p: Placement) -> F64:
@@ -82,7 +92,7 @@ def decode_step(s: ShapeArrays, p: Placement, batch: F64, context: F64,
     dense_read = (s.total_params - s.embed_params - s.moe_layers * s.experts * s.expert_params)
     dense_read = dense_read * p.weight_bytes + s.head_params * np.maximum(p.weight_bytes, 2.0)
     expert_read = s.moe_layers * s.experts_touched(tokens) * s.expert_params * p.weight_bytes
-    kv_read = batch * s.kv_bytes(context, p.kv_bytes)
+    kv_read = batch * s.kv_bytes(context, p.kv_bytes) * p.kv_replication
     t_mem = (dense_read + expert_read + kv_read) / p.tp / (p.bandwidth * p.bw_fraction)
     attn = s.layers * s.attn_decode_coeff * s.effective_context(context)
     flops = tokens * (2.0 * s.active_matmul_params + attn)

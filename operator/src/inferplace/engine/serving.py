@@ -100,7 +100,7 @@ def _bound(step: StepTime, capped_by_memory: NDArray[np.bool_]) -> NDArray[np.in
 
 def max_batch(shape: ShapeArrays, place: Placement, seq_len: F64) -> F64:
     """Sequences of `seq_len` tokens whose KV cache fits next to the weights (per replica)."""
-    per_seq = shape.kv_bytes(seq_len, place.kv_bytes)
+    per_seq = shape.kv_bytes(seq_len, place.kv_bytes) * place.kv_replication
     return np.floor(np.maximum(kv_capacity(shape, place), 0.0) / np.maximum(per_seq, 1.0))
 
 

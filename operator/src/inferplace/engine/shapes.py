@@ -28,6 +28,8 @@ class ModelShape:
     moe_layers: float
     active_matmul_params: float  # weights multiplied per token (LM head included)
     kv_elems_per_token_layer: float  # K and V (or the MLA latent) elements per token per layer
+    kv_heads: float
+    mla: float  # 1.0 for multi-head latent attention
     attn_decode_coeff: float  # attention FLOPs per token per context position per layer
     attn_prefill_coeff: float
     window: float  # sliding window (inf when none)
@@ -81,6 +83,8 @@ def shape_of(arch: ModelArch) -> ModelShape:
         moe_layers=float(moe_layers),
         active_matmul_params=float(arch.vocab * h + L * attn + active_ffn),
         kv_elems_per_token_layer=kv_elems,
+        kv_heads=float(K),
+        mla=1.0 if arch.mla is not None else 0.0,
         attn_decode_coeff=attn_decode,
         attn_prefill_coeff=attn_prefill,
         window=float(sw.window) if sw else float("inf"),
@@ -104,6 +108,8 @@ class ShapeArrays:
     moe_layers: F64
     active_matmul_params: F64
     kv_elems_per_token_layer: F64
+    kv_heads: F64
+    mla: F64
     attn_decode_coeff: F64
     attn_prefill_coeff: F64
     window: F64
