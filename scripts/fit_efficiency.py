@@ -155,7 +155,8 @@ def main() -> int:
                 test = [r for r in rows if r["model"] == held]
                 p_cv, _, _ = fit_group(key, spec, train, tgts, groups)
                 errs += _errors(test, tgts, groups | {key: p_cv})
-            cv = f"; leave-one-model-out median APE {np.median(errs):.1f}% over {len(errs)} values"
+            cv = (f"; leave-one-model-out median APE {np.median(errs):.1f}% over {len(errs)} values"
+                  if errs else "; no quality-ok rows to hold out")
         how = (f"fitted {date.today().isoformat()} by scripts/fit_efficiency.py on {n_rows} rows "
                f"({n_targets} published values) of calibration-scenarios.csv{cv}")
         fitted[key] = params.model_copy(update={"how": how})
