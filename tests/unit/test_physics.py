@@ -9,7 +9,7 @@ import pytest
 
 from inferplace.catalog import load_catalog
 from inferplace.engine import evaluate
-from inferplace.engine.roofline import decode_step, weight_footprint
+from inferplace.engine.roofline import decode_step, kv_replication, weight_footprint
 from inferplace.engine.shapes import ShapeArrays, shape_of
 from inferplace.scenarios import ScenarioError, resolve_row, to_arrays
 
@@ -130,8 +130,6 @@ def test_server_slo_meets_its_limits() -> None:
 
 
 def test_kv_heads_are_replicated_when_ranks_outnumber_them() -> None:
-    from inferplace.engine.roofline import kv_replication
-
     heads = np.array([8.0, 8.0, 40.0, 128.0])
     mla = np.array([0.0, 0.0, 0.0, 1.0])
     ranks = np.array([8.0, 24.0, 24.0, 8.0])
