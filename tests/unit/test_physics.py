@@ -34,8 +34,8 @@ def test_more_bandwidth_never_slows_decode(load: str) -> None:
 def test_fp8_weights_halve_weight_bytes() -> None:
     bf16, fp8 = _arrays(weight_dtype="bf16"), _arrays(weight_dtype="fp8")
     s = bf16.shape
-    body_bf16 = weight_footprint(s, bf16.placement()) - s.embed_params * 2
-    body_fp8 = weight_footprint(s, fp8.placement()) - s.embed_params * 2
+    body_bf16 = weight_footprint(s, bf16.weight_bytes) - s.embed_params * 2
+    body_fp8 = weight_footprint(s, fp8.weight_bytes) - s.embed_params * 2
     assert body_fp8[0] == pytest.approx(body_bf16[0] / 2)
 
 

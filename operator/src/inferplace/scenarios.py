@@ -15,7 +15,7 @@ from inferplace.catalog import Accelerator, Catalog, CatalogError, ModelArch
 from inferplace.catalog.accelerators import BYTES_PER_ELEMENT, DTYPES
 from inferplace.catalog.efficiency import EfficiencyParams
 from inferplace.engine import LOADS, Efficiency, ScenarioArrays
-from inferplace.engine.roofline import Placement, weight_footprint
+from inferplace.engine.roofline import weight_footprint
 from inferplace.engine.shapes import ModelShape, ShapeArrays, shape_of
 
 # When a source gives output lengths but no prompt length (MLPerf datasets), assume this many prompt
@@ -80,25 +80,15 @@ def check_dtypes(acc: Accelerator, weight_dtype: str, kv_dtype: str) -> None:
         raise ScenarioError(f"no {cd} peak compute figure for {acc.id}: {why}")
 
 
-def _placement_for_fit(acc: Accelerator, eff: EfficiencyParams, tp: int, wdt: str) -> Placement:
-    one = np.ones(1)
-    return Placement(
-        tp=one * tp, peak_flops=one, bandwidth=one, link=one, memory=one * acc.memory_bytes,
-        weight_bytes=one * BYTES_PER_ELEMENT[wdt], kv_bytes=one, kv_replication=one, bw_fraction=one,
-        prefill_fraction=one, decode_fraction=one, step_overhead=one * 0, prefill_overhead=one * 0,
-        collective_latency=one * 0,
-        memory_reserve=one * eff.memory_reserve, link_fraction=one,
-    )
-
-
 def smallest_fitting_tp(model: ModelArch, acc: Accelerator, eff: EfficiencyParams, wdt: str,
                         available: int) -> int:
     """The fewest chips (a power of two, or all available) whose memory holds the weights."""
     shape = ShapeArrays.stack([shape_of(model)])
     tp = 1
+    weights = float(weight_footprint(shape, np.array([BYTES_PER_ELEMENT[wdt]]))[0])
     while tp <= available:
-        p = _placement_for_fit(acc, eff, tp, wdt)
-        if weight_footprint(shape, p)[0] < acc.memory_bytes * tp * (1 - eff.memory_reserve) * 0.9:
+        # Leave a tenth of the usable memory for at least some KV cache.
+        if weights < acc.memory_bytes * tp * (1 - eff.memory_reserve) * 0.9:
             return tp
         tp *= 2
     raise ScenarioError(

@@ -94,7 +94,7 @@ def estimate_rows(
         return out, preds
     arrays = to_arrays([s for _, s in resolved], cat)
     res = evaluate(arrays)
-    weights = weight_footprint(arrays.shape, arrays.placement())
+    weights = weight_footprint(arrays.shape, arrays.weight_bytes)
     capacity = kv_capacity(arrays.shape, arrays.placement())
     bounds = res.bound_names()
     for j, (i, s) in enumerate(resolved):

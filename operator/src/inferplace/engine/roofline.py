@@ -63,15 +63,15 @@ def kv_replication(kv_heads: F64, mla: F64, ranks: F64) -> F64:
     return np.where(mla > 0, ranks, np.maximum(1.0, ranks / np.maximum(kv_heads, 1.0)))
 
 
-def weight_footprint(s: ShapeArrays, p: Placement) -> F64:
+def weight_footprint(s: ShapeArrays, weight_bytes: F64) -> F64:
     """Bytes of weights per replica; embeddings and LM head stay 16-bit in quantized checkpoints."""
-    body = (s.total_params - s.embed_params) * p.weight_bytes
-    return body + s.embed_params * np.maximum(p.weight_bytes, 2.0)
+    body = (s.total_params - s.embed_params) * weight_bytes
+    return body + s.embed_params * np.maximum(weight_bytes, 2.0)
 
 
 def kv_capacity(s: ShapeArrays, p: Placement) -> F64:
     """Bytes left for the KV cache per replica (negative: the weights alone do not fit)."""
-    return p.memory * p.tp * (1.0 - p.memory_reserve) - weight_footprint(s, p)
+    return p.memory * p.tp * (1.0 - p.memory_reserve) - weight_footprint(s, p.weight_bytes)
 
 
 def _collectives(s: ShapeArrays, p: Placement, tokens: F64) -> F64:

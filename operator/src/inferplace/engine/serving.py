@@ -169,11 +169,9 @@ def closed_loop(dec: Decoder, clients: F64, bmax: F64, isl: F64, osl: F64, runti
 
 
 def _server_at(
-    dec: Decoder, rate: F64, bmax: F64, isl: F64, osl: F64
+    dec: Decoder, rate: F64, bmax: F64, isl: F64, osl: F64, pf_amortized: F64, pf_alone: F64
 ) -> tuple[F64, F64, F64, F64, F64, F64]:
     """Latencies at Poisson arrival `rate` (requests/s per replica)."""
-    pf_amortized = prefill(dec.shape, dec.place, np.ones_like(isl), isl, weights_amortized=True).total
-    pf_alone = prefill(dec.shape, dec.place, np.ones_like(isl), isl).total
     rho = rate * pf_amortized
     batch = np.maximum(rate * (pf_alone + osl * 0.02), 1.0)
     tpot = np.zeros_like(rate)
@@ -190,17 +188,19 @@ def _server_at(
 def server_slo(dec: Decoder, bmax: F64, isl: F64, osl: F64, ttft_slo: F64, tpot_slo: F64,
                tail: F64, runtime_cap: F64) -> ModeResult:
     cap = np.maximum(np.minimum(bmax, runtime_cap), 1.0)
+    pf_amortized = prefill(dec.shape, dec.place, np.ones_like(isl), isl, weights_amortized=True).total
+    pf_alone = prefill(dec.shape, dec.place, np.ones_like(isl), isl).total
     hi_tput = offline_max(dec, bmax, isl, osl, runtime_cap).throughput
     lo = np.zeros_like(isl)
     hi = hi_tput / np.maximum(osl, 1.0) * 1.05
     for _ in range(32):  # bisection on the arrival rate: latency grows with it
         mid = (lo + hi) / 2.0
-        tpot, _t50, ttft99, batch, rho, _s = _server_at(dec, mid, cap, isl, osl)
+        tpot, _t50, ttft99, batch, rho, _s = _server_at(dec, mid, cap, isl, osl, pf_amortized, pf_alone)
         ok = (tpot * tail <= tpot_slo) & (ttft99 <= ttft_slo) & (rho < 0.98) & (batch < cap)
         lo = np.where(ok, mid, lo)
         hi = np.where(ok, hi, mid)
     rate = np.maximum(lo, 1e-9)
-    tpot, ttft50, ttft99, batch, _rho, _s = _server_at(dec, rate, cap, isl, osl)
+    tpot, ttft50, ttft99, batch, _rho, _s = _server_at(dec, rate, cap, isl, osl, pf_amortized, pf_alone)
     step = dec.step(batch, isl + osl / 2.0)
     bound = _bound(step, (batch >= cap * 0.95) & (bmax <= runtime_cap))
     # No positive rate meets the limits (e.g. one prompt's prefill alone exceeds the TTFT limit).
