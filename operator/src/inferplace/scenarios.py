@@ -7,7 +7,7 @@ and what is allowed, so a caller can report it for that row and still evaluate t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -49,7 +49,6 @@ class Scenario:
     draft_model: ModelArch | None = None
     acceptance_rate: float = 0.0
     speculative_tokens: int = 0
-    efficiency_group: str = field(default="", compare=False)
 
 
 def compute_dtype(acc: Accelerator, weight_dtype: str) -> str:
@@ -203,7 +202,7 @@ def resolve_row(row: dict[str, str], cat: Catalog) -> Scenario:
     kvd = (row.get("kv_dtype") or "").strip().lower() or "bf16"
     check_dtypes(acc, wdt, kvd)
     framework = (row.get("framework") or "").strip().lower() or DEFAULT_FRAMEWORK[acc.platform]
-    group, eff = efficiency_for(cat, acc, framework)
+    _, eff = efficiency_for(cat, acc, framework)
 
     osl = _num(row, "output_tokens")
     if osl is None:
@@ -254,5 +253,5 @@ def resolve_row(row: dict[str, str], cat: Catalog) -> Scenario:
         weight_dtype=wdt, kv_dtype=kvd, input_tokens=isl, output_tokens=osl,
         batch=math.nan if batch is None else batch, load=load, framework=framework,
         ttft_slo_s=(ttft_ms or math.inf) / 1e3, tpot_slo_s=(tpot_ms or math.inf) / 1e3,
-        draft_model=draft, acceptance_rate=alpha, speculative_tokens=int(k), efficiency_group=group,
+        draft_model=draft, acceptance_rate=alpha, speculative_tokens=int(k),
     )
