@@ -148,6 +148,7 @@ def main() -> int:
         params, n_targets, n_rows = fit_group(key, spec, rows, tgts, groups)
         models = sorted({r["model"] for r in rows})
         cv = ""
+        err: dict[str, float | int] = {}
         if not args.no_cv and len(models) > 2:
             errs = []
             for held in models:
@@ -157,14 +158,20 @@ def main() -> int:
                 errs += _errors(test, tgts, groups | {key: p_cv})
             cv = (f"; leave-one-model-out median APE {np.median(errs):.1f}% over {len(errs)} values"
                   if errs else "; no quality-ok rows to hold out")
+            if errs:
+                err = {"error_median_pct": round(float(np.median(errs)), 1),
+                       "error_p90_pct": round(float(np.percentile(errs, 90)), 1),
+                       "error_values": len(errs)}
         how = (f"fitted {date.today().isoformat()} by scripts/fit_efficiency.py on {n_rows} rows "
                f"({n_targets} published values) of calibration-scenarios.csv{cv}")
-        fitted[key] = params.model_copy(update={"how": how})
+        fitted[key] = params.model_copy(update={"how": how} | err)
         groups[key] = fitted[key]
         print(f"{key}: {fitted[key].model_dump()}", file=sys.stderr)
     for key, (src, over) in INHERIT.items():
-        fitted[key] = fitted[src].model_copy(update=over | {"how": f"inherits the {src} fit; "
-                                                             f"runtime constants {over}"})
+        # Not validated on its own chips: no held-out error is claimed for it.
+        fitted[key] = fitted[src].model_copy(update=over | {
+            "how": f"inherits the {src} fit; runtime constants {over}",
+            "error_median_pct": None, "error_p90_pct": None, "error_values": 0})
     doc = {
         "schema_version": 1,
         "fit": {"method": "robust least squares (soft L1) on log(predicted/measured), weak priors",

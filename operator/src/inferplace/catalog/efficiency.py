@@ -43,6 +43,11 @@ class EfficiencyParams(BaseModel):
     runtime_max_batch: int = Field(ge=1, le=16384)
     tail_ratio: float = Field(ge=1.0, le=3.0)
     how: str = Field(min_length=3, description="fitted on what, or inherited from where")
+    # Held-out (leave-one-model-out) absolute percentage error on quality-ok published values;
+    # None where there was nothing to hold out (the group is then not validated).
+    error_median_pct: float | None = Field(default=None, ge=0)
+    error_p90_pct: float | None = Field(default=None, ge=0)
+    error_values: int = Field(default=0, ge=0)
 
 
 class _EfficiencyFile(BaseModel):
