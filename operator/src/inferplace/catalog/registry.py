@@ -10,6 +10,7 @@ from inferplace.catalog._files import CatalogError
 from inferplace.catalog.accelerators import Accelerator, load_accelerators
 from inferplace.catalog.efficiency import EfficiencyTable, load_efficiency
 from inferplace.catalog.instances import InstanceType, load_instances
+from inferplace.catalog.migration import MigrationTable, load_migration
 from inferplace.catalog.models import ModelArch, load_models
 
 __all__ = ["Catalog", "CatalogError", "load_catalog"]
@@ -26,6 +27,7 @@ class Catalog:
     instances: dict[str, InstanceType]
     models: dict[str, ModelArch]
     efficiency: EfficiencyTable
+    migration: MigrationTable
 
     def model(self, name: str) -> ModelArch:
         arch = self.models.get(name.strip().lower())
@@ -56,6 +58,6 @@ class Catalog:
 @lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
     """The packaged catalog, validated once per process."""
-    cat = Catalog(load_accelerators(), load_instances(), load_models(), load_efficiency())
+    cat = Catalog(load_accelerators(), load_instances(), load_models(), load_efficiency(), load_migration())
     cat.check_references()
     return cat

@@ -90,21 +90,37 @@ class ScenarioArrays:
         )
 
 
-def evaluate(sa: ScenarioArrays) -> Results:
-    """Throughput and latency percentiles for every scenario; NaN where the model does not fit."""
+@dataclass(frozen=True)
+class Prepared:
+    """What every serving mode needs: the decoder, the KV-limited batch and whether it fits."""
+
+    dec: Decoder
+    bmax: F64  # largest batch whose KV cache (and the draft's) fits, per replica
+    fits: NDArray[np.bool_]
+
+
+def prepare(sa: ScenarioArrays, seq: F64) -> Prepared:
+    """`seq`: tokens of KV each running sequence holds on average."""
     place = sa.placement()
     draft_place = sa.placement(draft=True)
     dec = Decoder(sa.shape, place, sa.draft, draft_place, sa.spec_k, sa.spec_alpha)
-    # Under continuous batching sequences are at every stage of their output, so one holds
-    # ISL + OSL/2 tokens of KV on average; a static batch holds ISL + OSL at its last step.
-    seq = np.where(sa.load == 0, sa.isl + sa.osl, sa.isl + sa.osl / 2.0)
     bmax = max_batch(sa.shape, place, seq)
     # A draft model's weights and KV cache share the replica's memory.
     draft_cost = np.where(sa.spec_k > 0, max_batch(sa.draft, draft_place, seq), np.inf)
     bmax = np.where(sa.spec_k > 0, np.floor(1.0 / (1.0 / np.maximum(bmax, 1e-9) + 1.0 / draft_cost)), bmax)
     fits = (kv_capacity(sa.shape, place) > 0) & (bmax >= 1)
+    return Prepared(dec, bmax, fits)
+
+
+def evaluate(sa: ScenarioArrays) -> Results:
+    """Throughput and latency percentiles for every scenario; NaN where the model does not fit."""
+    # Under continuous batching sequences are at every stage of their output, so one holds
+    # ISL + OSL/2 tokens of KV on average; a static batch holds ISL + OSL at its last step.
+    seq = np.where(sa.load == 0, sa.isl + sa.osl, sa.isl + sa.osl / 2.0)
+    prep = prepare(sa, seq)
+    dec, bmax = prep.dec, prep.bmax
     requested = np.where(np.isnan(sa.batch), 1.0, sa.batch)
-    fits &= ~((sa.load == 0) & (bmax < requested))
+    fits = prep.fits & ~((sa.load == 0) & (bmax < requested))
     cap = sa.eff.runtime_max_batch
     tail = sa.eff.tail_ratio
 

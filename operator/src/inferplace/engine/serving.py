@@ -92,7 +92,7 @@ class ModeResult:
     batch: F64
 
 
-def _bound(step: StepTime, capped_by_memory: NDArray[np.bool_]) -> NDArray[np.int64]:
+def binding_resource(step: StepTime, capped_by_memory: NDArray[np.bool_]) -> NDArray[np.int64]:
     parts = np.stack([step.memory, step.compute, step.comm, step.overhead])
     idx = np.argmax(parts, axis=0).astype(np.int64)
     return np.where(capped_by_memory & (idx == 0), 4, idx)
@@ -120,7 +120,7 @@ def static_batch(dec: Decoder, batch: F64, isl: F64, osl: F64, tail: F64) -> Mod
     ttft50 = pf.total
     ttft99 = pf.total * tail
     tput = batch * osl / (ttft50 + np.maximum(osl - 1.0, 0.0) * tpot50)
-    bound = _bound(mid, np.zeros_like(batch, dtype=bool))
+    bound = binding_resource(mid, np.zeros_like(batch, dtype=bool))
     return ModeResult(tput, ttft50, ttft99, tpot50, tpot99, bound, batch)
 
 
@@ -144,7 +144,7 @@ def offline_max(dec: Decoder, bmax: F64, isl: F64, osl: F64, runtime_cap: F64) -
     # Over one request lifetime the replica prefills `batch` prompts and runs `osl` decode steps.
     lifetime = batch * pf_amortized + osl * step.total / dec.tokens_per_step()
     tput = batch * osl / lifetime
-    bound = _bound(step, bmax <= runtime_cap)
+    bound = binding_resource(step, bmax <= runtime_cap)
     return ModeResult(tput, pf_alone, pf_alone, tpot, tpot, bound, batch)
 
 
@@ -164,14 +164,28 @@ def closed_loop(dec: Decoder, clients: F64, bmax: F64, isl: F64, osl: F64, runti
     # Clients beyond the batch wait their turn: a request's whole life is clients / rate.
     ttft = np.where(clients > batch, clients / rate - np.maximum(osl - 1.0, 0.0) * tpot, ttft)
     tput = rate * osl
-    bound = _bound(step, clients > bmax)
+    bound = binding_resource(step, clients > bmax)
     return ModeResult(tput, ttft, ttft * tail, tpot, tpot * tail, bound, batch)
 
 
-def _server_at(
-    dec: Decoder, rate: F64, bmax: F64, isl: F64, osl: F64, pf_amortized: F64, pf_alone: F64
+def tail_at(tail99: F64, quantile: float) -> F64:
+    """p-quantile over median of per-request latency, from the fitted p99 ratio (log-normal tail)."""
+    return np.asarray(tail99 ** (NORMAL_Z[quantile] / NORMAL_Z[0.99]), dtype=np.float64)
+
+
+# Standard normal quantiles for the percentiles a user can ask for.
+NORMAL_Z = {0.5: 0.0, 0.9: 1.2816, 0.95: 1.6449, 0.99: 2.3263}
+
+
+def server_at(
+    dec: Decoder, rate: F64, bmax: F64, isl: F64, osl: F64, pf_amortized: F64, pf_alone: F64,
+    pf_tail: F64 | None = None, quantile: float = 0.99,
 ) -> tuple[F64, F64, F64, F64, F64, F64]:
-    """Latencies at Poisson arrival `rate` (requests/s per replica)."""
+    """Latencies at Poisson arrival `rate` (requests/s per replica).
+
+    Returns (mean TPOT, median TTFT, TTFT at `quantile`, running batch, prefill utilization, step).
+    `pf_tail` is the prefill of a prompt at that quantile of prompt lengths (default: the mean one).
+    """
     rho = rate * pf_amortized
     batch = np.maximum(rate * (pf_alone + osl * 0.02), 1.0)
     tpot = np.zeros_like(rate)
@@ -181,8 +195,9 @@ def _server_at(
         batch = np.clip(rate * (pf_alone + osl * tpot), 1.0, np.maximum(bmax, 1.0))
     step = dec.step(batch, isl + osl / 2.0)
     ttft50 = pf_alone + 0.5 * step.total + _mg1_wait(rho, pf_amortized, 0.5)
-    ttft99 = pf_alone + step.total + _mg1_wait(rho, pf_amortized, 0.99)
-    return tpot, ttft50, ttft99, batch, rho, step.total
+    tail_pf = pf_alone if pf_tail is None else pf_tail
+    ttft_q = tail_pf + step.total + _mg1_wait(rho, pf_amortized, quantile)
+    return tpot, ttft50, ttft_q, batch, rho, step.total
 
 
 def server_slo(dec: Decoder, bmax: F64, isl: F64, osl: F64, ttft_slo: F64, tpot_slo: F64,
@@ -195,14 +210,14 @@ def server_slo(dec: Decoder, bmax: F64, isl: F64, osl: F64, ttft_slo: F64, tpot_
     hi = hi_tput / np.maximum(osl, 1.0) * 1.05
     for _ in range(32):  # bisection on the arrival rate: latency grows with it
         mid = (lo + hi) / 2.0
-        tpot, _t50, ttft99, batch, rho, _s = _server_at(dec, mid, cap, isl, osl, pf_amortized, pf_alone)
+        tpot, _t50, ttft99, batch, rho, _s = server_at(dec, mid, cap, isl, osl, pf_amortized, pf_alone)
         ok = (tpot * tail <= tpot_slo) & (ttft99 <= ttft_slo) & (rho < 0.98) & (batch < cap)
         lo = np.where(ok, mid, lo)
         hi = np.where(ok, hi, mid)
     rate = np.maximum(lo, 1e-9)
-    tpot, ttft50, ttft99, batch, _rho, _s = _server_at(dec, rate, cap, isl, osl, pf_amortized, pf_alone)
+    tpot, ttft50, ttft99, batch, _rho, _s = server_at(dec, rate, cap, isl, osl, pf_amortized, pf_alone)
     step = dec.step(batch, isl + osl / 2.0)
-    bound = _bound(step, (batch >= cap * 0.95) & (bmax <= runtime_cap))
+    bound = binding_resource(step, (batch >= cap * 0.95) & (bmax <= runtime_cap))
     # No positive rate meets the limits (e.g. one prompt's prefill alone exceeds the TTFT limit).
     rate = np.where(lo > 0, rate, np.nan)
     return ModeResult(rate * osl, ttft50, ttft99, tpot, tpot * tail, bound, batch)

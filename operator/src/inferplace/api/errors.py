@@ -1,0 +1,92 @@
+"""Validation errors as one line per problem: the field path, what was wrong, what is allowed."""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+_COMPARISONS = {
+    "greater_than": ("gt", ">"),
+    "greater_than_equal": ("ge", ">="),
+    "less_than": ("lt", "<"),
+    "less_than_equal": ("le", "<="),
+}
+
+
+def _model_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model class found by walking `loc` (aliases) from `root`; None when it leaves models."""
+    cls: type[BaseModel] | None = root
+    for part in loc:
+        if cls is None:
+            return None
+        if isinstance(part, int):
+            continue
+        field = next((f for n, f in cls.model_fields.items() if part in (n, f.alias)), None)
+        if field is None:
+            return None
+        cls = _first_model(field.annotation)
+    return cls
+
+
+def _first_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, list, typing.Annotated):
+        for arg in typing.get_args(annotation):
+            found = _first_model(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _message(err: ErrorDetails, root: type[BaseModel]) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx", {})
+    if kind == "missing":
+        return "required"
+    if kind == "extra_forbidden":
+        parent = _model_at(root, tuple(err["loc"][:-1]))
+        if parent is not None:
+            allowed = sorted(f.alias or n for n, f in parent.model_fields.items())
+            return f"unknown field; allowed: {', '.join(allowed)}"
+        return "unknown field"
+    if kind == "literal_error":
+        expected = str(ctx.get("expected", "")).replace("'", "")
+        return f"must be one of: {expected.replace(' or ', ', ')}"
+    if kind in _COMPARISONS:
+        key, sign = _COMPARISONS[kind]
+        return f"must be {sign} {ctx.get(key)}"
+    if kind == "string_pattern_mismatch":
+        return f"must match the pattern {ctx.get('pattern')}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "must be an integer"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "must be a mapping of fields"
+    if kind == "list_type":
+        return "must be a list"
+    if kind in ("string_type",):
+        return "must be a string"
+    msg = err["msg"]
+    return msg.removeprefix("Value error, ")
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(document)"
+
+
+def describe(exc: ValidationError, root: type[BaseModel], prefix: str = "") -> list[str]:
+    """One `path: problem` line per error, paths in the manifest's own (camelCase) names."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        path = field_path(loc)
+        lines.append(f"{prefix}{path}: {_message(err, root)}")
+    return lines

@@ -1,0 +1,246 @@
+"""InferenceWorkload spec: what the team serves, how much traffic, which latency, where it runs now."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from inferplace.api.types import DURATION_PATTERN, WIRE, Dec
+
+Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
+CapacityType = Literal[
+    "on-demand", "spot", "reserved-1y", "reserved-3y", "savings-plan-1y", "savings-plan-3y", "capacity-block"
+]
+CAPACITY_TYPES: tuple[CapacityType, ...] = (
+    "on-demand", "spot", "reserved-1y", "reserved-3y", "savings-plan-1y", "savings-plan-3y", "capacity-block"
+)
+NeuronSupport = Literal["supported", "beta", "unsupported"]
+MetricsServer = Literal["vllm", "tgi", "sglang", "trtllm"]
+
+Name = Annotated[str, Field(min_length=1, max_length=253)]
+LabelName = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=128)]
+
+
+class MoEShape(BaseModel):
+    """Mixture-of-experts feed-forward layers."""
+
+    model_config = WIRE
+    experts: int = Field(ge=2, le=1024)
+    """Routed experts per MoE layer."""
+    top_k: int = Field(ge=1, le=64)
+    """Experts each token is routed to."""
+    expert_intermediate_size: int = Field(ge=64, le=262144)
+    """Intermediate size of one expert's FFN."""
+    shared_experts: int = Field(default=0, ge=0, le=16)
+    """Experts every token goes through."""
+    dense_layers: int = Field(default=0, ge=0, le=512)
+    """Leading layers with a dense FFN instead of experts."""
+
+
+class SlidingWindowShape(BaseModel):
+    """Local attention layers that only keep the last `window` tokens of KV cache."""
+
+    model_config = WIRE
+    window: int = Field(ge=16, le=10_000_000)
+    local_layer_fraction: Dec = Field(gt=0, le=1)
+    """Fraction of layers using the window, e.g. "0.8333" for 5 local per global layer."""
+
+
+class Architecture(BaseModel):
+    """The shape of a decoder-only transformer not in the catalog (from its config.json)."""
+
+    model_config = WIRE
+    layers: int = Field(ge=1, le=512)
+    hidden_size: int = Field(ge=64, le=65536)
+    heads: int = Field(ge=1, le=1024)
+    """Attention (query) heads."""
+    kv_heads: int = Field(ge=1, le=1024)
+    """Key/value heads (equal to heads without grouped-query attention)."""
+    head_dim: int | None = Field(default=None, ge=16, le=1024)
+    """Per-head dimension; hiddenSize / heads when omitted."""
+    intermediate_size: int = Field(ge=64, le=262144)
+    vocab_size: int = Field(ge=256, le=1_000_000)
+    max_context: int = Field(default=131072, ge=128, le=10_000_000)
+    tied_embeddings: bool = False
+    moe: MoEShape | None = None
+    sliding_window: SlidingWindowShape | None = None
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> Architecture:
+        if self.heads % self.kv_heads:
+            raise ValueError(f"heads ({self.heads}) must be a multiple of kvHeads ({self.kv_heads})")
+        if self.moe and self.moe.top_k > self.moe.experts:
+            raise ValueError("moe.topK cannot exceed moe.experts")
+        return self
+
+
+class ModelSpec(BaseModel):
+    """The model served: a catalog id, or an explicit architecture."""
+
+    model_config = WIRE
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    """Catalog id or Hugging Face id, e.g. meta-llama/Llama-3.1-8B-Instruct."""
+    architecture: Architecture | None = None
+    """Explicit shape for a model not in the catalog (then `family` is required)."""
+    family: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9.-]*$")
+    """Model family (llama, mistral, qwen3, gemma3, ...): drives Neuron support. Defaults to the catalog's."""
+    weight_precision: Precision = "bf16"
+    """Precision the weights are served in today."""
+    kv_cache_precision: Precision | None = None
+    """KV-cache precision; the weight precision (16-bit for int8/fp4 weights) when omitted."""
+    neuron_support: NeuronSupport | None = None
+    """Override the Neuron support tier of the family (e.g. `supported` once the team has ported it)."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelSpec:
+        if (self.name is None) == (self.architecture is None):
+            raise ValueError("set exactly one of name or architecture")
+        if self.architecture is not None and self.family is None:
+            raise ValueError("family is required with architecture (it decides Neuron support)")
+        return self
+
+
+class TokenStats(BaseModel):
+    """A token-count distribution."""
+
+    model_config = WIRE
+    mean: int = Field(ge=1, le=10_000_000)
+    p95: int | None = Field(default=None, ge=1, le=10_000_000)
+    """95th percentile; the mean when omitted."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TokenStats:
+        if self.p95 is not None and self.p95 < self.mean:
+            raise ValueError(f"p95 ({self.p95}) cannot be below mean ({self.mean})")
+        return self
+
+
+class Traffic(BaseModel):
+    """Declared traffic; in a cluster, live metrics replace it when available."""
+
+    model_config = WIRE
+    requests_per_second: Dec = Field(gt=0, le=1_000_000)
+    """Mean request rate over the day."""
+    prompt_tokens: TokenStats
+    output_tokens: TokenStats
+    peak_to_mean_ratio: Dec = Field(default=1, ge=1, le=100)
+    """Peak request rate over the mean; capacity is sized for the peak."""
+
+
+class Slo(BaseModel):
+    """Latency objectives at the 95th percentile, in milliseconds."""
+
+    model_config = WIRE
+    ttft_p95_ms: Dec = Field(gt=0, le=3_600_000)
+    """Time to first token."""
+    tpot_p95_ms: Dec = Field(gt=0, le=60_000)
+    """Time per output token after the first."""
+    e2e_p95_ms: Dec | None = Field(default=None, gt=0, le=36_000_000)
+    """Whole request, first byte in to last token out."""
+
+
+class CurrentPlacement(BaseModel):
+    """Where the workload runs today."""
+
+    model_config = WIRE
+    instance_type: str = Field(min_length=3, max_length=64)
+    replicas: int = Field(ge=1, le=10_000)
+    chips_per_replica: int = Field(ge=1, le=64)
+    """Accelerator chips (GPUs, Inferentia/Trainium devices) per model replica."""
+    capacity_type: CapacityType = "on-demand"
+
+
+class Constraints(BaseModel):
+    """Limits on the search."""
+
+    model_config = WIRE
+    instance_families: list[Annotated[str, Field(min_length=2, max_length=32)]] | None = Field(
+        default=None, min_length=1, max_length=64)
+    """Allow-list of instance families (trn2, inf2, p5e, g6e, ...); every family when omitted."""
+    capacity_types: list[CapacityType] = Field(default=["on-demand"], min_length=1, max_length=7)
+    """Pricing to consider; on-demand only when omitted."""
+    weight_precisions: list[Precision] | None = Field(default=None, min_length=1, max_length=5)
+    """Weight precisions the team accepts (a change is a quality change to validate); the current one when omitted."""
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$", max_length=32)
+    """AWS region; prices from another region are flagged in the rationale."""
+    min_replicas: int = Field(default=1, ge=1, le=10_000)
+    max_migration_weeks: Dec | None = Field(default=None, ge=0, le=520)
+    """Reject targets whose migration needs more engineer-weeks than this."""
+
+
+class MigrationOverride(BaseModel):
+    """Engineer-weeks to move to one node pool (instance family) or platform (gpu, neuron)."""
+
+    model_config = WIRE
+    target: str = Field(min_length=2, max_length=32, pattern=r"^[a-z0-9-]+$")
+    weeks: Dec = Field(ge=0, le=520)
+
+
+class OverheadRates(BaseModel):
+    """Monthly overheads as fractions of the instance bill."""
+
+    model_config = WIRE
+    host: Dec | None = Field(default=None, ge=0, le=5)
+    """Host CPU and memory beyond the instance (EC2 prices include the host: default 0)."""
+    network: Dec | None = Field(default=None, ge=0, le=5)
+    """Data transfer and load balancing (default 0.01)."""
+    storage: Dec | None = Field(default=None, ge=0, le=5)
+    """Model weights, images and caches on EBS/S3/FSx (default 0.01)."""
+    power: Dec | None = Field(default=None, ge=0, le=5)
+    """Power and facility (in the cloud price: default 0; set it for owned hardware)."""
+    orchestration: Dec | None = Field(default=None, ge=0, le=5)
+    """Cluster control plane, monitoring, gateways (default 0.02)."""
+
+
+class Economics(BaseModel):
+    """Money beyond the instance bill; every default used is listed in status.assumptions."""
+
+    model_config = WIRE
+    engineer_week_cost: Dec | None = Field(default=None, ge=0, le=1_000_000)
+    """Fully loaded US dollars per engineer-week (default 5000)."""
+    amortization_months: int | None = Field(default=None, ge=1, le=120)
+    """Months over which migration work is spread (default 12)."""
+    migration_weeks: list[MigrationOverride] = Field(default=[], max_length=32)
+    """Per target node pool or platform; overrides the catalog defaults."""
+    overhead_rates: OverheadRates = OverheadRates()
+    retry_rate: Dec | None = Field(default=None, ge=0, lt=1)
+    """Fraction of requests that fail and are retried (default 0.01)."""
+    target_utilization: Dec | None = Field(default=None, gt=0, le=1)
+    """Peak load over SLO capacity the team accepts (default 0.8)."""
+
+
+class SpeculativeDecoding(BaseModel):
+    """Draft-model speculative decoding; the search tries it on and off."""
+
+    model_config = WIRE
+    draft_model: str = Field(min_length=1, max_length=200)
+    acceptance_rate: Dec = Field(gt=0, lt=1)
+    """Probability that the target accepts one drafted token."""
+    num_speculative_tokens: int = Field(ge=1, le=16)
+
+
+class Metrics(BaseModel):
+    """Where the operator reads live traffic and latency."""
+
+    model_config = WIRE
+    server: MetricsServer = "vllm"
+    selector: dict[LabelName, Annotated[str, Field(max_length=256)]] = Field(default={}, max_length=16)
+    """Prometheus label name to exact value, e.g. {namespace: chat, model_name: llama-8b}."""
+    window: str = Field(default="1h", pattern=DURATION_PATTERN, max_length=8)
+    prometheus_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$", max_length=2048)
+
+
+class InferenceWorkloadSpec(BaseModel):
+    """An LLM inference workload to place."""
+
+    model_config = WIRE
+    model: ModelSpec
+    traffic: Traffic
+    slo: Slo
+    current: CurrentPlacement | None = None
+    """Today's placement; without it there is nothing to save against."""
+    constraints: Constraints = Constraints()
+    economics: Economics = Economics()
+    speculative_decoding: SpeculativeDecoding | None = None
+    metrics: Metrics | None = None

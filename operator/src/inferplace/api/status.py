@@ -1,0 +1,189 @@
+"""InferenceWorkload status: conditions, today's cost, the recommendation, its rivals and the losers.
+
+`inferplace recommend -o json|yaml` prints exactly this block, and the operator writes it. Money is
+US dollars per month of 730 hours, as a string with 2 decimals; other decimals are strings too
+(see api/types.py for why).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from inferplace.api.spec import CapacityType, Precision
+from inferplace.api.types import WIRE
+
+DecimalText = Annotated[str, Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$", max_length=32)]
+Reason = Literal[
+    "SLO_TTFT_UNMET",
+    "SLO_TPOT_UNMET",
+    "SLO_E2E_UNMET",
+    "DOES_NOT_FIT",
+    "MODEL_UNSUPPORTED_ON_NEURON",
+    "EXCLUDED_BY_CONSTRAINTS",
+    "MIGRATION_EXCEEDS_LIMIT",
+    "NO_PRICE",
+    "NO_PERFORMANCE_DATA",
+    "HIGHER_COST",
+]
+Bound = Literal["memory-bandwidth", "compute", "interconnect", "framework-overhead", "memory-capacity"]
+ConfidenceLevel = Literal["high", "medium", "low"]
+
+
+class Condition(BaseModel):
+    """Kubernetes-style condition (Ready, MetricsAvailable, Calibrated)."""
+
+    model_config = WIRE
+    type: str = Field(max_length=64)
+    status: Literal["True", "False", "Unknown"]
+    reason: str = Field(pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", max_length=128)
+    message: str = Field(default="", max_length=4096)
+    last_transition_time: str = Field(max_length=64)
+    observed_generation: int | None = Field(default=None, ge=0)
+
+
+class Projected(BaseModel):
+    """Latency at peak load and capacity within the SLOs."""
+
+    model_config = WIRE
+    ttft_p95_ms: DecimalText
+    tpot_p95_ms: DecimalText
+    e2e_p95_ms: DecimalText
+    output_tokens_per_second: DecimalText
+    """Output tokens/s the placement serves while meeting the SLOs (all replicas)."""
+    utilization: DecimalText
+    """Mean demand (retries included) over that capacity on the instances paid for, 0-1."""
+
+
+class CostBreakdown(BaseModel):
+    """Monthly cost by term (seed formula: cost per 1M accepted output tokens = sum / tokens)."""
+
+    model_config = WIRE
+    accelerators: DecimalText
+    """Share of the instance bill doing accepted work."""
+    host: DecimalText
+    network: DecimalText
+    storage: DecimalText
+    power: DecimalText
+    orchestration: DecimalText
+    software_engineering: DecimalText
+    """Migration engineer-weeks times their cost, spread over the amortization months."""
+    failed_requests_and_retries: DecimalText
+    """Share of the instance bill spent on requests that failed and were retried."""
+    idle_capacity: DecimalText
+    """Share of the instance bill left idle (headroom for the peak, target utilization, whole instances)."""
+    total: DecimalText
+    instance_bill: DecimalText
+    """accelerators + failedRequestsAndRetries + idleCapacity: what the instances cost."""
+    usd_per_instance_hour: DecimalText
+    price_source: str = Field(max_length=512)
+    accepted_output_tokens_per_month: DecimalText
+
+
+class SavingsRange(BaseModel):
+    model_config = WIRE
+    low: DecimalText
+    high: DecimalText
+
+
+class Confidence(BaseModel):
+    """How far to trust the savings: from the engine's held-out error for this accelerator family."""
+
+    model_config = WIRE
+    level: ConfidenceLevel
+    savings_percent_range: SavingsRange | None = None
+    """Savings if the engine is off by its p90 held-out error either way (absent without a current cost)."""
+    basis: str = Field(max_length=1024)
+
+
+class CurrentStatus(BaseModel):
+    """Today's placement, costed and checked against the SLOs at peak."""
+
+    model_config = WIRE
+    instance_type: str
+    capacity_type: CapacityType
+    replicas: int
+    instances: int
+    chips_per_replica: int
+    monthly_cost: DecimalText | None = None
+    cost_per_million_output_tokens: DecimalText | None = None
+    cost_breakdown: CostBreakdown | None = None
+    meets_slo: bool
+    projected: Projected | None = None
+    bound: Bound | None = None
+    notes: list[Annotated[str, Field(max_length=1024)]] = Field(default=[], max_length=16)
+
+
+class Placement(BaseModel):
+    """A costed placement that meets the SLOs."""
+
+    model_config = WIRE
+    node_pool: str = Field(max_length=32)
+    """trn2, inf2, trn1, or the GPU instance family (p5en, g6e, ...)."""
+    instance_type: str
+    capacity_type: CapacityType
+    replicas: int
+    instances: int
+    chips_per_replica: int
+    weight_precision: Precision
+    speculative_decoding: bool
+    projected: Projected
+    monthly_cost: DecimalText
+    cost_per_million_output_tokens: DecimalText
+    cost_breakdown: CostBreakdown
+    savings_monthly: DecimalText | None = None
+    """Current monthly cost minus this one (negative: costs more)."""
+    savings_percent: DecimalText | None = None
+    payback_months: DecimalText | None = None
+    """One-time migration cost over the monthly run-rate saving; absent when it never pays back."""
+    migration_weeks: DecimalText
+    confidence: Confidence
+    bound: Bound
+    rationale: list[Annotated[str, Field(max_length=1024)]] = Field(default=[], max_length=16)
+
+
+class Rejection(BaseModel):
+    """Why a node pool (or one instance type) was not recommended."""
+
+    model_config = WIRE
+    node_pool: str = Field(max_length=32)
+    instance_type: str | None = None
+    reason: Reason
+    message: str = Field(max_length=2048)
+
+
+class Observed(BaseModel):
+    """Live figures read from Prometheus (written by the operator)."""
+
+    model_config = WIRE
+    window: str
+    time: str
+    requests_per_second: DecimalText | None = None
+    prompt_tokens_mean: DecimalText | None = None
+    output_tokens_mean: DecimalText | None = None
+    output_tokens_per_second: DecimalText | None = None
+    ttft_p50_ms: DecimalText | None = None
+    ttft_p95_ms: DecimalText | None = None
+    tpot_p50_ms: DecimalText | None = None
+    tpot_p95_ms: DecimalText | None = None
+    running_batch: DecimalText | None = None
+    kv_cache_usage: DecimalText | None = None
+    accelerator_utilization: DecimalText | None = None
+
+
+class InferenceWorkloadStatus(BaseModel):
+    """What inferplace found."""
+
+    model_config = WIRE
+    observed_generation: int | None = Field(default=None, ge=0)
+    conditions: list[Condition] = Field(default=[], max_length=16)
+    observed: Observed | None = None
+    current: CurrentStatus | None = None
+    recommendation: Placement | None = None
+    alternatives: list[Placement] = Field(default=[], max_length=32)
+    """Ranked by cost per million output tokens; includes the best of each node pool."""
+    rejected: list[Rejection] = Field(default=[], max_length=64)
+    assumptions: list[Annotated[str, Field(max_length=512)]] = Field(default=[], max_length=32)
+    """Defaults the evaluation used because the spec did not say."""
+    last_evaluation_time: str | None = None

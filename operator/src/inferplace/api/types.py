@@ -1,0 +1,75 @@
+"""Wire types shared by spec and status.
+
+Decimals travel as strings. Kubernetes API conventions keep floating point out of spec ("never use
+them in spec") because a float does not survive a round trip through every client unchanged
+(0.1 + 0.2, YAML's 1e3, JSON numbers above 2**53). So every non-integer in this API is a decimal
+string such as "0.85" or "12.5", and integers may be written bare (`12`), the way resource.Quantity
+accepts both. A bare float (`0.85` unquoted) is refused with a message saying how to write it,
+both here and by the API server, so a manifest that works with the CLI also applies to a cluster.
+Money in status is a string with 2 decimals (US dollars; a month is 730 hours).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic.alias_generators import to_camel
+
+DECIMAL_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
+_DECIMAL_RE = re.compile(DECIMAL_PATTERN)
+DURATION_PATTERN = r"^[1-9][0-9]*(s|m|h|d)$"
+
+HOURS_PER_MONTH = 730
+
+
+def _parse_decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        raise ValueError(
+            f'write decimals as quoted strings, e.g. "{value}" (floats are not allowed in a '
+            "Kubernetes spec)"
+        )
+    if isinstance(value, str) and _DECIMAL_RE.fullmatch(value.strip()):
+        try:
+            return Decimal(value.strip())
+        except InvalidOperation:
+            pass
+    raise ValueError(f'{value!r} is not a non-negative decimal such as "0.85" or "12"')
+
+
+def _decimal_text(value: Decimal) -> str:
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+Dec = Annotated[
+    Decimal,
+    BeforeValidator(_parse_decimal),
+    PlainSerializer(_decimal_text, return_type=str),
+    WithJsonSchema({
+        "x-kubernetes-int-or-string": True,
+        "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": DECIMAL_PATTERN}],
+    }),
+]
+"""A non-negative decimal: an integer or a decimal string on the wire."""
+
+
+WIRE = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid",
+                  use_attribute_docstrings=True)
+"""camelCase on the wire, snake_case in Python; unknown fields are errors, never dropped."""
+
+
+def money(usd: float) -> str:
+    return f"{usd:.2f}"
+
+
+def fixed(value: float, places: int = 1) -> str:
+    return f"{value:.{places}f}"

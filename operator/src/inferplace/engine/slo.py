@@ -1,0 +1,129 @@
+"""Goodput under latency objectives: how many requests per second one replica serves while the
+TTFT, TPOT and end-to-end percentiles a workload asks for still hold, and what latency it sees at a
+given load.
+
+Arrivals are Poisson at the workload's mean token mix. The TTFT percentile uses the prefill of a
+prompt at that percentile of prompt lengths plus the prefill queue's wait at that percentile; the
+TPOT percentile scales the mean by the fitted tail ratio; the end-to-end percentile adds the
+percentile output length's decode time to the TTFT percentile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from inferplace.engine.batch import ScenarioArrays, prepare
+from inferplace.engine.roofline import prefill
+from inferplace.engine.serving import Decoder, binding_resource, server_at, tail_at
+
+F64 = NDArray[np.float64]
+
+BISECTION_STEPS = 24  # rate resolution 2**-24 of the upper bound: far below any other error
+
+
+@dataclass(frozen=True)
+class Tails:
+    """The workload's percentile inputs, one entry per row."""
+
+    prompt_tokens: F64  # prompt length at the percentile
+    output_tokens: F64  # output length at the percentile
+    e2e_slo: F64  # s; inf when none
+    quantile: float = 0.95
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Latencies (s) at the percentile, per row, at a given load."""
+
+    ttft: F64
+    tpot: F64
+    e2e: F64
+    batch: F64  # running sequences per replica
+    prefill_utilization: F64
+
+
+@dataclass(frozen=True)
+class SloCapacity:
+    rate: F64  # requests/s per replica at the SLO limit; NaN where no load meets it
+    fits: NDArray[np.bool_]
+    max_batch: F64
+    bound: NDArray[np.int64]  # index into serving.BOUNDS at the limit
+    unloaded: Latency  # latency of a lone request: which objective is out of reach
+
+
+@dataclass(frozen=True)
+class _Setup:
+    dec: Decoder
+    bmax: F64
+    cap: F64
+    fits: NDArray[np.bool_]
+    pf_amortized: F64
+    pf_alone: F64
+    pf_tail: F64
+    tail: F64
+
+
+def _setup(sa: ScenarioArrays, tails: Tails) -> _Setup:
+    prep = prepare(sa, sa.isl + sa.osl / 2.0)
+    ones = np.ones_like(sa.isl)
+    dec = prep.dec
+    pf_amortized = prefill(dec.shape, dec.place, ones, sa.isl, weights_amortized=True).total
+    pf_alone = prefill(dec.shape, dec.place, ones, sa.isl).total
+    pf_tail = prefill(dec.shape, dec.place, ones, np.maximum(tails.prompt_tokens, sa.isl)).total
+    cap = np.maximum(np.minimum(prep.bmax, sa.eff.runtime_max_batch), 1.0)
+    return _Setup(dec, prep.bmax, cap, prep.fits, pf_amortized, pf_alone, pf_tail,
+                  tail_at(sa.eff.tail_ratio, tails.quantile))
+
+
+def _latency(sa: ScenarioArrays, st: _Setup, tails: Tails, rate: F64) -> Latency:
+    tpot, _t50, ttft_q, batch, rho, _step = server_at(
+        st.dec, rate, st.cap, sa.isl, sa.osl, st.pf_amortized, st.pf_alone, st.pf_tail, tails.quantile)
+    tpot_q = tpot * st.tail
+    out_q = np.maximum(tails.output_tokens, sa.osl)
+    e2e = ttft_q + np.maximum(out_q - 1.0, 0.0) * tpot_q
+    return Latency(ttft_q, tpot_q, e2e, batch, rho)
+
+
+def latency_at(sa: ScenarioArrays, tails: Tails, rate: F64) -> Latency:
+    """Latency percentiles at `rate` requests/s per replica (NaN where the model does not fit)."""
+    st = _setup(sa, tails)
+    lat = _latency(sa, st, tails, np.maximum(rate, 1e-9))
+    nan = np.where(st.fits, 1.0, np.nan)
+    return Latency(lat.ttft * nan, lat.tpot * nan, lat.e2e * nan, lat.batch * nan,
+                   lat.prefill_utilization * nan)
+
+
+def slo_capacity(sa: ScenarioArrays, tails: Tails) -> SloCapacity:
+    """The largest Poisson request rate per replica meeting `sa.ttft_slo`, `sa.tpot_slo` and
+    `tails.e2e_slo` at `tails.quantile` (bisection: every latency grows with the rate)."""
+    st = _setup(sa, tails)
+
+    def meets(lat: Latency) -> NDArray[np.bool_]:
+        return ((lat.ttft <= sa.ttft_slo) & (lat.tpot <= sa.tpot_slo) & (lat.e2e <= tails.e2e_slo)
+                & (lat.prefill_utilization < 0.98) & (lat.batch < st.cap))
+
+    # Upper bound: every decode slot busy at the fastest step, prefill included.
+    step_full = st.dec.per_token(st.cap, sa.isl + sa.osl / 2.0)
+    hi = st.cap / (np.maximum(sa.osl, 1.0) * step_full + st.pf_amortized * st.cap) * 1.5
+    lo = np.zeros_like(hi)
+    for _ in range(BISECTION_STEPS):
+        mid = (lo + hi) / 2.0
+        ok = meets(_latency(sa, st, tails, mid))
+        lo = np.where(ok, mid, lo)
+        hi = np.where(ok, hi, mid)
+    unloaded = _latency(sa, st, tails, np.full_like(lo, 1e-9))
+    reachable = st.fits & (lo > 0)
+    at_limit = np.maximum(lo, 1e-9)
+    lat = _latency(sa, st, tails, at_limit)
+    step = st.dec.step(lat.batch, sa.isl + sa.osl / 2.0)
+    bound = binding_resource(step, (lat.batch >= st.cap * 0.95) & (st.bmax <= sa.eff.runtime_max_batch))
+    return SloCapacity(
+        rate=np.where(reachable, lo, np.nan),
+        fits=st.fits,
+        max_batch=st.bmax,
+        bound=bound,
+        unloaded=unloaded,
+    )
