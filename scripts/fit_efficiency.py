@@ -171,7 +171,7 @@ def main() -> int:
         # Not validated on its own chips: no held-out error is claimed for it.
         fitted[key] = fitted[src].model_copy(update=over | {
             "how": f"inherits the {src} fit; runtime constants {over}",
-            "error_median_pct": None, "error_p90_pct": None, "error_values": 0})
+            "error_median_pct": None, "error_p90_pct": None, "error_values": 0, "inherits": src})
     doc = {
         "schema_version": 1,
         "fit": {"method": "robust least squares (soft L1) on log(predicted/measured), weak priors",

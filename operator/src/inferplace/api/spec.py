@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -124,7 +125,7 @@ class Traffic(BaseModel):
     """Mean request rate over the day."""
     prompt_tokens: TokenStats
     output_tokens: TokenStats
-    peak_to_mean_ratio: Dec = Field(default=1, ge=1, le=100)
+    peak_to_mean_ratio: Dec = Field(default=Decimal(1), ge=1, le=100)
     """Peak request rate over the mean; capacity is sized for the peak."""
 
 
@@ -136,7 +137,7 @@ class Slo(BaseModel):
     """Time to first token."""
     tpot_p95_ms: Dec = Field(gt=0, le=60_000)
     """Time per output token after the first."""
-    e2e_p95_ms: Dec | None = Field(default=None, gt=0, le=36_000_000)
+    e2e_p95_ms: Dec | None = Field(default=None, gt=0, le=36_000_000, alias="e2eP95Ms")
     """Whole request, first byte in to last token out."""
 
 

@@ -49,7 +49,7 @@ class Projected(BaseModel):
     model_config = WIRE
     ttft_p95_ms: DecimalText
     tpot_p95_ms: DecimalText
-    e2e_p95_ms: DecimalText
+    e2e_p95_ms: DecimalText = Field(alias="e2eP95Ms")
     output_tokens_per_second: DecimalText
     """Output tokens/s the placement serves while meeting the SLOs (all replicas)."""
     utilization: DecimalText
@@ -109,7 +109,8 @@ class CurrentStatus(BaseModel):
     monthly_cost: DecimalText | None = None
     cost_per_million_output_tokens: DecimalText | None = None
     cost_breakdown: CostBreakdown | None = None
-    meets_slo: bool
+    meets_slo: bool | None = None
+    """Whether today's placement meets the SLOs at peak; absent when it cannot be modelled."""
     projected: Projected | None = None
     bound: Bound | None = None
     notes: list[Annotated[str, Field(max_length=1024)]] = Field(default=[], max_length=16)

@@ -48,6 +48,7 @@ class EfficiencyParams(BaseModel):
     error_median_pct: float | None = Field(default=None, ge=0)
     error_p90_pct: float | None = Field(default=None, ge=0)
     error_values: int = Field(default=0, ge=0)
+    inherits: str | None = Field(default=None, description="the group whose fit this one reuses")
 
 
 class _EfficiencyFile(BaseModel):

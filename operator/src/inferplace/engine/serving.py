@@ -11,6 +11,7 @@ stretches TPOT, and a prompt waits for the prefill queue (an M/G/1 queue) before
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -177,9 +178,13 @@ def tail_at(tail99: F64, quantile: float) -> F64:
 NORMAL_Z = {0.5: 0.0, 0.9: 1.2816, 0.95: 1.6449, 0.99: 2.3263}
 
 
+StepFn = Callable[[F64], F64]
+"""Decode iteration time (s) as a function of the running batch, at each row's mean context."""
+
+
 def server_at(
-    dec: Decoder, rate: F64, bmax: F64, isl: F64, osl: F64, pf_amortized: F64, pf_alone: F64,
-    pf_tail: F64 | None = None, quantile: float = 0.99,
+    step_total: StepFn, tokens_per_step: F64, rate: F64, bmax: F64, osl: F64, pf_amortized: F64,
+    pf_alone: F64, pf_tail: F64 | None = None, quantile: float = 0.99,
 ) -> tuple[F64, F64, F64, F64, F64, F64]:
     """Latencies at Poisson arrival `rate` (requests/s per replica).
 
@@ -190,14 +195,13 @@ def server_at(
     batch = np.maximum(rate * (pf_alone + osl * 0.02), 1.0)
     tpot = np.zeros_like(rate)
     for _ in range(6):  # concurrency (Little's law) and TPOT depend on each other
-        step = dec.step(batch, isl + osl / 2.0)
-        tpot = step.total / dec.tokens_per_step() / np.maximum(1.0 - rho, 1e-3)
-        batch = np.clip(rate * (pf_alone + osl * tpot), 1.0, np.maximum(bmax, 1.0))
-    step = dec.step(batch, isl + osl / 2.0)
-    ttft50 = pf_alone + 0.5 * step.total + _mg1_wait(rho, pf_amortized, 0.5)
+        tpot = step_total(batch) / tokens_per_step / np.maximum(1.0 - rho, 1e-3)
+        batch = np.minimum(np.maximum(rate * (pf_alone + osl * tpot), 1.0), np.maximum(bmax, 1.0))
+    step = step_total(batch)
+    ttft50 = pf_alone + 0.5 * step + _mg1_wait(rho, pf_amortized, 0.5)
     tail_pf = pf_alone if pf_tail is None else pf_tail
-    ttft_q = tail_pf + step.total + _mg1_wait(rho, pf_amortized, quantile)
-    return tpot, ttft50, ttft_q, batch, rho, step.total
+    ttft_q = tail_pf + step + _mg1_wait(rho, pf_amortized, quantile)
+    return tpot, ttft50, ttft_q, batch, rho, step
 
 
 def server_slo(dec: Decoder, bmax: F64, isl: F64, osl: F64, ttft_slo: F64, tpot_slo: F64,
@@ -208,14 +212,20 @@ def server_slo(dec: Decoder, bmax: F64, isl: F64, osl: F64, ttft_slo: F64, tpot_
     hi_tput = offline_max(dec, bmax, isl, osl, runtime_cap).throughput
     lo = np.zeros_like(isl)
     hi = hi_tput / np.maximum(osl, 1.0) * 1.05
+    context = isl + osl / 2.0
+
+    def step_total(batch: F64) -> F64:
+        return dec.step(batch, context).total
+
+    tps = dec.tokens_per_step()
     for _ in range(32):  # bisection on the arrival rate: latency grows with it
         mid = (lo + hi) / 2.0
-        tpot, _t50, ttft99, batch, rho, _s = server_at(dec, mid, cap, isl, osl, pf_amortized, pf_alone)
+        tpot, _t50, ttft99, batch, rho, _s = server_at(step_total, tps, mid, cap, osl, pf_amortized, pf_alone)
         ok = (tpot * tail <= tpot_slo) & (ttft99 <= ttft_slo) & (rho < 0.98) & (batch < cap)
         lo = np.where(ok, mid, lo)
         hi = np.where(ok, hi, mid)
     rate = np.maximum(lo, 1e-9)
-    tpot, ttft50, ttft99, batch, _rho, _s = server_at(dec, rate, cap, isl, osl, pf_amortized, pf_alone)
+    tpot, ttft50, ttft99, batch, _rho, _s = server_at(step_total, tps, rate, cap, osl, pf_amortized, pf_alone)
     step = dec.step(batch, isl + osl / 2.0)
     bound = binding_resource(step, (batch >= cap * 0.95) & (bmax <= runtime_cap))
     # No positive rate meets the limits (e.g. one prompt's prefill alone exceeds the TTFT limit).

@@ -1,0 +1,225 @@
+"""A validated spec resolved against the catalog, with every default it needed written down.
+
+Problems that the schema cannot see (an unknown model, an instance type the catalog lacks, a
+current placement that does not add up) are collected as `field.path: what is wrong; what is
+allowed` lines, all of them at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from inferplace.api.spec import CapacityType, CurrentPlacement, InferenceWorkloadSpec
+from inferplace.catalog import Catalog, CatalogError, InstanceType, ModelArch
+from inferplace.catalog.migration import SupportTier
+from inferplace.catalog.models import MoE, SlidingWindow
+
+# Defaults for economics the spec leaves out; each one used is reported in status.assumptions.
+DEFAULTS: dict[str, float] = {
+    "engineerWeekCost": 5000.0,  # USD, fully loaded senior infrastructure engineer (assumption)
+    "amortizationMonths": 12.0,
+    "retryRate": 0.01,
+    "targetUtilization": 0.8,
+    "overheadRates.host": 0.0,  # EC2 instance prices include host CPU and memory
+    "overheadRates.network": 0.01,
+    "overheadRates.storage": 0.01,
+    "overheadRates.power": 0.0,  # included in cloud prices
+    "overheadRates.orchestration": 0.02,
+}
+
+# Which serving stack the engine models on each platform when the spec does not say.
+NEURON_FRAMEWORK = "nxdi"
+
+
+class WorkloadError(ValueError):
+    """The spec cannot be evaluated; `problems` holds one `path: message` line each."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Current:
+    placement: CurrentPlacement
+    instance: InstanceType
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    model: ModelArch
+    family: str
+    neuron_tier: SupportTier
+    neuron_tier_reason: str
+    neuron_tier_overridden: bool
+    weight_precision: str  # today's
+    kv_precision: str | None  # None: follow the weight precision where native
+    precisions: tuple[str, ...]  # weight precisions to search
+    rps: float
+    prompt_mean: float
+    prompt_p95: float
+    output_mean: float
+    output_p95: float
+    peak_to_mean: float
+    ttft_slo_s: float
+    tpot_slo_s: float
+    e2e_slo_s: float  # inf when none
+    current: Current | None
+    families: frozenset[str] | None
+    capacity_types: tuple[CapacityType, ...]
+    region: str | None
+    min_replicas: int
+    max_migration_weeks: float
+    engineer_week_cost: float
+    amortization_months: float
+    migration_overrides: dict[str, float]
+    overheads: dict[str, float]
+    retry_rate: float
+    target_utilization: float
+    gpu_framework: str
+    draft: ModelArch | None
+    acceptance_rate: float
+    speculative_tokens: int
+    assumptions: list[str] = field(default_factory=list)
+
+    @property
+    def accepted_tok_s(self) -> float:
+        return self.rps * self.output_mean
+
+
+def _custom_model(name: str, spec: InferenceWorkloadSpec) -> ModelArch:
+    arch = spec.model.architecture
+    assert arch is not None
+    assert spec.model.family is not None
+    moe = None
+    if arch.moe:
+        moe = MoE(experts=arch.moe.experts, top_k=arch.moe.top_k,
+                  expert_intermediate=arch.moe.expert_intermediate_size,
+                  shared_experts=arch.moe.shared_experts, dense_layers=arch.moe.dense_layers)
+    window = None
+    if arch.sliding_window:
+        window = SlidingWindow(window=arch.sliding_window.window,
+                               local_layer_fraction=float(arch.sliding_window.local_layer_fraction))
+    return ModelArch(
+        id=f"custom/{name}", family=spec.model.family, layers=arch.layers, hidden=arch.hidden_size,
+        heads=arch.heads, kv_heads=arch.kv_heads, head_dim=arch.head_dim or arch.hidden_size // arch.heads,
+        intermediate=arch.intermediate_size, vocab=arch.vocab_size, max_context=arch.max_context,
+        tied_embeddings=arch.tied_embeddings, attention="gqa" if arch.kv_heads < arch.heads else "mha",
+        moe=moe, sliding_window=window,
+    )
+
+
+def _known_models(cat: Catalog) -> str:
+    return ", ".join(sorted({m.id for m in cat.models.values()}))
+
+
+def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog) -> Workload:
+    problems: list[str] = []
+    assumptions: list[str] = []
+
+    model: ModelArch | None = None
+    if spec.model.name is not None:
+        try:
+            model = cat.model(spec.model.name)
+        except CatalogError as exc:
+            problems.append(f"spec.model.name: {exc}; known: {_known_models(cat)}")
+    else:
+        model = _custom_model(name, spec)
+
+    families = {i.family for i in cat.instances.values()}
+    allowed: frozenset[str] | None = None
+    if spec.constraints.instance_families is not None:
+        allowed = frozenset(f.lower() for f in spec.constraints.instance_families)
+        for i, fam in enumerate(spec.constraints.instance_families):
+            if fam.lower() not in families:
+                problems.append(f"spec.constraints.instanceFamilies[{i}]: unknown instance family "
+                                f"{fam!r}; known: {', '.join(sorted(families))}")
+
+    current = None
+    if spec.current is not None:
+        try:
+            inst = cat.instance(spec.current.instance_type)
+        except CatalogError as exc:
+            problems.append(f"spec.current.instanceType: {exc}; known: {', '.join(sorted(cat.instances))}")
+        else:
+            if inst.chips is None:
+                problems.append(f"spec.current.instanceType: the catalog does not know how many chips "
+                                f"{inst.type} has, so it cannot be evaluated")
+            elif spec.current.chips_per_replica > inst.chips:
+                problems.append(f"spec.current.chipsPerReplica: {spec.current.chips_per_replica} exceeds the "
+                                f"{inst.chips} chips of {inst.type}; multi-instance replicas are not modelled")
+            else:
+                current = Current(spec.current, inst)
+
+    draft = None
+    sd = spec.speculative_decoding
+    if sd is not None:
+        try:
+            draft = cat.model(sd.draft_model)
+        except CatalogError as exc:
+            problems.append(f"spec.speculativeDecoding.draftModel: {exc}; known: {_known_models(cat)}")
+
+    if problems or model is None:
+        raise WorkloadError(problems)
+
+    family = (spec.model.family or model.family).lower()
+    tier, tier_reason = cat.migration.support(family)
+    overridden = spec.model.neuron_support is not None
+    if spec.model.neuron_support is not None:
+        tier, tier_reason = spec.model.neuron_support, "set by spec.model.neuronSupport"
+
+    def econ(key: str, value: object) -> float:
+        if value is None:
+            assumptions.append(f"economics.{key} = {DEFAULTS[key]:g} (default)")
+            return DEFAULTS[key]
+        return float(value)  # type: ignore[arg-type]
+
+    e = spec.economics
+    overheads = {k: econ(f"overheadRates.{k}", getattr(e.overhead_rates, k))
+                 for k in ("host", "network", "storage", "power", "orchestration")}
+    gpu_framework = spec.metrics.server if spec.metrics else "vllm"
+    if spec.metrics is None:
+        assumptions.append("GPU candidates are modelled as served by vLLM (spec.metrics.server not set)")
+    assumptions.append(f"Neuron candidates are modelled as served by vLLM on NxD Inference ({NEURON_FRAMEWORK})")
+    precisions = tuple(spec.constraints.weight_precisions or [spec.model.weight_precision])
+    traffic = spec.traffic
+    return Workload(
+        name=name,
+        model=model,
+        family=family,
+        neuron_tier=tier,
+        neuron_tier_reason=tier_reason,
+        neuron_tier_overridden=overridden,
+        weight_precision=spec.model.weight_precision,
+        kv_precision=spec.model.kv_cache_precision,
+        precisions=precisions,
+        rps=float(traffic.requests_per_second),
+        prompt_mean=float(traffic.prompt_tokens.mean),
+        prompt_p95=float(traffic.prompt_tokens.p95 or traffic.prompt_tokens.mean),
+        output_mean=float(traffic.output_tokens.mean),
+        output_p95=float(traffic.output_tokens.p95 or traffic.output_tokens.mean),
+        peak_to_mean=float(traffic.peak_to_mean_ratio),
+        ttft_slo_s=float(spec.slo.ttft_p95_ms) / 1e3,
+        tpot_slo_s=float(spec.slo.tpot_p95_ms) / 1e3,
+        e2e_slo_s=float(spec.slo.e2e_p95_ms) / 1e3 if spec.slo.e2e_p95_ms is not None else math.inf,
+        current=current,
+        families=allowed,
+        capacity_types=tuple(dict.fromkeys(spec.constraints.capacity_types)),
+        region=spec.constraints.region,
+        min_replicas=spec.constraints.min_replicas,
+        max_migration_weeks=(float(spec.constraints.max_migration_weeks)
+                             if spec.constraints.max_migration_weeks is not None else math.inf),
+        engineer_week_cost=econ("engineerWeekCost", e.engineer_week_cost),
+        amortization_months=econ("amortizationMonths", e.amortization_months),
+        migration_overrides={m.target: float(m.weeks) for m in e.migration_weeks},
+        overheads=overheads,
+        retry_rate=econ("retryRate", e.retry_rate),
+        target_utilization=econ("targetUtilization", e.target_utilization),
+        gpu_framework=gpu_framework,
+        draft=draft,
+        acceptance_rate=float(sd.acceptance_rate) if sd else 0.0,
+        speculative_tokens=sd.num_speculative_tokens if sd else 0,
+        assumptions=assumptions,
+    )
