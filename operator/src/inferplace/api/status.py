@@ -183,7 +183,7 @@ class InferenceWorkloadStatus(BaseModel):
     current: CurrentStatus | None = None
     recommendation: Placement | None = None
     alternatives: list[Placement] = Field(default=[], max_length=32)
-    """Ranked by cost per million output tokens; includes the best of each node pool."""
+    """The best placement of each other node pool (cheapest first), then the next cheapest placements."""
     rejected: list[Rejection] = Field(default=[], max_length=64)
     assumptions: list[Annotated[str, Field(max_length=512)]] = Field(default=[], max_length=32)
     """Defaults the evaluation used because the spec did not say."""

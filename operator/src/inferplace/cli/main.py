@@ -1,4 +1,4 @@
-"""`inferplace`: estimate serving performance (and, as they land, recommend placements, run the operator)."""
+"""`inferplace`: estimate LLM serving performance and recommend where each inference workload should run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from inferplace import __version__
-from inferplace.cli import estimate
+from inferplace.cli import estimate, recommend
 
 EXIT_USAGE = 2
 
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"inferplace {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     estimate.register(sub)
+    recommend.register(sub)
     return parser
 
 

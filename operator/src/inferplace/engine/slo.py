@@ -47,6 +47,7 @@ class Latency:
     e2e: F64
     batch: F64  # running sequences per replica
     prefill_utilization: F64
+    saturated: NDArray[np.bool_]  # the load exceeds what the replica can serve: queues grow without bound
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def _latency(sa: ScenarioArrays, st: _Setup, tails: Tails, rate: F64) -> Latency
     tpot_q = tpot * st.tail
     out_q = np.maximum(tails.output_tokens, sa.osl)
     e2e = ttft_q + np.maximum(out_q - 1.0, 0.0) * tpot_q
-    return Latency(ttft_q, tpot_q, e2e, batch, rho)
+    return Latency(ttft_q, tpot_q, e2e, batch, rho, (rho >= 0.98) | (batch >= st.cap))
 
 
 def latency_at(sa: ScenarioArrays, tails: Tails, rate: F64) -> Latency:
@@ -126,7 +127,7 @@ def latency_at(sa: ScenarioArrays, tails: Tails, rate: F64) -> Latency:
     lat = _latency(sa, st, tails, np.maximum(rate, 1e-9))
     nan = np.where(st.fits, 1.0, np.nan)
     return Latency(lat.ttft * nan, lat.tpot * nan, lat.e2e * nan, lat.batch * nan,
-                   lat.prefill_utilization * nan)
+                   lat.prefill_utilization * nan, lat.saturated)
 
 
 def slo_capacity(sa: ScenarioArrays, tails: Tails) -> SloCapacity:
@@ -137,7 +138,7 @@ def slo_capacity(sa: ScenarioArrays, tails: Tails) -> SloCapacity:
 
     def meets(lat: Latency) -> NDArray[np.bool_]:
         return ((lat.ttft <= sa.ttft_slo) & (lat.tpot <= sa.tpot_slo) & (lat.e2e <= tails.e2e_slo)
-                & (lat.prefill_utilization < 0.98) & (lat.batch < st.cap))
+                & ~lat.saturated)
 
     # Upper bound: every decode slot busy at the fastest step, prefill included.
     step_full = st.step_total(st.cap) / st.tokens_per_step

@@ -72,7 +72,9 @@ class CandidateSet:
 
     def fail(self, inst: str, reason: str, message: str) -> None:
         old = self.failures.get(inst)
-        if old is None or REASON_ORDER.index(reason) > REASON_ORDER.index(old.reason):
+        # At equal rank the later option wins: options come in ascending chip counts, so the message
+        # describes the largest (closest to working) placement.
+        if old is None or REASON_ORDER.index(reason) >= REASON_ORDER.index(old.reason):
             self.failures[inst] = Failure(reason, message)
 
 

@@ -55,7 +55,17 @@ def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _cents(terms: dict[str, float]) -> dict[str, float]:
+    """Terms rounded to cents, the total their sum and the bill the sum of its three shares, so the
+    printed figures add up exactly."""
+    out = {k: round(v, 2) for k, v in terms.items()}
+    out["total"] = round(sum(out[k] for k in CostTerms.TERMS), 2)
+    out["instance_bill"] = round(out["accelerators"] + out["failed_requests_and_retries"] + out["idle_capacity"], 2)
+    return out
+
+
 def _breakdown(terms: dict[str, float], price: Price, tokens: float) -> CostBreakdown:
+    terms = _cents(terms)
     return CostBreakdown(
         accelerators=money(terms["accelerators"]), host=money(terms["host"]),
         network=money(terms["network"]), storage=money(terms["storage"]), power=money(terms["power"]),
@@ -109,12 +119,16 @@ def _current(o: Outcome) -> tuple[CurrentStatus | None, float | None]:
             capacity_rps = instances * per_instance * row.rate
             capacity_tok_s = capacity_rps * w.output_mean
             utilization = min(w.rps * (1 + w.retry_rate) / capacity_rps, 1.0)
+        slo_rps = row.rate * place.replicas if math.isfinite(row.rate) else 0.0
         if not row.fits:
             notes.append("the model does not fit today's placement as described")
+        elif row.saturated:
+            notes.append(f"overloaded at the peak of {peak:.2f} req/s (retries included): {place.replicas} replicas "
+                         f"cannot keep up, queues grow without bound (SLO capacity {slo_rps:.2f} req/s)")
         elif not meets:
             notes.append(f"at the peak of {peak:.2f} req/s the SLOs are not met with {place.replicas} replicas "
-                         f"(SLO capacity {row.rate * place.replicas if math.isfinite(row.rate) else 0:.2f} req/s)")
-        if row.fits:
+                         f"(SLO capacity {slo_rps:.2f} req/s)")
+        if row.fits and not row.saturated:
             projected = _projected(row.latency, capacity_tok_s, utilization)
             bound = BOUNDS[row.bound]
     price = inst.prices.get(place.capacity_type)
@@ -134,7 +148,7 @@ def _current(o: Outcome) -> tuple[CurrentStatus | None, float | None]:
                     np.array([utilization]))
     costs = monthly_cost(np.array([price.usd_per_hour]), sizing, Overheads(**w.overheads), w.retry_rate,
                          np.zeros(1), w.engineer_week_cost, w.amortization_months, w.accepted_tok_s)
-    terms = _terms(costs)
+    terms = _cents(_terms(costs))
     status = status.model_copy(update={
         "monthly_cost": money(terms["total"]),
         "cost_per_million_output_tokens": fixed(float(costs.per_million_tokens[0]), 4),
@@ -224,8 +238,9 @@ def _placement(o: Outcome, opt: Option, cur_total: float | None, cat: Catalog, b
     row: RowResult = o.rows[c.row]
     inst, acc = c.instance, c.accelerator
     savings = pct = payback = None
+    total = _cents(opt.cost)["total"]
     if cur_total:
-        s = cur_total - opt.cost["total"]
+        s = round(cur_total - total, 2)
         savings, pct = money(s), fixed(s / cur_total * 100)
         one_time = c.migration_weeks * w.engineer_week_cost
         run_rate = cur_total - (opt.cost["total"] - opt.cost["software_engineering"])
@@ -241,6 +256,8 @@ def _placement(o: Outcome, opt: Option, cur_total: float | None, cat: Catalog, b
             slo += f", e2e p95 <= {w.e2e_slo_s * 1e3:g} ms"
         why.append(f"cheapest of {n_options} priced placements meeting {slo} at the peak of "
                    f"{w.rps * w.peak_to_mean:.2f} req/s ({w.rps:g} mean x {w.peak_to_mean:g})")
+        if w.current is not None and inst.type == w.current.instance.type:
+            why.append(f"today's instance type {inst.type} is already the cheapest that meets the SLOs")
     else:
         d = (opt.per_million / best.per_million - 1) * 100
         why.append(f"{d:+.1f}% cost per 1M output tokens vs the recommendation")
@@ -269,7 +286,7 @@ def _placement(o: Outcome, opt: Option, cur_total: float | None, cat: Catalog, b
         replicas=opt.replicas, instances=opt.instances, chips_per_replica=key.chips,
         weight_precision=key.weight_dtype, speculative_decoding=key.speculative,
         projected=_projected(row.latency, opt.capacity_tok_s, opt.utilization),
-        monthly_cost=money(opt.cost["total"]), cost_per_million_output_tokens=fixed(opt.per_million, 4),
+        monthly_cost=money(total), cost_per_million_output_tokens=fixed(opt.per_million, 4),
         cost_breakdown=_breakdown(opt.cost, p, w.accepted_tok_s * 730 * 3600),
         savings_monthly=savings, savings_percent=pct, payback_months=payback,
         migration_weeks=fixed(c.migration_weeks), confidence=confidence,
@@ -319,14 +336,11 @@ def build_report(o: Outcome, cat: Catalog, generation: int | None = None) -> Rep
     per_family: dict[str, Option] = {}
     for opt in opts:
         per_family.setdefault(o.cs.candidates[opt.candidate].instance.family, opt)
-    alt_opts = [opt for fam, opt in per_family.items() if chosen and opt is not chosen
-                and fam != o.cs.candidates[chosen.candidate].instance.family]
-    for opt in opts[1:]:
-        if len(alt_opts) >= MAX_ALTERNATIVES:
-            break
-        if opt not in alt_opts:
-            alt_opts.append(opt)
-    alt_opts = sorted(alt_opts, key=lambda x: x.per_million)[:MAX_ALTERNATIVES]
+    # The best of each other node pool first (ranked), then the next cheapest placements (ranked).
+    bests = sorted((opt for fam, opt in per_family.items() if chosen and opt is not chosen
+                    and fam != o.cs.candidates[chosen.candidate].instance.family), key=lambda x: x.per_million)
+    rest = [opt for opt in opts[1:] if opt not in bests][:max(MAX_ALTERNATIVES - len(bests), 0)]
+    alt_opts = (bests + rest)[:MAX_ALTERNATIVES]
     shown = ([chosen] if chosen else []) + alt_opts
     conf = _confidences(o, shown, cur_total, cat)
     placed = [_placement(o, opt, cur_total, cat, None if opt is chosen else chosen, len(opts), cf)

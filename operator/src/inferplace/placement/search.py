@@ -57,6 +57,7 @@ class RowResult:
     bound: int
     replicas: int  # for the workload's peak demand
     latency: tuple[float, float, float]  # ttft, tpot, e2e p95 (s) at peak, at `replicas`
+    saturated: bool  # at that load the replica cannot keep up (latencies meaningless)
     unloaded: tuple[float, float, float]
 
 
@@ -104,6 +105,7 @@ def _row_results(cap: SloCapacity, lat: Latency, replicas: F64, lo: int, hi: int
             rate=float(cap.rate[i]), fits=bool(cap.fits[i]), bound=int(cap.bound[i]),
             replicas=int(replicas[i]),
             latency=(float(lat.ttft[i]), float(lat.tpot[i]), float(lat.e2e[i])),
+            saturated=bool(lat.saturated[i]),
             unloaded=(float(cap.unloaded.ttft[i]), float(cap.unloaded.tpot[i]), float(cap.unloaded.e2e[i])),
         ))
     return out
@@ -190,15 +192,16 @@ def _row_failure(w: Workload, cs: CandidateSet, row: RowResult, i: int, cat: Cat
     return "SLO_TPOT_UNMET", f"no request rate meets all objectives on {where}"
 
 
-def _missing_price(inst_type: str, kind: str, cat: Catalog) -> str:
+def _missing_price(inst_type: str, kinds: list[str], cat: Catalog) -> str:
     inst = cat.instances[inst_type]
-    text = f"the catalog has no {kind} price for {inst_type}"
+    text = f"the catalog has no {' or '.join(kinds)} price for {inst_type}"
     why = [m for m in inst.missing if "price" in m.lower()] or ([inst.notes] if inst.notes else [])
     if why:
-        text += f" ({why[0]})"
-    if kind.startswith("reserved") and "reserved-unknown-term" in inst.prices:
+        text += f" (catalog note: {why[0]})"
+    if any(k.startswith("reserved") for k in kinds) and "reserved-unknown-term" in inst.prices:
         p = inst.prices["reserved-unknown-term"]
-        text += f"; a reserved rate of unknown term (${p.usd_per_hour}/h, {p.date}) is not assumed to be {kind}"
+        text += (f"; a reserved rate of unknown term (${p.usd_per_hour}/h, {p.date}) is not assumed to be "
+                 "reserved-1y or reserved-3y")
     return text + "; supply one with --prices (CLI) or the price-override ConfigMap"
 
 
@@ -215,14 +218,16 @@ def _cost_options(w: Workload, cs: CandidateSet, rows: list[RowResult], cat: Cat
     for ci, c in enumerate(cs.candidates):
         if c.row not in ok_rows:
             continue
+        missing: list[str] = []
         for kind in w.capacity_types:
             price = c.instance.prices.get(kind)
             if price is None:
-                cs.fail(c.instance.type, "NO_PRICE",
-                        f"meets the SLOs with {cs.keys[c.row].chips} chips per replica, but "
-                        + _missing_price(c.instance.type, kind, cat))
-                continue
-            picks.append((ci, kind, price))
+                missing.append(kind)
+            else:
+                picks.append((ci, kind, price))
+        if len(missing) == len(w.capacity_types):
+            cs.fail(c.instance.type, "NO_PRICE", f"meets the SLOs ({cs.keys[c.row].chips} chips per replica), but "
+                    + _missing_price(c.instance.type, missing, cat))
     if not picks:
         return []
     cand = [cs.candidates[ci] for ci, _, _ in picks]
@@ -237,7 +242,16 @@ def _cost_options(w: Workload, cs: CandidateSet, rows: list[RowResult], cat: Cat
         np.array([c.migration_weeks for c in cand]), w.engineer_week_cost, w.amortization_months,
         w.accepted_tok_s,
     )
-    order = np.lexsort((sizing.instances, costs.total))
+    # Cheapest first; at equal cost (whole instances make ties common) keep today's shape, then the
+    # least migration, the fewest instances and the lowest latency.
+    cur = w.current
+    is_current = np.array([cur is not None and c.instance.type == cur.instance.type
+                           and cs.keys[c.row].chips == cur.placement.chips_per_replica
+                           and cs.keys[c.row].weight_dtype == w.weight_precision and not cs.keys[c.row].speculative
+                           for c in cand])
+    tpot = np.array([rows[c.row].latency[1] for c in cand])
+    weeks = np.array([c.migration_weeks for c in cand])
+    order = np.lexsort((tpot, sizing.instances, weeks, ~is_current, np.round(costs.total, 2)))
     out = []
     for j in order:
         ci, kind, price = picks[j]
