@@ -110,11 +110,20 @@ def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
     effs: dict[str, list[float]] = {k: [] for k in (
         "bw", "pf", "dec", "ovh", "povh", "coll", "res", "link", "cap", "tail")}
     loads: list[int] = []
+    # Scenarios share models and chips: count each model and look up each efficiency group once.
+    shape_memo: dict[int, ModelShape] = {}
+    eff_memo: dict[tuple[str, str], EfficiencyParams] = {}
+
+    def shape(model: ModelArch) -> ModelShape:
+        if id(model) not in shape_memo:
+            shape_memo[id(model)] = shape_of(model)
+        return shape_memo[id(model)]
+
     for s in scenarios:
         acc = s.accelerator
-        shape = shape_of(s.model)
-        shapes.append(shape)
-        drafts.append(shape_of(s.draft_model) if s.draft_model else shape)
+        target = shape(s.model)
+        shapes.append(target)
+        drafts.append(shape(s.draft_model) if s.draft_model else target)
         cd = compute_dtype(acc, s.weight_dtype)
         peak = acc.peak_flops(cd) or math.nan
         cols["peak"].append(peak)
@@ -136,7 +145,9 @@ def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
         cols["k"].append(float(s.speculative_tokens))
         cols["alpha"].append(s.acceptance_rate)
         loads.append(LOADS.index(s.load))
-        _, e = efficiency_for(cat, acc, s.framework)
+        if (acc.id, s.framework) not in eff_memo:
+            eff_memo[acc.id, s.framework] = efficiency_for(cat, acc, s.framework)[1]
+        e = eff_memo[acc.id, s.framework]
         for key, val in (("bw", e.bw_fraction), ("pf", e.prefill_fraction), ("dec", e.decode_fraction),
                          ("ovh", e.step_overhead_ms / 1e3), ("povh", e.prefill_overhead_ms / 1e3),
                          ("coll", e.collective_latency_us / 1e6),

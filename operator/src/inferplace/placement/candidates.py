@@ -63,11 +63,12 @@ class CandidateSet:
     failures: dict[str, Failure]  # by instance type: the furthest failure so far
     index: dict[EngineKey, int]
 
-    def row(self, key: EngineKey, scenario: Scenario) -> int:
+    def row(self, key: EngineKey, acc: Accelerator) -> int:
+        """The engine row for `key`, added on first use."""
         if key not in self.index:
             self.index[key] = len(self.keys)
             self.keys.append(key)
-            self.scenarios.append(scenario)
+            self.scenarios.append(scenario_for(self.workload, acc, key))
         return self.index[key]
 
     def fail(self, inst: str, reason: str, message: str) -> None:
@@ -163,6 +164,5 @@ def enumerate_candidates(w: Workload, cat: Catalog) -> CandidateSet:
                     continue
                 for spec in (False, True) if w.draft is not None else (False,):
                     key = EngineKey(acc.id, chips, wdt, kvd, spec, framework_for(w, acc))
-                    cs.candidates.append(Candidate(inst, acc, cs.row(key, scenario_for(w, acc, key)),
-                                                   weeks, basis))
+                    cs.candidates.append(Candidate(inst, acc, cs.row(key, acc), weeks, basis))
     return cs

@@ -252,10 +252,12 @@ def _cost_options(w: Workload, cs: CandidateSet, rows: list[RowResult], cat: Cat
     tpot = np.array([rows[c.row].latency[1] for c in cand])
     weeks = np.array([c.migration_weeks for c in cand])
     order = np.lexsort((tpot, sizing.instances, weeks, ~is_current, np.round(costs.total, 2)))
+    names = (*CostTerms.TERMS, "instance_bill", "total")
+    table = np.stack([getattr(costs, k) for k in names], axis=1).tolist()
     out = []
     for j in order:
         ci, kind, price = picks[j]
-        terms = {k: float(getattr(costs, k)[j]) for k in (*CostTerms.TERMS, "instance_bill", "total")}
+        terms = dict(zip(names, table[j], strict=True))
         out.append(Option(ci, kind, price, int(sizing.replicas[j]), int(sizing.instances[j]),
                           float(sizing.utilization[j]), float(sizing.capacity_tok_s[j]), terms,
                           float(costs.per_million_tokens[j])))
