@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from inferplace.api.types import DURATION_PATTERN, WIRE, Dec
+from inferplace.api.types import DURATION_PATTERN, WIRE, Dec, wire_with_rules
 
 Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
 CapacityType = Literal[
@@ -51,7 +51,7 @@ class SlidingWindowShape(BaseModel):
 class Architecture(BaseModel):
     """The shape of a decoder-only transformer not in the catalog (from its config.json)."""
 
-    model_config = WIRE
+    model_config = wire_with_rules(("self.heads % self.kvHeads == 0", "heads must be a multiple of kvHeads"))
     layers: int = Field(ge=1, le=512)
     hidden_size: int = Field(ge=64, le=65536)
     heads: int = Field(ge=1, le=1024)
@@ -79,7 +79,10 @@ class Architecture(BaseModel):
 class ModelSpec(BaseModel):
     """The model served: a catalog id, or an explicit architecture."""
 
-    model_config = WIRE
+    model_config = wire_with_rules(
+        ("has(self.name) != has(self.architecture)", "set exactly one of name or architecture"),
+        ("!has(self.architecture) || has(self.family)", "family is required with architecture"),
+    )
     name: str | None = Field(default=None, min_length=1, max_length=200)
     """Catalog id or Hugging Face id, e.g. meta-llama/Llama-3.1-8B-Instruct."""
     architecture: Architecture | None = None
@@ -105,7 +108,7 @@ class ModelSpec(BaseModel):
 class TokenStats(BaseModel):
     """A token-count distribution."""
 
-    model_config = WIRE
+    model_config = wire_with_rules(("!has(self.p95) || self.p95 >= self.mean", "p95 cannot be below mean"))
     mean: int = Field(ge=1, le=10_000_000)
     p95: int | None = Field(default=None, ge=1, le=10_000_000)
     """95th percentile; the mean when omitted."""

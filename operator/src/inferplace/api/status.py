@@ -178,7 +178,8 @@ class InferenceWorkloadStatus(BaseModel):
 
     model_config = WIRE
     observed_generation: int | None = Field(default=None, ge=0)
-    conditions: list[Condition] = Field(default=[], max_length=16)
+    conditions: list[Condition] = Field(default=[], max_length=16, json_schema_extra={
+        "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]})
     observed: Observed | None = None
     current: CurrentStatus | None = None
     recommendation: Placement | None = None

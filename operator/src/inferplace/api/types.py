@@ -67,6 +67,13 @@ WIRE = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid
 """camelCase on the wire, snake_case in Python; unknown fields are errors, never dropped."""
 
 
+def wire_with_rules(*rules: tuple[str, str]) -> ConfigDict:
+    """WIRE plus CEL validation rules (rule, message) the API server checks at admission."""
+    cfg = ConfigDict(**WIRE)
+    cfg["json_schema_extra"] = {"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in rules]}
+    return cfg
+
+
 def money(usd: float) -> str:
     return f"{usd:.2f}"
 
