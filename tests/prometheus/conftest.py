@@ -1,0 +1,136 @@
+"""A real Prometheus (Debian's `prometheus` package) on 127.0.0.1, fed by `promtool tsdb
+create-blocks-from openmetrics` with vLLM-like series whose true figures are known."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+STEP_S = 15
+HOURS = 1
+# Truth per pod (two pods in namespace "chat"; a third pod elsewhere must not be counted).
+REQ_RATE = 2.0
+GEN_RATE = 500.0
+PROMPT_RATE = 2000.0
+PROMPT_MEAN = 1000.0
+OUTPUT_MEAN = 250.0
+TTFT_BUCKETS = [(0.1, 0.2), (0.25, 0.7), (0.5, 0.96), (1.0, 1.0)]  # (le, cumulative fraction)
+ITL_BUCKETS = [(0.01, 0.1), (0.025, 0.6), (0.05, 0.97), (0.1, 1.0)]
+RUNNING = {"p0": 20.0, "p1": 30.0}
+KV_OLD_NAME = {"p0": 0.4, "p1": 0.6}
+
+
+def hist_quantile(buckets: list[tuple[float, float]], q: float) -> float:
+    """What Prometheus' histogram_quantile returns for these cumulative fractions (linear interpolation)."""
+    lo_le, lo_f = 0.0, 0.0
+    for le, f in buckets:
+        if f >= q:
+            return lo_le + (q - lo_f) / (f - lo_f) * (le - lo_le)
+        lo_le, lo_f = le, f
+    raise AssertionError
+
+
+@dataclass(frozen=True)
+class Prom:
+    url: str
+    end: float  # last sample time (unix s)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _openmetrics(end: int) -> str:
+    start = end - HOURS * 3600
+    times = list(range(start, end + 1, STEP_S))
+    out: list[str] = []
+
+    def counter(name: str, labels: str, rate: float) -> None:
+        out.append(f"# TYPE {name} counter")
+        for t in times:
+            out.append(f"{name}_total{{{labels}}} {rate * (t - start):.3f} {t}")
+
+    def gauge(name: str, labels: str, value: float) -> None:
+        out.append(f"# TYPE {name} gauge")
+        for t in times:
+            out.append(f"{name}{{{labels}}} {value} {t}")
+
+    def histogram(name: str, labels: str, obs_rate: float, mean: float, buckets: list[tuple[float, float]]) -> None:
+        out.append(f"# TYPE {name} histogram")
+        for t in times:
+            n = obs_rate * (t - start)
+            for le, f in buckets:
+                out.append(f'{name}_bucket{{{labels},le="{le}"}} {n * f:.3f} {t}')
+            out.append(f'{name}_bucket{{{labels},le="+Inf"}} {n:.3f} {t}')
+            out.append(f"{name}_count{{{labels}}} {n:.3f} {t}")
+            out.append(f"{name}_sum{{{labels}}} {n * mean:.3f} {t}")
+
+    pods = [("p0", "chat"), ("p1", "chat"), ("q0", "other")]
+    for pod, ns in pods:
+        lab = f'model_name="llama-8b",engine="0",namespace="{ns}",pod="{pod}"'
+        counter("vllm:request_success", lab, REQ_RATE)
+        # Stored with underscores, as when a client answers with underscore escaping.
+        counter("vllm_generation_tokens", lab, GEN_RATE)
+        counter("vllm:prompt_tokens", lab, PROMPT_RATE)
+        histogram("vllm:request_prompt_tokens", lab, REQ_RATE, PROMPT_MEAN, [(1024.0, 0.6), (2048.0, 1.0)])
+        histogram("vllm:request_generation_tokens", lab, REQ_RATE, OUTPUT_MEAN, [(256.0, 0.5), (512.0, 1.0)])
+        histogram("vllm:time_to_first_token_seconds", lab, REQ_RATE, 0.2, TTFT_BUCKETS)
+        # The pre-0.11 name only: the profile must fall back to it.
+        histogram("vllm:time_per_output_token_seconds", lab, GEN_RATE, 0.03, ITL_BUCKETS)
+        gauge("vllm:num_requests_running", lab, RUNNING.get(pod, 99.0))
+        gauge("vllm:gpu_cache_usage_perc", lab, KV_OLD_NAME.get(pod, 0.99))
+        gauge("DCGM_FI_DEV_GPU_UTIL", f'gpu="0",namespace="{ns}",pod="{pod}"', 70.0 if ns == "chat" else 5.0)
+    out.append("# EOF")
+    return "\n".join(out) + "\n"
+
+
+@pytest.fixture(scope="session")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom]:
+    binary, promtool = shutil.which("prometheus"), shutil.which("promtool")
+    if not binary or not promtool:
+        if os.environ.get("INFERPLACE_REQUIRE_PROMETHEUS"):
+            pytest.fail("INFERPLACE_REQUIRE_PROMETHEUS is set but prometheus/promtool are not installed")
+        pytest.skip("Debian's prometheus package is not installed (apt-get install prometheus)")
+    root = tmp_path_factory.mktemp("prom")
+    end = (int(time.time()) // STEP_S) * STEP_S - 120
+    (root / "data.om").write_text(_openmetrics(end))
+    data = root / "tsdb"
+    subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", str(root / "data.om"), str(data)],
+                   check=True, capture_output=True, timeout=120)
+    (root / "prom.yml").write_text("global: {scrape_interval: 15s}\nscrape_configs: []\n")
+    port = _free_port()
+    log = (root / "prom.log").open("w")
+    proc = subprocess.Popen([binary, f"--config.file={root / 'prom.yml'}", f"--storage.tsdb.path={data}",
+                             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=10y"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"prometheus did not start: {(root / 'prom.log').read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield Prom(url, float(end))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -1,0 +1,136 @@
+"""Observed figures from a real Prometheus against the injected truth, and every fault path."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+import pytest
+
+from inferplace.metrics import MetricsUnavailable, PrometheusSource, SelectorError, selector
+
+from .conftest import (
+    GEN_RATE,
+    ITL_BUCKETS,
+    OUTPUT_MEAN,
+    PROMPT_MEAN,
+    PROMPT_RATE,
+    REQ_RATE,
+    TTFT_BUCKETS,
+    Prom,
+    hist_quantile,
+)
+
+pytestmark = pytest.mark.prometheus
+CHAT = {"namespace": "chat"}
+
+
+def test_observed_figures_match_the_injected_truth(prometheus: Prom) -> None:
+    src = PrometheusSource(prometheus.url, timeout_s=5)
+    obs = src.observe("vllm", CHAT, "30m", at=prometheus.end, platform="gpu")
+    v = obs.values
+    assert v["requests_per_second"] == pytest.approx(2 * REQ_RATE, rel=0.01)
+    assert v["output_tokens_per_second"] == pytest.approx(2 * GEN_RATE, rel=0.01)  # underscore-escaped name
+    assert v["prompt_tokens_per_second"] == pytest.approx(2 * PROMPT_RATE, rel=0.01)
+    assert v["prompt_tokens_mean"] == pytest.approx(PROMPT_MEAN, rel=0.01)
+    assert v["output_tokens_mean"] == pytest.approx(OUTPUT_MEAN, rel=0.01)
+    assert v["ttft_p50_s"] == pytest.approx(hist_quantile(TTFT_BUCKETS, 0.5), rel=0.01)
+    assert v["ttft_p95_s"] == pytest.approx(hist_quantile(TTFT_BUCKETS, 0.95), rel=0.01)
+    # Only the pre-0.11 TPOT name exists in this data: the fallback answers.
+    assert v["tpot_p95_s"] == pytest.approx(hist_quantile(ITL_BUCKETS, 0.95), rel=0.01)
+    assert v["running_batch"] == pytest.approx(25.0)
+    assert v["kv_cache_usage"] == pytest.approx(0.5)  # old gpu_cache_usage_perc name
+    assert v["accelerator_utilization"] == pytest.approx(0.70)
+    assert obs.problems == {}
+
+
+def test_selector_with_no_match_is_no_series(prometheus: Prom) -> None:
+    src = PrometheusSource(prometheus.url, timeout_s=5)
+    with pytest.raises(MetricsUnavailable) as err:
+        src.observe("vllm", {"namespace": "nope"}, "30m", at=prometheus.end)
+    assert err.value.reason == "NoSeries"
+
+
+def test_label_values_cannot_inject_promql(prometheus: Prom) -> None:
+    src = PrometheusSource(prometheus.url, timeout_s=5)
+    evil = 'chat"} or vector(1) or {__name__="x'
+    with pytest.raises(MetricsUnavailable) as err:
+        src.observe("vllm", {"namespace": evil}, "30m", at=prometheus.end)
+    assert err.value.reason == "NoSeries"
+    assert selector({"namespace": evil}) == '{namespace="chat\\"} or vector(1) or {__name__=\\"x"}'
+    with pytest.raises(SelectorError):
+        selector({'namespace="x"} or vector(1) #': "y"})
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def fake_prometheus(body: bytes, status: int = 200, delay_s: float = 0.0) -> Iterator[str]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(delay_s)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            with suppress(OSError):
+                self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_unreachable_is_a_reason_not_a_crash() -> None:
+    src = PrometheusSource(f"http://127.0.0.1:{_free_port()}", timeout_s=2)
+    t0 = time.monotonic()
+    with pytest.raises(MetricsUnavailable) as err:
+        src.observe("vllm", CHAT, "30m")
+    assert err.value.reason == "PrometheusUnreachable"
+    assert time.monotonic() - t0 < 5
+
+
+def test_slow_server_times_out_once() -> None:
+    with fake_prometheus(b"{}", delay_s=3) as url:
+        t0 = time.monotonic()
+        with pytest.raises(MetricsUnavailable) as err:
+            PrometheusSource(url, timeout_s=0.5).observe("vllm", CHAT, "30m")
+        elapsed = time.monotonic() - t0
+    assert err.value.reason == "PrometheusUnreachable" and "timeout 0.5 s" in err.value.message
+    assert elapsed < 3  # one timeout, not one per figure
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    (b'{"status":"error","error":"boom"}', 503),
+    (b"<html>not json</html>", 200),
+    (json.dumps({"status": "success", "data": {"result": "nope"}}).encode(), 200),
+    (json.dumps({"status": "success", "data": {"result": [{"value": [1, "x", 3]}]}}).encode(), 200),
+])
+def test_bad_answers_are_prometheus_errors(body: bytes, status: int) -> None:
+    with fake_prometheus(body, status) as url, pytest.raises(MetricsUnavailable) as err:
+        PrometheusSource(url, timeout_s=2).observe("vllm", CHAT, "30m")
+    assert err.value.reason == "PrometheusError"
+
+
+def test_nan_is_no_value() -> None:
+    body = json.dumps({"status": "success", "data": {"resultType": "vector",
+                                                     "result": [{"metric": {}, "value": [1, "NaN"]}]}}).encode()
+    with fake_prometheus(body) as url, pytest.raises(MetricsUnavailable) as err:
+        PrometheusSource(url, timeout_s=2).observe("vllm", CHAT, "30m")
+    assert err.value.reason == "NoSeries"
