@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from inferplace.api.spec import CapacityType, Precision
 from inferplace.api.status import (
     Condition,
     Confidence,
@@ -378,4 +377,4 @@ def build_report(o: Outcome, cat: Catalog, generation: int | None = None) -> Rep
     return Report(w.name, status, points, w.tpot_slo_s * 1e3)
 
 
-__all__ = ["CapacityType", "PlotPoint", "Precision", "Report", "build_report"]
+__all__ = ["PlotPoint", "Report", "build_report"]

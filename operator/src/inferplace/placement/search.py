@@ -18,7 +18,6 @@ from inferplace.engine.shapes import ShapeArrays, shape_of
 from inferplace.engine.slo import Latency, SloCapacity, Tails, latency_at, slo_capacity
 from inferplace.engine.tco import CostTerms, Overheads, monthly_cost, size
 from inferplace.placement.candidates import (
-    REASON_ORDER,
     CandidateSet,
     EngineKey,
     Failure,
@@ -263,6 +262,3 @@ def _cost_options(w: Workload, cs: CandidateSet, rows: list[RowResult], cat: Cat
                           float(costs.per_million_tokens[j])))
     return out
 
-
-def reason_rank(reason: str) -> int:
-    return REASON_ORDER.index(reason)
