@@ -44,7 +44,7 @@ class Prom:
     end: float  # last sample time (unix s)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -108,7 +108,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom]:
     subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", str(root / "data.om"), str(data)],
                    check=True, capture_output=True, timeout=120)
     (root / "prom.yml").write_text("global: {scrape_interval: 15s}\nscrape_configs: []\n")
-    port = _free_port()
+    port = free_port()
     log = (root / "prom.log").open("w")
     proc = subprocess.Popen([binary, f"--config.file={root / 'prom.yml'}", f"--storage.tsdb.path={data}",
                              f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=10y"],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from .conftest import (
     REQ_RATE,
     TTFT_BUCKETS,
     Prom,
+    free_port,
     hist_quantile,
 )
 
@@ -67,12 +67,6 @@ def test_label_values_cannot_inject_promql(prometheus: Prom) -> None:
         selector({'namespace="x"} or vector(1) #': "y"})
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def fake_prometheus(body: bytes, status: int = 200, delay_s: float = 0.0) -> Iterator[str]:
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -98,7 +92,7 @@ def fake_prometheus(body: bytes, status: int = 200, delay_s: float = 0.0) -> Ite
 
 
 def test_unreachable_is_a_reason_not_a_crash() -> None:
-    src = PrometheusSource(f"http://127.0.0.1:{_free_port()}", timeout_s=2)
+    src = PrometheusSource(f"http://127.0.0.1:{free_port()}", timeout_s=2)
     t0 = time.monotonic()
     with pytest.raises(MetricsUnavailable) as err:
         src.observe("vllm", CHAT, "30m")

@@ -32,6 +32,14 @@ class Sizing:
     utilization: F64  # mean demand incl. retries over that capacity
 
 
+def replicas_for(rate_per_replica: F64, demand_peak: F64 | float, target_utilization: F64 | float,
+                 min_replicas: F64 | float) -> F64:
+    """Replicas carrying `demand_peak` requests/s at the target utilization (NaN rate: NaN)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: F64 = np.maximum(np.ceil(demand_peak / (rate_per_replica * target_utilization) - 1e-9), min_replicas)
+    return out
+
+
 def size(
     rate_per_replica: F64,  # requests/s one replica serves within the SLOs
     mean_rps: float,
@@ -45,9 +53,7 @@ def size(
 ) -> Sizing:
     """Replicas for the peak (retries included) at the target utilization; whole instances."""
     demand_peak = mean_rps * peak_to_mean * (1.0 + retry_rate)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        replicas = np.maximum(np.ceil(demand_peak / (rate_per_replica * target_utilization) - 1e-9),
-                              float(min_replicas))
+    replicas = replicas_for(rate_per_replica, demand_peak, target_utilization, float(min_replicas))
     per_instance = np.maximum(np.floor(chips_per_instance / chips_per_replica), 1.0)
     instances = np.ceil(replicas / per_instance)
     capacity_rps = instances * per_instance * rate_per_replica

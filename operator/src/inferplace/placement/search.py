@@ -16,7 +16,7 @@ from inferplace.catalog.instances import Price
 from inferplace.engine.roofline import weight_footprint
 from inferplace.engine.shapes import ShapeArrays, shape_of
 from inferplace.engine.slo import Latency, SloCapacity, Tails, latency_at, slo_capacity
-from inferplace.engine.tco import CostTerms, Overheads, monthly_cost, size
+from inferplace.engine.tco import CostTerms, Overheads, monthly_cost, replicas_for, size
 from inferplace.placement.candidates import (
     CandidateSet,
     EngineKey,
@@ -145,8 +145,7 @@ def search(workloads: list[Workload], cat: Catalog) -> list[Outcome]:
     demand = col([_demand_peak(w) for w in per_row_w], dtype=np.float64)
     util = col([w.target_utilization for w in per_row_w], dtype=np.float64)
     min_rep = col([w.min_replicas for w in per_row_w], dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        replicas = np.maximum(np.ceil(demand / (cap.rate * util) - 1e-9), min_rep)
+    replicas = replicas_for(cap.rate, demand, util, min_rep)
     replicas = np.where(np.isfinite(replicas), replicas, 0.0)
 
     # Today's placement runs at its own replica count.
