@@ -160,17 +160,27 @@ class Observed(BaseModel):
     model_config = WIRE
     window: str
     time: str
+    """End of the window (RFC 3339)."""
     requests_per_second: DecimalText | None = None
+    prompt_tokens_per_second: DecimalText | None = None
+    output_tokens_per_second: DecimalText | None = None
     prompt_tokens_mean: DecimalText | None = None
     output_tokens_mean: DecimalText | None = None
-    output_tokens_per_second: DecimalText | None = None
+    ttft_mean_ms: DecimalText | None = None
     ttft_p50_ms: DecimalText | None = None
     ttft_p95_ms: DecimalText | None = None
+    """Percentiles are read off histogram buckets and can be 15-30% high; calibration uses the means."""
+    tpot_mean_ms: DecimalText | None = None
     tpot_p50_ms: DecimalText | None = None
     tpot_p95_ms: DecimalText | None = None
     running_batch: DecimalText | None = None
+    """Mean running requests per server."""
     kv_cache_usage: DecimalText | None = None
+    """0-1."""
     accelerator_utilization: DecimalText | None = None
+    """0-1 (DCGM GPU utilization, or neuron-monitor NeuronCore utilization of the whole cluster)."""
+    missing: list[Annotated[str, Field(max_length=512)]] = Field(default=[], max_length=16)
+    """Figures that could not be read, and why."""
 
 
 class InferenceWorkloadStatus(BaseModel):

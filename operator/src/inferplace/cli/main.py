@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from inferplace import __version__
-from inferplace.cli import crd, estimate, recommend
+from inferplace.cli import crd, estimate, operator, recommend
 
 EXIT_USAGE = 2
 
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.register(sub)
     recommend.register(sub)
     crd.register(sub)
+    operator.register(sub)
     return parser
 
 

@@ -64,6 +64,10 @@ class ScenarioArrays:
     spec_k: F64
     spec_alpha: F64
     eff: Efficiency
+    # Live calibration (operator): measured over modelled decode-step and prefill time on today's
+    # placement, applied to the rows of the same engine group. None: 1 everywhere.
+    decode_scale: F64 | None = None
+    prefill_scale: F64 | None = None
 
     def placement(self, draft: bool = False) -> Placement:
         e = self.eff

@@ -48,6 +48,8 @@ class Latency:
     batch: F64  # running sequences per replica
     prefill_utilization: F64
     saturated: NDArray[np.bool_]  # the load exceeds what the replica can serve: queues grow without bound
+    ttft_mean: F64  # means: what live `_sum/_count` series measure without histogram bucket bias
+    tpot_mean: F64
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class SloCapacity:
     unloaded: Latency  # latency of a lone request: which objective is out of reach
 
 
-def step_table(dec: Decoder, cap: F64, context: F64) -> StepFn:
+def step_table(dec: Decoder, cap: F64, context: F64, scale: F64 | None = None) -> StepFn:
     """Decode step time vs batch, computed once on a geometric grid and interpolated after.
 
     The step is piecewise linear in the batch (bytes and FLOPs both grow linearly), so 40 points
@@ -69,6 +71,8 @@ def step_table(dec: Decoder, cap: F64, context: F64) -> StepFn:
     frac = np.arange(STEP_GRID, dtype=np.float64)[:, None] / (STEP_GRID - 1)
     grid = cap[None, :] ** frac  # (grid, rows): broadcasts against per-row arrays
     table = dec.step(grid, context).total
+    if scale is not None:
+        table = table * scale[None, :]
     log_cap = np.log(cap)
     scale = np.where(log_cap > 0, (STEP_GRID - 1) / np.where(log_cap > 0, log_cap, 1.0), 0.0)
     flat = table.T.ravel()  # row r's grid at [r * STEP_GRID, (r + 1) * STEP_GRID)
@@ -106,19 +110,25 @@ def _setup(sa: ScenarioArrays, tails: Tails) -> _Setup:
     pf_amortized = prefill(dec.shape, dec.place, ones, sa.isl, weights_amortized=True).total
     pf_alone = prefill(dec.shape, dec.place, ones, sa.isl).total
     pf_tail = prefill(dec.shape, dec.place, ones, np.maximum(tails.prompt_tokens, sa.isl)).total
+    if sa.prefill_scale is not None:
+        pf_amortized, pf_alone, pf_tail = (x * sa.prefill_scale for x in (pf_amortized, pf_alone, pf_tail))
     cap = np.maximum(np.minimum(prep.bmax, sa.eff.runtime_max_batch), 1.0)
-    return _Setup(dec, step_table(dec, cap, sa.isl + sa.osl / 2.0), dec.tokens_per_step(), prep.bmax, cap,
+    return _Setup(dec, step_table(dec, cap, sa.isl + sa.osl / 2.0, sa.decode_scale), dec.tokens_per_step(),
+                  prep.bmax, cap,
                   prep.fits, pf_amortized, pf_alone, pf_tail, tail_at(sa.eff.tail_ratio, tails.quantile))
 
 
 def _latency(sa: ScenarioArrays, st: _Setup, tails: Tails, rate: F64) -> Latency:
-    tpot, _t50, ttft_q, batch, rho, _step = server_at(
+    tpot, _t50, ttft_q, batch, rho, step = server_at(
         st.step_total, st.tokens_per_step, rate, st.cap, sa.osl, st.pf_amortized, st.pf_alone, st.pf_tail,
         tails.quantile)
     tpot_q = tpot * st.tail
     out_q = np.maximum(tails.output_tokens, sa.osl)
     e2e = ttft_q + np.maximum(out_q - 1.0, 0.0) * tpot_q
-    return Latency(ttft_q, tpot_q, e2e, batch, rho, (rho >= 0.98) | (batch >= st.cap))
+    # Mean wait of the exponential-tail M/G/1 approximation that gives the percentile in server_at.
+    r = np.clip(rho, 0.0, 0.999)
+    ttft_mean = st.pf_alone + 0.5 * step + r * st.pf_amortized / (1.0 - r)
+    return Latency(ttft_q, tpot_q, e2e, batch, rho, (rho >= 0.98) | (batch >= st.cap), ttft_mean, tpot)
 
 
 def latency_at(sa: ScenarioArrays, tails: Tails, rate: F64) -> Latency:
@@ -127,7 +137,7 @@ def latency_at(sa: ScenarioArrays, tails: Tails, rate: F64) -> Latency:
     lat = _latency(sa, st, tails, np.maximum(rate, 1e-9))
     nan = np.where(st.fits, 1.0, np.nan)
     return Latency(lat.ttft * nan, lat.tpot * nan, lat.e2e * nan, lat.batch * nan,
-                   lat.prefill_utilization * nan, lat.saturated)
+                   lat.prefill_utilization * nan, lat.saturated, lat.ttft_mean * nan, lat.tpot_mean * nan)
 
 
 def slo_capacity(sa: ScenarioArrays, tails: Tails) -> SloCapacity:

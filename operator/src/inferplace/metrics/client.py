@@ -16,6 +16,7 @@ from typing import Any
 import requests
 from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
+from requests.auth import AuthBase
 from urllib3.util.retry import Retry
 
 from inferplace.metrics.profiles import GPU_UTILIZATION, NEURON_UTILIZATION, PROFILES, Figure, expression
@@ -51,7 +52,7 @@ class PrometheusSource:
     url: str
     timeout_s: float = DEFAULT_TIMEOUT_S
     headers: dict[str, str] | None = None
-    auth: tuple[str, str] | None = None
+    auth: AuthBase | tuple[str, str] | None = None
     ca_bundle: str | None = None
     session: requests.Session | None = None
 

@@ -31,6 +31,9 @@ from inferplace.placement.search import Option, Outcome, RowResult
 MAX_ALTERNATIVES = 10
 UNVALIDATED_ERROR = 0.5  # assumed p90 error of a fit that was never checked on held-out data
 INHERITED_WIDENING = 1.5  # a borrowed fit is trusted less than on the chips it was fitted to
+# Error left after live latency agreed with the engine: other shapes of the same family still differ
+# from the one measured (chips per replica, precision, batch), so never narrower than this.
+CALIBRATED_ERROR = 0.10
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,22 @@ def _current(o: Outcome) -> tuple[CurrentStatus | None, float | None]:
 
 
 def _error_basis(o: Outcome, row: int, cat: Catalog) -> tuple[float, int, str]:
-    """(p90 fractional error, highest level allowed 0=high..2=low, basis text)."""
+    """(p90 fractional error, highest level allowed 0=high..2=low, basis text), after live calibration."""
+    e, floor, text = _fit_error(o, row, cat)
+    cal = o.workload.calibration
+    if cal is None or cal.group != o.efficiency_group[row]:
+        return e, floor, text
+    if cal.agrees:
+        narrowed = min(e, max(cal.residual, CALIBRATED_ERROR))
+        return (narrowed, min(floor, 1), f"{text}; narrowed to {narrowed * 100:.0f}%: live latency on today's "
+                f"placement agrees with the engine within {cal.residual * 100:.0f}%")
+    if cal.applied:
+        return e, floor, (f"{text}; engine calibrated on live latency (decode x{cal.decode_scale:.2f}, "
+                          f"prefill x{cal.prefill_scale:.2f})")
+    return e, floor, text
+
+
+def _fit_error(o: Outcome, row: int, cat: Catalog) -> tuple[float, int, str]:
     group = o.efficiency_group[row]
     p = cat.efficiency.groups[group]
     if p.error_p90_pct is not None:

@@ -5,7 +5,7 @@ cost them, and pick the cheapest per million accepted output tokens that meets t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 from inferplace.catalog import Catalog
 from inferplace.catalog.accelerators import BYTES_PER_ELEMENT
 from inferplace.catalog.instances import Price
+from inferplace.engine.batch import ScenarioArrays
 from inferplace.engine.roofline import weight_footprint
 from inferplace.engine.shapes import ShapeArrays, shape_of
 from inferplace.engine.slo import Latency, SloCapacity, Tails, latency_at, slo_capacity
@@ -58,6 +59,7 @@ class RowResult:
     latency: tuple[float, float, float]  # ttft, tpot, e2e p95 (s) at peak, at `replicas`
     saturated: bool  # at that load the replica cannot keep up (latencies meaningless)
     unloaded: tuple[float, float, float]
+    at_mean: tuple[float, float]  # mean TTFT and mean TPOT (s) at the mean load, at `replicas`
 
 
 @dataclass
@@ -79,6 +81,10 @@ def _demand_peak(w: Workload) -> float:
     return w.rps * w.peak_to_mean * (1.0 + w.retry_rate)
 
 
+def _demand_mean(w: Workload) -> float:
+    return w.rps * (1.0 + w.retry_rate)
+
+
 def _current_scenario(w: Workload, cat: Catalog) -> tuple[EngineKey | None, Scenario | None, str | None]:
     if w.current is None:
         return None, None, None
@@ -97,7 +103,7 @@ def _current_scenario(w: Workload, cat: Catalog) -> tuple[EngineKey | None, Scen
     return key, scenario_for(w, acc, key), None
 
 
-def _row_results(cap: SloCapacity, lat: Latency, replicas: F64, lo: int, hi: int) -> list[RowResult]:
+def _row_results(cap: SloCapacity, lat: Latency, mean: Latency, replicas: F64, lo: int, hi: int) -> list[RowResult]:
     out = []
     for i in range(lo, hi):
         out.append(RowResult(
@@ -106,8 +112,26 @@ def _row_results(cap: SloCapacity, lat: Latency, replicas: F64, lo: int, hi: int
             latency=(float(lat.ttft[i]), float(lat.tpot[i]), float(lat.e2e[i])),
             saturated=bool(lat.saturated[i]),
             unloaded=(float(cap.unloaded.ttft[i]), float(cap.unloaded.tpot[i]), float(cap.unloaded.e2e[i])),
+            at_mean=(float(mean.ttft_mean[i]), float(mean.tpot_mean[i])),
         ))
     return out
+
+
+def _calibrated(sa: ScenarioArrays, sets: list[CandidateSet], bounds: list[tuple[int, int]],
+                workloads: list[Workload], cat: Catalog) -> ScenarioArrays:
+    """Apply each workload's live calibration to its rows in the calibrated engine group."""
+    if not any(w.calibration is not None and w.calibration.applied for w in workloads):
+        return sa
+    decode = np.ones_like(sa.isl)
+    prefill = np.ones_like(sa.isl)
+    for w, cs, (lo, _hi) in zip(workloads, sets, bounds, strict=True):
+        cal = w.calibration
+        if cal is None or not cal.applied:
+            continue
+        for i, k in enumerate(cs.keys):
+            if efficiency_for(cat, cat.accelerators[k.accelerator], k.framework)[0] == cal.group:
+                decode[lo + i], prefill[lo + i] = cal.decode_scale, cal.prefill_scale
+    return replace(sa, decode_scale=decode, prefill_scale=prefill)
 
 
 def search(workloads: list[Workload], cat: Catalog) -> list[Outcome]:
@@ -134,7 +158,7 @@ def search(workloads: list[Workload], cat: Catalog) -> list[Outcome]:
         return [Outcome(w, cs, [], [], dict(cs.failures), None, None, note)
                 for w, cs, (_k, note) in zip(workloads, sets, currents, strict=True)]
 
-    sa = to_arrays(scenarios, cat)
+    sa = _calibrated(to_arrays(scenarios, cat), sets, bounds, workloads, cat)
     col = np.asarray
     tails = Tails(
         prompt_tokens=col([w.prompt_p95 for w in per_row_w], dtype=np.float64),
@@ -152,11 +176,13 @@ def search(workloads: list[Workload], cat: Catalog) -> list[Outcome]:
     for (cur, _note), (lo, _hi), w in zip(currents, bounds, workloads, strict=True):
         if cur is not None and w.current is not None:
             replicas[lo + cur] = w.current.placement.replicas
-    lat = latency_at(sa, tails, demand / np.maximum(replicas, 1.0))
+    mean_demand = col([_demand_mean(w) for w in per_row_w], dtype=np.float64)
+    both = latency_at(sa, tails, np.stack([demand, mean_demand]) / np.maximum(replicas, 1.0))
+    lat, mean = (Latency(*(getattr(both, f.name)[k] for f in fields(Latency))) for k in (0, 1))
 
     outcomes = []
     for w, cs, (lo, hi), (cur, note) in zip(workloads, sets, bounds, currents, strict=True):
-        rows = _row_results(cap, lat, replicas, lo, hi)
+        rows = _row_results(cap, lat, mean, replicas, lo, hi)
         groups = {i: efficiency_for(cat, cat.accelerators[k.accelerator], k.framework)[0]
                   for i, k in enumerate(cs.keys)}
         current_row = rows[cur] if cur is not None else None

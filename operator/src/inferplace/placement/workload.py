@@ -14,6 +14,7 @@ from inferplace.api.spec import CapacityType, CurrentPlacement, InferenceWorkloa
 from inferplace.catalog import Catalog, CatalogError, InstanceType, ModelArch
 from inferplace.catalog.migration import SupportTier
 from inferplace.catalog.models import MoE, SlidingWindow
+from inferplace.placement.calibration import Calibration
 
 # Defaults for economics the spec leaves out; each one used is reported in status.assumptions.
 DEFAULTS: dict[str, float] = {
@@ -83,6 +84,7 @@ class Workload:
     acceptance_rate: float
     speculative_tokens: int
     assumptions: list[str] = field(default_factory=list)
+    calibration: Calibration | None = None  # live correction of the engine (operator only)
 
     @property
     def accepted_tok_s(self) -> float:

@@ -1,0 +1,41 @@
+"""`inferplace operator`: run the Kubernetes operator (kopf) that keeps every InferenceWorkload's
+status current from live Prometheus metrics. Uses the in-cluster service account, else the
+kubeconfig. Every flag has an INFERPLACE_* environment variable as its default."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from inferplace.controller import config as configuration
+
+EXIT_USAGE = 2
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("operator", help="run the Kubernetes operator", description=__doc__)
+    configuration.add_arguments(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        cfg = configuration.from_args(args)
+    except configuration.ConfigError as exc:
+        print(f"inferplace operator: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    import kopf  # noqa: PLC0415 - only this subcommand needs kopf
+
+    import inferplace.controller.handlers  # noqa: F401, PLC0415 - registers the handlers
+
+    fmt = {"json": kopf.LogFormat.JSON, "plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL}[cfg.log_format]
+    kopf.configure(log_format=fmt, verbose=cfg.log_level == "DEBUG", quiet=cfg.log_level in ("WARNING", "ERROR"))
+    logging.getLogger().setLevel(cfg.log_level)
+    kopf.run(
+        standalone=True,  # one replica with strategy Recreate; no peering objects needed
+        clusterwide=cfg.all_namespaces, namespaces=list(cfg.namespaces),
+        liveness_endpoint=cfg.liveness_url, memo=kopf.Memo(config=cfg),
+    )
+    return 0

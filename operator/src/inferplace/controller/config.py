@@ -1,0 +1,187 @@
+"""Operator settings: command-line flags, each with an `INFERPLACE_*` environment variable as its
+default, so the same image runs from a Helm chart (env) or a terminal (flags).
+
+Bad values stop the operator at start with the flag, the variable and what is allowed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DURATION = re.compile(r"^([1-9][0-9]*)(s|m|h)$")
+SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+class ConfigError(ValueError):
+    """A setting is unusable; the message names the flag and the environment variable."""
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    namespaces: tuple[str, ...] = ()
+    all_namespaces: bool = False
+    prometheus_url: str | None = None
+    prometheus_timeout_s: float = 10.0
+    bearer_token_file: str | None = None
+    basic_auth_username: str | None = None
+    basic_auth_password_file: str | None = None
+    ca_bundle: str | None = None
+    sigv4_region: str | None = None  # Amazon Managed Service for Prometheus
+    interval_s: float = 300.0
+    jitter: float = 0.1
+    window: str = "1h"
+    workers: int = 4
+    api_timeout_s: float = 30.0
+    metrics_address: str = "0.0.0.0:8081"
+    liveness_url: str | None = "http://0.0.0.0:8080/healthz"
+    log_format: str = "json"
+    log_level: str = "INFO"
+    prices_file: str | None = None
+
+    @property
+    def metrics_host_port(self) -> tuple[str, int] | None:
+        if not self.metrics_address or self.metrics_address == "off":
+            return None
+        host, _, port = self.metrics_address.rpartition(":")
+        return host or "0.0.0.0", int(port)
+
+
+# (flag, env, help); every flag is documented in `inferplace operator --help` and the chart values.
+_ENV = "INFERPLACE_"
+
+
+def _env(name: str, env: Mapping[str, str], default: str | None = None) -> str | None:
+    return env.get(_ENV + name, default)
+
+
+def add_arguments(p: argparse.ArgumentParser, env: Mapping[str, str] | None = None) -> None:
+    e = os.environ if env is None else env
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", action="append", dest="namespaces", metavar="NS",
+                       help="watch this namespace (repeatable; glob patterns allowed) [INFERPLACE_NAMESPACES, "
+                            "comma-separated]")
+    scope.add_argument("-A", "--all-namespaces", action="store_true", default=None,
+                       help="watch every namespace [INFERPLACE_ALL_NAMESPACES=true]")
+    p.add_argument("--prometheus-url", default=_env("PROMETHEUS_URL", e),
+                   help="Prometheus (or Amazon Managed Prometheus workspace) query URL [INFERPLACE_PROMETHEUS_URL]")
+    p.add_argument("--prometheus-timeout", default=_env("PROMETHEUS_TIMEOUT", e, "10s"), metavar="DURATION",
+                   help="timeout of each Prometheus query (default 10s) [INFERPLACE_PROMETHEUS_TIMEOUT]")
+    p.add_argument("--bearer-token-file", default=_env("BEARER_TOKEN_FILE", e),
+                   help="send this file's token to Prometheus (re-read on every query) "
+                        "[INFERPLACE_BEARER_TOKEN_FILE]")
+    p.add_argument("--basic-auth-username", default=_env("BASIC_AUTH_USERNAME", e),
+                   help="basic auth user for Prometheus [INFERPLACE_BASIC_AUTH_USERNAME]")
+    p.add_argument("--basic-auth-password-file", default=_env("BASIC_AUTH_PASSWORD_FILE", e),
+                   help="file holding the basic auth password [INFERPLACE_BASIC_AUTH_PASSWORD_FILE]")
+    p.add_argument("--ca-bundle", default=_env("CA_BUNDLE", e),
+                   help="CA bundle to verify Prometheus' TLS certificate [INFERPLACE_CA_BUNDLE]")
+    p.add_argument("--sigv4-region", default=_env("SIGV4_REGION", e),
+                   help="sign queries with AWS SigV4 for Amazon Managed Prometheus in this region (needs the "
+                        "'aws' extra; credentials from IRSA or EKS Pod Identity) [INFERPLACE_SIGV4_REGION]")
+    p.add_argument("--interval", default=_env("INTERVAL", e, "5m"), metavar="DURATION",
+                   help="re-evaluate every workload this often (default 5m) [INFERPLACE_INTERVAL]")
+    p.add_argument("--jitter", default=_env("JITTER", e, "0.1"),
+                   help="spread re-evaluations by +/- this fraction of the interval (default 0.1) "
+                        "[INFERPLACE_JITTER]")
+    p.add_argument("--metrics-window", default=_env("METRICS_WINDOW", e, "1h"), metavar="DURATION",
+                   help="rate/average window when spec.metrics.window is not set (default 1h) "
+                        "[INFERPLACE_METRICS_WINDOW]")
+    p.add_argument("--workers", default=_env("WORKERS", e, "4"),
+                   help="evaluations run in parallel (default 4) [INFERPLACE_WORKERS]")
+    p.add_argument("--api-timeout", default=_env("API_TIMEOUT", e, "30s"), metavar="DURATION",
+                   help="timeout of Kubernetes API requests and watch reconnects (default 30s) "
+                        "[INFERPLACE_API_TIMEOUT]")
+    p.add_argument("--metrics-address", default=_env("METRICS_ADDRESS", e, "0.0.0.0:8081"),
+                   help="serve the operator's own /metrics here, or 'off' (default 0.0.0.0:8081) "
+                        "[INFERPLACE_METRICS_ADDRESS]")
+    p.add_argument("--liveness", default=_env("LIVENESS", e, "http://0.0.0.0:8080/healthz"),
+                   help="liveness endpoint URL, or 'off' [INFERPLACE_LIVENESS]")
+    p.add_argument("--log-format", default=_env("LOG_FORMAT", e, "json"), choices=("json", "plain", "full"),
+                   help="log records as JSON lines (default) or text [INFERPLACE_LOG_FORMAT]")
+    p.add_argument("--log-level", default=_env("LOG_LEVEL", e, "INFO"),
+                   choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="[INFERPLACE_LOG_LEVEL]")
+    p.add_argument("--prices", dest="prices_file", default=_env("PRICES_FILE", e),
+                   help="YAML file of sourced, dated prices overlaid on the catalog (the chart mounts a "
+                        "ConfigMap here) [INFERPLACE_PRICES_FILE]")
+
+
+def duration_s(text: str, what: str) -> float:
+    m = DURATION.match(text.strip())
+    if not m:
+        raise ConfigError(f"{what}: {text!r} is not a duration; write a whole number with s, m or h, e.g. 30s, 5m")
+    return float(m.group(1)) * SECONDS[m.group(2)]
+
+
+def _number(text: str, what: str, lo: float, hi: float) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise ConfigError(f"{what}: {text!r} is not a number; allowed: {lo:g} to {hi:g}") from None
+    if not lo <= x <= hi:
+        raise ConfigError(f"{what}: {x:g} is out of range; allowed: {lo:g} to {hi:g}")
+    return x
+
+
+def _readable(path: str | None, what: str) -> str | None:
+    if path is not None and not Path(path).is_file():
+        raise ConfigError(f"{what}: no such file {path!r}")
+    return path
+
+
+def from_args(a: argparse.Namespace, env: Mapping[str, str] | None = None) -> OperatorConfig:
+    e = os.environ if env is None else env
+    namespaces = tuple(a.namespaces or [n.strip() for n in (_env("NAMESPACES", e) or "").split(",") if n.strip()])
+    all_ns = bool(a.all_namespaces) if a.all_namespaces is not None else (
+        (_env("ALL_NAMESPACES", e) or "").lower() in ("1", "true", "yes"))
+    if namespaces and all_ns:
+        raise ConfigError("--namespace / INFERPLACE_NAMESPACES and --all-namespaces / INFERPLACE_ALL_NAMESPACES "
+                          "exclude each other")
+    if not namespaces and not all_ns:
+        raise ConfigError("say what to watch: --namespace NS (repeatable) or --all-namespaces "
+                          "(INFERPLACE_NAMESPACES=a,b or INFERPLACE_ALL_NAMESPACES=true)")
+    url = a.prometheus_url or None
+    if url is not None and not re.match(r"^https?://[^\s]+$", url):
+        raise ConfigError(f"--prometheus-url / INFERPLACE_PROMETHEUS_URL: {url!r} is not an http(s) URL")
+    if a.basic_auth_username and not a.basic_auth_password_file:
+        raise ConfigError("--basic-auth-username needs --basic-auth-password-file "
+                          "(INFERPLACE_BASIC_AUTH_PASSWORD_FILE)")
+    if sum(bool(x) for x in (a.bearer_token_file, a.basic_auth_username, a.sigv4_region)) > 1:
+        raise ConfigError("choose one Prometheus authentication: --bearer-token-file, --basic-auth-username or "
+                          "--sigv4-region")
+    window = a.metrics_window
+    duration_s(window, "--metrics-window / INFERPLACE_METRICS_WINDOW")
+    metrics_address = a.metrics_address
+    if metrics_address != "off" and not re.match(r"^[^\s:]*:[0-9]{1,5}$", metrics_address):
+        raise ConfigError(f"--metrics-address / INFERPLACE_METRICS_ADDRESS: {metrics_address!r}; write HOST:PORT "
+                          "or off")
+    return OperatorConfig(
+        namespaces=namespaces, all_namespaces=all_ns, prometheus_url=url,
+        prometheus_timeout_s=duration_s(a.prometheus_timeout, "--prometheus-timeout / INFERPLACE_PROMETHEUS_TIMEOUT"),
+        bearer_token_file=_readable(a.bearer_token_file, "--bearer-token-file / INFERPLACE_BEARER_TOKEN_FILE"),
+        basic_auth_username=a.basic_auth_username or None,
+        basic_auth_password_file=_readable(a.basic_auth_password_file,
+                                           "--basic-auth-password-file / INFERPLACE_BASIC_AUTH_PASSWORD_FILE"),
+        ca_bundle=_readable(a.ca_bundle, "--ca-bundle / INFERPLACE_CA_BUNDLE"),
+        sigv4_region=a.sigv4_region or None,
+        interval_s=duration_s(a.interval, "--interval / INFERPLACE_INTERVAL"),
+        jitter=_number(a.jitter, "--jitter / INFERPLACE_JITTER", 0.0, 0.5),
+        window=window,
+        workers=int(_number(a.workers, "--workers / INFERPLACE_WORKERS", 1, 64)),
+        api_timeout_s=duration_s(a.api_timeout, "--api-timeout / INFERPLACE_API_TIMEOUT"),
+        metrics_address=metrics_address,
+        liveness_url=None if a.liveness == "off" else a.liveness,
+        log_format=a.log_format, log_level=a.log_level,
+        prices_file=_readable(a.prices_file, "--prices / INFERPLACE_PRICES_FILE"),
+    )
+
+
+def from_env(env: Mapping[str, str] | None = None) -> OperatorConfig:
+    """Settings from the environment alone (when kopf itself loads the handlers module)."""
+    p = argparse.ArgumentParser()
+    add_arguments(p, env)
+    return from_args(p.parse_args([]), env)

@@ -1,0 +1,84 @@
+"""kopf registrations only; the work is in runtime.py (loop) and evaluate.py (one evaluation).
+
+Run with `inferplace operator`, or `kopf run -m inferplace.controller.handlers` with settings from
+`INFERPLACE_*` environment variables.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from inferplace.api import GROUP, PLURAL, VERSION
+from inferplace.catalog import load_catalog
+from inferplace.catalog.overrides import apply_price_overrides
+from inferplace.controller import config as configuration
+from inferplace.controller.kube import KubeWriter
+from inferplace.controller.runtime import Runtime
+
+log = logging.getLogger("inferplace.operator")
+
+
+def _catalog(cfg: configuration.OperatorConfig) -> Any:
+    cat = load_catalog()
+    if cfg.prices_file:
+        import yaml  # noqa: PLC0415
+
+        with open(cfg.prices_file, encoding="utf-8") as fh:
+            cat = apply_price_overrides(cat, yaml.safe_load(fh))
+    return cat
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    cfg = memo.get("config") or configuration.from_env()
+    memo["config"] = cfg
+    # Watches are re-opened at least this often: a silently dead stream cannot stall the operator
+    # (kopf issues #585, #957).
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = cfg.api_timeout_s
+    settings.networking.request_timeout = cfg.api_timeout_s
+    settings.networking.connect_timeout = min(cfg.api_timeout_s, 10.0)
+    settings.posting.level = logging.WARNING  # kopf's own Events: only problems
+    settings.execution.max_workers = cfg.workers
+    runtime = Runtime(cfg, _catalog(cfg), KubeWriter.connect(cfg.api_timeout_s, cfg.workers))
+    runtime.start()
+    memo["runtime"] = runtime
+    hp = cfg.metrics_host_port
+    if hp is not None:
+        from prometheus_client import start_http_server  # noqa: PLC0415
+
+        server, _thread = start_http_server(hp[1], hp[0], registry=runtime.telemetry.registry)
+        memo["metrics_server"] = server
+    log.info("inferplace operator started: %s, interval %gs, Prometheus %s",
+             "all namespaces" if cfg.all_namespaces else ", ".join(cfg.namespaces), cfg.interval_s,
+             cfg.prometheus_url or "(per workload only)")
+
+
+@kopf.on.cleanup()
+async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    runtime: Runtime | None = memo.get("runtime")
+    if runtime is not None:
+        await runtime.stop()
+    server = memo.get("metrics_server")
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+async def seen(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    runtime: Runtime | None = memo.get("runtime")
+    if runtime is not None:
+        runtime.seen(type, dict(body))
+
+
+@kopf.on.probe(id="evaluations")
+def probe(memo: kopf.Memo, **_: Any) -> dict[str, float]:
+    runtime: Runtime | None = memo.get("runtime")
+    if runtime is None or not runtime.healthy():
+        raise RuntimeError("the evaluation loop is not running")
+    return {"workloads": len(runtime.entries), "queued": runtime.queue.qsize()}

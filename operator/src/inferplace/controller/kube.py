@@ -1,0 +1,86 @@
+"""Writing to the Kubernetes API from worker threads: the status subresource and Events.
+
+The official client is synchronous, so it runs in the operator's worker threads, never on the event
+loop, and every request carries a timeout. Status is replaced whole with one JSON-Patch `add` on
+`/status` (a merge patch would leave behind nested fields the new status no longer has).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from inferplace.api import GROUP, KIND, PLURAL, VERSION
+
+log = logging.getLogger("inferplace.kube")
+
+
+class Gone(Exception):  # noqa: N818 - the object was deleted meanwhile
+    pass
+
+
+@dataclass
+class KubeWriter:
+    api_client: Any  # kubernetes.client.ApiClient
+    timeout_s: float
+
+    @classmethod
+    def connect(cls, timeout_s: float, pool: int) -> KubeWriter:
+        """In-cluster service account, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
+        import kubernetes  # noqa: PLC0415 - heavy; only the operator needs it
+
+        conf = kubernetes.client.Configuration()
+        try:
+            kubernetes.config.load_incluster_config(client_configuration=conf)  # type: ignore[no-untyped-call]
+        except kubernetes.config.ConfigException:
+            kubernetes.config.load_kube_config(client_configuration=conf)  # type: ignore[no-untyped-call]
+        conf.connection_pool_maxsize = max(pool, 4)
+        return cls(kubernetes.client.ApiClient(conf), timeout_s)
+
+    @property
+    def _timeout(self) -> tuple[float, float]:
+        return (min(self.timeout_s, 10.0), self.timeout_s)
+
+    def write_status(self, namespace: str, name: str, uid: str | None, status: dict[str, Any]) -> None:
+        import kubernetes  # noqa: PLC0415
+
+        patch: list[dict[str, Any]] = []
+        if uid:
+            # Never write onto a different object that reused the name.
+            patch.append({"op": "test", "path": "/metadata/uid", "value": uid})
+        patch.append({"op": "add", "path": "/status", "value": status})
+        api = kubernetes.client.CustomObjectsApi(self.api_client)
+        try:
+            api.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, PLURAL, name, patch,
+                _content_type="application/json-patch+json", _request_timeout=self._timeout)
+        except kubernetes.client.ApiException as exc:
+            if exc.status == 404 or (exc.status == 422 and uid and "test" in str(exc.body or "")):
+                raise Gone(f"{namespace}/{name}") from exc
+            raise
+
+    def post_event(self, namespace: str, name: str, uid: str | None, kind_type: str, reason: str,
+                   message: str) -> None:
+        import kubernetes  # noqa: PLC0415
+
+        now = datetime.now(UTC)
+        event = kubernetes.client.CoreV1Event(
+            metadata=kubernetes.client.V1ObjectMeta(generate_name=f"{name}.", namespace=namespace),
+            involved_object=kubernetes.client.V1ObjectReference(
+                api_version=f"{GROUP}/{VERSION}", kind=KIND, name=name, namespace=namespace, uid=uid),
+            reason=reason[:128], message=message[:1024], type=kind_type, count=1,
+            first_timestamp=now, last_timestamp=now,
+            source=kubernetes.client.V1EventSource(component="inferplace"),
+            reporting_component="inferplace.io/operator", reporting_instance="inferplace",
+        )
+        try:
+            kubernetes.client.CoreV1Api(self.api_client).create_namespaced_event(
+                namespace, event, _request_timeout=self._timeout)
+        except kubernetes.client.ApiException as exc:
+            # Events are best effort (RBAC may forbid them, or the namespace may be terminating).
+            log.warning("event %s for %s/%s not posted: HTTP %s", reason, namespace, name, exc.status)
+
+    def close(self) -> None:
+        self.api_client.close()

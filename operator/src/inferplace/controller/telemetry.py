@@ -1,0 +1,56 @@
+"""The operator's own Prometheus metrics, on a registry of its own (served at /metrics)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+KEYS = ("namespace", "name")
+
+
+class Telemetry:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.evaluations = Counter("inferplace_evaluations", "Evaluations of InferenceWorkloads by result "
+                                   "(ready, not_ready, error)", ["result"], registry=r)
+        self.duration = Histogram("inferplace_evaluation_duration_seconds", "Wall time of one evaluation: "
+                                  "Prometheus queries, engine and status write",
+                                  buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=r)
+        self.prometheus_errors = Counter("inferplace_prometheus_query_errors",
+                                         "Prometheus faults by reason (PrometheusUnreachable, PrometheusError, "
+                                         "NoSeries, BadAnswer)", ["reason"], registry=r)
+        self.api_errors = Counter("inferplace_kubernetes_api_errors", "Failed status or event writes",
+                                  ["operation"], registry=r)
+        self.workloads = Gauge("inferplace_workloads", "InferenceWorkloads the operator knows", registry=r)
+        self.queue = Gauge("inferplace_evaluation_queue_length", "Workloads waiting for an evaluation",
+                           registry=r)
+        self.savings = Gauge("inferplace_projected_monthly_savings_usd", "Current monthly cost minus the "
+                             "recommendation's (USD per 730-hour month)", KEYS, registry=r)
+        self.cost = Gauge("inferplace_cost_per_million_output_tokens_usd", "Cost per million accepted output "
+                          "tokens", [*KEYS, "placement"], registry=r)
+        self.ready = Gauge("inferplace_workload_ready", "1 when the workload has a recommendation", KEYS,
+                           registry=r)
+
+    def record(self, namespace: str, name: str, ready: bool, savings: float | None, now: float | None,
+               recommended: float | None) -> None:
+        self.ready.labels(namespace, name).set(1.0 if ready else 0.0)
+        for gauge, labels, value in ((self.savings, (namespace, name), savings),
+                                     (self.cost, (namespace, name, "current"), now),
+                                     (self.cost, (namespace, name, "recommended"), recommended)):
+            if value is None:
+                _forget(gauge, labels)
+            else:
+                gauge.labels(*labels).set(value)
+
+    def forget(self, namespace: str, name: str) -> None:
+        _forget(self.ready, (namespace, name))
+        _forget(self.savings, (namespace, name))
+        for placement in ("current", "recommended"):
+            _forget(self.cost, (namespace, name, placement))
+
+
+def _forget(gauge: Gauge, labels: tuple[str, ...]) -> None:
+    with contextlib.suppress(KeyError):
+        gauge.remove(*labels)
