@@ -21,11 +21,16 @@ from inferplace.api.types import fixed
 from inferplace.catalog import Catalog
 from inferplace.metrics import MetricsUnavailable, Observation
 from inferplace.placement import WorkloadError, resolve
-from inferplace.placement.calibration import MIN_REQUESTS_PER_SECOND, Calibration, NotCalibrated, derive
+from inferplace.placement.calibration import (
+    MIN_REQUESTS_PER_SECOND,
+    Calibration,
+    NotCalibrated,
+    derive,
+    scope_of,
+)
 from inferplace.placement.report import build_report, now_rfc3339
 from inferplace.placement.search import Outcome, search
 from inferplace.placement.workload import Workload
-from inferplace.scenarios import efficiency_for
 
 CONDITION_TYPES = ("Ready", "MetricsAvailable", "Calibrated")
 
@@ -107,8 +112,7 @@ def observed_traffic(w: Workload, obs: Observation) -> tuple[Workload, str]:
 
 
 def _group(o: Outcome, cat: Catalog) -> str | None:
-    k = o.current_key
-    return None if k is None else efficiency_for(cat, cat.accelerators[k.accelerator], k.framework)[0]
+    return None if o.current_key is None else scope_of(cat, o.current_key)
 
 
 def _calibrate(o: Outcome, obs: Observation | None, cat: Catalog) -> tuple[Outcome, Calibration | NotCalibrated]:

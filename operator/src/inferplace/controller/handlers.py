@@ -15,7 +15,7 @@ from inferplace.api import GROUP, PLURAL, VERSION
 from inferplace.catalog import load_catalog
 from inferplace.catalog.overrides import apply_price_overrides
 from inferplace.controller import config as configuration
-from inferplace.controller.kube import KubeWriter
+from inferplace.controller.kube import KubeWriter, connection_info, load_configuration
 from inferplace.controller.runtime import Runtime
 
 log = logging.getLogger("inferplace.operator")
@@ -44,7 +44,13 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.networking.connect_timeout = min(cfg.api_timeout_s, 10.0)
     settings.posting.level = logging.WARNING  # kopf's own Events: only problems
     settings.execution.max_workers = cfg.workers
-    runtime = Runtime(cfg, _catalog(cfg), KubeWriter.connect(cfg.api_timeout_s, cfg.workers))
+    try:
+        kube = KubeWriter.connect(cfg.api_timeout_s, cfg.workers)
+        catalog = _catalog(cfg)
+    except Exception as exc:
+        # Retrying cannot fix a missing kubeconfig or a bad price file: stop with the reason.
+        raise kopf.PermanentError(f"cannot start: {exc}") from exc
+    runtime = Runtime(cfg, catalog, kube)
     runtime.start()
     memo["runtime"] = runtime
     hp = cfg.metrics_host_port
@@ -56,6 +62,15 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     log.info("inferplace operator started: %s, interval %gs, Prometheus %s",
              "all namespaces" if cfg.all_namespaces else ", ".join(cfg.namespaces), cfg.interval_s,
              cfg.prometheus_url or "(per workload only)")
+
+
+@kopf.on.login()
+def login(**_: Any) -> kopf.ConnectionInfo:
+    try:
+        info: kopf.ConnectionInfo = connection_info(load_configuration())
+    except Exception as exc:
+        raise kopf.LoginError(f"no in-cluster service account and no usable kubeconfig: {exc}") from exc
+    return info
 
 
 @kopf.on.cleanup()

@@ -8,6 +8,7 @@ loop, and every request carries a timeout. Status is replaced whole with one JSO
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,35 @@ from typing import Any
 from inferplace.api import GROUP, KIND, PLURAL, VERSION
 
 log = logging.getLogger("inferplace.kube")
+
+
+def load_configuration() -> Any:
+    """In-cluster service account, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
+    import kubernetes  # noqa: PLC0415
+
+    conf = kubernetes.client.Configuration()
+    try:
+        kubernetes.config.load_incluster_config(client_configuration=conf)  # type: ignore[no-untyped-call]
+    except kubernetes.config.ConfigException:
+        # The client reads $KUBECONFIG once, at import; read it at call time instead.
+        kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=os.environ.get("KUBECONFIG") or None, client_configuration=conf)
+    return conf
+
+
+def connection_info(conf: Any) -> Any:
+    """kopf's credentials from the same configuration the status writer uses (as kopf's
+    login_via_client does, but honouring $KUBECONFIG at call time)."""
+    import kopf  # noqa: PLC0415
+
+    header = conf.get_api_key_with_prefix("BearerToken") or conf.get_api_key_with_prefix("authorization")
+    parts = header.split(" ", 1) if header else []
+    scheme, token = (None, None) if not parts else (None, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+    return kopf.ConnectionInfo(
+        server=conf.host, ca_path=conf.ssl_ca_cert, insecure=not conf.verify_ssl,
+        username=conf.username or None, password=conf.password or None, scheme=scheme, token=token,
+        certificate_path=conf.cert_file, private_key_path=conf.key_file,
+    )
 
 
 class Gone(Exception):  # noqa: N818 - the object was deleted meanwhile
@@ -28,14 +58,9 @@ class KubeWriter:
 
     @classmethod
     def connect(cls, timeout_s: float, pool: int) -> KubeWriter:
-        """In-cluster service account, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
         import kubernetes  # noqa: PLC0415 - heavy; only the operator needs it
 
-        conf = kubernetes.client.Configuration()
-        try:
-            kubernetes.config.load_incluster_config(client_configuration=conf)  # type: ignore[no-untyped-call]
-        except kubernetes.config.ConfigException:
-            kubernetes.config.load_kube_config(client_configuration=conf)  # type: ignore[no-untyped-call]
+        conf = load_configuration()
         conf.connection_pool_maxsize = max(pool, 4)
         return cls(kubernetes.client.ApiClient(conf), timeout_s)
 

@@ -4,8 +4,9 @@ the same load, and correct the engine for that accelerator family when they diff
 Means are compared, not percentiles: `_sum/_count` series have no histogram bucket bias, while a
 p95 read off vLLM's buckets can be 15-30% high (shared/reference/metrics.md §0.3). The decode step
 is scaled by measured/predicted mean TPOT and the prefill by measured/predicted mean TTFT; both
-scales apply to every candidate that uses the same engine group (same chip generation and serving
-stack), since that is what one measurement can speak for.
+scales apply to every candidate with the same chip generation and serving stack (its "scope", e.g.
+hopper/vllm), since that is what one measurement can speak for: not other chips that happen to
+share a fitted efficiency group.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from inferplace.catalog import Catalog
+    from inferplace.placement.candidates import EngineKey
     from inferplace.placement.search import Outcome
 
 AGREEMENT = 0.10  # |measured/predicted - 1| within which the engine is left alone and trusted more
@@ -22,9 +25,14 @@ PLAUSIBLE = 3.0  # beyond this factor the measurement is not of the placement th
 MIN_REQUESTS_PER_SECOND = 0.01  # below this a window's means are a handful of requests
 
 
+def scope_of(cat: Catalog, key: EngineKey) -> str:
+    """What one live measurement speaks for: chip generation / serving stack."""
+    return f"{cat.accelerators[key.accelerator].generation}/{key.framework}"
+
+
 @dataclass(frozen=True)
 class Calibration:
-    group: str  # engine group calibrated (e.g. "hopper/vllm")
+    group: str  # scope calibrated (scope_of), e.g. "hopper/vllm"
     applied: bool  # scales are used by the search
     agrees: bool  # the uncalibrated engine was within AGREEMENT of the measurement
     decode_scale: float

@@ -25,6 +25,7 @@ from inferplace.catalog import Catalog
 from inferplace.catalog.instances import Price
 from inferplace.engine.serving import BOUNDS
 from inferplace.engine.tco import CostTerms, Overheads, Sizing, monthly_cost, size
+from inferplace.placement.calibration import scope_of
 from inferplace.placement.candidates import REASON_ORDER
 from inferplace.placement.search import Option, Outcome, RowResult
 
@@ -163,7 +164,7 @@ def _error_basis(o: Outcome, row: int, cat: Catalog) -> tuple[float, int, str]:
     """(p90 fractional error, highest level allowed 0=high..2=low, basis text), after live calibration."""
     e, floor, text = _fit_error(o, row, cat)
     cal = o.workload.calibration
-    if cal is None or cal.group != o.efficiency_group[row]:
+    if cal is None or cal.group != scope_of(cat, o.cs.keys[row]):
         return e, floor, text
     if cal.agrees:
         narrowed = min(e, max(cal.residual, CALIBRATED_ERROR))

@@ -18,6 +18,7 @@ from inferplace.engine.roofline import weight_footprint
 from inferplace.engine.shapes import ShapeArrays, shape_of
 from inferplace.engine.slo import Latency, SloCapacity, Tails, latency_at, slo_capacity
 from inferplace.engine.tco import CostTerms, Overheads, monthly_cost, replicas_for, size
+from inferplace.placement.calibration import scope_of
 from inferplace.placement.candidates import (
     CandidateSet,
     EngineKey,
@@ -129,7 +130,7 @@ def _calibrated(sa: ScenarioArrays, sets: list[CandidateSet], bounds: list[tuple
         if cal is None or not cal.applied:
             continue
         for i, k in enumerate(cs.keys):
-            if efficiency_for(cat, cat.accelerators[k.accelerator], k.framework)[0] == cal.group:
+            if scope_of(cat, k) == cal.group:
                 decode[lo + i], prefill[lo + i] = cal.decode_scale, cal.prefill_scale
     return replace(sa, decode_scale=decode, prefill_scale=prefill)
 
