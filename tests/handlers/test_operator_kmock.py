@@ -21,6 +21,7 @@ from kopf.testing import KopfRunner
 
 import inferplace.controller.handlers  # noqa: F401 - registers the handlers in kopf's default registry
 
+from ..support.live import WINDOW, Live
 from ..unit.helpers_api import workload_doc
 
 pytestmark = pytest.mark.handlers
@@ -157,3 +158,29 @@ async def test_unevaluable_spec_and_prometheus_down(api: Any) -> None:
         assert (metrics["status"], metrics["reason"]) == ("False", "PrometheusUnreachable")
         assert _condition(api, "blind", "Ready")["status"] == "True"  # declared traffic still answers
     assert runner.exit_code == 0, runner.output
+
+
+@pytest.mark.asyncio
+@pytest.mark.prometheus
+@pytest.mark.kmock(cls=Emulator)
+async def test_live_metrics_reach_the_status(api: Any, live_prometheus: Live) -> None:
+    metrics = {"server": "vllm", "selector": {"namespace": "chat"}, "window": WINDOW,
+               "prometheusUrl": live_prometheus.url}
+    with _run() as runner:
+        await until(lambda: len(api[km.action.WATCH]))
+        assert (await api.post(BASE, json=_doc("live", metrics=metrics))).status == 200
+        await until(lambda: _status(api, "live").get("observedGeneration") == 1)
+    assert runner.exit_code == 0, runner.output
+    status = _status(api, "live")
+    assert _condition(api, "live", "MetricsAvailable")["status"] == "True"
+    truth = live_prometheus.truth.expected()
+    observed = status["observed"]
+    assert float(observed["requestsPerSecond"]) == pytest.approx(truth["requests_per_second"], rel=0.03)
+    assert float(observed["outputTokensMean"]) == pytest.approx(truth["output_tokens_mean"], rel=0.03)
+    assert float(observed["tpotMeanMs"]) == pytest.approx(truth["tpot_mean_s"] * 1e3, rel=0.03)
+    # The observed traffic, not the declared 10 req/s x 200 tokens, is what gets costed.
+    tokens = float(status["recommendation"]["costBreakdown"]["acceptedOutputTokensPerMonth"])
+    assert tokens == pytest.approx(truth["output_tokens_per_second"] * 730 * 3600, rel=0.03)
+    calibrated = _condition(api, "live", "Calibrated")
+    assert calibrated["reason"] in ("ModelAgrees", "ModelAdjusted", "MeasurementImplausible")
+    assert "measured vs" in calibrated["message"]

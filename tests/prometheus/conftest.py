@@ -3,16 +3,14 @@ create-blocks-from openmetrics` with vLLM-like series whose true figures are kno
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+
+from ..support.prom import binaries, running
 
 STEP_S = 15
 HOURS = 1
@@ -42,12 +40,6 @@ def hist_quantile(buckets: list[tuple[float, float]], q: float) -> float:
 class Prom:
     url: str
     end: float  # last sample time (unix s)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _openmetrics(end: int) -> str:
@@ -96,41 +88,12 @@ def _openmetrics(end: int) -> str:
 
 @pytest.fixture(scope="session")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom]:
-    binary, promtool = shutil.which("prometheus"), shutil.which("promtool")
-    if not binary or not promtool:
-        if os.environ.get("INFERPLACE_REQUIRE_PROMETHEUS"):
-            pytest.fail("INFERPLACE_REQUIRE_PROMETHEUS is set but prometheus/promtool are not installed")
-        pytest.skip("Debian's prometheus package is not installed (apt-get install prometheus)")
+    _binary, promtool = binaries()
     root = tmp_path_factory.mktemp("prom")
     end = (int(time.time()) // STEP_S) * STEP_S - 120
     (root / "data.om").write_text(_openmetrics(end))
     data = root / "tsdb"
     subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", str(root / "data.om"), str(data)],
                    check=True, capture_output=True, timeout=120)
-    (root / "prom.yml").write_text("global: {scrape_interval: 15s}\nscrape_configs: []\n")
-    port = free_port()
-    log = (root / "prom.log").open("w")
-    proc = subprocess.Popen([binary, f"--config.file={root / 'prom.yml'}", f"--storage.tsdb.path={data}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=10y"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError(f"prometheus did not start: {(root / 'prom.log').read_text()[-2000:]}")
-            time.sleep(0.1)
+    with running(root, "global: {scrape_interval: 15s}\nscrape_configs: []\n", data) as url:
         yield Prom(url, float(end))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
