@@ -97,17 +97,18 @@ class Exporter:
             name, kind = key.split(" ")
             head(name, kind)
             out.extend(lines)
-        hists = (
-            ("vllm:request_prompt_tokens", lambda r: r, ((tr.prompt_mean, 1.0),), TOKEN_BUCKETS),
-            ("vllm:request_generation_tokens", lambda r: r, ((tr.output_mean, 1.0),), TOKEN_BUCKETS),
-            ("vllm:time_to_first_token_seconds", lambda r: r, tr.ttft_s, TTFT_BUCKETS),
-            ("vllm:inter_token_latency_seconds", lambda r: r * tr.output_mean, tr.tpot_s, ITL_BUCKETS),
+        # (name, observations per request, values and shares, buckets)
+        hists: tuple[tuple[str, float, tuple[tuple[float, float], ...], tuple[float, ...]], ...] = (
+            ("vllm:request_prompt_tokens", 1.0, ((tr.prompt_mean, 1.0),), TOKEN_BUCKETS),
+            ("vllm:request_generation_tokens", 1.0, ((tr.output_mean, 1.0),), TOKEN_BUCKETS),
+            ("vllm:time_to_first_token_seconds", 1.0, tr.ttft_s, TTFT_BUCKETS),
+            ("vllm:inter_token_latency_seconds", tr.output_mean, tr.tpot_s, ITL_BUCKETS),
         )
-        for name, count_of, mix, buckets in hists:
+        for name, per_request, mix, buckets in hists:
             head(name, "histogram")
             for pod in tr.pods:
                 lab = f'model_name="{tr.model_name}",engine="0",namespace="{tr.namespace}",pod="{pod}"'
-                histogram(name, lab, count_of(tr.rps * t), mix, buckets)
+                histogram(name, lab, tr.rps * t * per_request, mix, buckets)
         return "\n".join(out) + "\n"
 
     def serve(self) -> ThreadingHTTPServer:
