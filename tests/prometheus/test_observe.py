@@ -13,6 +13,7 @@ import pytest
 
 from inferplace.metrics import MetricsUnavailable, PrometheusSource, SelectorError, selector
 
+from ..support.prom import free_port
 from .conftest import (
     GEN_RATE,
     ITL_BUCKETS,
@@ -22,7 +23,6 @@ from .conftest import (
     REQ_RATE,
     TTFT_BUCKETS,
     Prom,
-    free_port,
     hist_quantile,
 )
 

@@ -232,7 +232,7 @@ class Metrics(BaseModel):
     selector: dict[LabelName, Annotated[str, Field(max_length=256)]] = Field(default={}, max_length=16)
     """Prometheus label name to exact value, e.g. {namespace: chat, model_name: llama-8b}."""
     window: str | None = Field(default=None, pattern=DURATION_PATTERN, max_length=8)
-    """Rate and average window, e.g. 30m or 1h; default: the operator's metrics window (1h)."""
+    """Rate and average window, e.g. 30m or 1h; when unset, the operator's metrics window (1h)."""
     prometheus_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$", max_length=2048)
     """Query this Prometheus instead of the operator's; the operator's credentials are never sent to it."""
 

@@ -64,10 +64,10 @@ class PrometheusSource:
         return PrometheusConnect(url=self.url.rstrip("/"), headers=self.headers, auth=self.auth, session=session,
                                  timeout=self.timeout_s, retry=Retry(total=0))
 
-    def query(self, promql: str, at: float | None = None) -> float | None:
+    def query(self, promql: str, at: float | None = None, client: PrometheusConnect | None = None) -> float | None:
         """The single value of an instant query (None: no series). Raises on transport and format faults."""
         params: dict[str, Any] = {} if at is None else {"time": f"{at:.3f}"}
-        result = self._client().custom_query(promql, params=params)
+        result = (client or self._client()).custom_query(promql, params=params)
         if not isinstance(result, list):
             raise ValueError(f"unexpected answer shape: {type(result).__name__}")
         if not result:
@@ -92,9 +92,10 @@ class PrometheusSource:
             figures["accelerator_utilization"] = NEURON_UTILIZATION
         obs = Observation(window=w, time=at if at is not None else time.time())
         transport_errors: list[str] = []
+        client = self._client()  # one connection pool for all the figures
         for name, fig in figures.items():
             try:
-                value = self.query(expression(fig, sel, w), at=obs.time)
+                value = self.query(expression(fig, sel, w), at=obs.time, client=client)
             except (requests.Timeout, requests.ConnectionError) as exc:
                 transport_errors.append(f"{type(exc).__name__}: {exc}")
                 obs.values[name], obs.problems[name] = None, "Prometheus unreachable or too slow"
