@@ -74,7 +74,7 @@ def ready_count(kubeconfig: str, namespace: str) -> int:
     n = 0
     for obj in items:
         st = obj.get("status", {})
-        ready = next((c for c in st.get("conditions", []) if c.get("type") == "Ready"), {})
+        ready: dict[str, Any] = next((c for c in st.get("conditions", []) if c.get("type") == "Ready"), {})
         n += ready.get("status") == "True" and st.get("observedGeneration") == obj["metadata"]["generation"]
     return n
 

@@ -9,8 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +18,7 @@ from typing import Any
 import pytest
 
 from ..support.live import Live
-from ..support.prom import free_port
+from ..support.prom import free_port, stop, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,20 +72,6 @@ def cluster() -> Iterator[Cluster]:
         c.kubectl("delete", "namespace", c.namespace, "--wait=false", check=False)
 
 
-def _wait_http(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{url} did not answer within {timeout:g} s")
-        time.sleep(0.2)
-
-
 @pytest.fixture(scope="session")
 def operator(cluster: Cluster, live_prometheus: Live, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
     log = tmp_path_factory.mktemp("operator") / "operator.log"
@@ -100,15 +84,8 @@ def operator(cluster: Cluster, live_prometheus: Live, tmp_path_factory: pytest.T
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
         try:
             op = Operator(f"http://127.0.0.1:{metrics_port}/metrics", f"http://127.0.0.1:{live_port}/healthz", log)
-            try:
-                _wait_http(op.liveness_url, 60)
-            except AssertionError:
-                raise AssertionError(f"operator not live; log:\n{log.read_text()[-4000:]}") from None
+            if not wait_http(op.liveness_url, 60, proc):
+                raise AssertionError(f"operator not live; log:\n{log.read_text()[-4000:]}")
             yield op
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+            stop(proc)
