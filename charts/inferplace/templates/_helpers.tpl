@@ -1,0 +1,69 @@
+{{- define "inferplace.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "inferplace.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "inferplace.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "inferplace.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "inferplace.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "inferplace.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: operator
+{{- end -}}
+
+{{- define "inferplace.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "inferplace.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "inferplace.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "inferplace.pricesConfigMap" -}}
+{{- if .Values.prices.existingConfigMap -}}
+{{- .Values.prices.existingConfigMap -}}
+{{- else if .Values.prices.inline -}}
+{{- printf "%s-prices" (include "inferplace.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The access the operator uses on its own resources: watch them, write their status, post Events. */}}
+{{- define "inferplace.rules" -}}
+- apiGroups: ["inferplace.io"]
+  resources: ["inferenceworkloads"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["inferplace.io"]
+  resources: ["inferenceworkloads/status"]
+  verbs: ["get", "patch"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end -}}
