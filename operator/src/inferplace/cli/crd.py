@@ -18,7 +18,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("crd", help="print the generated CRD, or check committed copies against it",
                        description=__doc__)
     p.add_argument("--check", nargs="*", type=Path, metavar="DIR",
-                   help=f"compare DIR/{FILE_NAME} (default: crds/) with the models; exit 1 on any difference")
+                   help=f"compare DIR/{FILE_NAME} (default: crds/ and charts/inferplace/crds/) with the models; "
+                        "exit 1 on any difference")
     p.set_defaults(run=run)
 
 
@@ -28,7 +29,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return EXIT_OK
     status = EXIT_OK
-    for folder in args.check or [Path("crds")]:
+    # Default: the repository's crds/ and the Helm chart's generated copy.
+    chart = Path("charts/inferplace/crds")
+    folders = args.check or [Path("crds"), *([chart] if chart.is_dir() else [])]
+    for folder in folders:
         path = folder / FILE_NAME
         try:
             committed = path.read_text(encoding="utf-8")
