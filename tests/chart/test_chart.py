@@ -1,0 +1,179 @@
+"""The Helm chart through the real Helm engine (helm-python-sdk): lint, render with the default and
+every ci/*-values.yaml, validate each manifest against the Kubernetes schemas, and check what a
+platform team relies on: PSS-restricted security, least-privilege RBAC, the probe, the CRD copy, and
+that the environment the chart renders is one the operator accepts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+
+from inferplace.api.crd import FILE_NAME, render_crd
+from inferplace.controller import config
+
+pytestmark = pytest.mark.chart
+
+CHART = Path(__file__).resolve().parents[2] / "charts" / "inferplace"
+VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
+KUBE_VERSION = "1.30.0"
+NOT_IN_KUBERNETES_SCHEMAS = {"monitoring.coreos.com/v1"}  # prometheus-operator's CRDs
+
+
+def _values(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def render(values: dict[str, Any]) -> list[dict[str, Any]]:
+    out = helm.Chart.load(CHART).render(values, name="inferplace", namespace="inferplace", is_install=True)
+    docs = []
+    for name, text in sorted(out.items()):
+        if name.endswith("NOTES.txt"):
+            continue
+        docs.extend(d for d in yaml.safe_load_all(text) if d)
+    return docs
+
+
+def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind]
+    assert len(found) == 1, [d["kind"] for d in docs]
+    return found[0]
+
+
+@pytest.mark.parametrize("values", VALUES, ids=lambda p: p.name)
+def test_lint_is_clean(values: Path) -> None:
+    report = helm.lint(CHART, _values(values), strict=True, kube_version=f"v{KUBE_VERSION}")
+    problems = [m for m in report["messages"] if m["severity"] >= 2] + report["errors"]
+    assert not problems, problems
+
+
+@pytest.mark.parametrize("values", VALUES, ids=lambda p: p.name)
+def test_every_manifest_matches_the_kubernetes_schemas(values: Path) -> None:
+    docs = render(_values(values))
+    assert docs
+    for doc in docs:
+        if doc["apiVersion"] in NOT_IN_KUBERNETES_SCHEMAS:
+            continue
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+
+def test_pod_meets_the_restricted_pod_security_standard() -> None:
+    pod = one(render({}), "Deployment")["spec"]["template"]["spec"]
+    psc = pod["securityContext"]
+    assert psc["runAsNonRoot"] is True and psc["runAsUser"] > 0 and psc["seccompProfile"]["type"] == "RuntimeDefault"
+    (container,) = pod["containers"]
+    sc = container["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True
+    assert sc["capabilities"]["drop"] == ["ALL"] and not sc.get("privileged")
+    tmp = next(v for v in pod["volumes"] if v["name"] == "tmp")
+    assert "emptyDir" in tmp
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+
+
+def test_one_replica_recreated_with_a_liveness_probe_only() -> None:
+    deploy = one(render({}), "Deployment")
+    assert deploy["spec"]["replicas"] == 1 and deploy["spec"]["strategy"] == {"type": "Recreate"}
+    (container,) = deploy["spec"]["template"]["spec"]["containers"]
+    probe = container["livenessProbe"]
+    assert probe["httpGet"] == {"path": "/healthz", "port": "healthz"} and probe["failureThreshold"] >= 3
+    assert "readinessProbe" not in container
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["INFERPLACE_LIVENESS"].endswith(f":{ports['healthz']}/healthz")
+    assert env["INFERPLACE_METRICS_ADDRESS"].endswith(f":{ports['metrics']}")
+
+
+def _rules(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for d in docs if d["kind"] in ("Role", "ClusterRole") for r in d["rules"]]
+
+
+@pytest.mark.parametrize("values", VALUES, ids=lambda p: p.name)
+def test_rbac_is_least_privilege(values: Path) -> None:
+    rules = _rules(render(_values(values)))
+    assert rules
+    for r in rules:
+        for key in ("apiGroups", "resources", "verbs"):
+            assert "*" not in r[key], r
+        assert "secrets" not in r["resources"], r
+        assert set(r["verbs"]) <= {"get", "list", "watch", "patch", "create"}, r
+        if "update" in r["verbs"] or "delete" in r["verbs"]:
+            pytest.fail(f"write access beyond status and events: {r}")
+    writes = {res for r in rules for res in r["resources"] if {"patch", "create"} & set(r["verbs"])}
+    assert writes == {"inferenceworkloads/status", "events"}
+
+
+def test_namespaced_mode_uses_roles_in_each_namespace() -> None:
+    docs = render({"watch": {"allNamespaces": False, "namespaces": ["chat", "rag"]}})
+    assert not [d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+    assert sorted(d["metadata"]["namespace"] for d in docs if d["kind"] == "Role") == ["chat", "rag"]
+    container = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["INFERPLACE_NAMESPACES"] == "chat,rag" and "INFERPLACE_ALL_NAMESPACES" not in env
+
+
+def test_chart_crd_is_the_generated_one() -> None:
+    (crd,) = helm.Chart.load(CHART).crds  # what Helm installs
+    assert Path(crd["name"]).name == FILE_NAME
+    assert crd["data"] == render_crd()
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"prometheus": {"auth": {"type": "oauth"}}}, "type"),
+    ({"replicaCount": 2}, "replicaCount"),
+    ({"evaluation": {"interval": "5"}}, "interval"),
+    ({"bogus": True}, "bogus"),
+])
+def test_bad_values_are_refused_naming_the_key(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(helm.HelmError, match=message):
+        helm.Chart.load(CHART).render(values, name="inferplace", namespace="inferplace")
+
+
+def test_required_values_fail_with_a_message() -> None:
+    with pytest.raises(helm.HelmError, match=r"prometheus.auth.sigv4.region is required"):
+        render({"prometheus": {"auth": {"type": "sigv4"}}})
+    with pytest.raises(helm.HelmError, match=r"watch.namespaces must list"):
+        render({"watch": {"allNamespaces": False}})
+
+
+def test_monitoring_values() -> None:
+    docs = render(_values(CHART / "ci" / "monitoring-values.yaml"))
+    sm = one(docs, "ServiceMonitor")
+    assert sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    svc = one(docs, "Service")
+    assert sm["spec"]["selector"]["matchLabels"].items() <= svc["spec"]["selector"].items()
+    board = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-dashboard"))
+    dashboard = json.loads(board["data"]["inferplace.json"])
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    for metric in ("inferplace_projected_monthly_savings_usd", "inferplace_cost_per_million_output_tokens_usd"):
+        assert metric in exprs
+
+
+def test_irsa_annotation_and_price_configmap() -> None:
+    docs = render(_values(CHART / "ci" / "namespaced-amp-values.yaml"))
+    sa = one(docs, "ServiceAccount")
+    assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
+    prices = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-prices"))
+    assert yaml.safe_load(prices["data"]["prices.yaml"])["prices"][0]["instanceType"] == "trn2.48xlarge"
+
+
+@pytest.mark.parametrize("values", VALUES, ids=lambda p: p.name)
+def test_the_operator_accepts_the_environment_the_chart_renders(values: Path, tmp_path: Path) -> None:
+    container = one(render(_values(values)), "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    env: dict[str, str] = {}
+    for e in container["env"]:
+        value = str(e.get("value", ""))
+        if value.startswith(("/etc/inferplace/", "/var/run/inferplace/")):
+            # Files the chart mounts (secrets, ConfigMaps): stand them up under tmp_path.
+            local = tmp_path / value.lstrip("/")
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_text("prices: []\n" if value.endswith("prices.yaml") else "x\n")
+            value = str(local)
+        env[e["name"]] = value
+    assert container["args"] == ["operator"]
+    cfg = config.from_env(env)
+    assert cfg.all_namespaces or cfg.namespaces
