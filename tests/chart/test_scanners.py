@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from .test_chart import VALUES, _values, render
 
@@ -36,7 +37,8 @@ def test_hadolint_is_clean() -> None:
 
 
 def _checkov(args: list[str]) -> dict[str, Any]:
-    proc = subprocess.run([_tool("INFERPLACE_CHECKOV", "checkov"), *args, "--output", "json", "--skip-download"], capture_output=True, text=True, timeout=300, check=False)
+    cmd = [_tool("INFERPLACE_CHECKOV", "checkov"), *args, "--output", "json", "--skip-download"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     reports = json.loads(proc.stdout) if proc.stdout.strip() else {}
     report: dict[str, Any] = reports[0] if isinstance(reports, list) else reports
     return report
@@ -61,8 +63,6 @@ def test_checkov_dockerfile() -> None:
 
 
 def test_checkov_rendered_chart(tmp_path: Path) -> None:
-    import yaml
-
     for values in VALUES:
         docs = render(_values(values))
         (tmp_path / f"{values.stem}.yaml").write_text(yaml.safe_dump_all(docs))
