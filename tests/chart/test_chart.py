@@ -177,3 +177,11 @@ def test_the_operator_accepts_the_environment_the_chart_renders(values: Path, tm
     assert container["args"] == ["operator"]
     cfg = config.from_env(env)
     assert cfg.all_namespaces or cfg.namespaces
+
+
+def test_kind_stack_matches_the_kubernetes_schemas() -> None:
+    stack = CHART.parents[1] / "tests" / "kind" / "stack.yaml"
+    docs = [d for d in yaml.safe_load_all(stack.read_text()) if d]
+    assert {d["kind"] for d in docs} >= {"Deployment", "Service", "ConfigMap"}
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
