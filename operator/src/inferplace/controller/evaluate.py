@@ -98,17 +98,19 @@ def observed_traffic(w: Workload, obs: Observation) -> tuple[Workload, str]:
     if rps is None or rps < MIN_REQUESTS_PER_SECOND:
         return w, (f"declared traffic used: {rps or 0:.3g} requests/s observed in {obs.window}, too little to "
                    "replace it")
-    changes: dict[str, float] = {"rps": rps}
     used = [f"{rps:.3g} req/s"]
+    prompt = (w.prompt_mean, w.prompt_p95)
+    output = (w.output_mean, w.output_p95)
     if in_mean and in_mean >= 1:
-        changes |= {"prompt_mean": in_mean, "prompt_p95": max(w.prompt_p95 * in_mean / w.prompt_mean, in_mean)}
+        prompt = (in_mean, max(w.prompt_p95 * in_mean / w.prompt_mean, in_mean))
         used.append(f"{in_mean:.0f} prompt tokens")
     if out_mean and out_mean >= 1:
-        changes |= {"output_mean": out_mean, "output_p95": max(w.output_p95 * out_mean / w.output_mean, out_mean)}
+        output = (out_mean, max(w.output_p95 * out_mean / w.output_mean, out_mean))
         used.append(f"{out_mean:.0f} output tokens")
     note = (f"traffic observed over {obs.window} ({', '.join(used)} mean) replaces spec.traffic; "
             f"peak-to-mean {w.peak_to_mean:g} and p95/mean length ratios as declared")
-    return replace(w, assumptions=[*w.assumptions, note], **changes), note  # type: ignore[arg-type]
+    return replace(w, rps=rps, prompt_mean=prompt[0], prompt_p95=prompt[1], output_mean=output[0],
+                   output_p95=output[1], assumptions=[*w.assumptions, note]), note
 
 
 def _group(o: Outcome, cat: Catalog) -> str | None:

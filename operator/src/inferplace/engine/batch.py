@@ -65,7 +65,7 @@ class ScenarioArrays:
     spec_alpha: F64
     eff: Efficiency
     # Live calibration (operator): measured over modelled decode-step and prefill time on today's
-    # placement, applied to the rows of the same engine group. None: 1 everywhere.
+    # placement, applied to the rows of the same chip generation and serving stack. None: 1 everywhere.
     decode_scale: F64 | None = None
     prefill_scale: F64 | None = None
 

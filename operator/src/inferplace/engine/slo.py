@@ -61,7 +61,7 @@ class SloCapacity:
     unloaded: Latency  # latency of a lone request: which objective is out of reach
 
 
-def step_table(dec: Decoder, cap: F64, context: F64, scale: F64 | None = None) -> StepFn:
+def step_table(dec: Decoder, cap: F64, context: F64, time_scale: F64 | None = None) -> StepFn:
     """Decode step time vs batch, computed once on a geometric grid and interpolated after.
 
     The step is piecewise linear in the batch (bytes and FLOPs both grow linearly), so 40 points
@@ -71,8 +71,8 @@ def step_table(dec: Decoder, cap: F64, context: F64, scale: F64 | None = None) -
     frac = np.arange(STEP_GRID, dtype=np.float64)[:, None] / (STEP_GRID - 1)
     grid = cap[None, :] ** frac  # (grid, rows): broadcasts against per-row arrays
     table = dec.step(grid, context).total
-    if scale is not None:
-        table = table * scale[None, :]
+    if time_scale is not None:  # live calibration of the step time, per row
+        table = table * time_scale[None, :]
     log_cap = np.log(cap)
     scale = np.where(log_cap > 0, (STEP_GRID - 1) / np.where(log_cap > 0, log_cap, 1.0), 0.0)
     flat = table.T.ravel()  # row r's grid at [r * STEP_GRID, (r + 1) * STEP_GRID)
