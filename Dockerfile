@@ -14,11 +14,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY --from=build /dist /dist
-# The aws extra (botocore) signs queries to Amazon Managed Prometheus. The wheel is the exact version
-# just built; its dependencies follow pyproject.toml's ranges (no lock file yet).
+# The operator extra (kopf, kubernetes, the Prometheus clients) runs the controller; the aws extra
+# (botocore) signs queries to Amazon Managed Prometheus and reads AWS prices. The wheel is the exact
+# version just built; its dependencies follow pyproject.toml's ranges (no lock file yet).
 # hadolint ignore=DL3013
 RUN wheel="$(find /dist -name 'inferplace-*.whl')" \
-    && pip install --no-cache-dir "${wheel}[aws]" \
+    && pip install --no-cache-dir "${wheel}[operator,aws]" \
     && rm -rf /dist
 # The chart runs with a read-only root filesystem; /tmp is an emptyDir.
 USER 65532:65532
