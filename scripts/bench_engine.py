@@ -15,8 +15,9 @@ import statistics
 import time
 
 from inferplace.catalog import load_catalog
-from inferplace.engine import LOADS, evaluate
-from inferplace.scenarios import ScenarioError, resolve_row, to_arrays
+from inferplace.cli.scenario_csv import resolve_row
+from inferplace.engine import LOADS, predict
+from inferplace.placement.scenarios import ScenarioError, to_arrays
 
 MODELS = ["meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.3-70B-Instruct",
           "mistralai/Mixtral-8x7B-Instruct-v0.1", "Qwen/Qwen3-30B-A3B", "Qwen/Qwen2.5-72B-Instruct",
@@ -62,7 +63,7 @@ def main() -> int:
         t1 = time.perf_counter()
         arrays = to_arrays(scen, cat)
         t2 = time.perf_counter()
-        res = evaluate(arrays)
+        res = predict(arrays)
         t3 = time.perf_counter()
         t_resolve.append(t1 - t0)
         t_stack.append(t2 - t1)

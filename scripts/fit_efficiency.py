@@ -1,6 +1,6 @@
 """Fit achievable fractions of peak to published measurements; rewrite catalog/data/efficiency.yaml.
 
-    python scripts/fit_efficiency.py --data ../shared/data [--dry-run]
+    python scripts/fit_efficiency.py [--data tests/data] [--dry-run]
 
 Per group (chip generation x serving framework) a handful of physical parameters are fitted by
 robust least squares on log(predicted / measured) over every metric a row publishes. Rows whose
@@ -26,7 +26,7 @@ from scipy.optimize import least_squares
 from inferplace.catalog import load_catalog
 from inferplace.catalog.efficiency import EfficiencyParams, EfficiencyTable
 from inferplace.cli.estimate import estimate_rows
-from inferplace.fidelity import METRIC_TO_PREDICTION
+from inferplace.cli.fidelity import METRIC_TO_PREDICTION
 
 EFFICIENCY_FILE = (Path(__file__).resolve().parents[1]
                    / "operator/src/inferplace/catalog/data/efficiency.yaml")
@@ -133,7 +133,7 @@ def fit_group(key: str, spec: dict, rows, tgts, groups: dict[str, EfficiencyPara
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data")
+    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / "tests/data")
     ap.add_argument("--dry-run", action="store_true", help="print, do not rewrite the table")
     ap.add_argument("--no-cv", action="store_true", help="skip the leave-one-model-out refits")
     args = ap.parse_args()
@@ -176,7 +176,7 @@ def main() -> int:
         "schema_version": 1,
         "fit": {"method": "robust least squares (soft L1) on log(predicted/measured), weak priors",
                 "script": "scripts/fit_efficiency.py", "date": date.today().isoformat(),
-                "data": "shared/data/calibration-scenarios.csv + calibration-truth.csv"},
+                "data": "tests/data/calibration-scenarios.csv + calibration-truth.csv"},
         "groups": {k: v.model_dump() for k, v in fitted.items()},
     }
     header = ("# Achievable fractions of peak per chip generation / serving framework.\n"

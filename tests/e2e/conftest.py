@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from ..support.live import Live
-from ..support.prom import free_port, stop, wait_http
+from ..support.ports import free_port
+from ..support.prom import stop, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,13 +1,12 @@
 """The operator's kopf handlers against kmock's Kubernetes API emulator: create -> status written,
 spec change -> re-evaluated, interval -> re-evaluated, bad spec -> Ready=False, Prometheus down ->
 MetricsAvailable=False with the declared traffic. kmock has no generations, so the tests stamp
-`metadata.generation` on every spec write, as the API server does (shared/reference/kmock-notes.md)."""
+`metadata.generation` on every spec write, as the API server does."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,18 +21,18 @@ from kopf.testing import KopfRunner
 import inferplace.controller.handlers  # noqa: F401 - registers the handlers in kopf's default registry
 
 from ..support.live import WINDOW, Live
-from ..unit.helpers_api import workload_doc
+from ..support.manifests import CURRENT, workload_doc
+from ..support.ports import free_port
 
 pytestmark = pytest.mark.handlers
 
 RESOURCE = "inferplace.io/v1alpha1/inferenceworkloads"
 BASE = "/apis/inferplace.io/v1alpha1/namespaces/team/inferenceworkloads"
-CURRENT = {"instanceType": "p5.48xlarge", "replicas": 2, "chipsPerReplica": 1, "capacityType": "on-demand"}
 
 
 class Emulator(km.KubernetesEmulator):  # type: ignore[misc]
     """kmock + what kopf and the status writer rely on: a fresh resourceVersion per write and
-    HTTP 422 on a failed JSON-Patch test (as in shared/reference/kmock-example)."""
+    HTTP 422 on a failed JSON-Patch test, as the API server answers."""
 
     _rv = itertools.count(1)
 
@@ -48,12 +47,6 @@ class Emulator(km.KubernetesEmulator):  # type: ignore[misc]
             return await super()._handle(request)
         except jsonpatch.JsonPatchException as e:
             raise km.KubernetesError(status=422, reason="Invalid", message=str(e)) from e
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def until(condition: Callable[[], Any], timeout: float = 20.0) -> None:
@@ -80,7 +73,7 @@ def api(kmock: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     monkeypatch.setenv("INFERPLACE_ALL_NAMESPACES", "true")
     monkeypatch.setenv("INFERPLACE_INTERVAL", "2s")
-    monkeypatch.setenv("INFERPLACE_METRICS_ADDRESS", f"127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("INFERPLACE_METRICS_ADDRESS", f"127.0.0.1:{free_port()}")
     return kmock
 
 
@@ -142,7 +135,7 @@ async def test_create_update_and_interval_reevaluate(api: Any) -> None:
 @pytest.mark.asyncio
 @pytest.mark.kmock(cls=Emulator)
 async def test_unevaluable_spec_and_prometheus_down(api: Any) -> None:
-    closed = _free_port()  # nothing listens here
+    closed = free_port()  # nothing listens here
     with _run() as runner:
         await until(lambda: len(api[km.action.WATCH]))
         bad = _doc("ghost", model={"name": "acme/NoSuchModel-7B"})

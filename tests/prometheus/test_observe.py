@@ -11,9 +11,10 @@ from contextlib import contextmanager, suppress
 
 import pytest
 
-from inferplace.metrics import MetricsUnavailable, PrometheusSource, SelectorError, selector
+from inferplace.metrics import MetricsUnavailable, ObserveRequest, SelectorError, selector
+from inferplace.metrics.prometheus import PrometheusBackend
 
-from ..support.prom import free_port
+from ..support.ports import free_port
 from .conftest import (
     GEN_RATE,
     ITL_BUCKETS,
@@ -31,9 +32,9 @@ CHAT = {"namespace": "chat"}
 
 
 def test_observed_figures_match_the_injected_truth(prometheus: Prom) -> None:
-    src = PrometheusSource(prometheus.url, timeout_s=5)
-    obs = src.observe("vllm", CHAT, "30m", at=prometheus.end, platform="gpu")
-    v = obs.values
+    src = PrometheusBackend(prometheus.url, timeout_s=5)
+    obs = src.observe(ObserveRequest("vllm", CHAT, "30m", at=prometheus.end, platform="gpu"))
+    v = obs.figures()
     assert v["requests_per_second"] == pytest.approx(2 * REQ_RATE, rel=0.01)
     assert v["output_tokens_per_second"] == pytest.approx(2 * GEN_RATE, rel=0.01)  # underscore-escaped name
     assert v["prompt_tokens_per_second"] == pytest.approx(2 * PROMPT_RATE, rel=0.01)
@@ -50,17 +51,17 @@ def test_observed_figures_match_the_injected_truth(prometheus: Prom) -> None:
 
 
 def test_selector_with_no_match_is_no_series(prometheus: Prom) -> None:
-    src = PrometheusSource(prometheus.url, timeout_s=5)
+    src = PrometheusBackend(prometheus.url, timeout_s=5)
     with pytest.raises(MetricsUnavailable) as err:
-        src.observe("vllm", {"namespace": "nope"}, "30m", at=prometheus.end)
+        src.observe(ObserveRequest("vllm", {"namespace": "nope"}, "30m", at=prometheus.end))
     assert err.value.reason == "NoSeries"
 
 
 def test_label_values_cannot_inject_promql(prometheus: Prom) -> None:
-    src = PrometheusSource(prometheus.url, timeout_s=5)
+    src = PrometheusBackend(prometheus.url, timeout_s=5)
     evil = 'chat"} or vector(1) or {__name__="x'
     with pytest.raises(MetricsUnavailable) as err:
-        src.observe("vllm", {"namespace": evil}, "30m", at=prometheus.end)
+        src.observe(ObserveRequest("vllm", {"namespace": evil}, "30m", at=prometheus.end))
     assert err.value.reason == "NoSeries"
     assert selector({"namespace": evil}) == '{namespace="chat\\"} or vector(1) or {__name__=\\"x"}'
     with pytest.raises(SelectorError):
@@ -92,10 +93,10 @@ def fake_prometheus(body: bytes, status: int = 200, delay_s: float = 0.0) -> Ite
 
 
 def test_unreachable_is_a_reason_not_a_crash() -> None:
-    src = PrometheusSource(f"http://127.0.0.1:{free_port()}", timeout_s=2)
+    src = PrometheusBackend(f"http://127.0.0.1:{free_port()}", timeout_s=2)
     t0 = time.monotonic()
     with pytest.raises(MetricsUnavailable) as err:
-        src.observe("vllm", CHAT, "30m")
+        src.observe(ObserveRequest("vllm", CHAT, "30m"))
     assert err.value.reason == "PrometheusUnreachable"
     assert time.monotonic() - t0 < 5
 
@@ -104,7 +105,7 @@ def test_slow_server_times_out_once() -> None:
     with fake_prometheus(b"{}", delay_s=3) as url:
         t0 = time.monotonic()
         with pytest.raises(MetricsUnavailable) as err:
-            PrometheusSource(url, timeout_s=0.5).observe("vllm", CHAT, "30m")
+            PrometheusBackend(url, timeout_s=0.5).observe(ObserveRequest("vllm", CHAT, "30m"))
         elapsed = time.monotonic() - t0
     assert err.value.reason == "PrometheusUnreachable" and "timeout 0.5 s" in err.value.message
     assert elapsed < 3  # one timeout, not one per figure
@@ -118,7 +119,7 @@ def test_slow_server_times_out_once() -> None:
 ])
 def test_bad_answers_are_prometheus_errors(body: bytes, status: int) -> None:
     with fake_prometheus(body, status) as url, pytest.raises(MetricsUnavailable) as err:
-        PrometheusSource(url, timeout_s=2).observe("vllm", CHAT, "30m")
+        PrometheusBackend(url, timeout_s=2).observe(ObserveRequest("vllm", CHAT, "30m"))
     assert err.value.reason == "PrometheusError"
 
 
@@ -126,5 +127,5 @@ def test_nan_is_no_value() -> None:
     body = json.dumps({"status": "success", "data": {"resultType": "vector",
                                                      "result": [{"metric": {}, "value": [1, "NaN"]}]}}).encode()
     with fake_prometheus(body) as url, pytest.raises(MetricsUnavailable) as err:
-        PrometheusSource(url, timeout_s=2).observe("vllm", CHAT, "30m")
+        PrometheusBackend(url, timeout_s=2).observe(ObserveRequest("vllm", CHAT, "30m"))
     assert err.value.reason == "NoSeries"

@@ -10,7 +10,7 @@ import csv
 from pathlib import Path
 
 from inferplace.cli.estimate import estimate_rows
-from inferplace.fidelity import compare, summarize
+from inferplace.cli.fidelity import compare, summarize
 
 
 def test_calibration_errors_are_within_the_acceptance_thresholds(data_dir: Path) -> None:

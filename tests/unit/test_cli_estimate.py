@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from ..support.cli import run_cli, write_lines
 
 HEADER = ("scenario_id,model,accelerator,instance_type,num_chips,replicas,chips_per_replica,"
           "weight_dtype,kv_dtype,input_tokens,output_tokens,batch,load,framework,ttft_slo_ms,"
           "tpot_slo_ms,quality")
 
 
-def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "inferplace", "estimate", *args], input=stdin,
-                          capture_output=True, text=True, timeout=120, check=False)
-
-
 def _write(tmp_path: Path, lines: list[str], header: str = HEADER) -> Path:
-    p = tmp_path / "s.csv"
-    p.write_text("\n".join([header, *lines]) + "\n")
-    return p
+    return write_lines(tmp_path, [header, *lines], name="s.csv")
 
 
 def test_estimates_every_row_and_exits_0(tmp_path: Path) -> None:
@@ -32,7 +25,7 @@ def test_estimates_every_row_and_exits_0(tmp_path: Path) -> None:
         "static-batch,neuronx,,,ok",
     ])
     out = tmp_path / "o.csv"
-    r = _run("--scenarios", str(f), "--out", str(out))
+    r = run_cli("estimate", "--scenarios", str(f), "--out", str(out))
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(out.open()))
     assert [x["scenario_id"] for x in rows] == ["a", "b"]
@@ -51,7 +44,7 @@ def test_bad_rows_get_a_reason_and_the_others_are_still_estimated(tmp_path: Path
         "badnum,meta-llama/Llama-3.1-8B-Instruct,h100-sxm,,1,1,1,bf16,bf16,many,128,1,static-batch,,,,ok",
         "badload,meta-llama/Llama-3.1-8B-Instruct,h100-sxm,,1,1,1,bf16,bf16,1,128,1,burst,,,,ok",
     ])
-    r = _run("--scenarios", str(f))
+    r = run_cli("estimate", "--scenarios", str(f))
     assert r.returncode == 3
     assert "Traceback" not in r.stderr
     rows = {x["scenario_id"]: x for x in csv.DictReader(r.stdout.splitlines())}
@@ -67,7 +60,7 @@ def test_bad_rows_get_a_reason_and_the_others_are_still_estimated(tmp_path: Path
 def test_missing_required_column_exits_2_naming_it(tmp_path: Path) -> None:
     f = _write(tmp_path, ["a,meta-llama/Llama-3.1-8B-Instruct,h100-sxm,128"],
                header="scenario_id,model,accelerator,output_tokens")
-    r = _run("--scenarios", str(f))
+    r = run_cli("estimate", "--scenarios", str(f))
     assert r.returncode == 2
     assert "missing required column(s): load" in r.stderr
     assert "Traceback" not in r.stderr
@@ -78,13 +71,13 @@ def test_unreadable_or_empty_input_exits_2(tmp_path: Path, content: str | None) 
     path = tmp_path / "missing.csv"
     if content is not None:
         path.write_bytes(content.encode("latin-1"))
-    r = _run("--scenarios", str(path))
+    r = run_cli("estimate", "--scenarios", str(path))
     assert r.returncode == 2
     assert "inferplace estimate:" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_unknown_flag_exits_2_without_traceback() -> None:
-    r = _run("--scenarios", "x.csv", "--frobnicate")
+    r = run_cli("estimate", "--scenarios", "x.csv", "--frobnicate")
     assert r.returncode == 2 and "Traceback" not in r.stderr
 
 
@@ -93,7 +86,7 @@ def test_blank_cells_allowed_where_the_format_allows_them(tmp_path: Path) -> Non
     f = _write(tmp_path, [
         "m,meta-llama/Llama-2-70b-chat-hf,mi300x,,8,,,fp8,bf16,,301,,server-slo,vllm,2000,200,check",
     ])
-    r = _run("--scenarios", str(f))
+    r = run_cli("estimate", "--scenarios", str(f))
     assert r.returncode == 0, r.stdout + r.stderr
     row = next(csv.DictReader(r.stdout.splitlines()))
     assert float(row["tpot_ms_p99"]) <= 200 * 1.01
@@ -102,7 +95,7 @@ def test_blank_cells_allowed_where_the_format_allows_them(tmp_path: Path) -> Non
 def test_truth_report_prints_median_and_p90_per_metric_and_accelerator(
         tmp_path: Path, data_dir: Path) -> None:
     out = tmp_path / "o.csv"
-    r = _run("--scenarios", str(data_dir / "calibration-scenarios.csv"), "--out", str(out),
+    r = run_cli("estimate", "--scenarios", str(data_dir / "calibration-scenarios.csv"), "--out", str(out),
              "--truth", str(data_dir / "calibration-truth.csv"))
     assert r.returncode == 0, r.stderr
     assert "median APE %" in r.stdout and "p90 APE %" in r.stdout
@@ -114,7 +107,7 @@ def test_unreachable_latency_limit_is_an_error_not_a_zero(tmp_path: Path) -> Non
         "slow,meta-llama/Llama-3.3-70B-Instruct,h200-sxm,,1,1,1,fp8,bf16,20000,100,,server-slo,vllm,"
         "50,30,ok",
     ])
-    r = _run("--scenarios", str(f))
+    r = run_cli("estimate", "--scenarios", str(f))
     assert r.returncode == 3
     row = next(csv.DictReader(r.stdout.splitlines()))
     assert row["output_tok_s_total"] == ""

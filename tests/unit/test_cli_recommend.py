@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,23 +13,13 @@ import yaml
 from inferplace.api.status import InferenceWorkloadStatus
 from inferplace.catalog import load_catalog
 
-from .helpers_api import workload_doc
+from ..support.cli import run_cli, write_yaml
+from ..support.manifests import workload_doc
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*/workload.yaml"))
 TERMS = ("accelerators", "host", "network", "storage", "power", "orchestration", "softwareEngineering",
          "failedRequestsAndRetries", "idleCapacity")
-
-
-def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "inferplace", "recommend", *args], input=stdin,
-                          capture_output=True, text=True, timeout=120, check=False)
-
-
-def _write(tmp_path: Path, *docs: Any) -> Path:
-    p = tmp_path / "w.yaml"
-    p.write_text(yaml.safe_dump_all(docs, sort_keys=False))
-    return p
 
 
 def test_at_least_six_examples_each_with_a_readme() -> None:
@@ -41,7 +30,7 @@ def test_at_least_six_examples_each_with_a_readme() -> None:
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.parent.name for e in EXAMPLES])
 def test_example_recommendation_meets_slos_and_costs_add_up(example: Path) -> None:
-    r = _run("-f", str(example), "-o", "json")
+    r = run_cli("recommend", "-f", str(example), "-o", "json")
     assert r.returncode == 0, r.stderr
     obj = json.loads(r.stdout)
     manifest = yaml.safe_load(example.read_text())
@@ -72,7 +61,7 @@ def test_example_recommendation_meets_slos_and_costs_add_up(example: Path) -> No
 
 
 def test_table_fits_100_columns_and_names_the_parts() -> None:
-    r = _run("-f", str(EXAMPLES[0]))
+    r = run_cli("recommend", "-f", str(EXAMPLES[0]))
     assert r.returncode == 0, r.stderr
     assert max(len(line) for line in r.stdout.splitlines()) <= 100
     for part in ("now", "recommended", "saves $", "alternatives", "not chosen", "NO_PRICE"):
@@ -80,25 +69,25 @@ def test_table_fits_100_columns_and_names_the_parts() -> None:
 
 
 def test_multi_document_yaml_output_and_top(tmp_path: Path) -> None:
-    f = _write(tmp_path, workload_doc(name="a"), workload_doc(name="b", model="Qwen/Qwen3-8B"))
-    r = _run("-f", str(f), "-o", "yaml", "--top", "2")
+    f = write_yaml(tmp_path, workload_doc(name="a"), workload_doc(name="b", model="Qwen/Qwen3-8B"))
+    r = run_cli("recommend", "-f", str(f), "-o", "yaml", "--top", "2")
     assert r.returncode == 0, r.stderr
     docs = list(yaml.safe_load_all(r.stdout))
     assert [d["metadata"]["name"] for d in docs] == ["a", "b"]
     assert all(len(d["status"]["alternatives"]) <= 2 for d in docs)
-    r = _run("-f", str(f), "-o", "json")
+    r = run_cli("recommend", "-f", str(f), "-o", "json")
     body = json.loads(r.stdout)
     assert body["kind"] == "List" and len(body["items"]) == 2
 
 
 def test_stdin_is_accepted() -> None:
-    r = _run("-f", "-", "-o", "json", stdin=yaml.safe_dump(workload_doc()))
+    r = run_cli("recommend", "-f", "-", "-o", "json", stdin=yaml.safe_dump(workload_doc()))
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["status"]["recommendation"]
 
 
 def _bad(tmp_path: Path, doc: Any) -> subprocess.CompletedProcess[str]:
-    r = _run("-f", str(_write(tmp_path, doc)))
+    r = run_cli("recommend", "-f", str(write_yaml(tmp_path, doc)))
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert r.stdout == ""
     assert "Traceback" not in r.stderr
@@ -143,20 +132,20 @@ def test_bad_input_names_the_field(tmp_path: Path, mutate: Any, expected: str) -
 def test_not_yaml_and_empty_file(tmp_path: Path) -> None:
     p = tmp_path / "x.yaml"
     p.write_text("spec: [unclosed\n")
-    r = _run("-f", str(p))
+    r = run_cli("recommend", "-f", str(p))
     assert r.returncode == 2 and "not valid YAML" in r.stderr and "line" in r.stderr and r.stdout == ""
     p.write_text("")
-    r = _run("-f", str(p))
+    r = run_cli("recommend", "-f", str(p))
     assert r.returncode == 2 and "no InferenceWorkload manifests" in r.stderr
-    r = _run("-f", str(tmp_path / "missing.yaml"))
+    r = run_cli("recommend", "-f", str(tmp_path / "missing.yaml"))
     assert r.returncode == 2 and "cannot read" in r.stderr
 
 
 def test_a_bad_workload_does_not_stop_the_others(tmp_path: Path) -> None:
     bad = workload_doc(name="bad")
     bad["spec"]["slo"]["ttftP95Ms"] = -1
-    f = _write(tmp_path, workload_doc(name="good"), bad)
-    r = _run("-f", str(f), "-o", "json")
+    f = write_yaml(tmp_path, workload_doc(name="good"), bad)
+    r = run_cli("recommend", "-f", str(f), "-o", "json")
     assert r.returncode == 2
     assert "document 2 (bad): spec.slo.ttftP95Ms:" in r.stderr
     assert json.loads(r.stdout)["metadata"]["name"] == "good"
@@ -165,7 +154,7 @@ def test_a_bad_workload_does_not_stop_the_others(tmp_path: Path) -> None:
 def test_no_feasible_placement_exits_3_with_reasons(tmp_path: Path) -> None:
     doc = workload_doc()
     doc["spec"]["slo"]["tpotP95Ms"] = "0.2"
-    r = _run("-f", str(_write(tmp_path, doc)))
+    r = run_cli("recommend", "-f", str(write_yaml(tmp_path, doc)))
     assert r.returncode == 3
     assert "no priced placement meets the SLOs" in r.stdout and "SLO_TPOT_UNMET" in r.stdout
 
@@ -174,11 +163,11 @@ def test_price_override_file_errors(tmp_path: Path) -> None:
     prices = tmp_path / "p.yaml"
     prices.write_text(yaml.safe_dump({"prices": [{"instanceType": "trn9.huge", "capacityType": "on-demand",
                                                   "usdPerHour": "1", "source": "x y z", "date": "2026-01-01"}]}))
-    r = _run("-f", str(_write(tmp_path, workload_doc())), "--prices", str(prices))
+    r = run_cli("recommend", "-f", str(write_yaml(tmp_path, workload_doc())), "--prices", str(prices))
     assert r.returncode == 2 and "prices[0].instanceType: unknown instance type 'trn9.huge'" in r.stderr
     prices.write_text(yaml.safe_dump({"prices": [{"instanceType": "trn2.48xlarge", "capacityType": "on-demand",
                                                   "usdPerHour": 0, "source": "x y z", "date": "2026-01-01"}]}))
-    r = _run("-f", str(_write(tmp_path, workload_doc())), "--prices", str(prices))
+    r = run_cli("recommend", "-f", str(write_yaml(tmp_path, workload_doc())), "--prices", str(prices))
     assert r.returncode == 2 and "prices[0].usdPerHour: must be > 0" in r.stderr
 
 
@@ -186,7 +175,7 @@ def test_price_override_file_errors(tmp_path: Path) -> None:
 def test_plot(tmp_path: Path, suffix: str) -> None:
     pytest.importorskip("matplotlib")
     out = tmp_path / f"plot{suffix}"
-    r = _run("-f", str(EXAMPLES[0]), "--plot", str(out))
+    r = run_cli("recommend", "-f", str(EXAMPLES[0]), "--plot", str(out))
     assert r.returncode == 0, r.stderr
     data = out.read_bytes()
     assert data.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in data[:2000]
@@ -195,5 +184,5 @@ def test_plot(tmp_path: Path, suffix: str) -> None:
 
 def test_plot_rejects_other_formats(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    r = _run("-f", str(EXAMPLES[0]), "--plot", str(tmp_path / "x.jpg"))
+    r = run_cli("recommend", "-f", str(EXAMPLES[0]), "--plot", str(tmp_path / "x.jpg"))
     assert r.returncode == 2 and "must end in .svg or .png" in r.stderr

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 from inferplace.catalog import load_catalog
-from inferplace.engine import evaluate
+from inferplace.cli.scenario_csv import resolve_row
+from inferplace.engine import predict
 from inferplace.engine.roofline import decode_step, kv_replication, weight_footprint
 from inferplace.engine.shapes import ShapeArrays, shape_of
-from inferplace.scenarios import ScenarioError, resolve_row, to_arrays
+from inferplace.placement.scenarios import ScenarioError, to_arrays
 
-from .helpers import BASE, run
+from ..support.engine import BASE, predict_rows
 
 
 def _arrays(**over: str):
@@ -24,9 +25,9 @@ def _arrays(**over: str):
 @pytest.mark.parametrize("load", ["static-batch", "closed-loop", "offline-max"])
 def test_more_bandwidth_never_slows_decode(load: str) -> None:
     a = _arrays(load=load, batch="16")
-    base = evaluate(a)
+    base = predict(a)
     for factor in (1.5, 2.0, 4.0):
-        faster = evaluate(replace(a, bandwidth=a.bandwidth * factor))
+        faster = predict(replace(a, bandwidth=a.bandwidth * factor))
         assert faster.tpot_p50[0] <= base.tpot_p50[0] + 1e-12
         assert faster.output_tok_s_total[0] >= base.output_tok_s_total[0] - 1e-9
 
@@ -40,7 +41,7 @@ def test_fp8_weights_halve_weight_bytes() -> None:
 
 
 def test_fp8_weights_speed_up_memory_bound_decode() -> None:
-    r = run([{"weight_dtype": "bf16", "batch": 1}, {"weight_dtype": "fp8", "batch": 1}])
+    r = predict_rows([{"weight_dtype": "bf16", "batch": 1}, {"weight_dtype": "fp8", "batch": 1}])
     assert r.tpot_p50[1] < r.tpot_p50[0] * 0.75
 
 
@@ -49,7 +50,7 @@ def test_throughput_grows_with_batch_until_memory_caps_it() -> None:
     rows = [{"load": "closed-loop", "batch": c, "model": "meta-llama/Llama-3.3-70B-Instruct",
              "weight_dtype": "fp8", "input_tokens": 2000, "output_tokens": 1000,
              "accelerator": "h200-sxm"} for c in clients]
-    r = run(rows)
+    r = predict_rows(rows)
     tput = r.output_tok_s_total
     assert np.all(np.diff(tput) >= -1e-6 * tput[:-1])
     cap = r.max_batch[0]
@@ -67,7 +68,7 @@ def test_moe_computes_on_active_parameters() -> None:
     assert 12e9 < s.active_matmul_params < 14e9 < 46e9 < s.total_params < 48e9
     a = _arrays(model="mistralai/Mixtral-8x7B-Instruct-v0.1", weight_dtype="fp8")
     shape = a.shape
-    step = decode_step(shape, a.placement(), np.array([64.0]), np.array([10.0]))
+    step = decode_step(shape, a.hardware(), np.array([64.0]), np.array([10.0]))
     flops_per_token = step.compute[0] * a.peak_flops[0] * a.eff.decode_fraction[0] / 64
     assert flops_per_token == pytest.approx(2 * s.active_matmul_params, rel=0.01)
 
@@ -89,7 +90,7 @@ def test_mla_and_sliding_window_shrink_the_kv_cache() -> None:
 
 
 def test_a_model_that_does_not_fit_is_reported_not_estimated() -> None:
-    r = run([{"model": "meta-llama/Llama-3.1-405B-Instruct", "accelerator": "l40s",
+    r = predict_rows([{"model": "meta-llama/Llama-3.1-405B-Instruct", "accelerator": "l40s",
               "weight_dtype": "fp8"}])
     assert not r.fits[0]
     assert np.isnan(r.output_tok_s_total[0])
@@ -105,7 +106,7 @@ def test_speculative_decoding_lowers_tpot_when_drafts_are_accepted() -> None:
             "accelerator": "h200-sxm",
             "chips_per_replica": 2, "num_chips": 2, "draft_model": "meta-llama/Llama-3.2-1B-Instruct",
             "num_speculative_tokens": 4}
-    r = run([{**spec, "draft_model": "", "num_speculative_tokens": ""},
+    r = predict_rows([{**spec, "draft_model": "", "num_speculative_tokens": ""},
              {**spec, "acceptance_rate": 0.8}, {**spec, "acceptance_rate": 0.05}])
     plain, good, bad = r.tpot_p50
     assert good < plain * 0.6
@@ -113,7 +114,7 @@ def test_speculative_decoding_lowers_tpot_when_drafts_are_accepted() -> None:
 
 
 def test_tensor_parallel_splits_weights_and_pays_for_collectives() -> None:
-    r = run([{"model": "meta-llama/Llama-3.3-70B-Instruct", "weight_dtype": "fp8", "batch": 1,
+    r = predict_rows([{"model": "meta-llama/Llama-3.3-70B-Instruct", "weight_dtype": "fp8", "batch": 1,
               "accelerator": "h200-sxm", "num_chips": n, "chips_per_replica": n} for n in (1, 2, 4, 8)])
     assert r.tpot_p50[1] < r.tpot_p50[0]
     # Going wide has diminishing returns: 8 chips are far from 8x faster than one.
@@ -121,7 +122,7 @@ def test_tensor_parallel_splits_weights_and_pays_for_collectives() -> None:
 
 
 def test_server_slo_meets_its_limits() -> None:
-    r = run([{"load": "server-slo", "batch": "", "ttft_slo_ms": 2000, "tpot_slo_ms": t,
+    r = predict_rows([{"load": "server-slo", "batch": "", "ttft_slo_ms": 2000, "tpot_slo_ms": t,
               "model": "meta-llama/Llama-3.3-70B-Instruct", "weight_dtype": "fp8",
               "accelerator": "h200-sxm"} for t in (40, 100, 200)])
     assert np.all(r.tpot_p99 <= np.array([0.040, 0.100, 0.200]) * 1.01)

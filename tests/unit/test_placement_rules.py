@@ -7,22 +7,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from inferplace.api import InferenceWorkload
 from inferplace.catalog import load_catalog
 from inferplace.catalog.overrides import apply_price_overrides
 from inferplace.engine.slo import Tails, latency_at, slo_capacity
-from inferplace.placement import plan
-from inferplace.placement.report import Report
-from inferplace.scenarios import Scenario, to_arrays
+from inferplace.placement.scenarios import Scenario, to_arrays
 
-from .helpers_api import workload_doc
-
-
-def _plan(doc: dict) -> Report:  # type: ignore[type-arg]
-    iw = InferenceWorkload.model_validate(doc)
-    (rep,) = plan([(iw.metadata.name, iw.spec)], load_catalog())
-    assert isinstance(rep, Report)
-    return rep
+from ..support.manifests import workload_doc
+from ..support.plan import plan_one
 
 
 def _rows(ttft_ms: float, tpot_ms: float, isl_p95: float = 2000.0) -> tuple:  # type: ignore[type-arg]
@@ -63,7 +54,7 @@ def test_longer_p95_prompts_raise_ttft() -> None:
 def test_unreachable_tpot_is_reported_with_the_floor() -> None:
     doc = workload_doc()
     doc["spec"]["slo"] = {"ttftP95Ms": 2000, "tpotP95Ms": "0.5"}
-    rep = _plan(doc)
+    rep = plan_one(doc)
     assert rep.status.recommendation is None
     assert rep.status.conditions[0].status == "False"
     reasons = {r.reason for r in rep.status.rejected}
@@ -76,13 +67,13 @@ def test_unreachable_ttft_is_named() -> None:
     doc = workload_doc()
     doc["spec"]["traffic"]["promptTokens"] = {"mean": 30000, "p95": 60000}
     doc["spec"]["slo"] = {"ttftP95Ms": 50, "tpotP95Ms": 100}
-    rep = _plan(doc)
+    rep = plan_one(doc)
     assert rep.status.recommendation is None
     assert "SLO_TTFT_UNMET" in {r.reason for r in rep.status.rejected}
 
 
 def test_every_recommendation_meets_its_slos_at_peak() -> None:
-    rep = _plan(workload_doc())
+    rep = plan_one(workload_doc())
     rec = rep.status.recommendation
     assert rec is not None
     for p in [rec, *rep.status.alternatives]:
@@ -94,7 +85,7 @@ def test_every_recommendation_meets_its_slos_at_peak() -> None:
 def test_unsupported_family_is_rejected_on_neuron() -> None:
     doc = workload_doc(model="google/gemma-3-27b-it")
     doc["spec"]["constraints"] = {"instanceFamilies": ["inf2", "trn1", "p5en"]}
-    rep = _plan(doc)
+    rep = plan_one(doc)
     rejected = {r.node_pool: r for r in rep.status.rejected}
     for fam in ("inf2", "trn1"):
         assert rejected[fam].reason == "MODEL_UNSUPPORTED_ON_NEURON"
@@ -108,10 +99,10 @@ def test_neuron_support_override_admits_neuron_with_the_porting_cost() -> None:
                                                                 "chipsPerReplica": 2})
     doc["spec"]["model"]["neuronSupport"] = "unsupported"
     doc["spec"]["constraints"] = {"instanceFamilies": ["inf2"]}
-    rep = _plan(doc)
+    rep = plan_one(doc)
     assert {r.reason for r in rep.status.rejected if r.node_pool == "inf2"} == {"MODEL_UNSUPPORTED_ON_NEURON"}
     doc["spec"]["model"]["neuronSupport"] = "beta"
-    rep = _plan(doc)
+    rep = plan_one(doc)
     rec = rep.status.recommendation
     assert rec is not None and rec.node_pool == "inf2"
     assert float(rec.migration_weeks) == 10  # catalog default, GPU to Neuron, beta tier
@@ -123,10 +114,10 @@ def test_neuron_support_override_admits_neuron_with_the_porting_cost() -> None:
 def test_supported_family_gets_default_gpu_to_neuron_weeks_and_limit_applies() -> None:
     doc = workload_doc(current={"instanceType": "p5en.48xlarge", "replicas": 1, "chipsPerReplica": 1})
     doc["spec"]["constraints"] = {"instanceFamilies": ["inf2"]}
-    rec = _plan(doc).status.recommendation
+    rec = plan_one(doc).status.recommendation
     assert rec is not None and float(rec.migration_weeks) == 6
     doc["spec"]["constraints"]["maxMigrationWeeks"] = 4
-    rep = _plan(doc)
+    rep = plan_one(doc)
     assert rep.status.recommendation is None
     assert {r.reason for r in rep.status.rejected if r.node_pool == "inf2"} == {"MIGRATION_EXCEEDS_LIMIT"}
 
@@ -135,7 +126,7 @@ def test_migration_override_by_platform() -> None:
     doc = workload_doc(current={"instanceType": "p5en.48xlarge", "replicas": 1, "chipsPerReplica": 1})
     doc["spec"]["constraints"] = {"instanceFamilies": ["inf2"]}
     doc["spec"]["economics"] = {"migrationWeeks": [{"target": "neuron", "weeks": "2.5"}]}
-    rec = _plan(doc).status.recommendation
+    rec = plan_one(doc).status.recommendation
     assert rec is not None and float(rec.migration_weeks) == pytest.approx(2.5)
     assert "spec.economics.migrationWeeks[neuron]" in " ".join(rec.rationale)
 
@@ -143,7 +134,7 @@ def test_migration_override_by_platform() -> None:
 def test_excluded_families_are_reported() -> None:
     doc = workload_doc()
     doc["spec"]["constraints"] = {"instanceFamilies": ["g6e"]}
-    rep = _plan(doc)
+    rep = plan_one(doc)
     ex = {r.node_pool for r in rep.status.rejected if r.reason == "EXCLUDED_BY_CONSTRAINTS"}
     assert {"p5", "inf2", "trn2"} <= ex
     assert rep.status.recommendation is not None and rep.status.recommendation.node_pool == "g6e"
@@ -155,7 +146,7 @@ def test_speculative_decoding_is_searched_both_ways() -> None:
     doc["spec"]["speculativeDecoding"] = {"draftModel": "meta-llama/Llama-3.2-1B", "acceptanceRate": "0.75",
                                           "numSpeculativeTokens": 4}
     doc["spec"]["constraints"] = {"instanceFamilies": ["p5en"]}
-    rep = _plan(doc)
+    rep = plan_one(doc)
     flags = {p.speculative_decoding for p in [rep.status.recommendation, *rep.status.alternatives] if p}
     assert True in flags
 
@@ -164,10 +155,7 @@ def test_price_overrides_make_trn2_a_candidate() -> None:
     cat = apply_price_overrides(load_catalog(), {"prices": [
         {"instanceType": "trn2.48xlarge", "capacityType": "on-demand", "usdPerHour": "1.00",
          "source": "test: absurdly low to force the choice", "date": "2026-11-01"}]})
-    doc = workload_doc()
-    iw = InferenceWorkload.model_validate(doc)
-    (rep,) = plan([(iw.metadata.name, iw.spec)], cat)
-    assert isinstance(rep, Report)
+    rep = plan_one(workload_doc(), cat)
     assert rep.status.recommendation is not None
     assert rep.status.recommendation.instance_type == "trn2.48xlarge"
     assert "price override" in rep.status.recommendation.cost_breakdown.price_source

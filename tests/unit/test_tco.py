@@ -8,21 +8,19 @@ import dataclasses
 import numpy as np
 import pytest
 
-from inferplace.api import InferenceWorkload
 from inferplace.catalog import load_catalog
 from inferplace.catalog.instances import Price
-from inferplace.engine.tco import Overheads, monthly_cost, size
-from inferplace.placement import plan
-from inferplace.placement.report import Report
+from inferplace.engine.tco import Demand, Overheads, monthly_cost, size
 
-from .helpers_api import workload_doc
+from ..support.manifests import workload_doc
+from ..support.plan import plan_one
 
 
 def test_sizing_by_hand() -> None:
     # 10 req/s mean, peak x2, 5% retries -> 21 req/s to carry at peak; a replica serves 3 req/s at the
     # SLO and may run at 70% -> ceil(21 / 2.1) = 10 replicas; 2 chips each, 8 chips per instance ->
     # 4 per instance -> 3 instances (12 slots) -> capacity 36 req/s -> utilization 10.5 / 36.
-    s = size(np.array([3.0]), 10.0, 2.0, 0.05, 0.7, 1, np.array([2.0]), np.array([8.0]), 200.0)
+    s = size(np.array([3.0]), Demand(10.0, 2.0, 0.05), 0.7, 1, np.array([2.0]), np.array([8.0]), 200.0)
     assert s.replicas[0] == 10
     assert s.instances[0] == 3
     assert s.replicas_per_instance[0] == 4
@@ -30,13 +28,31 @@ def test_sizing_by_hand() -> None:
     assert s.utilization[0] == pytest.approx(10.5 / 36)
 
 
+def test_demand_by_hand() -> None:
+    d = Demand(mean_rps=10.0, peak_to_mean=2.0, retry_rate=0.05)
+    assert d.peak == pytest.approx(21.0)
+    assert d.mean == pytest.approx(10.5)
+
+
+def test_a_given_fleet_is_packed_and_used_as_is() -> None:
+    # Today's 5 replicas x 2 chips on 8-chip instances: 2 instances, 4 slots each; 3 req/s per replica.
+    s = size(np.array([3.0]), Demand(10.0, 2.0, 0.05), 0.7, 1, np.array([2.0]), np.array([8.0]), 200.0,
+             replicas=np.array([5.0]))
+    assert s.replicas[0] == 5 and s.instances[0] == 2
+    assert s.utilization[0] == pytest.approx(10.5 / 24)
+    # A fleet that cannot serve within the SLOs has no capacity: all of it is busy (or idle), never NaN.
+    none = size(np.array([np.nan]), Demand(10.0, 2.0, 0.05), 0.7, 1, np.array([2.0]), np.array([8.0]), 200.0,
+                replicas=np.array([5.0]))
+    assert none.capacity_tok_s[0] == 0 and none.utilization[0] == 1.0
+
+
 def test_min_replicas_wins_over_low_demand() -> None:
-    s = size(np.array([50.0]), 0.1, 1.0, 0.0, 0.8, 3, np.array([1.0]), np.array([1.0]), 100.0)
+    s = size(np.array([50.0]), Demand(0.1, 1.0, 0.0), 0.8, 3, np.array([1.0]), np.array([1.0]), 100.0)
     assert s.replicas[0] == 3 and s.instances[0] == 3
 
 
 def test_monthly_cost_terms_by_hand() -> None:
-    s = size(np.array([3.0]), 10.0, 2.0, 0.05, 0.7, 1, np.array([2.0]), np.array([8.0]), 200.0)
+    s = size(np.array([3.0]), Demand(10.0, 2.0, 0.05), 0.7, 1, np.array([2.0]), np.array([8.0]), 200.0)
     c = monthly_cost(np.array([10.0]), s, Overheads(host=0.0, network=0.01, storage=0.02, power=0.03,
                                                      orchestration=0.04),
                      0.05, np.array([6.0]), 5000.0, 12.0, accepted_tok_s=10.0 * 200)
@@ -70,13 +86,6 @@ def _toy_catalog(price_a: float, price_b: float):  # type: ignore[no-untyped-def
     return dataclasses.replace(cat, instances={"toya.48xlarge": a, "toyb.48xlarge": b})
 
 
-def _plan(doc: dict, cat) -> Report:  # type: ignore[no-untyped-def, type-arg]
-    iw = InferenceWorkload.model_validate(doc)
-    (rep,) = plan([(iw.metadata.name, iw.spec)], cat)
-    assert isinstance(rep, Report)
-    return rep
-
-
 def test_toy_catalog_cheaper_instance_wins_and_costs_add_up() -> None:
     cat = _toy_catalog(price_a=40.0, price_b=30.0)
     doc = workload_doc(current={"instanceType": "toya.48xlarge", "replicas": 2, "chipsPerReplica": 8})
@@ -84,7 +93,7 @@ def test_toy_catalog_cheaper_instance_wins_and_costs_add_up() -> None:
                                 "amortizationMonths": 12, "retryRate": "0", "targetUtilization": 1,
                                 "overheadRates": {"host": 0, "network": 0, "storage": 0, "power": 0,
                                                   "orchestration": 0}}
-    rep = _plan(doc, cat)
+    rep = plan_one(doc, cat)
     rec, cur = rep.status.recommendation, rep.status.current
     assert rec is not None and cur is not None
     assert rec.instance_type == "toyb.48xlarge"
@@ -117,7 +126,7 @@ def test_migration_cost_can_reverse_the_choice() -> None:
     doc = workload_doc(current={"instanceType": "toya.48xlarge", "replicas": 2, "chipsPerReplica": 8})
     doc["spec"]["economics"] = {"migrationWeeks": [{"target": "toyb", "weeks": 40}], "engineerWeekCost": 10000,
                                 "amortizationMonths": 6}
-    rec = _plan(doc, cat).status.recommendation
+    rec = plan_one(doc, cat).status.recommendation
     assert rec is not None and rec.instance_type == "toya.48xlarge"
 
 
@@ -125,7 +134,7 @@ def test_price_missing_is_no_price_never_zero() -> None:
     cat = _toy_catalog(price_a=40.0, price_b=30.0)
     toyb = cat.instances["toyb.48xlarge"].model_copy(update={"prices": {}})
     cat = dataclasses.replace(cat, instances={**cat.instances, "toyb.48xlarge": toyb})
-    rep = _plan(workload_doc(), cat)
+    rep = plan_one(workload_doc(), cat)
     assert rep.status.recommendation is not None
     assert rep.status.recommendation.instance_type == "toya.48xlarge"
     (rej,) = [r for r in rep.status.rejected if r.node_pool == "toyb"]
@@ -136,7 +145,7 @@ def test_price_missing_is_no_price_never_zero() -> None:
 def test_reserved_price_of_unknown_term_is_not_used_as_reserved_1y() -> None:
     doc = workload_doc(model="meta-llama/Llama-3.1-8B-Instruct")
     doc["spec"]["constraints"] = {"instanceFamilies": ["inf2"], "capacityTypes": ["reserved-1y"]}
-    rep = _plan(doc, load_catalog())
+    rep = plan_one(doc, load_catalog())
     assert rep.status.recommendation is None
     (rej,) = [r for r in rep.status.rejected if r.node_pool == "inf2"]
     assert rej.reason == "NO_PRICE"

@@ -11,12 +11,11 @@ from inferplace.api.resource import (
     InferenceWorkload,
     ObjectMeta,
 )
-from inferplace.api.spec import CAPACITY_TYPES, InferenceWorkloadSpec
+from inferplace.api.spec import InferenceWorkloadSpec
 from inferplace.api.status import InferenceWorkloadStatus
 
 __all__ = [
     "API_VERSION",
-    "CAPACITY_TYPES",
     "GROUP",
     "KIND",
     "PLURAL",

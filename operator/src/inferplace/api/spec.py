@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, Field, model_validator
 
-from inferplace.api.types import DURATION_PATTERN, WIRE, Dec, wire_with_rules
-
-Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
-CapacityType = Literal[
-    "on-demand", "spot", "reserved-1y", "reserved-3y", "savings-plan-1y", "savings-plan-3y", "capacity-block"
-]
-CAPACITY_TYPES: tuple[CapacityType, ...] = (
-    "on-demand", "spot", "reserved-1y", "reserved-3y", "savings-plan-1y", "savings-plan-3y", "capacity-block"
+from inferplace.api.types import WIRE, Dec, wire_with_rules
+from inferplace.api.vocabulary import (
+    DURATION_PATTERN,
+    LABEL_NAME_PATTERN,
+    CapacityType,
+    MetricsServer,
+    NeuronSupport,
+    Precision,
 )
-NeuronSupport = Literal["supported", "beta", "unsupported"]
-MetricsServer = Literal["vllm", "tgi", "sglang", "trtllm"]
 
-Name = Annotated[str, Field(min_length=1, max_length=253)]
-LabelName = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=128)]
+LabelName = Annotated[str, Field(pattern=LABEL_NAME_PATTERN, max_length=128)]
 
 
 class MoEShape(BaseModel):

@@ -11,31 +11,17 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from inferplace.api.spec import CapacityType, Precision
 from inferplace.api.types import WIRE
+from inferplace.api.vocabulary import Bound, CapacityType, ConditionType, ConfidenceLevel, Precision, Reason
 
 DecimalText = Annotated[str, Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$", max_length=32)]
-Reason = Literal[
-    "SLO_TTFT_UNMET",
-    "SLO_TPOT_UNMET",
-    "SLO_E2E_UNMET",
-    "DOES_NOT_FIT",
-    "MODEL_UNSUPPORTED_ON_NEURON",
-    "EXCLUDED_BY_CONSTRAINTS",
-    "MIGRATION_EXCEEDS_LIMIT",
-    "NO_PRICE",
-    "NO_PERFORMANCE_DATA",
-    "HIGHER_COST",
-]
-Bound = Literal["memory-bandwidth", "compute", "interconnect", "framework-overhead", "memory-capacity"]
-ConfidenceLevel = Literal["high", "medium", "low"]
 
 
 class Condition(BaseModel):
     """Kubernetes-style condition (Ready, MetricsAvailable, Calibrated)."""
 
     model_config = WIRE
-    type: str = Field(max_length=64)
+    type: ConditionType
     status: Literal["True", "False", "Unknown"]
     reason: str = Field(pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", max_length=128)
     message: str = Field(default="", max_length=4096)

@@ -20,9 +20,6 @@ from pydantic.alias_generators import to_camel
 
 DECIMAL_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
 _DECIMAL_RE = re.compile(DECIMAL_PATTERN)
-DURATION_PATTERN = r"^[1-9][0-9]*(s|m|h|d)$"
-
-HOURS_PER_MONTH = 730
 
 
 def _parse_decimal(value: Any) -> Decimal:

@@ -7,11 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from inferplace.api.vocabulary import Platform, Precision
 from inferplace.catalog._files import CatalogError, read_yaml
-
-DType = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
-DTYPES: tuple[DType, ...] = ("bf16", "fp16", "fp8", "int8", "fp4")
-BYTES_PER_ELEMENT: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.5}
 
 _UNIT_TO_SI: dict[str, float] = {
     "TFLOPS": 1e12,
@@ -60,19 +57,19 @@ class Accelerator(BaseModel):
     vendor: Literal["nvidia", "amd", "aws"]
     generation: str
     aliases: list[str] = []
-    peak_tflops: dict[DType, Figure]
+    peak_tflops: dict[Precision, Figure]
     memory: Figure
     memory_bandwidth: Figure
     interconnect: Figure | None = None
     cores_per_chip: int | None = None
     # Neuron shards a model over NeuronCores, not chips: TP24 on 12 Inferentia2 chips.
     tensor_parallel_ranks_per_chip: int = Field(default=1, ge=1, le=16)
-    weight_dtypes: list[DType]
-    kv_dtypes: list[DType]
+    weight_dtypes: list[Precision]
+    kv_dtypes: list[Precision]
     missing: dict[str, str] = {}
 
     @property
-    def platform(self) -> Literal["neuron", "gpu"]:
+    def platform(self) -> Platform:
         return "neuron" if self.vendor == "aws" else "gpu"
 
     @property
@@ -91,8 +88,8 @@ class Accelerator(BaseModel):
         both = 2.0 if self.interconnect.bidirectional else 1.0
         return self.interconnect.si / both
 
-    def peak_flops(self, dtype: str) -> float | None:
-        fig = self.peak_tflops.get(dtype)  # type: ignore[call-overload]
+    def peak_flops(self, dtype: Precision) -> float | None:
+        fig = self.peak_tflops.get(dtype)
         return None if fig is None else fig.si
 
     def figures(self) -> dict[str, Figure]:

@@ -12,8 +12,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from inferplace.api.vocabulary import Platform
 from inferplace.catalog._files import CatalogError, read_yaml
 
+# The serving stack the engine models on each platform when nothing says otherwise: vLLM on GPUs,
+# vLLM on NxD Inference on Neuron.
+DEFAULT_FRAMEWORK: dict[Platform, str] = {"gpu": "vllm", "neuron": "nxdi"}
+
+# Names a row or a spec may give a serving stack, and the efficiency group each is fitted under.
 FRAMEWORK_ALIASES: dict[str, str] = {
     "trtllm": "trtllm",
     "tensorrt-llm": "trtllm",

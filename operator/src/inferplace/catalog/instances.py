@@ -7,18 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from inferplace.api.vocabulary import CapacityType
 from inferplace.catalog._files import CatalogError, read_yaml
 
-PriceKind = Literal[
-    "on-demand",
-    "spot",
-    "reserved-1y",
-    "reserved-3y",
-    "savings-plan-1y",
-    "savings-plan-3y",
-    "reserved-unknown-term",
-    "capacity-block",
-]
+# A capacity type, or a reserved rate whose term the source does not state (never used as either term).
+PriceKind = CapacityType | Literal["reserved-unknown-term"]
 
 
 class Price(BaseModel):

@@ -5,24 +5,34 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from inferplace.api.vocabulary import NeuronSupport, Platform
 from inferplace.catalog._files import CatalogError, read_yaml
-
-SupportTier = Literal["supported", "beta", "unsupported"]
-SUPPORT_TIERS: tuple[SupportTier, ...] = ("supported", "beta", "unsupported")
 
 
 class Source(BaseModel):
+    """Where a figure or rule was read: an address, or a title where no address was recorded."""
+
     model_config = ConfigDict(extra="forbid")
-    url: str = Field(min_length=8)
+    url: str | None = Field(default=None, min_length=8)
+    title: str = ""
     date: str = Field(min_length=4)
     note: str = ""
+
+    @model_validator(mode="after")
+    def _cited(self) -> Source:
+        if self.url is None and not (self.title and self.note):
+            raise ValueError("a source without a url needs a title and a note saying why there is no address")
+        return self
+
+    def cite(self) -> str:
+        return self.url or f'"{self.title}" (no address recorded)'
 
 
 class FamilySupport(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    tier: SupportTier
+    tier: NeuronSupport
     source: str
     note: str = ""
 
@@ -57,17 +67,17 @@ class MigrationTable(BaseModel):
     platform_risks: dict[str, PlatformRisk] = {}
     migration_weeks: MigrationWeeks
 
-    def support(self, family: str) -> tuple[SupportTier, str]:
+    def support(self, family: str) -> tuple[NeuronSupport, str]:
         """Tier and a one-line reason with its source, for a model family."""
         entry = self.neuron_support.get(family.lower())
         if entry is None:
             return "unsupported", f"family {family!r} is not in the Neuron support matrix"
         src = self.sources[entry.source]
         why = f"{entry.note}; " if entry.note else ""
-        return entry.tier, f"{why}source: {src.url} ({src.date})"
+        return entry.tier, f"{why}source: {src.cite()} ({src.date})"
 
-    def default_weeks(self, current_platform: str | None, current_family: str | None,
-                      target_platform: str, target_family: str, tier: SupportTier) -> float:
+    def default_weeks(self, current_platform: Platform | None, current_family: str | None,
+                      target_platform: Platform, target_family: str, tier: NeuronSupport) -> float:
         mw = self.migration_weeks
         if current_family is not None and current_family == target_family:
             return mw.same_instance_family

@@ -19,8 +19,8 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from inferplace.api.errors import describe
-from inferplace.api.spec import CapacityType
 from inferplace.api.types import WIRE, Dec
+from inferplace.api.vocabulary import CapacityType
 from inferplace.catalog._files import CatalogError
 from inferplace.catalog.instances import Price
 from inferplace.catalog.registry import Catalog

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import math
 import sys
 from pathlib import Path
@@ -13,52 +12,29 @@ from typing import Any, TextIO
 import numpy as np
 
 from inferplace.catalog import Catalog, CatalogError, load_catalog
-from inferplace.engine import evaluate
+from inferplace.cli.fidelity import compare, format_report
+from inferplace.cli.inputs import InputError, csv_rows
+from inferplace.cli.scenario_csv import REQUIRED_COLUMNS, resolve_row
+from inferplace.engine import predict
 from inferplace.engine.roofline import kv_capacity, weight_footprint
-from inferplace.fidelity import compare, format_report
-from inferplace.scenarios import REQUIRED_COLUMNS, Scenario, ScenarioError, resolve_row, to_arrays
+from inferplace.placement.scenarios import Scenario, ScenarioError, to_arrays
 
 OUTPUT_COLUMNS = ("scenario_id", "output_tok_s_total", "ttft_ms_p50", "tpot_ms_p50", "ttft_ms_p99",
                   "tpot_ms_p99", "bound", "error")
 EXIT_OK, EXIT_USAGE, EXIT_PARTIAL = 0, 2, 3
 
 
-class InputError(Exception):
-    """The input as a whole cannot be used (exit 2)."""
-
-
 def register(sub: Any) -> None:
     p = sub.add_parser("estimate", help="predict throughput, TTFT and TPOT for a scenario CSV",
                        description=__doc__)
     p.add_argument("--scenarios", required=True, type=Path, metavar="FILE.csv",
-                   help="scenarios in the format of shared/data/SCENARIOS.md ('-' for stdin)")
+                   help="scenarios, one per row (columns in the README, 'inferplace estimate'); '-' for stdin")
     p.add_argument("--out", type=Path, metavar="FILE.csv", help="write results here (default: stdout)")
     p.add_argument("--truth", type=Path, metavar="FILE.csv",
                    help="also print the error against published values (scenario_id,metric,value,unit)")
     p.add_argument("--quality", choices=("all", "ok"), default="all",
                    help="with --truth: score only rows whose `quality` column is 'ok'")
     p.set_defaults(run=run)
-
-
-def _read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
-    try:
-        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from None
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    if not header:
-        raise InputError(f"{path} is empty: expected a CSV header with {', '.join(required)}")
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise InputError(f"{path}: missing required column(s): {', '.join(missing)}")
-    reader.fieldnames = header
-    rows = []
-    for row in reader:
-        if None in row:
-            raise InputError(f"{path}: line {reader.line_num} has more cells than the header")
-        rows.append({k: (v or "").strip() for k, v in row.items()})
-    return rows
 
 
 def _fmt(value: float) -> str:
@@ -93,9 +69,9 @@ def estimate_rows(
     if not resolved:
         return out, preds
     arrays = to_arrays([s for _, s in resolved], cat)
-    res = evaluate(arrays)
+    res = predict(arrays)
     weights = weight_footprint(arrays.shape, arrays.weight_bytes)
-    capacity = kv_capacity(arrays.shape, arrays.placement())
+    capacity = kv_capacity(arrays.shape, arrays.hardware())
     bounds = res.bound_names()
     for j, (i, s) in enumerate(resolved):
         if not res.fits[j]:
@@ -133,8 +109,8 @@ def _write(rows: list[dict[str, str]], stream: TextIO) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        rows = _read_csv(args.scenarios, REQUIRED_COLUMNS)
-        truth = _read_csv(args.truth, ("scenario_id", "metric", "value")) if args.truth else None
+        rows = csv_rows(args.scenarios, REQUIRED_COLUMNS)
+        truth = csv_rows(args.truth, ("scenario_id", "metric", "value")) if args.truth else None
         results, preds = estimate_rows(rows)
     except InputError as exc:
         print(f"inferplace estimate: {exc}", file=sys.stderr)

@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-DURATION = re.compile(r"^([1-9][0-9]*)(s|m|h)$")
-SECONDS = {"s": 1, "m": 60, "h": 3600}
+from inferplace.api.vocabulary import duration_seconds
 
 
 class ConfigError(ValueError):
@@ -111,10 +110,10 @@ def add_arguments(p: argparse.ArgumentParser, env: Mapping[str, str] | None = No
 
 
 def duration_s(text: str, what: str) -> float:
-    m = DURATION.match(text.strip())
-    if not m:
-        raise ConfigError(f"{what}: {text!r} is not a duration; write a whole number with s, m or h, e.g. 30s, 5m")
-    return float(m.group(1)) * SECONDS[m.group(2)]
+    try:
+        return float(duration_seconds(text.strip()))
+    except ValueError as exc:
+        raise ConfigError(f"{what}: {exc}") from None
 
 
 def _number(text: str, what: str, lo: float, hi: float) -> float:
@@ -145,7 +144,7 @@ def from_args(a: argparse.Namespace, env: Mapping[str, str] | None = None) -> Op
         raise ConfigError("say what to watch: --namespace NS (repeatable) or --all-namespaces "
                           "(INFERPLACE_NAMESPACES=a,b or INFERPLACE_ALL_NAMESPACES=true)")
     url = a.prometheus_url or None
-    if url is not None and not re.match(r"^https?://[^\s]+$", url):
+    if url is not None and not re.fullmatch(r"https?://[^\s]+", url):
         raise ConfigError(f"--prometheus-url / INFERPLACE_PROMETHEUS_URL: {url!r} is not an http(s) URL")
     if a.basic_auth_username and not a.basic_auth_password_file:
         raise ConfigError("--basic-auth-username needs --basic-auth-password-file "
@@ -156,7 +155,7 @@ def from_args(a: argparse.Namespace, env: Mapping[str, str] | None = None) -> Op
     window = a.metrics_window
     duration_s(window, "--metrics-window / INFERPLACE_METRICS_WINDOW")
     metrics_address = a.metrics_address
-    if metrics_address != "off" and not re.match(r"^[^\s:]*:[0-9]{1,5}$", metrics_address):
+    if metrics_address != "off" and not re.fullmatch(r"[^\s:]*:[0-9]{1,5}", metrics_address):
         raise ConfigError(f"--metrics-address / INFERPLACE_METRICS_ADDRESS: {metrics_address!r}; write HOST:PORT "
                           "or off")
     return OperatorConfig(

@@ -1,4 +1,4 @@
-"""kopf registrations only; the work is in runtime.py (loop) and evaluate.py (one evaluation).
+"""kopf registrations only; the work is in runtime.py (loop) and reconcile.py (one evaluation).
 
 Run with `inferplace operator`, or `kopf run -m inferplace.controller.handlers` with settings from
 `INFERPLACE_*` environment variables.
@@ -15,6 +15,7 @@ from inferplace.api import GROUP, PLURAL, VERSION
 from inferplace.catalog import load_catalog
 from inferplace.catalog.overrides import apply_price_overrides
 from inferplace.controller import config as configuration
+from inferplace.controller.backends import metrics_backends
 from inferplace.controller.kube import KubeWriter, connection_info, load_configuration
 from inferplace.controller.runtime import Runtime
 
@@ -47,10 +48,11 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     try:
         kube = KubeWriter.connect(cfg.api_timeout_s, cfg.workers)
         catalog = _catalog(cfg)
+        backends = metrics_backends(cfg)
     except Exception as exc:
-        # Retrying cannot fix a missing kubeconfig or a bad price file: stop with the reason.
+        # Retrying cannot fix a missing kubeconfig, a bad price file or missing SigV4 support: stop with the reason.
         raise kopf.PermanentError(f"cannot start: {exc}") from exc
-    runtime = Runtime(cfg, catalog, kube)
+    runtime = Runtime(cfg, catalog, kube, backends)
     runtime.start()
     memo["runtime"] = runtime
     hp = cfg.metrics_host_port

@@ -16,21 +16,43 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
+from inferplace.api import InferenceWorkloadSpec
+from inferplace.api.vocabulary import Platform
 from inferplace.catalog import Catalog
 from inferplace.controller.config import OperatorConfig
-from inferplace.controller.evaluate import evaluate
-from inferplace.controller.kube import Gone, KubeWriter
+from inferplace.controller.kube import Gone
+from inferplace.controller.reconcile import InvalidSpec, parse_spec, reconcile
 from inferplace.controller.telemetry import Telemetry
-from inferplace.metrics import MetricsUnavailable, Observation, PrometheusSource
-from inferplace.metrics.auth import BearerTokenFile, SigV4, basic_auth
+from inferplace.metrics import MetricsBackend, MetricsUnavailable, Observation, ObserveRequest, SelectorError
 
 log = logging.getLogger("inferplace.operator")
 
 ERROR_BACKOFF_S = 30.0  # first retry after an unexpected failure; doubles up to the interval
+
+
+class StatusWriter(Protocol):
+    """Where evaluations go: the API server (kube.KubeWriter), or a fake in tests."""
+
+    def write_status(self, namespace: str, name: str, uid: str | None, status: dict[str, Any]) -> None: ...
+
+    def post_event(self, namespace: str, name: str, uid: str | None, kind_type: str, reason: str,
+                   message: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+BackendFactory = Callable[[str | None], MetricsBackend | None]
+"""The metrics backend for a workload's `spec.metrics.prometheusUrl` (None: the operator's own)."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -39,7 +61,7 @@ class Entry:
     name: str
     uid: str | None
     generation: int | None
-    spec: dict[str, Any]
+    spec: InferenceWorkloadSpec | InvalidSpec  # parsed once, when the watch delivers it
     status: dict[str, Any] | None
     due: float = 0.0  # monotonic time of the next periodic evaluation
     queued: bool = False
@@ -61,15 +83,18 @@ class Entry:
 class Runtime:
     config: OperatorConfig
     catalog: Catalog
-    kube: KubeWriter
+    kube: StatusWriter
+    backends: BackendFactory
     telemetry: Telemetry = field(default_factory=Telemetry)
     entries: dict[tuple[str, str], Entry] = field(default_factory=dict)
+    clock: Callable[[], datetime] = _now  # wall time for status timestamps
+    monotonic: Callable[[], float] = time.monotonic  # scheduling
+    tick_s: float = 1.0  # how often the scheduler looks for workloads that fell due
 
     def __post_init__(self) -> None:
         self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self.pool = ThreadPoolExecutor(self.config.workers, thread_name_prefix="inferplace-eval")
         self.tasks: list[asyncio.Task[None]] = []
-        self.operator_source = self._operator_source()
 
     # ---- inputs from the watch ------------------------------------------------------------------
 
@@ -81,17 +106,19 @@ class Runtime:
             self.telemetry.forget(*key)
             self.telemetry.workloads.set(len(self.entries))
             return
-        spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
         status = body.get("status") if isinstance(body.get("status"), dict) else None
         entry = self.entries.get(key)
         if entry is None or entry.uid != meta.get("uid"):
             # First sight (create, or resume after a restart): evaluate now.
-            entry = Entry(key[0], key[1], meta.get("uid"), meta.get("generation"), spec or {}, status)
+            entry = Entry(key[0], key[1], meta.get("uid"), meta.get("generation"), parse_spec(body.get("spec")),
+                          status)
             self.entries[key] = entry
             self.telemetry.workloads.set(len(self.entries))
             self._enqueue(entry)
             return
-        entry.generation, entry.spec = meta.get("generation"), spec or {}
+        if meta.get("generation") != entry.generation:
+            entry.spec = parse_spec(body.get("spec"))
+        entry.generation = meta.get("generation")
         if status is not None or entry.status is None:
             entry.status = status
         if entry.stale() and entry.evaluated_generation != entry.generation:
@@ -123,13 +150,18 @@ class Runtime:
     def healthy(self) -> bool:
         return bool(self.tasks) and not any(t.done() for t in self.tasks)
 
+    def enqueue_due(self) -> int:
+        """Queue every workload whose periodic evaluation fell due; how many were queued."""
+        now = self.monotonic()
+        due = [e for e in self.entries.values() if not e.queued and not e.running and e.due and e.due <= now]
+        for entry in due:
+            self._enqueue(entry)
+        return len(due)
+
     async def _scheduler(self) -> None:
         while True:
-            now = time.monotonic()
-            for entry in list(self.entries.values()):
-                if not entry.queued and not entry.running and entry.due and entry.due <= now:
-                    self._enqueue(entry)
-            await asyncio.sleep(1.0)
+            self.enqueue_due()
+            await asyncio.sleep(self.tick_s)
 
     async def _worker(self) -> None:
         loop = asyncio.get_running_loop()
@@ -140,7 +172,7 @@ class Runtime:
             if entry is None:
                 continue
             entry.queued, entry.running, entry.dirty = False, True, False
-            snapshot = (entry.namespace, entry.name, entry.uid, entry.generation, dict(entry.spec), entry.status)
+            snapshot = (entry.namespace, entry.name, entry.uid, entry.generation, entry.spec, entry.status)
             try:
                 status = await loop.run_in_executor(self.pool, self.evaluate_and_write, *snapshot)
             except Gone:
@@ -151,14 +183,14 @@ class Runtime:
                 log.exception("evaluation of %s/%s failed", *key)
                 self.telemetry.evaluations.labels("error").inc()
                 entry.failures += 1
-                entry.due = time.monotonic() + min(ERROR_BACKOFF_S * 2 ** (entry.failures - 1),
+                entry.due = self.monotonic() + min(ERROR_BACKOFF_S * 2 ** (entry.failures - 1),
                                                    self.config.interval_s)
                 status = None
             else:
                 entry.failures = 0
                 entry.status = status
                 entry.evaluated_generation = snapshot[3]
-                entry.due = time.monotonic() + self._interval()
+                entry.due = self.monotonic() + self._interval()
             finally:
                 entry.running = False
             if entry.dirty and entry.stale():
@@ -171,11 +203,11 @@ class Runtime:
     # ---- one evaluation (worker thread) ---------------------------------------------------------
 
     def evaluate_and_write(self, namespace: str, name: str, uid: str | None, generation: int | None,
-                           spec: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+                           spec: InferenceWorkloadSpec | InvalidSpec,
+                           previous: dict[str, Any] | None) -> dict[str, Any]:
         started = time.perf_counter()
-        obs, fault = self._observe(spec)
-        result = evaluate(name, spec, generation, previous, obs, fault, self.catalog,
-                          metrics_configured=isinstance(spec.get("metrics"), dict))
+        obs, fault = self._observe(spec) if isinstance(spec, InferenceWorkloadSpec) else (None, None)
+        result = reconcile(name, spec, generation, previous, obs, fault, self.catalog, self.clock())
         try:
             self.kube.write_status(namespace, name, uid, result.status)
         except Gone:
@@ -193,42 +225,22 @@ class Runtime:
         self.telemetry.duration.observe(time.perf_counter() - started)
         return result.status
 
-    def _operator_source(self) -> PrometheusSource | None:
-        c = self.config
-        if not c.prometheus_url:
-            return None
-        auth: Any = None
-        if c.bearer_token_file:
-            auth = BearerTokenFile(c.bearer_token_file)
-        elif c.basic_auth_username and c.basic_auth_password_file:
-            auth = basic_auth(c.basic_auth_username, c.basic_auth_password_file)
-        elif c.sigv4_region:
-            auth = SigV4(c.sigv4_region)
-        return PrometheusSource(c.prometheus_url, timeout_s=c.prometheus_timeout_s, auth=auth, ca_bundle=c.ca_bundle)
-
-    def _source(self, url: str | None) -> PrometheusSource | None:
-        own = self.operator_source
-        if url is None or (own is not None and url.rstrip("/") == own.url.rstrip("/")):
-            return own
-        # A workload's own Prometheus gets no credentials: a spec must not be able to collect them.
-        return PrometheusSource(url, timeout_s=self.config.prometheus_timeout_s, ca_bundle=self.config.ca_bundle)
-
-    def _observe(self, spec: dict[str, Any]) -> tuple[Observation | None, MetricsUnavailable | None]:
-        m = spec.get("metrics")
-        if not isinstance(m, dict):
+    def _observe(self, spec: InferenceWorkloadSpec) -> tuple[Observation | None, MetricsUnavailable | None]:
+        m = spec.metrics
+        if m is None:
             return None, None
-        source = self._source(m.get("prometheusUrl") if isinstance(m.get("prometheusUrl"), str) else None)
-        if source is None:
+        backend = self.backends(m.prometheus_url)
+        if backend is None:
             fault = MetricsUnavailable("NoPrometheus", "no Prometheus to ask: set spec.metrics.prometheusUrl or the "
                                        "operator's --prometheus-url (INFERPLACE_PROMETHEUS_URL)")
             return None, fault
+        request = ObserveRequest(m.server, dict(m.selector), m.window or self.config.window, self._platform(spec))
         try:
-            obs = source.observe(str(m.get("server") or "vllm"), _labels(m.get("selector")),
-                                 str(m.get("window") or self.config.window), platform=self._platform(spec))
+            obs = backend.observe(request)
         except MetricsUnavailable as exc:
             self.telemetry.prometheus_errors.labels(exc.reason).inc()
             return None, exc
-        except ValueError as exc:  # a selector the schema let through but PromQL cannot take
+        except SelectorError as exc:  # a selector the schema let through but PromQL cannot take
             self.telemetry.prometheus_errors.labels("BadSelector").inc()
             return None, MetricsUnavailable("BadSelector", f"spec.metrics.selector: {exc}")
         bad = sum(1 for p in obs.problems.values() if p.startswith("bad answer"))
@@ -236,11 +248,6 @@ class Runtime:
             self.telemetry.prometheus_errors.labels("BadAnswer").inc(bad)
         return obs, None
 
-    def _platform(self, spec: dict[str, Any]) -> str | None:
-        cur = spec.get("current")
-        inst = self.catalog.instances.get(str(cur.get("instanceType"))) if isinstance(cur, dict) else None
+    def _platform(self, spec: InferenceWorkloadSpec) -> Platform | None:
+        inst = self.catalog.instances.get(spec.current.instance_type.lower()) if spec.current else None
         return None if inst is None else self.catalog.accelerators[inst.accelerator].platform
-
-
-def _labels(raw: object) -> dict[str, str]:
-    return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}

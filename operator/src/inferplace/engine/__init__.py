@@ -1,12 +1,15 @@
-"""The performance engine: pure numpy, no I/O, nothing from kopf, kubernetes or Prometheus.
+"""The performance engine: pure numpy, no I/O, nothing of the project's catalog or API, no pydantic,
+YAML, kopf, kubernetes or HTTP client (import-linter holds it to that).
 
 `shapes` counts parameters, KV bytes and FLOPs from an architecture; `roofline` turns them into
-step times on a chip; `serving` turns step times into throughput and latency percentiles for each
-way of loading a server; `batch` stacks many scenarios into arrays and evaluates them at once.
+step times on a replica's hardware; `serving` turns step times into throughput and latency
+percentiles for each way of loading a server; `batch` stacks many scenarios into arrays and predicts
+them at once; `slo` finds the goodput under latency objectives; `tco` sizes and costs a fleet.
 """
 
-from inferplace.engine.batch import LOADS, Efficiency, ScenarioArrays, evaluate
-from inferplace.engine.serving import Results
-from inferplace.engine.shapes import ModelShape, shape_of
+from inferplace.engine.batch import LOADS, Efficiency, ScenarioArrays, predict
+from inferplace.engine.serving import BOUNDS, Bound, Results
+from inferplace.engine.shapes import Architecture, ModelShape, shape_of
 
-__all__ = ["LOADS", "Efficiency", "ModelShape", "Results", "ScenarioArrays", "evaluate", "shape_of"]
+__all__ = ["BOUNDS", "LOADS", "Architecture", "Bound", "Efficiency", "ModelShape", "Results", "ScenarioArrays",
+           "predict", "shape_of"]

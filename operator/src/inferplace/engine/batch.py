@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from inferplace.engine.roofline import Placement, kv_capacity, kv_replication
+from inferplace.engine.roofline import Hardware, kv_capacity, kv_replication
 from inferplace.engine.serving import (
     Decoder,
     Results,
@@ -69,10 +69,10 @@ class ScenarioArrays:
     decode_scale: F64 | None = None
     prefill_scale: F64 | None = None
 
-    def placement(self, draft: bool = False) -> Placement:
+    def hardware(self, draft: bool = False) -> Hardware:
         e = self.eff
         shape = self.draft if draft else self.shape
-        return Placement(
+        return Hardware(
             tp=self.tp,
             peak_flops=self.draft_peak_flops if draft else self.peak_flops,
             bandwidth=self.bandwidth,
@@ -105,8 +105,8 @@ class Prepared:
 
 def prepare(sa: ScenarioArrays, seq: F64) -> Prepared:
     """`seq`: tokens of KV each running sequence holds on average."""
-    place = sa.placement()
-    draft_place = sa.placement(draft=True)
+    place = sa.hardware()
+    draft_place = sa.hardware(draft=True)
     dec = Decoder(sa.shape, place, sa.draft, draft_place, sa.spec_k, sa.spec_alpha)
     bmax = max_batch(sa.shape, place, seq)
     # A draft model's weights and KV cache share the replica's memory.
@@ -116,7 +116,7 @@ def prepare(sa: ScenarioArrays, seq: F64) -> Prepared:
     return Prepared(dec, bmax, fits)
 
 
-def evaluate(sa: ScenarioArrays) -> Results:
+def predict(sa: ScenarioArrays) -> Results:
     """Throughput and latency percentiles for every scenario; NaN where the model does not fit."""
     # Under continuous batching sequences are at every stage of their output, so one holds
     # ISL + OSL/2 tokens of KV on average; a static batch holds ISL + OSL at its last step.

@@ -22,8 +22,8 @@ ACTIVATION_BYTES = 2.0  # all-reduced activations travel in 16-bit
 
 
 @dataclass(frozen=True)
-class Placement:
-    """Hardware, parallelism, data types and fitted efficiencies; one entry per scenario."""
+class Hardware:
+    """One replica's chips, parallelism, data types and fitted efficiencies; one entry per scenario."""
 
     tp: F64  # chips per replica (tensor parallel over chips)
     peak_flops: F64  # dense peak of the matmul data type, per chip
@@ -69,12 +69,12 @@ def weight_footprint(s: ShapeArrays, weight_bytes: F64) -> F64:
     return body + s.embed_params * np.maximum(weight_bytes, 2.0)
 
 
-def kv_capacity(s: ShapeArrays, p: Placement) -> F64:
+def kv_capacity(s: ShapeArrays, p: Hardware) -> F64:
     """Bytes left for the KV cache per replica (negative: the weights alone do not fit)."""
     return p.memory * p.tp * (1.0 - p.memory_reserve) - weight_footprint(s, p.weight_bytes)
 
 
-def _collectives(s: ShapeArrays, p: Placement, tokens: F64) -> F64:
+def _collectives(s: ShapeArrays, p: Hardware, tokens: F64) -> F64:
     """Two ring all-reduces per layer of `tokens` x hidden activations; zero without TP."""
     ring = 2.0 * (p.tp - 1.0) / p.tp
     link = np.where(p.link > 0, p.link * p.link_fraction, np.inf)
@@ -82,7 +82,7 @@ def _collectives(s: ShapeArrays, p: Placement, tokens: F64) -> F64:
     return np.where(p.tp > 1, 2.0 * s.layers * per, 0.0)
 
 
-def decode_step(s: ShapeArrays, p: Placement, batch: F64, context: F64,
+def decode_step(s: ShapeArrays, p: Hardware, batch: F64, context: F64,
                 tokens_per_seq: F64 | float = 1.0) -> StepTime:
     """One decode iteration for `batch` sequences at mean `context`.
 
@@ -102,7 +102,7 @@ def decode_step(s: ShapeArrays, p: Placement, batch: F64, context: F64,
     return StepTime(total, t_mem, t_cmp, t_comm, p.step_overhead)
 
 
-def prefill(s: ShapeArrays, p: Placement, prompts: F64, prompt_len: F64,
+def prefill(s: ShapeArrays, p: Hardware, prompts: F64, prompt_len: F64,
             weights_amortized: bool = False) -> StepTime:
     """Prefill `prompts` prompts of `prompt_len` tokens together.
 

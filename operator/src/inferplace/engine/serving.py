@@ -13,16 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
 
-from inferplace.engine.roofline import Placement, StepTime, decode_step, kv_capacity, prefill
+from inferplace.engine.roofline import Hardware, StepTime, decode_step, kv_capacity, prefill
 from inferplace.engine.shapes import ShapeArrays
 
 F64 = NDArray[np.float64]
 
-BOUNDS = ("memory-bandwidth", "compute", "interconnect", "framework-overhead", "memory-capacity")
+# What limits an operating point; `binding_resource` returns an index into BOUNDS, in this order.
+Bound = Literal["memory-bandwidth", "compute", "interconnect", "framework-overhead", "memory-capacity"]
+BOUNDS: tuple[Bound, ...] = get_args(Bound)
 
 
 @dataclass(frozen=True)
@@ -30,9 +33,9 @@ class Decoder:
     """Decode timing for one set of scenarios, with or without speculative decoding."""
 
     shape: ShapeArrays
-    place: Placement
+    place: Hardware
     draft: ShapeArrays
-    draft_place: Placement
+    draft_place: Hardware
     spec_k: F64  # speculative tokens per step (0: off)
     spec_alpha: F64  # per-token acceptance rate
 
@@ -76,7 +79,7 @@ class Results:
     fits: NDArray[np.bool_]
     slo_reachable: NDArray[np.bool_]  # False where no load meets the server-slo limits
 
-    def bound_names(self) -> list[str]:
+    def bound_names(self) -> list[Bound]:
         return [BOUNDS[int(b)] for b in self.bound]
 
 
@@ -99,7 +102,7 @@ def binding_resource(step: StepTime, capped_by_memory: NDArray[np.bool_]) -> NDA
     return np.where(capped_by_memory & (idx == 0), 4, idx)
 
 
-def max_batch(shape: ShapeArrays, place: Placement, seq_len: F64) -> F64:
+def max_batch(shape: ShapeArrays, place: Hardware, seq_len: F64) -> F64:
     """Sequences of `seq_len` tokens whose KV cache fits next to the weights (per replica)."""
     per_seq = shape.kv_bytes(seq_len, place.kv_bytes) * place.kv_replication
     return np.floor(np.maximum(kv_capacity(shape, place), 0.0) / np.maximum(per_seq, 1.0))

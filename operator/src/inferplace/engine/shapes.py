@@ -1,15 +1,81 @@
-"""Counting a transformer: parameters, bytes read per decode step, KV bytes and attention FLOPs."""
+"""Counting a transformer: parameters, bytes read per decode step, KV bytes and attention FLOPs.
+
+The engine reads an architecture through the `Architecture` protocol below (read-only attributes),
+so any object with those fields will do: the catalog's models, a user's explicit architecture, a
+test's dataclass. Nothing here knows where the numbers came from.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from inferplace.catalog.models import ModelArch
-
 F64 = NDArray[np.float64]
+
+
+class MixtureOfExperts(Protocol):
+    @property
+    def experts(self) -> int: ...
+    @property
+    def top_k(self) -> int: ...
+    @property
+    def expert_intermediate(self) -> int: ...
+    @property
+    def shared_experts(self) -> int: ...
+    @property
+    def dense_layers(self) -> int: ...
+
+
+class LatentAttention(Protocol):
+    """Multi-head latent attention (DeepSeek): one compressed latent per token in the KV cache."""
+
+    @property
+    def q_lora_rank(self) -> int: ...
+    @property
+    def kv_lora_rank(self) -> int: ...
+    @property
+    def qk_nope_head_dim(self) -> int: ...
+    @property
+    def qk_rope_head_dim(self) -> int: ...
+    @property
+    def v_head_dim(self) -> int: ...
+
+
+class Window(Protocol):
+    @property
+    def window(self) -> int: ...
+    @property
+    def local_layer_fraction(self) -> float: ...
+
+
+class Architecture(Protocol):
+    """A decoder-only transformer, as far as bytes and FLOPs go."""
+
+    @property
+    def layers(self) -> int: ...
+    @property
+    def hidden(self) -> int: ...
+    @property
+    def heads(self) -> int: ...
+    @property
+    def kv_heads(self) -> int: ...
+    @property
+    def head_dim(self) -> int: ...
+    @property
+    def intermediate(self) -> int: ...
+    @property
+    def vocab(self) -> int: ...
+    @property
+    def tied_embeddings(self) -> bool: ...
+    @property
+    def moe(self) -> MixtureOfExperts | None: ...
+    @property
+    def mla(self) -> LatentAttention | None: ...
+    @property
+    def sliding_window(self) -> Window | None: ...
 
 
 @dataclass(frozen=True)
@@ -36,7 +102,7 @@ class ModelShape:
     local_fraction: float  # share of layers that use the window
 
 
-def shape_of(arch: ModelArch) -> ModelShape:
+def shape_of(arch: Architecture) -> ModelShape:
     h, L, H, K, d = arch.hidden, arch.layers, arch.heads, arch.kv_heads, arch.head_dim
     if arch.mla is not None:
         m = arch.mla

@@ -24,12 +24,29 @@ SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600.0
 
 
 @dataclass(frozen=True)
+class Demand:
+    """Requests/s a fleet must carry, retries included: the one demand formula of the project."""
+
+    mean_rps: float  # requests/s the clients send, on average
+    peak_to_mean: float
+    retry_rate: float  # fraction of requests that fail and are sent again
+
+    @property
+    def peak(self) -> float:
+        return self.mean_rps * self.peak_to_mean * (1.0 + self.retry_rate)
+
+    @property
+    def mean(self) -> float:
+        return self.mean_rps * (1.0 + self.retry_rate)
+
+
+@dataclass(frozen=True)
 class Sizing:
     replicas: F64
     instances: F64
     replicas_per_instance: F64
     capacity_tok_s: F64  # output tokens/s within the SLOs on every paid slot
-    utilization: F64  # mean demand incl. retries over that capacity
+    utilization: F64  # mean demand incl. retries over that capacity (1 where there is no capacity)
 
 
 def replicas_for(rate_per_replica: F64, demand_peak: F64 | float, target_utilization: F64 | float,
@@ -41,24 +58,26 @@ def replicas_for(rate_per_replica: F64, demand_peak: F64 | float, target_utiliza
 
 
 def size(
-    rate_per_replica: F64,  # requests/s one replica serves within the SLOs
-    mean_rps: float,
-    peak_to_mean: float,
-    retry_rate: float,
+    rate_per_replica: F64,  # requests/s one replica serves within the SLOs (NaN: none)
+    demand: Demand,
     target_utilization: float,
     min_replicas: int,
     chips_per_replica: F64,
     chips_per_instance: F64,
     output_tokens: float,
+    replicas: F64 | None = None,  # a fleet of given size (today's placement) instead of one sized for the peak
 ) -> Sizing:
-    """Replicas for the peak (retries included) at the target utilization; whole instances."""
-    demand_peak = mean_rps * peak_to_mean * (1.0 + retry_rate)
-    replicas = replicas_for(rate_per_replica, demand_peak, target_utilization, float(min_replicas))
+    """Replicas for the peak (retries included) at the target utilization, packed into whole instances."""
+    if replicas is None:
+        replicas = replicas_for(rate_per_replica, demand.peak, target_utilization, float(min_replicas))
     per_instance = np.maximum(np.floor(chips_per_instance / chips_per_replica), 1.0)
     instances = np.ceil(replicas / per_instance)
     capacity_rps = instances * per_instance * rate_per_replica
-    utilization = np.minimum(mean_rps * (1.0 + retry_rate) / capacity_rps, 1.0)
-    return Sizing(replicas, instances, per_instance, capacity_rps * output_tokens, utilization)
+    served = np.isfinite(capacity_rps) & (capacity_rps > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        utilization = np.where(served, np.minimum(demand.mean / capacity_rps, 1.0), 1.0)
+    capacity_tok_s = np.where(served, capacity_rps * output_tokens, 0.0)
+    return Sizing(replicas, instances, per_instance, capacity_tok_s, utilization)
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,26 @@
 """What to query for each serving stack. Each figure lists alternative series, newest name first:
-vLLM renamed metrics between releases, and Prometheus may store `vllm:x` as `vllm_x` when a client
-answers with underscore escaping (reference: shared/reference/metrics.md §0, §1, §5). Alternatives
-are joined with `or`, so whichever exists answers.
+vLLM renamed metrics between releases (`vllm:time_per_output_token_seconds` became
+`vllm:inter_token_latency_seconds`, `gpu_cache_usage_perc` became `kv_cache_usage_perc`), and a
+Prometheus that ingests them with underscore escaping stores `vllm:x` as `vllm_x`. Alternatives are
+joined with `or`, so whichever exists answers.
 
-Templates use {m} for the metric name, {sel} for the label matchers and {w} for the window.
+Templates use {m} for the metric name, {sel} for the label matchers and {w} for the window; they are
+filled in one pass, so a selector value that happens to contain `{w}` stays as written.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+from inferplace.api.vocabulary import MetricsServer
+from inferplace.metrics.observation import FIGURES
 
 
 @dataclass(frozen=True)
-class Figure:
+class Query:
+    """How to read one figure: a PromQL template and the metric names to try in it."""
+
     template: str
     names: tuple[str, ...]  # alternative metric names (substituted for {m}, or for {m1}/{m2} pairs)
     scale: float = 1.0  # multiply the answer by this (e.g. percent -> fraction)
@@ -35,65 +43,73 @@ def _quantile(q: float) -> str:
     return QUANTILE.replace("{q}", str(q))
 
 
-VLLM: dict[str, Figure] = {
-    "requests_per_second": Figure(RATE, _colon_variants("vllm:request_success_total")),
-    "output_tokens_per_second": Figure(RATE, _colon_variants("vllm:generation_tokens_total")),
-    "prompt_tokens_per_second": Figure(RATE, _colon_variants("vllm:prompt_tokens_total")),
-    "prompt_tokens_mean": Figure(MEAN, _colon_variants("vllm:request_prompt_tokens")),
-    "output_tokens_mean": Figure(MEAN, _colon_variants("vllm:request_generation_tokens")),
-    "ttft_mean_s": Figure(MEAN, _colon_variants("vllm:time_to_first_token_seconds")),
-    "ttft_p50_s": Figure(_quantile(0.5), _colon_variants("vllm:time_to_first_token_seconds")),
-    "ttft_p95_s": Figure(_quantile(0.95), _colon_variants("vllm:time_to_first_token_seconds")),
-    "tpot_mean_s": Figure(MEAN, _colon_variants("vllm:inter_token_latency_seconds",
+VLLM: dict[str, Query] = {
+    "requests_per_second": Query(RATE, _colon_variants("vllm:request_success_total")),
+    "output_tokens_per_second": Query(RATE, _colon_variants("vllm:generation_tokens_total")),
+    "prompt_tokens_per_second": Query(RATE, _colon_variants("vllm:prompt_tokens_total")),
+    "prompt_tokens_mean": Query(MEAN, _colon_variants("vllm:request_prompt_tokens")),
+    "output_tokens_mean": Query(MEAN, _colon_variants("vllm:request_generation_tokens")),
+    "ttft_mean_s": Query(MEAN, _colon_variants("vllm:time_to_first_token_seconds")),
+    "ttft_p50_s": Query(_quantile(0.5), _colon_variants("vllm:time_to_first_token_seconds")),
+    "ttft_p95_s": Query(_quantile(0.95), _colon_variants("vllm:time_to_first_token_seconds")),
+    "tpot_mean_s": Query(MEAN, _colon_variants("vllm:inter_token_latency_seconds",
                                                 "vllm:time_per_output_token_seconds")),
-    "tpot_p50_s": Figure(_quantile(0.5), _colon_variants("vllm:inter_token_latency_seconds",
+    "tpot_p50_s": Query(_quantile(0.5), _colon_variants("vllm:inter_token_latency_seconds",
                                                          "vllm:time_per_output_token_seconds")),
-    "tpot_p95_s": Figure(_quantile(0.95), _colon_variants("vllm:inter_token_latency_seconds",
+    "tpot_p95_s": Query(_quantile(0.95), _colon_variants("vllm:inter_token_latency_seconds",
                                                           "vllm:time_per_output_token_seconds")),
-    "running_batch": Figure(AVG_GAUGE, _colon_variants("vllm:num_requests_running")),
-    "kv_cache_usage": Figure(AVG_GAUGE, _colon_variants("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc")),
+    "running_batch": Query(AVG_GAUGE, _colon_variants("vllm:num_requests_running")),
+    "kv_cache_usage": Query(AVG_GAUGE, _colon_variants("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc")),
 }
 
-SGLANG: dict[str, Figure] = {
-    "output_tokens_per_second": Figure(RATE, _colon_variants("sglang:generation_tokens_total")),
-    "prompt_tokens_per_second": Figure(RATE, _colon_variants("sglang:prompt_tokens_total")),
-    "ttft_mean_s": Figure(MEAN, _colon_variants("sglang:time_to_first_token_seconds")),
-    "ttft_p50_s": Figure(_quantile(0.5), _colon_variants("sglang:time_to_first_token_seconds")),
-    "ttft_p95_s": Figure(_quantile(0.95), _colon_variants("sglang:time_to_first_token_seconds")),
-    "tpot_mean_s": Figure(MEAN, _colon_variants("sglang:inter_token_latency_seconds",
+SGLANG: dict[str, Query] = {
+    "output_tokens_per_second": Query(RATE, _colon_variants("sglang:generation_tokens_total")),
+    "prompt_tokens_per_second": Query(RATE, _colon_variants("sglang:prompt_tokens_total")),
+    "ttft_mean_s": Query(MEAN, _colon_variants("sglang:time_to_first_token_seconds")),
+    "ttft_p50_s": Query(_quantile(0.5), _colon_variants("sglang:time_to_first_token_seconds")),
+    "ttft_p95_s": Query(_quantile(0.95), _colon_variants("sglang:time_to_first_token_seconds")),
+    "tpot_mean_s": Query(MEAN, _colon_variants("sglang:inter_token_latency_seconds",
                                                 "sglang:time_per_output_token_seconds")),
-    "tpot_p50_s": Figure(_quantile(0.5), _colon_variants("sglang:inter_token_latency_seconds",
+    "tpot_p50_s": Query(_quantile(0.5), _colon_variants("sglang:inter_token_latency_seconds",
                                                          "sglang:time_per_output_token_seconds")),
-    "tpot_p95_s": Figure(_quantile(0.95), _colon_variants("sglang:inter_token_latency_seconds",
+    "tpot_p95_s": Query(_quantile(0.95), _colon_variants("sglang:inter_token_latency_seconds",
                                                           "sglang:time_per_output_token_seconds")),
-    "running_batch": Figure(AVG_GAUGE, _colon_variants("sglang:num_running_reqs")),
-    "kv_cache_usage": Figure(AVG_GAUGE, _colon_variants("sglang:token_usage")),
+    "running_batch": Query(AVG_GAUGE, _colon_variants("sglang:num_running_reqs")),
+    "kv_cache_usage": Query(AVG_GAUGE, _colon_variants("sglang:token_usage")),
 }
 
-TGI: dict[str, Figure] = {
-    "requests_per_second": Figure(RATE, ("tgi_request_success", "tgi_request_success_total")),
-    "output_tokens_per_second": Figure("sum(rate({m}_sum{sel}[{w}]))", ("tgi_request_generated_tokens",)),
-    "prompt_tokens_mean": Figure(MEAN, ("tgi_request_input_length",)),
-    "output_tokens_mean": Figure(MEAN, ("tgi_request_generated_tokens",)),
-    "tpot_p50_s": Figure(_quantile(0.5), ("tgi_request_mean_time_per_token_duration",)),
-    "tpot_p95_s": Figure(_quantile(0.95), ("tgi_request_mean_time_per_token_duration",)),
-    "running_batch": Figure(AVG_GAUGE, ("tgi_batch_current_size",)),
+TGI: dict[str, Query] = {
+    "requests_per_second": Query(RATE, ("tgi_request_success", "tgi_request_success_total")),
+    "output_tokens_per_second": Query("sum(rate({m}_sum{sel}[{w}]))", ("tgi_request_generated_tokens",)),
+    "prompt_tokens_mean": Query(MEAN, ("tgi_request_input_length",)),
+    "output_tokens_mean": Query(MEAN, ("tgi_request_generated_tokens",)),
+    "tpot_p50_s": Query(_quantile(0.5), ("tgi_request_mean_time_per_token_duration",)),
+    "tpot_p95_s": Query(_quantile(0.95), ("tgi_request_mean_time_per_token_duration",)),
+    "running_batch": Query(AVG_GAUGE, ("tgi_batch_current_size",)),
 }
 
-TRTLLM: dict[str, Figure] = {
-    "running_batch": Figure(AVG_GAUGE, ("trtllm_num_requests_running",)),
-    "kv_cache_usage": Figure(AVG_GAUGE, ("trtllm_kv_cache_utilization",)),
+TRTLLM: dict[str, Query] = {
+    "running_batch": Query(AVG_GAUGE, ("trtllm_num_requests_running",)),
+    "kv_cache_usage": Query(AVG_GAUGE, ("trtllm_kv_cache_utilization",)),
 }
 
-PROFILES: dict[str, dict[str, Figure]] = {"vllm": VLLM, "sglang": SGLANG, "tgi": TGI, "trtllm": TRTLLM}
+PROFILES: dict[MetricsServer, dict[str, Query]] = {"vllm": VLLM, "sglang": SGLANG, "tgi": TGI, "trtllm": TRTLLM}
+assert all(set(p) <= set(FIGURES) for p in PROFILES.values()), "a profile names a figure Observation lacks"
 
-# Accelerator utilization: DCGM carries pod labels (with honorLabels); neuron-monitor does not, so
-# the workload's selector is not applied to it (shared/reference/metrics.md §0.4).
-GPU_UTILIZATION = Figure(AVG_GAUGE, ("DCGM_FI_DEV_GPU_UTIL",), scale=0.01)
-NEURON_UTILIZATION = Figure("avg(avg_over_time({m}[{w}]))", ("neuroncore_utilization_ratio",))
+# Accelerator utilization: DCGM carries pod labels (with honorLabels); neuron-monitor's series carry
+# no pod labels, so the workload's selector is not applied to it.
+GPU_UTILIZATION = Query(AVG_GAUGE, ("DCGM_FI_DEV_GPU_UTIL",), scale=0.01)
+NEURON_UTILIZATION = Query("avg(avg_over_time({m}[{w}]))", ("neuroncore_utilization_ratio",))
 
 
-def expression(fig: Figure, sel: str, win: str) -> str:
-    """One PromQL expression trying every alternative name."""
-    parts = [fig.template.replace("{m}", name).replace("{sel}", sel).replace("{w}", win) for name in fig.names]
+_PLACEHOLDER = re.compile(r"\{(m|sel|w)\}")
+
+
+def expression(query: Query, sel: str, win: str) -> str:
+    """One PromQL expression trying every alternative name; placeholders filled in one pass."""
+    def filled(name: str) -> str:
+        values = {"m": name, "sel": sel, "w": win}
+        return _PLACEHOLDER.sub(lambda m: values[m.group(1)], query.template)
+
+    parts = [filled(name) for name in query.names]
     return " or ".join(f"({p})" for p in parts) if len(parts) > 1 else parts[0]

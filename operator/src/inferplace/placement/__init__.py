@@ -1,25 +1,50 @@
-"""Placement: resolve a workload against the catalog, search every candidate with the engine, cost
-them with the TCO model and report the cheapest that meets the SLOs, with the reasons."""
+"""Placement: resolve a workload against the catalog, predict every candidate with the engine, cost
+them with the TCO model, assess the confidence and report the cheapest that meets the SLOs.
+
+One way through, each step a module of its own:
+    workload.resolve -> candidates -> predict (engine) -> cost -> search (decide) -> confidence -> report
+Live measurements enter as values: `traffic.observed_traffic` (the workload's traffic) and
+`calibrate.derive_calibration` (a correction of the engine), both before the one search.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from inferplace.api.spec import InferenceWorkloadSpec
 from inferplace.catalog import Catalog
+from inferplace.placement.calibration import Calibration
+from inferplace.placement.confidence import assess
 from inferplace.placement.report import PlotPoint, Report, build_report
-from inferplace.placement.search import search
+from inferplace.placement.search import Outcome, search
+from inferplace.placement.settings import DEFAULTS, Settings
 from inferplace.placement.workload import Workload, WorkloadError, resolve
 
-__all__ = ["PlotPoint", "Report", "Workload", "WorkloadError", "plan", "resolve"]
+__all__ = ["PlotPoint", "Report", "Workload", "WorkloadError", "recommend", "report", "resolve"]
 
 
-def plan(items: list[tuple[str, InferenceWorkloadSpec]], cat: Catalog) -> list[Report | WorkloadError]:
+def report(o: Outcome, cat: Catalog, now: datetime, generation: int | None = None,
+           settings: Settings = DEFAULTS) -> Report:
+    """The status of one outcome: its alternatives, each assessed, formatted."""
+    alternatives = o.alternatives(settings.report.max_alternatives)
+    shown = ([o.chosen] if o.chosen else []) + alternatives
+    return build_report(o, alternatives, assess(o, shown, cat, settings.confidence), cat, now, generation)
+
+
+def recommend(items: Sequence[tuple[str, InferenceWorkloadSpec]], cat: Catalog, now: datetime,
+              calibrations: Sequence[Calibration | None] | None = None,
+              settings: Settings = DEFAULTS) -> list[Report | WorkloadError]:
     """Reports in input order; a workload that cannot be resolved gets its WorkloadError instead."""
     resolved: list[Workload | WorkloadError] = []
     for name, spec in items:
         try:
-            resolved.append(resolve(name, spec, cat))
+            resolved.append(resolve(name, spec, cat, settings))
         except WorkloadError as exc:
             resolved.append(exc)
     good = [r for r in resolved if isinstance(r, Workload)]
-    outcomes = iter(search(good, cat))
-    return [build_report(next(outcomes), cat) if isinstance(r, Workload) else r for r in resolved]
+    cals = None
+    if calibrations is not None:
+        cals = [c for r, c in zip(resolved, calibrations, strict=True) if isinstance(r, Workload)]
+    outcomes = iter(search(good, cat, cals))
+    return [report(next(outcomes), cat, now, settings=settings) if isinstance(r, Workload) else r for r in resolved]

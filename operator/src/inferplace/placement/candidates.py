@@ -2,7 +2,9 @@
 
 A candidate is an instance type x chips per replica x weight precision x speculative decoding;
 capacity types are priced later. Engine rows are shared between instance types with the same
-chip (g6e.xlarge ... g6e.16xlarge all hold one L40S), so each is evaluated once.
+chip (g6e.xlarge ... g6e.16xlarge all hold one L40S), so each is predicted once. Today's placement
+is one more candidate, flagged `current`, with an engine row of its own: it runs at today's replica
+count, so its latency differs from a freshly sized fleet on the same shape.
 """
 
 from __future__ import annotations
@@ -10,39 +12,35 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from inferplace.api.vocabulary import REASONS, Precision, Reason
 from inferplace.catalog import Accelerator, Catalog, InstanceType
-from inferplace.placement.workload import NEURON_FRAMEWORK, Workload
-from inferplace.scenarios import Scenario, ScenarioError, check_dtypes
-
-# Most advanced failure last: an instance type is reported with the furthest any of its options got.
-REASON_ORDER = (
-    "EXCLUDED_BY_CONSTRAINTS",
-    "MODEL_UNSUPPORTED_ON_NEURON",
-    "MIGRATION_EXCEEDS_LIMIT",
-    "NO_PERFORMANCE_DATA",
-    "DOES_NOT_FIT",
-    "SLO_TTFT_UNMET",
-    "SLO_E2E_UNMET",
-    "SLO_TPOT_UNMET",
-    "NO_PRICE",
-    "HIGHER_COST",
-)
+from inferplace.catalog.efficiency import DEFAULT_FRAMEWORK
+from inferplace.placement.scenarios import Scenario, ScenarioError, check_dtypes
+from inferplace.placement.workload import Workload
 
 
 @dataclass
 class Failure:
-    reason: str
+    reason: Reason
     message: str
 
 
 @dataclass(frozen=True)
 class EngineKey:
+    """What decides an engine row's numbers, besides the workload."""
+
     accelerator: str
+    generation: str
     chips: int
-    weight_dtype: str
-    kv_dtype: str
+    weight_dtype: Precision
+    kv_dtype: Precision
     speculative: bool
     framework: str
+
+    @property
+    def scope(self) -> str:
+        """What one live measurement on this row speaks for: chip generation / serving stack."""
+        return f"{self.generation}/{self.framework}"
 
 
 @dataclass(frozen=True)
@@ -52,6 +50,7 @@ class Candidate:
     row: int  # index into the set's engine rows
     migration_weeks: float
     migration_basis: str
+    current: bool = False  # today's placement: today's replicas and capacity type, nothing to migrate
 
 
 @dataclass
@@ -62,21 +61,31 @@ class CandidateSet:
     candidates: list[Candidate]
     failures: dict[str, Failure]  # by instance type: the furthest failure so far
     index: dict[EngineKey, int]
+    current: int | None = None  # index into candidates of today's placement
+    current_note: str | None = None  # why today's placement cannot be modelled
 
     def row(self, key: EngineKey, acc: Accelerator) -> int:
         """The engine row for `key`, added on first use."""
         if key not in self.index:
-            self.index[key] = len(self.keys)
-            self.keys.append(key)
-            self.scenarios.append(scenario_for(self.workload, acc, key))
+            self.index[key] = self.own_row(key, acc)
         return self.index[key]
 
-    def fail(self, inst: str, reason: str, message: str) -> None:
+    def own_row(self, key: EngineKey, acc: Accelerator) -> int:
+        """A new engine row for `key`, shared with no other candidate."""
+        self.keys.append(key)
+        self.scenarios.append(scenario_for(self.workload, acc, key))
+        return len(self.keys) - 1
+
+    def fail(self, inst: str, reason: Reason, message: str) -> None:
         old = self.failures.get(inst)
         # At equal rank the later option wins: options come in ascending chip counts, so the message
         # describes the largest (closest to working) placement.
-        if old is None or REASON_ORDER.index(reason) >= REASON_ORDER.index(old.reason):
+        if old is None or REASONS.index(reason) >= REASONS.index(old.reason):
             self.failures[inst] = Failure(reason, message)
+
+    @property
+    def current_candidate(self) -> Candidate | None:
+        return None if self.current is None else self.candidates[self.current]
 
 
 def chip_options(chips: int) -> list[int]:
@@ -89,7 +98,7 @@ def chip_options(chips: int) -> list[int]:
     return out
 
 
-def kv_dtype_for(w: Workload, acc: Accelerator, weight_dtype: str) -> str:
+def kv_dtype_for(w: Workload, acc: Accelerator, weight_dtype: Precision) -> Precision:
     if w.kv_precision is not None:
         return w.kv_precision
     if weight_dtype in ("bf16", "fp16", "fp8") and weight_dtype in acc.kv_dtypes:
@@ -111,7 +120,12 @@ def migration_weeks(w: Workload, cat: Catalog, inst: InstanceType, acc: Accelera
 
 
 def framework_for(w: Workload, acc: Accelerator) -> str:
-    return NEURON_FRAMEWORK if acc.platform == "neuron" else w.gpu_framework
+    return DEFAULT_FRAMEWORK["neuron"] if acc.platform == "neuron" else w.gpu_framework
+
+
+def engine_key(w: Workload, acc: Accelerator, chips: int, weight_dtype: Precision, kv_dtype: Precision,
+               speculative: bool) -> EngineKey:
+    return EngineKey(acc.id, acc.generation, chips, weight_dtype, kv_dtype, speculative, framework_for(w, acc))
 
 
 def scenario_for(w: Workload, acc: Accelerator, key: EngineKey) -> Scenario:
@@ -124,6 +138,23 @@ def scenario_for(w: Workload, acc: Accelerator, key: EngineKey) -> Scenario:
         acceptance_rate=w.acceptance_rate if key.speculative else 0.0,
         speculative_tokens=w.speculative_tokens if key.speculative else 0,
     )
+
+
+def current_key(w: Workload, cat: Catalog) -> tuple[EngineKey | None, str | None]:
+    """The engine key of today's placement, or why it cannot be modelled (None, None: no current)."""
+    if w.current is None:
+        return None, None
+    acc = cat.accelerators[w.current.instance.accelerator]
+    wdt = w.weight_precision
+    kvd = kv_dtype_for(w, acc, wdt)
+    try:
+        check_dtypes(acc, wdt, kvd)
+    except ScenarioError as exc:
+        return None, f"today's placement cannot be modelled: {exc}"
+    chips = w.current.chips_per_replica
+    if chips > 1 and acc.link_bytes_s <= 0:
+        return None, f"today's placement cannot be modelled: no interconnect figure for {acc.id}"
+    return engine_key(w, acc, chips, wdt, kvd, False), None
 
 
 def enumerate_candidates(w: Workload, cat: Catalog) -> CandidateSet:
@@ -163,6 +194,12 @@ def enumerate_candidates(w: Workload, cat: Catalog) -> CandidateSet:
                             f"tensor parallel over {chips} x {acc.id} needs an interconnect figure: {why}")
                     continue
                 for spec in (False, True) if w.draft is not None else (False,):
-                    key = EngineKey(acc.id, chips, wdt, kvd, spec, framework_for(w, acc))
+                    key = engine_key(w, acc, chips, wdt, kvd, spec)
                     cs.candidates.append(Candidate(inst, acc, cs.row(key, acc), weeks, basis))
+    today, cs.current_note = current_key(w, cat)
+    if today is not None and w.current is not None:
+        inst = w.current.instance
+        acc = cat.accelerators[inst.accelerator]
+        cs.current = len(cs.candidates)
+        cs.candidates.append(Candidate(inst, acc, cs.own_row(today, acc), 0.0, "today's placement", current=True))
     return cs

@@ -1,13 +1,16 @@
 """From a search outcome to the status block: today's cost, the recommendation with its reasons and
-confidence, the best of each other node pool, and why every other node pool lost."""
+confidence, the best of each other node pool, and why every other node pool lost.
+
+Formatting only: every figure here was decided by the search (`search.py`), costed by `cost.py`
+and assessed by `confidence.py`; the time of the evaluation comes from the caller.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-import numpy as np
 
 from inferplace.api.status import (
     Condition,
@@ -21,20 +24,15 @@ from inferplace.api.status import (
     SavingsRange,
 )
 from inferplace.api.types import fixed, money
+from inferplace.api.vocabulary import REASONS
 from inferplace.catalog import Catalog
 from inferplace.catalog.instances import Price
-from inferplace.engine.serving import BOUNDS
-from inferplace.engine.tco import CostTerms, Overheads, Sizing, monthly_cost, size
-from inferplace.placement.calibration import scope_of
-from inferplace.placement.candidates import REASON_ORDER
-from inferplace.placement.search import Option, Outcome, RowResult
-
-MAX_ALTERNATIVES = 10
-UNVALIDATED_ERROR = 0.5  # assumed p90 error of a fit that was never checked on held-out data
-INHERITED_WIDENING = 1.5  # a borrowed fit is trusted less than on the chips it was fitted to
-# Error left after live latency agreed with the engine: other shapes of the same family still differ
-# from the one measured (chips per replica, precision, batch), so never narrower than this.
-CALIBRATED_ERROR = 0.10
+from inferplace.engine import BOUNDS
+from inferplace.engine.tco import SECONDS_PER_MONTH
+from inferplace.placement.confidence import Estimate
+from inferplace.placement.cost import CurrentCost, Option, cents
+from inferplace.placement.predict import RowResult
+from inferplace.placement.search import Outcome
 
 
 @dataclass(frozen=True)
@@ -54,21 +52,12 @@ class Report:
     tpot_slo_ms: float
 
 
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _cents(terms: dict[str, float]) -> dict[str, float]:
-    """Terms rounded to cents, the total their sum and the bill the sum of its three shares, so the
-    printed figures add up exactly."""
-    out = {k: round(v, 2) for k, v in terms.items()}
-    out["total"] = round(sum(out[k] for k in CostTerms.TERMS), 2)
-    out["instance_bill"] = round(out["accelerators"] + out["failed_requests_and_retries"] + out["idle_capacity"], 2)
-    return out
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _breakdown(terms: dict[str, float], price: Price, tokens: float) -> CostBreakdown:
-    terms = _cents(terms)
+    terms = cents(terms)
     return CostBreakdown(
         accelerators=money(terms["accelerators"]), host=money(terms["host"]),
         network=money(terms["network"]), storage=money(terms["storage"]), power=money(terms["power"]),
@@ -88,148 +77,62 @@ def _projected(latency: tuple[float, float, float], capacity_tok_s: float, utili
                      output_tokens_per_second=fixed(capacity_tok_s), utilization=fixed(utilization, 3))
 
 
-def _terms(costs: CostTerms, j: int = 0) -> dict[str, float]:
-    return {k: float(getattr(costs, k)[j]) for k in (*CostTerms.TERMS, "instance_bill", "total")}
-
-
 def _meets(w_slo: tuple[float, float, float], lat: tuple[float, float, float]) -> bool:
     return all(math.isfinite(x) and x <= s * (1 + 1e-9) for x, s in zip(lat, w_slo, strict=True))
 
 
-def _current(o: Outcome) -> tuple[CurrentStatus | None, float | None]:
+def _current(o: Outcome) -> CurrentStatus | None:
     w = o.workload
     if w.current is None:
-        return None, None
-    place, inst = w.current.placement, w.current.instance
-    chips = inst.chips or place.chips_per_replica
-    per_instance = max(chips // place.chips_per_replica, 1)
-    instances = math.ceil(place.replicas / per_instance)
+        return None
+    cur: CurrentCost | None = o.current
     notes: list[str] = []
-    if o.current_note:
-        notes.append(o.current_note)
-    row = o.current_row
+    if o.cs.current_note:
+        notes.append(o.cs.current_note)
+    instances = math.ceil(w.current.replicas / max((w.current.instance.chips or w.current.chips_per_replica)
+                                                   // w.current.chips_per_replica, 1))
     meets: bool | None = None
     projected = None
     bound = None
-    utilization = 1.0
-    capacity_tok_s = 0.0
-    if row is not None:
+    if cur is not None:
+        row, instances = cur.row, cur.instances
         slo = (w.ttft_slo_s, w.tpot_slo_s, w.e2e_slo_s)
-        peak = w.rps * w.peak_to_mean * (1 + w.retry_rate)
-        within = math.isfinite(row.rate) and peak / place.replicas <= row.rate * (1 + 1e-9)
+        peak = w.demand.peak
+        replicas = w.current.replicas
+        within = math.isfinite(row.rate) and peak / replicas <= row.rate * (1 + 1e-9)
         meets = row.fits and within and _meets(slo, row.latency)
-        if math.isfinite(row.rate):
-            capacity_rps = instances * per_instance * row.rate
-            capacity_tok_s = capacity_rps * w.output_mean
-            utilization = min(w.rps * (1 + w.retry_rate) / capacity_rps, 1.0)
-        slo_rps = row.rate * place.replicas if math.isfinite(row.rate) else 0.0
+        slo_rps = row.rate * replicas if math.isfinite(row.rate) else 0.0
         if not row.fits:
             notes.append("the model does not fit today's placement as described")
         elif row.saturated:
-            notes.append(f"overloaded at the peak of {peak:.2f} req/s (retries included): {place.replicas} replicas "
+            notes.append(f"overloaded at the peak of {peak:.2f} req/s (retries included): {replicas} replicas "
                          f"cannot keep up, queues grow without bound (SLO capacity {slo_rps:.2f} req/s)")
         elif not meets:
-            notes.append(f"at the peak of {peak:.2f} req/s the SLOs are not met with {place.replicas} replicas "
+            notes.append(f"at the peak of {peak:.2f} req/s the SLOs are not met with {replicas} replicas "
                          f"(SLO capacity {slo_rps:.2f} req/s)")
         if row.fits and not row.saturated:
-            projected = _projected(row.latency, capacity_tok_s, utilization)
+            projected = _projected(row.latency, cur.capacity_tok_s, cur.utilization)
             bound = BOUNDS[row.bound]
-    price = inst.prices.get(place.capacity_type)
     status = CurrentStatus(
-        instance_type=inst.type, capacity_type=place.capacity_type, replicas=place.replicas,
-        instances=instances, chips_per_replica=place.chips_per_replica, meets_slo=meets,
+        instance_type=w.current.instance.type, capacity_type=w.current.capacity_type, replicas=w.current.replicas,
+        instances=instances, chips_per_replica=w.current.chips_per_replica, meets_slo=meets,
         projected=projected, bound=bound, notes=notes,
     )
-    if price is None:
-        notes.append(f"no {place.capacity_type} price for {inst.type} in the catalog: savings cannot be "
-                     "computed; supply one with --prices or the price-override ConfigMap")
-        return status, None
-    if price.stale:
-        notes.append(f"today's price (${price.usd_per_hour}/h, {price.date}) is flagged stale in the catalog")
-    sizing = Sizing(np.array([place.replicas], dtype=np.float64), np.array([instances], dtype=np.float64),
-                    np.array([per_instance], dtype=np.float64), np.array([capacity_tok_s]),
-                    np.array([utilization]))
-    costs = monthly_cost(np.array([price.usd_per_hour]), sizing, Overheads(**w.overheads), w.retry_rate,
-                         np.zeros(1), w.engineer_week_cost, w.amortization_months, w.accepted_tok_s)
-    terms = _cents(_terms(costs))
-    status = status.model_copy(update={
+    option = cur.option if cur is not None else None
+    if option is None:
+        return status
+    terms = cents(option.cost)
+    return status.model_copy(update={
         "monthly_cost": money(terms["total"]),
-        "cost_per_million_output_tokens": fixed(float(costs.per_million_tokens[0]), 4),
-        "cost_breakdown": _breakdown(terms, price, costs.accepted_tokens_per_month),
+        "cost_per_million_output_tokens": fixed(option.per_million, 4),
+        "cost_breakdown": _breakdown(terms, option.price, w.accepted_tok_s * SECONDS_PER_MONTH),
     })
-    return status, terms["total"]
 
 
-def _error_basis(o: Outcome, row: int, cat: Catalog) -> tuple[float, int, str]:
-    """(p90 fractional error, highest level allowed 0=high..2=low, basis text), after live calibration."""
-    e, floor, text = _fit_error(o, row, cat)
-    cal = o.workload.calibration
-    if cal is None or cal.group != scope_of(cat, o.cs.keys[row]):
-        return e, floor, text
-    if cal.agrees:
-        narrowed = min(e, max(cal.residual, CALIBRATED_ERROR))
-        return (narrowed, min(floor, 1), f"{text}; narrowed to {narrowed * 100:.0f}%: live latency on today's "
-                f"placement agrees with the engine within {cal.residual * 100:.0f}%")
-    if cal.applied:
-        return e, floor, (f"{text}; engine calibrated on live latency (decode x{cal.decode_scale:.2f}, "
-                          f"prefill x{cal.prefill_scale:.2f})")
-    return e, floor, text
-
-
-def _fit_error(o: Outcome, row: int, cat: Catalog) -> tuple[float, int, str]:
-    group = o.efficiency_group[row]
-    p = cat.efficiency.groups[group]
-    if p.error_p90_pct is not None:
-        return (p.error_p90_pct / 100, 0,
-                f"engine held-out error for {group}: median {p.error_median_pct:g}%, p90 {p.error_p90_pct:g}% "
-                f"over {p.error_values} published values")
-    if p.inherits and cat.efficiency.groups[p.inherits].error_p90_pct is not None:
-        src = cat.efficiency.groups[p.inherits]
-        e = (src.error_p90_pct or 0) / 100 * INHERITED_WIDENING
-        return (e, 1, f"no measurements for {group}; it reuses the {p.inherits} fit (held-out p90 "
-                      f"{src.error_p90_pct:g}%), widened {INHERITED_WIDENING:g}x")
-    return (UNVALIDATED_ERROR, 2, f"{group} was fitted without a held-out check; assumed p90 error "
-                                  f"{UNVALIDATED_ERROR * 100:g}%")
-
-
-def _costs_at_rates(o: Outcome, opts: list[Option], rates: np.ndarray) -> np.ndarray:
-    """Monthly totals of `opts` re-sized as if each replica served `rates` requests/s."""
-    w = o.workload
-    cands = [o.cs.candidates[opt.candidate] for opt in opts]
-    sizing = size(rates, w.rps, w.peak_to_mean, w.retry_rate, w.target_utilization, w.min_replicas,
-                  np.array([float(o.cs.keys[c.row].chips) for c in cands]),
-                  np.array([float(c.instance.chips or 1) for c in cands]), w.output_mean)
-    costs = monthly_cost(np.array([opt.price.usd_per_hour for opt in opts]), sizing, Overheads(**w.overheads),
-                         w.retry_rate, np.array([c.migration_weeks for c in cands]), w.engineer_week_cost,
-                         w.amortization_months, w.accepted_tok_s)
-    return costs.total
-
-
-def _confidences(o: Outcome, opts: list[Option], cur_total: float | None, cat: Catalog) -> list[Confidence]:
-    """Level and savings range per option: the savings if the engine is off by its p90 error."""
-    basis = [_error_basis(o, o.cs.candidates[opt.candidate].row, cat) for opt in opts]
-    ranges: list[SavingsRange | None] = [None] * len(opts)
-    if cur_total and opts:
-        rate = np.array([o.rows[o.cs.candidates[opt.candidate].row].rate for opt in opts])
-        err = np.array([e for e, _, _ in basis])
-        worst = _costs_at_rates(o, opts, rate * np.maximum(1 - err, 0.1))
-        best = _costs_at_rates(o, opts, rate * (1 + err))
-        ranges = [SavingsRange(low=fixed((cur_total - lo) / cur_total * 100),
-                               high=fixed((cur_total - hi) / cur_total * 100))
-                  for lo, hi in zip(worst, best, strict=True)]
-    out = []
-    for opt, (e, floor, why), rng in zip(opts, basis, ranges, strict=True):
-        c = o.cs.candidates[opt.candidate]
-        level = max(0 if e <= 0.30 else 1 if e <= 0.5 else 2, floor)
-        extra: list[str] = []
-        if opt.price.stale:
-            level, extra = min(level + 1, 2), [*extra, "price flagged stale"]
-        if c.accelerator.platform == "neuron" and o.workload.neuron_tier != "supported":
-            level, extra = min(level + 1, 2), [*extra, f"Neuron support is {o.workload.neuron_tier}"]
-        text = why + (f"; lowered: {', '.join(extra)}" if extra else "")
-        out.append(Confidence(level=("high", "medium", "low")[level], savings_percent_range=rng,
-                              basis=text[:1024]))
-    return out
+def _confidence(e: Estimate) -> Confidence:
+    rng = e.savings_percent_range
+    spread = None if rng is None else SavingsRange(low=fixed(rng[0]), high=fixed(rng[1]))
+    return Confidence(level=e.level, basis=e.basis[:1024], savings_percent_range=spread)
 
 
 def _neuron_lines(o: Outcome, cat: Catalog, family: str) -> list[str]:
@@ -244,7 +147,7 @@ def _neuron_lines(o: Outcome, cat: Catalog, family: str) -> list[str]:
         lines.append("beta support: budget for compiler and accuracy issues; keep a GPU fallback")
     risk = cat.migration.platform_risks.get(family)
     if risk:
-        lines.append(f"risk: {risk.risk} ({cat.migration.sources[risk.source].url})")
+        lines.append(f"risk: {risk.risk} ({cat.migration.sources[risk.source].cite()})")
     return lines
 
 
@@ -256,7 +159,7 @@ def _placement(o: Outcome, opt: Option, cur_total: float | None, cat: Catalog, b
     row: RowResult = o.rows[c.row]
     inst, acc = c.instance, c.accelerator
     savings = pct = payback = None
-    total = _cents(opt.cost)["total"]
+    total = opt.total_cents
     if cur_total:
         s = round(cur_total - total, 2)
         savings, pct = money(s), fixed(s / cur_total * 100)
@@ -305,7 +208,7 @@ def _placement(o: Outcome, opt: Option, cur_total: float | None, cat: Catalog, b
         weight_precision=key.weight_dtype, speculative_decoding=key.speculative,
         projected=_projected(row.latency, opt.capacity_tok_s, opt.utilization),
         monthly_cost=money(total), cost_per_million_output_tokens=fixed(opt.per_million, 4),
-        cost_breakdown=_breakdown(opt.cost, p, w.accepted_tok_s * 730 * 3600),
+        cost_breakdown=_breakdown(opt.cost, p, w.accepted_tok_s * SECONDS_PER_MONTH),
         savings_monthly=savings, savings_percent=pct, payback_months=payback,
         migration_weeks=fixed(c.migration_weeks), confidence=confidence,
         bound=BOUNDS[row.bound], rationale=[x[:1024] for x in why[:16]],
@@ -333,8 +236,8 @@ def _rejections(o: Outcome, cat: Catalog, chosen: Option | None, per_family: dic
         failed = [(t, o.failures[t]) for t in types if t in o.failures]
         if not failed:
             continue
-        top = max(REASON_ORDER.index(f.reason) for _, f in failed)
-        reason = REASON_ORDER[top]
+        top = max(REASONS.index(f.reason) for _, f in failed)
+        reason = REASONS[top]
         by_msg: dict[str, list[str]] = {}
         for t, f in failed:
             if f.reason == reason:
@@ -346,41 +249,35 @@ def _rejections(o: Outcome, cat: Catalog, chosen: Option | None, per_family: dic
     return out[:64]
 
 
-def build_report(o: Outcome, cat: Catalog, generation: int | None = None) -> Report:
+def build_report(o: Outcome, alternatives: Sequence[Option], estimates: Sequence[Estimate], cat: Catalog,
+                 now: datetime, generation: int | None = None) -> Report:
+    """The status for `o`: its recommendation, then `alternatives`, with one estimate for each in that order."""
     w = o.workload
-    current, cur_total = _current(o)
+    current = _current(o)
+    cur_total = o.current.option.total_cents if o.current and o.current.option else None
     opts = o.options
-    chosen = opts[0] if opts else None
-    per_family: dict[str, Option] = {}
-    for opt in opts:
-        per_family.setdefault(o.cs.candidates[opt.candidate].instance.family, opt)
-    # The best of each other node pool first (ranked), then the next cheapest placements (ranked).
-    bests = sorted((opt for fam, opt in per_family.items() if chosen and opt is not chosen
-                    and fam != o.cs.candidates[chosen.candidate].instance.family), key=lambda x: x.per_million)
-    rest = [opt for opt in opts[1:] if opt not in bests][:max(MAX_ALTERNATIVES - len(bests), 0)]
-    alt_opts = (bests + rest)[:MAX_ALTERNATIVES]
-    shown = ([chosen] if chosen else []) + alt_opts
-    conf = _confidences(o, shown, cur_total, cat)
-    placed = [_placement(o, opt, cur_total, cat, None if opt is chosen else chosen, len(opts), cf)
-              for opt, cf in zip(shown, conf, strict=True)]
+    chosen = o.chosen
+    shown = ([chosen] if chosen else []) + list(alternatives)
+    placed = [_placement(o, opt, cur_total, cat, None if opt is chosen else chosen, len(opts), _confidence(e))
+              for opt, e in zip(shown, estimates, strict=True)]
     rec = placed[0] if chosen else None
-    alternatives = placed[1:] if chosen else []
-    now = now_rfc3339()
+    others = placed[1:] if chosen else []
+    stamp = rfc3339(now)
     if rec is not None:
         ready = Condition(type="Ready", status="True", reason="RecommendationAvailable",
                           message=f"{rec.instance_type} x {rec.instances} ({rec.capacity_type}) at "
                                   f"${rec.cost_per_million_output_tokens}/1M output tokens",
-                          last_transition_time=now, observed_generation=generation)
+                          last_transition_time=stamp, observed_generation=generation)
     else:
-        reasons = sorted({f.reason for f in o.failures.values()}, key=REASON_ORDER.index)
+        reasons = sorted({f.reason for f in o.failures.values()}, key=REASONS.index)
         ready = Condition(type="Ready", status="False", reason="NoFeasiblePlacement",
                           message=("no priced placement meets the SLOs; furthest reasons: "
                                    + ", ".join(reasons[-3:]))[:4096],
-                          last_transition_time=now, observed_generation=generation)
+                          last_transition_time=stamp, observed_generation=generation)
     status = InferenceWorkloadStatus(
         observed_generation=generation, conditions=[ready], current=current, recommendation=rec,
-        alternatives=alternatives, rejected=_rejections(o, cat, chosen, per_family),
-        assumptions=[a[:512] for a in w.assumptions[:32]], last_evaluation_time=now,
+        alternatives=others, rejected=_rejections(o, cat, chosen, o.best_per_node_pool()),
+        assumptions=[a[:512] for a in w.assumptions[:32]], last_evaluation_time=stamp,
     )
     points = []
     seen = set()
@@ -396,4 +293,4 @@ def build_report(o: Outcome, cat: Catalog, generation: int | None = None) -> Rep
     return Report(w.name, status, points, w.tpot_slo_s * 1e3)
 
 
-__all__ = ["PlotPoint", "Report", "build_report"]
+__all__ = ["PlotPoint", "Report", "build_report", "rfc3339"]

@@ -2,35 +2,22 @@
 
 Problems that the schema cannot see (an unknown model, an instance type the catalog lacks, a
 current placement that does not add up) are collected as `field.path: what is wrong; what is
-allowed` lines, all of them at once.
+allowed` lines, all of them at once. The result is a plain value: nothing later in the pipeline
+changes it (a calibration, observed traffic or a search each make a new value or take it as given).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from inferplace.api.spec import CapacityType, CurrentPlacement, InferenceWorkloadSpec
+from inferplace.api.spec import InferenceWorkloadSpec
+from inferplace.api.vocabulary import CapacityType, NeuronSupport, Precision
 from inferplace.catalog import Catalog, CatalogError, InstanceType, ModelArch
-from inferplace.catalog.migration import SupportTier
+from inferplace.catalog.efficiency import DEFAULT_FRAMEWORK
 from inferplace.catalog.models import MoE, SlidingWindow
-from inferplace.placement.calibration import Calibration
-
-# Defaults for economics the spec leaves out; each one used is reported in status.assumptions.
-DEFAULTS: dict[str, float] = {
-    "engineerWeekCost": 5000.0,  # USD, fully loaded senior infrastructure engineer (assumption)
-    "amortizationMonths": 12.0,
-    "retryRate": 0.01,
-    "targetUtilization": 0.8,
-    "overheadRates.host": 0.0,  # EC2 instance prices include host CPU and memory
-    "overheadRates.network": 0.01,
-    "overheadRates.storage": 0.01,
-    "overheadRates.power": 0.0,  # included in cloud prices
-    "overheadRates.orchestration": 0.02,
-}
-
-# Which serving stack the engine models on each platform when the spec does not say.
-NEURON_FRAMEWORK = "nxdi"
+from inferplace.engine.tco import Demand, Overheads
+from inferplace.placement.settings import DEFAULTS, Settings
 
 
 class WorkloadError(ValueError):
@@ -43,8 +30,12 @@ class WorkloadError(ValueError):
 
 @dataclass(frozen=True)
 class Current:
-    placement: CurrentPlacement
+    """Where the workload runs today."""
+
     instance: InstanceType
+    replicas: int
+    chips_per_replica: int
+    capacity_type: CapacityType
 
 
 @dataclass(frozen=True)
@@ -52,12 +43,12 @@ class Workload:
     name: str
     model: ModelArch
     family: str
-    neuron_tier: SupportTier
+    neuron_tier: NeuronSupport
     neuron_tier_reason: str
     neuron_tier_overridden: bool
-    weight_precision: str  # today's
-    kv_precision: str | None  # None: follow the weight precision where native
-    precisions: tuple[str, ...]  # weight precisions to search
+    weight_precision: Precision  # today's
+    kv_precision: Precision | None  # None: follow the weight precision where native
+    precisions: tuple[Precision, ...]  # weight precisions to search
     rps: float
     prompt_mean: float
     prompt_p95: float
@@ -76,15 +67,18 @@ class Workload:
     engineer_week_cost: float
     amortization_months: float
     migration_overrides: dict[str, float]
-    overheads: dict[str, float]
+    overheads: Overheads
     retry_rate: float
     target_utilization: float
     gpu_framework: str
     draft: ModelArch | None
     acceptance_rate: float
     speculative_tokens: int
-    assumptions: list[str] = field(default_factory=list)
-    calibration: Calibration | None = None  # live correction of the engine (operator only)
+    assumptions: tuple[str, ...] = ()
+
+    @property
+    def demand(self) -> Demand:
+        return Demand(self.rps, self.peak_to_mean, self.retry_rate)
 
     @property
     def accepted_tok_s(self) -> float:
@@ -117,7 +111,7 @@ def _known_models(cat: Catalog) -> str:
     return ", ".join(sorted({m.id for m in cat.models.values()}))
 
 
-def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog) -> Workload:
+def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog, settings: Settings = DEFAULTS) -> Workload:
     problems: list[str] = []
     assumptions: list[str] = []
 
@@ -153,7 +147,8 @@ def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog) -> Workload:
                 problems.append(f"spec.current.chipsPerReplica: {spec.current.chips_per_replica} exceeds the "
                                 f"{inst.chips} chips of {inst.type}; multi-instance replicas are not modelled")
             else:
-                current = Current(spec.current, inst)
+                current = Current(inst, spec.current.replicas, spec.current.chips_per_replica,
+                                  spec.current.capacity_type)
 
     draft = None
     sd = spec.speculative_decoding
@@ -172,19 +167,23 @@ def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog) -> Workload:
     if spec.model.neuron_support is not None:
         tier, tier_reason = spec.model.neuron_support, "set by spec.model.neuronSupport"
 
-    def econ(key: str, value: object) -> float:
+    defaults = settings.economics
+
+    def econ(key: str, attr: str, value: object) -> float:
         if value is None:
-            assumptions.append(f"economics.{key} = {DEFAULTS[key]:g} (default)")
-            return DEFAULTS[key]
+            default = float(getattr(defaults, attr))
+            assumptions.append(f"economics.{key} = {default:g} (default)")
+            return default
         return float(value)  # type: ignore[arg-type]
 
     e = spec.economics
-    overheads = {k: econ(f"overheadRates.{k}", getattr(e.overhead_rates, k))
-                 for k in ("host", "network", "storage", "power", "orchestration")}
-    gpu_framework = spec.metrics.server if spec.metrics else "vllm"
+    overheads = Overheads(**{k: econ(f"overheadRates.{k}", k, getattr(e.overhead_rates, k))
+                             for k in ("host", "network", "storage", "power", "orchestration")})
+    gpu_framework = spec.metrics.server if spec.metrics else DEFAULT_FRAMEWORK["gpu"]
     if spec.metrics is None:
         assumptions.append("GPU candidates are modelled as served by vLLM (spec.metrics.server not set)")
-    assumptions.append(f"Neuron candidates are modelled as served by vLLM on NxD Inference ({NEURON_FRAMEWORK})")
+    assumptions.append(f"Neuron candidates are modelled as served by vLLM on NxD Inference "
+                       f"({DEFAULT_FRAMEWORK['neuron']})")
     precisions = tuple(spec.constraints.weight_precisions or [spec.model.weight_precision])
     traffic = spec.traffic
     return Workload(
@@ -213,15 +212,15 @@ def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog) -> Workload:
         min_replicas=spec.constraints.min_replicas,
         max_migration_weeks=(float(spec.constraints.max_migration_weeks)
                              if spec.constraints.max_migration_weeks is not None else math.inf),
-        engineer_week_cost=econ("engineerWeekCost", e.engineer_week_cost),
-        amortization_months=econ("amortizationMonths", e.amortization_months),
+        engineer_week_cost=econ("engineerWeekCost", "engineer_week_cost", e.engineer_week_cost),
+        amortization_months=econ("amortizationMonths", "amortization_months", e.amortization_months),
         migration_overrides={m.target: float(m.weeks) for m in e.migration_weeks},
         overheads=overheads,
-        retry_rate=econ("retryRate", e.retry_rate),
-        target_utilization=econ("targetUtilization", e.target_utilization),
+        retry_rate=econ("retryRate", "retry_rate", e.retry_rate),
+        target_utilization=econ("targetUtilization", "target_utilization", e.target_utilization),
         gpu_framework=gpu_framework,
         draft=draft,
         acceptance_rate=float(sd.acceptance_rate) if sd else 0.0,
         speculative_tokens=sd.num_speculative_tokens if sd else 0,
-        assumptions=assumptions,
+        assumptions=tuple(assumptions),
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -10,16 +9,24 @@ import pytest
 from inferplace.api import InferenceWorkloadSpec
 from inferplace.api.status import InferenceWorkloadStatus
 from inferplace.catalog import load_catalog
-from inferplace.controller.evaluate import evaluate, observed_traffic
+from inferplace.controller.reconcile import Evaluation, parse_spec, reconcile
 from inferplace.metrics import MetricsUnavailable, Observation
 from inferplace.placement import resolve
-from inferplace.placement.calibration import AGREEMENT, PLAUSIBLE
 from inferplace.placement.search import search
+from inferplace.placement.settings import DEFAULTS
+from inferplace.placement.traffic import observed_traffic
 
-from .helpers_api import workload_doc
+from ..support.manifests import CURRENT, workload_doc
+from ..support.plan import NOW
 
 CAT = load_catalog()
-CURRENT = {"instanceType": "p5.48xlarge", "replicas": 2, "chipsPerReplica": 1, "capacityType": "on-demand"}
+AGREEMENT = DEFAULTS.calibration.agreement
+PLAUSIBLE = DEFAULTS.calibration.plausible_factor
+
+
+def evaluate(name: str, spec: dict[str, Any], generation: int | None, previous: dict[str, Any] | None,
+             obs: Observation | None, fault: MetricsUnavailable | None) -> Evaluation:
+    return reconcile(name, parse_spec(spec), generation, previous, obs, fault, CAT, NOW)
 
 
 def _spec(**extra: Any) -> dict[str, Any]:
@@ -33,19 +40,19 @@ def _conditions(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _obs(**values: float) -> Observation:
-    return Observation("1h", time.time(), dict(values))
+    return Observation("1h", NOW.timestamp(), **values)
 
 
 def _predicted_means(spec: dict[str, Any], obs: Observation) -> tuple[float, float]:
     """The engine's mean TTFT and TPOT for today's placement at the observed load."""
-    w, _ = observed_traffic(resolve("w", InferenceWorkloadSpec.model_validate(spec), CAT), obs)
-    row = search([w], CAT)[0].current_row
-    assert row is not None
-    return row.at_mean
+    w, _, _ = observed_traffic(resolve("w", InferenceWorkloadSpec.model_validate(spec), CAT), obs)
+    current = search([w], CAT)[0].current
+    assert current is not None
+    return current.row.at_mean
 
 
 def test_without_metrics_the_declared_traffic_is_used_and_every_condition_is_set() -> None:
-    r = evaluate("w", _spec(), 3, None, None, None, CAT, metrics_configured=False)
+    r = evaluate("w", _spec(), 3, None, None, None)
     InferenceWorkloadStatus.model_validate(r.status)  # the shape the CRD declares
     c = _conditions(r.status)
     assert set(c) == {"Ready", "MetricsAvailable", "Calibrated"}
@@ -59,7 +66,7 @@ def test_without_metrics_the_declared_traffic_is_used_and_every_condition_is_set
 
 def test_observed_traffic_replaces_the_declared_one() -> None:
     obs = _obs(requests_per_second=2.5, prompt_tokens_mean=500.0, output_tokens_mean=100.0)
-    r = evaluate("w", _spec(metrics={"server": "vllm"}), 1, None, obs, None, CAT, metrics_configured=True)
+    r = evaluate("w", _spec(metrics={"server": "vllm"}), 1, None, obs, None)
     c = _conditions(r.status)
     assert c["MetricsAvailable"]["status"] == "True"
     assert "2.5 req/s" in c["MetricsAvailable"]["message"]
@@ -72,7 +79,7 @@ def test_observed_traffic_replaces_the_declared_one() -> None:
 
 def test_too_little_observed_traffic_keeps_the_declared_one() -> None:
     obs = _obs(requests_per_second=0.0)
-    r = evaluate("w", _spec(metrics={"server": "vllm"}), 1, None, obs, None, CAT, metrics_configured=True)
+    r = evaluate("w", _spec(metrics={"server": "vllm"}), 1, None, obs, None)
     tokens = float(r.status["recommendation"]["costBreakdown"]["acceptedOutputTokensPerMonth"])
     assert tokens == pytest.approx(10 * 200 * 730 * 3600, rel=1e-6)
     assert "declared traffic used" in _conditions(r.status)["MetricsAvailable"]["message"]
@@ -80,7 +87,7 @@ def test_too_little_observed_traffic_keeps_the_declared_one() -> None:
 
 def test_prometheus_fault_falls_back_to_declared_traffic() -> None:
     fault = MetricsUnavailable("PrometheusUnreachable", "http://127.0.0.1:9: connection refused")
-    r = evaluate("w", _spec(metrics={"server": "vllm"}), 1, None, None, fault, CAT, metrics_configured=True)
+    r = evaluate("w", _spec(metrics={"server": "vllm"}), 1, None, None, fault)
     c = _conditions(r.status)
     assert (c["MetricsAvailable"]["status"], c["MetricsAvailable"]["reason"]) == ("False", "PrometheusUnreachable")
     assert "falling back to the declared spec.traffic" in c["MetricsAvailable"]["message"]
@@ -100,9 +107,9 @@ def test_agreeing_latency_narrows_the_range_of_the_same_chip_only() -> None:
     load = {"requests_per_second": 40.0, "prompt_tokens_mean": 1000.0, "output_tokens_mean": 200.0}
     spec = _spec(metrics={"server": "vllm"}, current=CURRENT | {"replicas": 8})
     ttft, tpot = _predicted_means(spec, _obs(**load))
-    plain = evaluate("w", spec, 1, None, _obs(**load), None, CAT, True).status
+    plain = evaluate("w", spec, 1, None, _obs(**load), None).status
     agreed = evaluate("w", spec, 1, None, _obs(**load, tpot_mean_s=tpot * 1.05, ttft_mean_s=ttft * 0.97),
-                      None, CAT, True).status
+                      None).status
     c = _conditions(agreed)["Calibrated"]
     assert (c["status"], c["reason"]) == ("True", "ModelAgrees")
     before, after = _same_scope(plain), _same_scope(agreed)
@@ -121,9 +128,9 @@ def test_slower_live_latency_adjusts_the_engine_for_that_chip() -> None:
     load = {"requests_per_second": 4.0, "prompt_tokens_mean": 1000.0, "output_tokens_mean": 200.0}
     spec = _spec(metrics={"server": "vllm"})
     ttft, tpot = _predicted_means(spec, _obs(**load))
-    plain = evaluate("w", spec, 1, None, _obs(**load), None, CAT, True).status
+    plain = evaluate("w", spec, 1, None, _obs(**load), None).status
     slow = evaluate("w", spec, 1, None, _obs(**load, tpot_mean_s=tpot * 1.6, ttft_mean_s=ttft),
-                    None, CAT, True).status
+                    None).status
     c = _conditions(slow)["Calibrated"]
     assert (c["status"], c["reason"]) == ("True", "ModelAdjusted")
     assert "decode steps x1.60" in c["message"]
@@ -140,8 +147,8 @@ def test_implausible_latency_is_reported_not_applied() -> None:
     load = {"requests_per_second": 4.0, "prompt_tokens_mean": 1000.0, "output_tokens_mean": 200.0}
     spec = _spec(metrics={"server": "vllm"})
     _ttft, tpot = _predicted_means(spec, _obs(**load))
-    plain = evaluate("w", spec, 1, None, _obs(**load), None, CAT, True).status
-    wild = evaluate("w", spec, 1, None, _obs(**load, tpot_mean_s=tpot * (PLAUSIBLE + 1)), None, CAT, True).status
+    plain = evaluate("w", spec, 1, None, _obs(**load), None).status
+    wild = evaluate("w", spec, 1, None, _obs(**load, tpot_mean_s=tpot * (PLAUSIBLE + 1)), None).status
     c = _conditions(wild)["Calibrated"]
     assert (c["status"], c["reason"]) == ("False", "MeasurementImplausible")
     assert wild["current"]["projected"] == plain["current"]["projected"]
@@ -150,47 +157,47 @@ def test_implausible_latency_is_reported_not_applied() -> None:
 
 def test_no_current_placement_cannot_be_calibrated() -> None:
     spec = workload_doc()["spec"] | {"metrics": {"server": "vllm"}}
-    r = evaluate("w", spec, 1, None, _obs(requests_per_second=3.0, tpot_mean_s=0.01), None, CAT, True)
+    r = evaluate("w", spec, 1, None, _obs(requests_per_second=3.0, tpot_mean_s=0.01), None)
     c = _conditions(r.status)["Calibrated"]
     assert (c["status"], c["reason"]) == ("False", "NoCurrentPlacement")
 
 
 def test_a_spec_that_cannot_be_evaluated_says_why_once() -> None:
     spec = _spec(model={"name": "acme/NoSuchModel-7B"})
-    r = evaluate("w", spec, 2, None, None, None, CAT, False)
+    r = evaluate("w", spec, 2, None, None, None)
     c = _conditions(r.status)
     assert (c["Ready"]["status"], c["Ready"]["reason"]) == ("False", "CannotEvaluate")
     assert c["Ready"]["message"].startswith("spec.model.name:") and "known:" in c["Ready"]["message"]
     assert "recommendation" not in r.status and r.status["observedGeneration"] == 2
     assert r.event is not None and r.event[0] == "Warning"
-    again = evaluate("w", spec, 2, r.status, None, None, CAT, False)
+    again = evaluate("w", spec, 2, r.status, None, None)
     assert again.event is None  # no Event storm on every interval
 
 
 def test_a_spec_the_schema_passed_but_the_models_refuse_is_invalid() -> None:
     spec = _spec(slo={"ttftP95Ms": 2000, "tpotP95Ms": 60, "bogus": 1})
-    r = evaluate("w", spec, 1, None, None, None, CAT, False)
+    r = evaluate("w", spec, 1, None, None, None)
     ready = _conditions(r.status)["Ready"]
     assert ready["reason"] == "InvalidSpec" and "spec.slo.bogus" in ready["message"]
 
 
 def test_no_feasible_placement_is_not_ready_with_the_reasons() -> None:
     spec = _spec(slo={"ttftP95Ms": 1, "tpotP95Ms": 1})
-    r = evaluate("w", spec, 1, None, None, None, CAT, False)
+    r = evaluate("w", spec, 1, None, None, None)
     ready = _conditions(r.status)["Ready"]
     assert (ready["status"], ready["reason"]) == ("False", "NoFeasiblePlacement")
     assert "SLO_" in ready["message"] and not r.ready
 
 
 def test_transition_times_and_events_follow_changes_only() -> None:
-    first = evaluate("w", _spec(), 1, None, None, None, CAT, False)
+    first = evaluate("w", _spec(), 1, None, None, None)
     stamped = dict(first.status)
     stamped["conditions"] = [c | {"lastTransitionTime": "2020-01-01T00:00:00Z"} for c in first.status["conditions"]]
-    same = evaluate("w", _spec(), 1, stamped, None, None, CAT, False)
+    same = evaluate("w", _spec(), 1, stamped, None, None)
     assert same.event is None
     assert {c["lastTransitionTime"] for c in same.status["conditions"]} == {"2020-01-01T00:00:00Z"}
     fewer = _spec(traffic={"requestsPerSecond": 1, "promptTokens": {"mean": 1000}, "outputTokens": {"mean": 200}})
-    changed = evaluate("w", fewer, 2, same.status, None, None, CAT, False)
+    changed = evaluate("w", fewer, 2, same.status, None, None)
     assert changed.event is not None and changed.event[1] == "RecommendationChanged"
     assert "(was " in changed.event[2]
 

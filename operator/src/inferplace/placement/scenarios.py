@@ -1,7 +1,8 @@
-"""Scenarios: one serving configuration each, resolved against the catalog and stacked for the engine.
+"""Scenarios: one serving configuration each, made of catalog objects, stacked into the engine's arrays.
 
-Resolution is where bad input is caught: every problem becomes a one-line reason naming the field
-and what is allowed, so a caller can report it for that row and still evaluate the others.
+This is where the catalog meets the engine: the engine sees only numbers. Checks that need the
+catalog (a data type the chip does not run, weights that fit nowhere) raise ScenarioError with a
+one-line reason, so a caller can report it for that row and still predict the others.
 """
 
 from __future__ import annotations
@@ -11,18 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inferplace.catalog import Accelerator, Catalog, CatalogError, ModelArch
-from inferplace.catalog.accelerators import BYTES_PER_ELEMENT, DTYPES
+from inferplace.api.vocabulary import BYTES_PER_ELEMENT, PRECISIONS, Precision
+from inferplace.catalog import Accelerator, Catalog, ModelArch
 from inferplace.catalog.efficiency import EfficiencyParams
 from inferplace.engine import LOADS, Efficiency, ScenarioArrays
 from inferplace.engine.roofline import weight_footprint
 from inferplace.engine.shapes import ModelShape, ShapeArrays, shape_of
-
-# When a source gives output lengths but no prompt length (MLPerf datasets), assume this many prompt
-# tokens. It is an assumption, not a reading; it affects TTFT and prefill-heavy throughput.
-DEFAULT_PROMPT_TOKENS = 1024
-
-DEFAULT_FRAMEWORK = {"gpu": "vllm", "neuron": "nxdi"}
 
 
 class ScenarioError(ValueError):
@@ -37,8 +32,8 @@ class Scenario:
     accelerator: Accelerator
     chips_per_replica: int
     replicas: int
-    weight_dtype: str
-    kv_dtype: str
+    weight_dtype: Precision
+    kv_dtype: Precision
     input_tokens: float
     output_tokens: float
     batch: float  # NaN when the runtime chooses
@@ -51,7 +46,7 @@ class Scenario:
     speculative_tokens: int = 0
 
 
-def compute_dtype(acc: Accelerator, weight_dtype: str) -> str:
+def compute_dtype(acc: Accelerator, weight_dtype: Precision) -> Precision:
     """The matmul data type: fp8/fp4 weights run natively where the chip has that rate;
     int8 weights are dequantized to 16-bit (weight-only quantization)."""
     if weight_dtype in ("fp8", "fp4") and weight_dtype in acc.peak_tflops:
@@ -59,11 +54,11 @@ def compute_dtype(acc: Accelerator, weight_dtype: str) -> str:
     return "fp16" if weight_dtype == "fp16" else "bf16"
 
 
-def check_dtypes(acc: Accelerator, weight_dtype: str, kv_dtype: str) -> None:
-    if weight_dtype not in DTYPES:
-        raise ScenarioError(f"weight_dtype {weight_dtype!r} unknown; allowed: {', '.join(DTYPES)}")
-    if kv_dtype not in DTYPES:
-        raise ScenarioError(f"kv_dtype {kv_dtype!r} unknown; allowed: {', '.join(DTYPES)}")
+def check_dtypes(acc: Accelerator, weight_dtype: Precision, kv_dtype: Precision) -> None:
+    if weight_dtype not in PRECISIONS:
+        raise ScenarioError(f"weight_dtype {weight_dtype!r} unknown; allowed: {', '.join(PRECISIONS)}")
+    if kv_dtype not in PRECISIONS:
+        raise ScenarioError(f"kv_dtype {kv_dtype!r} unknown; allowed: {', '.join(PRECISIONS)}")
     if weight_dtype not in acc.weight_dtypes:
         raise ScenarioError(
             f"weight_dtype {weight_dtype} is not native on {acc.id} "
@@ -79,7 +74,7 @@ def check_dtypes(acc: Accelerator, weight_dtype: str, kv_dtype: str) -> None:
         raise ScenarioError(f"no {cd} peak compute figure for {acc.id}: {why}")
 
 
-def smallest_fitting_tp(model: ModelArch, acc: Accelerator, eff: EfficiencyParams, wdt: str,
+def smallest_fitting_tp(model: ModelArch, acc: Accelerator, eff: EfficiencyParams, wdt: Precision,
                         available: int) -> int:
     """The fewest chips (a power of two, or all available) whose memory holds the weights."""
     shape = ShapeArrays.stack([shape_of(model)])
@@ -170,99 +165,4 @@ def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
             memory_reserve=f["res"],
             link_fraction=f["link"], runtime_max_batch=f["cap"], tail_ratio=f["tail"],
         ),
-    )
-
-
-# ---- resolving a row of the scenario CSV format (shared/data/SCENARIOS.md) --------------------
-
-REQUIRED_COLUMNS = ("scenario_id", "model", "accelerator", "output_tokens", "load")
-
-
-def _num(row: dict[str, str], key: str, *, integer: bool = False, positive: bool = True) -> float | None:
-    raw = (row.get(key) or "").strip()
-    if not raw:
-        return None
-    try:
-        val = float(raw)
-    except ValueError:
-        raise ScenarioError(f"{key} must be a number, got {raw!r}") from None
-    if not math.isfinite(val) or (positive and val <= 0):
-        raise ScenarioError(f"{key} must be a positive number, got {raw!r}")
-    if integer and val != int(val):
-        raise ScenarioError(f"{key} must be a whole number, got {raw!r}")
-    return val
-
-
-def resolve_row(row: dict[str, str], cat: Catalog) -> Scenario:
-    """Turn one CSV row into a Scenario, or raise ScenarioError with a one-line reason."""
-    try:
-        model = cat.model((row.get("model") or "").strip() or "(blank)")
-        acc_name = (row.get("accelerator") or "").strip()
-        inst_name = (row.get("instance_type") or "").strip()
-        if not acc_name and inst_name:
-            acc_name = cat.instance(inst_name).accelerator
-        acc = cat.accelerator(acc_name or "(blank)")
-        draft_name = (row.get("draft_model") or "").strip()
-        draft = cat.model(draft_name) if draft_name else None
-    except CatalogError as exc:
-        raise ScenarioError(str(exc)) from None
-    load = (row.get("load") or "").strip()
-    if load not in LOADS:
-        raise ScenarioError(f"load {load!r} unknown; allowed: {', '.join(LOADS)}")
-    wdt = (row.get("weight_dtype") or "").strip().lower() or "bf16"
-    kvd = (row.get("kv_dtype") or "").strip().lower() or "bf16"
-    check_dtypes(acc, wdt, kvd)
-    framework = (row.get("framework") or "").strip().lower() or DEFAULT_FRAMEWORK[acc.platform]
-    _, eff = efficiency_for(cat, acc, framework)
-
-    osl = _num(row, "output_tokens")
-    if osl is None:
-        raise ScenarioError("output_tokens is blank; it is required")
-    isl = _num(row, "input_tokens") or float(DEFAULT_PROMPT_TOKENS)
-    batch = _num(row, "batch", integer=True)
-    if load in ("static-batch", "closed-loop") and batch is None:
-        raise ScenarioError(f"batch is blank; it is required for load {load}")
-    ttft_ms = _num(row, "ttft_slo_ms")
-    tpot_ms = _num(row, "tpot_slo_ms")
-    if load == "server-slo" and (ttft_ms is None or tpot_ms is None):
-        raise ScenarioError("ttft_slo_ms and tpot_slo_ms are required for load server-slo")
-    # Longer than the trained context is allowed (RoPE scaling does it; Neuron's tables run
-    # Llama-2 at 8k): it costs KV memory, which the engine counts.
-
-    num_chips = _num(row, "num_chips", integer=True)
-    replicas = _num(row, "replicas", integer=True)
-    cpr = _num(row, "chips_per_replica", integer=True)
-    if cpr is None and replicas is not None and num_chips is not None:
-        cpr = num_chips / replicas
-        if cpr != int(cpr):
-            raise ScenarioError(f"num_chips {num_chips:.0f} is not a multiple of replicas {replicas:.0f}")
-    if cpr is None:
-        available = num_chips
-        if available is None and inst_name:
-            available = float(cat.instance(inst_name).chips or 0) or None
-        if available is None:
-            raise ScenarioError("chips_per_replica, num_chips and instance_type are all blank")
-        cpr = float(smallest_fitting_tp(model, acc, eff, wdt, int(available)))
-        if replicas is None:
-            replicas = float(int(available // cpr)) if num_chips is not None else 1.0
-    if replicas is None:
-        replicas = num_chips / cpr if num_chips is not None and num_chips >= cpr else 1.0
-        replicas = float(max(int(replicas), 1))
-    if cpr > 1 and acc.link_bytes_s <= 0:
-        why = acc.missing.get("interconnect", "no chip-to-chip bandwidth figure in the catalog")
-        raise ScenarioError(f"tensor parallel over {cpr:.0f} x {acc.id} needs an interconnect: {why}")
-
-    alpha = _num(row, "acceptance_rate") or 0.0
-    k = _num(row, "num_speculative_tokens", integer=True) or 0.0
-    if (draft is None) != (k == 0):
-        raise ScenarioError("draft_model and num_speculative_tokens go together")
-    if draft is not None and not 0 < alpha < 1:
-        raise ScenarioError("acceptance_rate must be between 0 and 1 with speculative decoding")
-
-    return Scenario(
-        model=model, accelerator=acc, chips_per_replica=int(cpr), replicas=int(replicas),
-        weight_dtype=wdt, kv_dtype=kvd, input_tokens=isl, output_tokens=osl,
-        batch=math.nan if batch is None else batch, load=load, framework=framework,
-        ttft_slo_s=(ttft_ms or math.inf) / 1e3, tpot_slo_s=(tpot_ms or math.inf) / 1e3,
-        draft_model=draft, acceptance_rate=alpha, speculative_tokens=int(k),
     )

@@ -1,12 +1,13 @@
-"""Building scenarios for tests without a CSV."""
+"""Engine predictions for scenario rows written as dicts (the CSV's columns), without a file."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from inferplace.catalog import load_catalog
-from inferplace.engine import Results, evaluate
-from inferplace.scenarios import resolve_row, to_arrays
+from inferplace.cli.scenario_csv import resolve_row
+from inferplace.engine import Results, predict
+from inferplace.placement.scenarios import to_arrays
 
 BASE = {
     "scenario_id": "t",
@@ -25,7 +26,8 @@ BASE = {
 }
 
 
-def run(rows: list[dict[str, Any]]) -> Results:
+def predict_rows(rows: list[dict[str, Any]]) -> Results:
+    """Each row is BASE with its own columns changed."""
     cat = load_catalog()
     scen = [resolve_row(BASE | {k: str(v) for k, v in r.items()}, cat) for r in rows]
-    return evaluate(to_arrays(scen, cat))
+    return predict(to_arrays(scen, cat))

@@ -1,0 +1,107 @@
+"""`-o table` (the default): per workload, today's placement and cost, the recommendation with its
+savings, confidence and reasons, the best of the other node pools, and why the rest lost.
+
+Columns are as wide as their widest cell plus a gap, so figures of any magnitude stay apart; prose
+is wrapped at 100 characters.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+
+from inferplace.api.status import Placement
+from inferplace.cli.formatters.base import Answer, Options
+
+WIDTH = 100
+GAP = 2
+HEADER = ("", "instance", "capacity", "weights", "replicas", "inst", "$/1M", "$/month", "TTFT95", "TPOT95")
+RIGHT = (False, False, False, False, True, True, True, True, True, True)
+
+
+def _grid(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+    out = []
+    for r in rows:
+        cells = [c.rjust(w) if right else c.ljust(w) for c, w, right in zip(r, widths, RIGHT, strict=True)]
+        out.append(("  " + (" " * GAP).join(cells)).rstrip())
+    return out
+
+
+def _dollars(text: str | None) -> str:
+    return f"{float(text):,.0f}" if text is not None else "-"
+
+
+def _money(text: str | None) -> str:
+    return f"{float(text):,.2f}" if text is not None else "-"
+
+
+def _placement_cells(label: str, p: Placement) -> tuple[str, ...]:
+    weights = p.weight_precision + ("+sd" if p.speculative_decoding else "")
+    return (label, p.instance_type, p.capacity_type, weights, f"{p.replicas}x{p.chips_per_replica}", str(p.instances),
+            f"{float(p.cost_per_million_output_tokens):,.3f}", _dollars(p.monthly_cost),
+            f"{float(p.projected.ttft_p95_ms):.0f}", f"{float(p.projected.tpot_p95_ms):.1f}")
+
+
+def _wrap(text: str, indent: str) -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ")
+
+
+def one(answer: Answer, top: int) -> str:
+    s, spec, name = answer.report.status, answer.workload.spec, answer.report.name
+    t = spec.traffic
+    lines = [f"{name}: {spec.model.name or 'custom ' + str(spec.model.family)} ({spec.model.weight_precision})"]
+    lines += _wrap(f"traffic {t.requests_per_second} req/s mean, peak x{t.peak_to_mean_ratio}; prompt "
+                   f"{t.prompt_tokens.mean} (p95 {t.prompt_tokens.p95 or t.prompt_tokens.mean}), output "
+                   f"{t.output_tokens.mean} (p95 {t.output_tokens.p95 or t.output_tokens.mean}) tokens; SLO TTFT p95 "
+                   f"{spec.slo.ttft_p95_ms} ms, TPOT p95 {spec.slo.tpot_p95_ms} ms"
+                   + (f", e2e p95 {spec.slo.e2e_p95_ms} ms" if spec.slo.e2e_p95_ms else ""), "  ")
+    grid: list[tuple[str, ...]] = [HEADER]
+    cur = s.current
+    if cur is not None:
+        per_m = cur.cost_per_million_output_tokens
+        grid.append(("now", cur.instance_type, cur.capacity_type, spec.model.weight_precision,
+                     f"{cur.replicas}x{cur.chips_per_replica}", str(cur.instances),
+                     f"{float(per_m):,.3f}" if per_m else "-", _dollars(cur.monthly_cost),
+                     f"{float(cur.projected.ttft_p95_ms):.0f}" if cur.projected else "-",
+                     f"{float(cur.projected.tpot_p95_ms):.1f}" if cur.projected else "-"))
+    rec = s.recommendation
+    if rec is not None:
+        grid.append(_placement_cells("recommended", rec))
+    alternatives = s.alternatives[:top] if rec is not None and top > 0 else []
+    grid += [_placement_cells("", a) for a in alternatives]
+    rendered = _grid(grid)
+    lines += rendered[:2 if cur is not None else 1]
+    if cur is not None and cur.meets_slo is False:
+        lines += _wrap(f"today: {'; '.join(cur.notes) or 'misses the SLOs at peak'}", " " * 14)
+    if rec is None:
+        lines.append("  no priced placement meets the SLOs")
+    else:
+        lines.append(rendered[len(rendered) - len(alternatives) - 1])
+        conf = rec.confidence
+        if rec.savings_monthly is not None:
+            rng = conf.savings_percent_range
+            spread = f", {rng.low}% to {rng.high}%" if rng else ""
+            payback = f"{rec.payback_months} months" if rec.payback_months else "none"
+            lines += _wrap(f"saves ${_money(rec.savings_monthly)}/month ({rec.savings_percent}%; confidence "
+                           f"{conf.level}{spread}), payback {payback}, migration {rec.migration_weeks} "
+                           "engineer-weeks", "  ")
+        else:
+            lines += _wrap(f"confidence {conf.level}; no current cost to compare with", "  ")
+        for why in rec.rationale[1:]:
+            lines += _wrap(f"- {why}", "    ")
+    if alternatives:
+        lines.append("  alternatives (best of each node pool first):")
+        lines += rendered[len(rendered) - len(alternatives):]
+    losers = [r for r in s.rejected if r.reason != "HIGHER_COST"]
+    if losers:
+        lines.append("  not chosen:")
+        for r in losers:
+            lines += _wrap(f"{r.node_pool} {r.reason}: {r.message}", "    ")
+    if s.assumptions:
+        lines += _wrap("assumed: " + "; ".join(s.assumptions), "  ")
+    return "\n".join(lines)
+
+
+def table(answers: Sequence[Answer], options: Options) -> str:
+    return "\n\n".join(one(a, options.top) for a in answers) + "\n"

@@ -1,0 +1,39 @@
+"""Which metrics backend answers a workload, chosen by the operator's configuration: plain
+Prometheus (optionally with a bearer token file, basic auth or a CA bundle), or Amazon Managed
+Service for Prometheus (SigV4). A workload's own `spec.metrics.prometheusUrl` gets a plain backend
+without the operator's credentials, so a spec cannot collect them."""
+
+from __future__ import annotations
+
+from requests.auth import AuthBase
+
+from inferplace.controller.config import OperatorConfig
+from inferplace.controller.runtime import BackendFactory
+from inferplace.metrics import MetricsBackend
+from inferplace.metrics.amp import ManagedPrometheusBackend
+from inferplace.metrics.auth import BearerTokenFile, basic_auth
+from inferplace.metrics.prometheus import PrometheusBackend
+
+
+def operator_backend(c: OperatorConfig) -> MetricsBackend | None:
+    if not c.prometheus_url:
+        return None
+    if c.sigv4_region:
+        return ManagedPrometheusBackend.connect(c.prometheus_url, c.sigv4_region, c.prometheus_timeout_s, c.ca_bundle)
+    auth: AuthBase | None = None
+    if c.bearer_token_file:
+        auth = BearerTokenFile(c.bearer_token_file)
+    elif c.basic_auth_username and c.basic_auth_password_file:
+        auth = basic_auth(c.basic_auth_username, c.basic_auth_password_file)
+    return PrometheusBackend(c.prometheus_url, timeout_s=c.prometheus_timeout_s, auth=auth, ca_bundle=c.ca_bundle)
+
+
+def metrics_backends(c: OperatorConfig) -> BackendFactory:
+    own = operator_backend(c)
+
+    def for_url(url: str | None) -> MetricsBackend | None:
+        if url is None or (own is not None and url.rstrip("/") == own.url.rstrip("/")):
+            return own
+        return PrometheusBackend(url, timeout_s=c.prometheus_timeout_s, ca_bundle=c.ca_bundle)
+
+    return for_url

@@ -1,0 +1,187 @@
+"""One evaluation of one InferenceWorkload, without I/O: the parsed spec (or why it did not parse),
+what the metrics backend said (or why it said nothing), the previous status and the time in; the
+new status, whether the recommendation changed and the figures for the operator's own metrics out.
+
+    resolve -> observed traffic -> derive calibration -> one search -> report -> conditions, Event
+
+The status has the same shapes `inferplace recommend -o json` prints, plus what only the operator
+knows: `observed`, and the `MetricsAvailable` and `Calibrated` conditions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from inferplace.api import InferenceWorkloadSpec, describe
+from inferplace.api.status import Condition, InferenceWorkloadStatus, Observed, Placement
+from inferplace.api.types import fixed
+from inferplace.api.vocabulary import ConditionType
+from inferplace.catalog import Catalog
+from inferplace.metrics import MetricsUnavailable, Observation
+from inferplace.placement import WorkloadError, report, resolve
+from inferplace.placement.calibrate import derive_calibration
+from inferplace.placement.calibration import Calibration
+from inferplace.placement.report import rfc3339
+from inferplace.placement.search import search
+from inferplace.placement.settings import DEFAULTS, Settings
+from inferplace.placement.traffic import observed_traffic
+
+
+@dataclass(frozen=True)
+class InvalidSpec:
+    """A spec the API models refuse, one `spec.path: problem` line each."""
+
+    problems: Sequence[str]
+
+
+def parse_spec(raw: Any) -> InferenceWorkloadSpec | InvalidSpec:
+    """The spec as the API models read it, or every problem with it."""
+    try:
+        return InferenceWorkloadSpec.model_validate(raw)
+    except ValidationError as exc:
+        return InvalidSpec(describe(exc, InferenceWorkloadSpec, prefix="spec."))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    status: dict[str, Any]  # wire form, ready to write
+    ready: bool
+    event: tuple[str, str, str] | None  # (Normal|Warning, reason, message) when worth telling
+    monthly_savings: float | None
+    cost_per_million_now: float | None
+    cost_per_million_recommended: float | None
+
+
+def _cond(type_: ConditionType, ok: bool | None, reason: str, message: str, generation: int | None,
+          now: datetime) -> Condition:
+    status = "Unknown" if ok is None else "True" if ok else "False"
+    return Condition(type=type_, status=status, reason=reason, message=message[:4096],
+                     last_transition_time=rfc3339(now), observed_generation=generation)
+
+
+def _keep_transition_times(new: list[Condition], old: list[dict[str, Any]]) -> list[Condition]:
+    """API conventions: lastTransitionTime changes only when the status of a condition does."""
+    before = {c.get("type"): c for c in old if isinstance(c, dict)}
+    out = []
+    for c in new:
+        prev = before.get(c.type)
+        same = prev and prev.get("status") == c.status and isinstance(prev.get("lastTransitionTime"), str)
+        out.append(c.model_copy(update={"last_transition_time": prev["lastTransitionTime"]}) if same and prev else c)
+    return out
+
+
+def _observed(obs: Observation) -> Observed:
+    def num(x: float | None, scale: float = 1.0, places: int = 3) -> str | None:
+        return fixed(x * scale, places) if x is not None and math.isfinite(x) and x >= 0 else None
+
+    return Observed(
+        window=obs.window, time=rfc3339(datetime.fromtimestamp(obs.time, UTC)),
+        requests_per_second=num(obs.requests_per_second, places=4),
+        prompt_tokens_per_second=num(obs.prompt_tokens_per_second, places=1),
+        output_tokens_per_second=num(obs.output_tokens_per_second, places=1),
+        prompt_tokens_mean=num(obs.prompt_tokens_mean, places=1), output_tokens_mean=num(obs.output_tokens_mean,
+                                                                                       places=1),
+        ttft_mean_ms=num(obs.ttft_mean_s, 1e3, 1), ttft_p50_ms=num(obs.ttft_p50_s, 1e3, 1),
+        ttft_p95_ms=num(obs.ttft_p95_s, 1e3, 1), tpot_mean_ms=num(obs.tpot_mean_s, 1e3, 2),
+        tpot_p50_ms=num(obs.tpot_p50_s, 1e3, 2), tpot_p95_ms=num(obs.tpot_p95_s, 1e3, 2),
+        running_batch=num(obs.running_batch, places=2), kv_cache_usage=num(obs.kv_cache_usage),
+        accelerator_utilization=num(obs.accelerator_utilization),
+        missing=[f"{k}: {why}"[:512] for k, why in sorted(obs.problems.items())][:16],
+    )
+
+
+def _key(p: dict[str, Any] | Placement | None) -> str | None:
+    if p is None:
+        return None
+    d = p.model_dump(by_alias=True) if isinstance(p, Placement) else p
+    return (f"{d.get('replicas')} x {d.get('chipsPerReplica')} chips on {d.get('instances')} "
+            f"{d.get('instanceType')} ({d.get('capacityType')}, {d.get('weightPrecision')}"
+            f"{', speculative' if d.get('speculativeDecoding') else ''})")
+
+
+def _ready_reason(conditions: list[dict[str, Any]]) -> str | None:
+    c = next((c for c in conditions if c.get("type") == "Ready"), None)
+    return None if c is None else str(c.get("reason"))
+
+
+def _wire(status: InferenceWorkloadStatus) -> dict[str, Any]:
+    out: dict[str, Any] = status.model_dump(by_alias=True, exclude_none=True, mode="json")
+    return out
+
+
+def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: int | None,
+              previous: dict[str, Any] | None, obs: Observation | None, fault: MetricsUnavailable | None,
+              cat: Catalog, now: datetime, settings: Settings = DEFAULTS) -> Evaluation:
+    previous = previous or {}
+    raw = previous.get("conditions")
+    old_conditions: list[dict[str, Any]] = [c for c in raw if isinstance(c, dict)] if isinstance(raw, list) else []
+
+    def cond(type_: ConditionType, ok: bool | None, reason: str, message: str) -> Condition:
+        return _cond(type_, ok, reason, message, generation, now)
+
+    def failed(reason: str, message: str, metrics: Condition) -> Evaluation:
+        conds = [cond("Ready", False, reason, message), metrics,
+                 cond("Calibrated", None, "NotEvaluated", "the spec could not be evaluated")]
+        status = InferenceWorkloadStatus(
+            observed_generation=generation, conditions=_keep_transition_times(conds, old_conditions),
+            observed=_observed(obs) if obs else None, last_evaluation_time=rfc3339(now))
+        event = None if _ready_reason(old_conditions) == reason else ("Warning", reason, message[:1024])
+        return Evaluation(_wire(status), False, event, None, None, None)
+
+    if isinstance(spec, InvalidSpec):
+        return failed("InvalidSpec", "; ".join(spec.problems)[:4096],
+                      cond("MetricsAvailable", None, "NotEvaluated", "the spec is invalid"))
+    if spec.metrics is None:
+        metrics = cond("MetricsAvailable", False, "NotConfigured",
+                       "spec.metrics is not set: the declared spec.traffic is used")
+    elif fault is not None:
+        metrics = cond("MetricsAvailable", False, fault.reason,
+                       f"{fault.message}; falling back to the declared spec.traffic")
+    else:
+        metrics = cond("MetricsAvailable", True, "Observed", "live traffic read from Prometheus")
+    try:
+        w = resolve(name, spec, cat, settings)
+    except WorkloadError as exc:
+        return failed("CannotEvaluate", "; ".join(exc.problems), metrics)
+
+    if obs is not None:
+        w, note, replaced = observed_traffic(w, obs, settings.calibration)
+        if not replaced:
+            metrics = metrics.model_copy(update={"message": f"live figures read; {note}"})
+        else:
+            missing = ", ".join(sorted(obs.problems)) or "none"
+            metrics = metrics.model_copy(update={"message": f"{note}; figures not read: {missing}"[:4096]})
+    cal = derive_calibration(w, cat, obs, settings.calibration)
+    calibration = cal if isinstance(cal, Calibration) else None
+    (outcome,) = search([w], cat, [calibration])
+    st = report(outcome, cat, now, generation, settings).status
+    if isinstance(cal, Calibration):
+        calibrated = cond("Calibrated", cal.applied or cal.agrees, cal.reason, cal.message)
+    else:
+        calibrated = cond("Calibrated", False, cal.reason, cal.message)
+    conds = _keep_transition_times([*st.conditions, metrics, calibrated], old_conditions)
+    st = st.model_copy(update={"conditions": conds, "observed": _observed(obs) if obs else None})
+    rec = st.recommendation
+    before, after = _key(previous.get("recommendation")), _key(rec)
+    event = None
+    if after is not None and before != after:
+        verb = "changed to" if before else "is"
+        savings = f", saving ${rec.savings_monthly}/month" if rec and rec.savings_monthly else ""
+        event = ("Normal", "RecommendationChanged",
+                 f"recommendation {verb} {after} at ${rec.cost_per_million_output_tokens if rec else ''}"
+                 f"/1M output tokens{savings}" + (f" (was {before})" if before else ""))
+    elif after is None and _ready_reason(old_conditions) != st.conditions[0].reason:
+        event = ("Warning", st.conditions[0].reason, st.conditions[0].message[:1024])
+    cur = st.current
+    return Evaluation(
+        _wire(st), rec is not None, event,
+        float(rec.savings_monthly) if rec and rec.savings_monthly else None,
+        float(cur.cost_per_million_output_tokens) if cur and cur.cost_per_million_output_tokens else None,
+        float(rec.cost_per_million_output_tokens) if rec else None,
+    )

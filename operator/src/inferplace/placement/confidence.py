@@ -1,0 +1,100 @@
+"""How far to trust a recommendation's savings.
+
+Each option's goodput comes from the engine, whose error on published measurements is known per
+efficiency group (held out, leave-one-model-out, recorded by `scripts/fit_efficiency.py`). The
+savings range re-costs the option as if its goodput were off by that p90 error either way, through
+the same sizing and costing path as the search. A live calibration that agreed with the engine
+narrows the error of its own scope; a stale price or beta Neuron support lowers the level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from inferplace.api.vocabulary import CONFIDENCE_LEVELS, ConfidenceLevel
+from inferplace.catalog import Catalog
+from inferplace.placement.cost import Option, Pick, cost
+from inferplace.placement.scenarios import efficiency_for
+from inferplace.placement.search import Outcome
+from inferplace.placement.settings import DEFAULTS, ConfidenceSettings
+
+LOWEST = len(CONFIDENCE_LEVELS) - 1
+
+
+@dataclass(frozen=True)
+class Estimate:
+    level: ConfidenceLevel
+    savings_percent_range: tuple[float, float] | None  # (low, high); None without today's cost
+    basis: str
+
+
+@dataclass(frozen=True)
+class _ErrorBasis:
+    p90: float  # fractional goodput error
+    best_level: int  # the highest level this basis allows (0 = high)
+    text: str
+
+
+def _fit_error(o: Outcome, row: int, cat: Catalog, s: ConfidenceSettings) -> _ErrorBasis:
+    key = o.cs.keys[row]
+    group, p = efficiency_for(cat, cat.accelerators[key.accelerator], key.framework)
+    if p.error_p90_pct is not None:
+        return _ErrorBasis(p.error_p90_pct / 100, 0, f"engine held-out error for {group}: median "
+                           f"{p.error_median_pct:g}%, p90 {p.error_p90_pct:g}% over {p.error_values} published values")
+    if p.inherits and cat.efficiency.groups[p.inherits].error_p90_pct is not None:
+        src = cat.efficiency.groups[p.inherits]
+        e = (src.error_p90_pct or 0) / 100 * s.inherited_widening
+        return _ErrorBasis(e, 1, f"no measurements for {group}; it reuses the {p.inherits} fit (held-out p90 "
+                                 f"{src.error_p90_pct:g}%), widened {s.inherited_widening:g}x")
+    return _ErrorBasis(s.unvalidated_error, 2, f"{group} was fitted without a held-out check; assumed p90 error "
+                                               f"{s.unvalidated_error * 100:g}%")
+
+
+def _error_basis(o: Outcome, row: int, cat: Catalog, s: ConfidenceSettings) -> _ErrorBasis:
+    """The fit's error, narrowed where live latency on the same scope agreed with the engine."""
+    basis = _fit_error(o, row, cat, s)
+    cal = o.calibration
+    if cal is None or cal.scope != o.cs.keys[row].scope:
+        return basis
+    if cal.agrees:
+        narrowed = min(basis.p90, max(cal.residual, s.calibrated_error_floor))
+        return _ErrorBasis(narrowed, min(basis.best_level, 1), f"{basis.text}; narrowed to {narrowed * 100:.0f}%: "
+                           f"live latency on today's placement agrees with the engine within "
+                           f"{cal.residual * 100:.0f}%")
+    if cal.applied:
+        return _ErrorBasis(basis.p90, basis.best_level, f"{basis.text}; engine calibrated on live latency (decode "
+                           f"x{cal.decode_scale:.2f}, prefill x{cal.prefill_scale:.2f})")
+    return basis
+
+
+def assess(o: Outcome, options: Sequence[Option], cat: Catalog,
+           settings: ConfidenceSettings = DEFAULTS.confidence) -> list[Estimate]:
+    """Level and savings range per option: the savings if the engine is off by its p90 error."""
+    bases = [_error_basis(o, o.cs.candidates[opt.candidate].row, cat, settings) for opt in options]
+    ranges: list[tuple[float, float] | None] = [None] * len(options)
+    current = o.current.option if o.current else None
+    cur_total = current.total_cents if current else None
+    if cur_total and options:
+        rate = np.array([o.rows[o.cs.candidates[opt.candidate].row].rate for opt in options])
+        err = np.array([b.p90 for b in bases])
+        picks = [Pick(opt.candidate, opt.capacity_type, opt.price) for opt in options]
+        worst, _ = cost(o.workload, o.cs, picks, rate * np.maximum(1 - err, 0.1))
+        best, _ = cost(o.workload, o.cs, picks, rate * (1 + err))
+        ranges = [((cur_total - lo) / cur_total * 100, (cur_total - hi) / cur_total * 100)
+                  for lo, hi in zip(worst, best, strict=True)]
+    out = []
+    for opt, basis, rng in zip(options, bases, ranges, strict=True):
+        c = o.cs.candidates[opt.candidate]
+        level = 0 if basis.p90 <= settings.high_below else 1 if basis.p90 <= settings.medium_below else 2
+        level = max(level, basis.best_level)
+        lowered: list[str] = []
+        if opt.price.stale:
+            level, lowered = min(level + 1, LOWEST), [*lowered, "price flagged stale"]
+        if c.accelerator.platform == "neuron" and o.workload.neuron_tier != "supported":
+            level, lowered = min(level + 1, LOWEST), [*lowered, f"Neuron support is {o.workload.neuron_tier}"]
+        text = basis.text + (f"; lowered: {', '.join(lowered)}" if lowered else "")
+        out.append(Estimate(CONFIDENCE_LEVELS[level], rng, text))
+    return out

@@ -1,0 +1,173 @@
+"""Sizing and costing candidates: one path for every candidate, today's placement included.
+
+`cost()` sizes a fleet (replicas for the peak at the target utilization, or a given fleet for
+today's placement), packs it into whole instances and prices it with the engine's TCO terms. The
+search costs its options with it, today's placement goes through it with its own replica count, and
+the confidence model re-costs options at the engine's error bounds with it: one formula throughout.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from inferplace.api.vocabulary import CapacityType
+from inferplace.catalog import Catalog, InstanceType
+from inferplace.catalog.instances import Price
+from inferplace.engine.tco import CostTerms, Sizing, monthly_cost, size
+from inferplace.placement.candidates import Candidate, CandidateSet
+from inferplace.placement.predict import RowResult
+from inferplace.placement.workload import Workload
+
+F64 = NDArray[np.float64]
+COST_FIELDS = (*CostTerms.TERMS, "instance_bill", "total")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One costed placement: a candidate bought as one capacity type."""
+
+    candidate: int  # index into the candidate set
+    capacity_type: CapacityType
+    price: Price
+    replicas: int
+    instances: int
+    utilization: float
+    capacity_tok_s: float
+    cost: dict[str, float]  # monthly USD per term, plus instance_bill and total
+    per_million: float
+
+    @property
+    def total_cents(self) -> float:
+        """The monthly total as printed: the sum of the terms rounded to cents."""
+        return cents(self.cost)["total"]
+
+
+@dataclass(frozen=True)
+class CurrentCost:
+    """Today's placement: its engine row, its fleet, and its cost where it has a price."""
+
+    candidate: Candidate
+    row: RowResult
+    instances: int
+    utilization: float
+    capacity_tok_s: float
+    option: Option | None  # None: no price for today's capacity type
+    price_note: str | None
+
+
+def cents(terms: dict[str, float]) -> dict[str, float]:
+    """Terms rounded to cents, the total their sum and the bill the sum of its three shares, so the
+    printed figures add up exactly."""
+    out = {k: round(v, 2) for k, v in terms.items()}
+    out["total"] = round(sum(out[k] for k in CostTerms.TERMS), 2)
+    out["instance_bill"] = round(out["accelerators"] + out["failed_requests_and_retries"] + out["idle_capacity"], 2)
+    return out
+
+
+def price_of(instance: InstanceType, capacity_type: CapacityType) -> Price | None:
+    return instance.prices.get(capacity_type)
+
+
+@dataclass(frozen=True)
+class Pick:
+    candidate: int
+    capacity_type: CapacityType
+    price: Price
+
+
+def fleet(w: Workload, cs: CandidateSet, cands: Sequence[Candidate], rates: F64, replicas: F64 | None) -> Sizing:
+    """Replicas (sized for the peak, or given) packed into each candidate's whole instances."""
+    return size(rates, w.demand, w.target_utilization, w.min_replicas,
+                np.array([cs.keys[c.row].chips for c in cands], dtype=np.float64),
+                np.array([c.instance.chips or 1 for c in cands], dtype=np.float64), w.output_mean, replicas)
+
+
+def cost(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64,
+         replicas: F64 | None = None) -> tuple[F64, list[Option]]:
+    """Monthly totals and Options for `picks`, each replica serving `rates` requests/s within the SLOs.
+
+    `replicas`: a given fleet per pick (today's); None sizes each for the workload's peak.
+    """
+    cands = [cs.candidates[p.candidate] for p in picks]
+    sizing = fleet(w, cs, cands, rates, replicas)
+    costs = monthly_cost(np.array([p.price.usd_per_hour for p in picks]), sizing, w.overheads, w.retry_rate,
+                         np.array([c.migration_weeks for c in cands]), w.engineer_week_cost, w.amortization_months,
+                         w.accepted_tok_s)
+    table = np.stack([getattr(costs, k) for k in COST_FIELDS], axis=1).tolist()
+    options = [Option(p.candidate, p.capacity_type, p.price, int(sizing.replicas[j]), int(sizing.instances[j]),
+                      float(sizing.utilization[j]), float(sizing.capacity_tok_s[j]),
+                      dict(zip(COST_FIELDS, table[j], strict=True)), float(costs.per_million_tokens[j]))
+               for j, p in enumerate(picks)]
+    return costs.total, options
+
+
+def cost_options(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], cat: Catalog) -> list[Option]:
+    """Every candidate that meets the SLOs, costed for every allowed capacity type, cheapest first;
+    a candidate without any of those prices is recorded as NO_PRICE."""
+    picks: list[Pick] = []
+    for ci, c in enumerate(cs.candidates):
+        row = rows[c.row]
+        if c.current or not (row.fits and math.isfinite(row.rate) and row.rate > 0):
+            continue
+        missing: list[CapacityType] = []
+        for kind in w.capacity_types:
+            price = price_of(c.instance, kind)
+            if price is None:
+                missing.append(kind)
+            else:
+                picks.append(Pick(ci, kind, price))
+        if len(missing) == len(w.capacity_types):
+            cs.fail(c.instance.type, "NO_PRICE", f"meets the SLOs ({cs.keys[c.row].chips} chips per replica), but "
+                    + missing_price(c.instance.type, missing, cat))
+    if not picks:
+        return []
+    cand_rows = [rows[cs.candidates[p.candidate].row] for p in picks]
+    totals, options = cost(w, cs, picks, np.array([r.rate for r in cand_rows]),
+                           np.array([float(r.replicas) for r in cand_rows]))
+    # Cheapest first; at equal cost (whole instances make ties common) keep today's shape, then the
+    # least migration, the fewest instances and the lowest latency.
+    cur = w.current
+    keys = [cs.keys[cs.candidates[p.candidate].row] for p in picks]
+    same_shape = np.array([cur is not None and cs.candidates[p.candidate].instance.type == cur.instance.type
+                           and k.chips == cur.chips_per_replica and k.weight_dtype == w.weight_precision
+                           and not k.speculative for p, k in zip(picks, keys, strict=True)])
+    order = np.lexsort((np.array([r.latency[1] for r in cand_rows]), np.array([o.instances for o in options]),
+                        np.array([cs.candidates[p.candidate].migration_weeks for p in picks]), ~same_shape,
+                        np.round(totals, 2)))
+    return [options[j] for j in order]
+
+
+def cost_current(w: Workload, cs: CandidateSet, rows: Sequence[RowResult]) -> CurrentCost | None:
+    """Today's placement at today's replica count and capacity type, through the same path."""
+    if cs.current is None or w.current is None:
+        return None
+    c = cs.candidates[cs.current]
+    row = rows[c.row]
+    rate, replicas = np.array([row.rate]), np.array([float(w.current.replicas)])
+    sizing = fleet(w, cs, [c], rate, replicas)
+    shape = (int(sizing.instances[0]), float(sizing.utilization[0]), float(sizing.capacity_tok_s[0]))
+    price = price_of(c.instance, w.current.capacity_type)
+    if price is None:
+        return CurrentCost(c, row, *shape, None, f"no {w.current.capacity_type} price for {c.instance.type} in the "
+                           "catalog: savings cannot be computed; supply one with --prices or the price-override "
+                           "ConfigMap")
+    _, (option,) = cost(w, cs, [Pick(cs.current, w.current.capacity_type, price)], rate, replicas)
+    return CurrentCost(c, row, *shape, option, None)
+
+
+def missing_price(inst_type: str, kinds: list[CapacityType], cat: Catalog) -> str:
+    inst = cat.instances[inst_type]
+    text = f"the catalog has no {' or '.join(kinds)} price for {inst_type}"
+    why = [m for m in inst.missing if "price" in m.lower()] or ([inst.notes] if inst.notes else [])
+    if why:
+        text += f" (catalog note: {why[0]})"
+    if any(k.startswith("reserved") for k in kinds) and "reserved-unknown-term" in inst.prices:
+        p = inst.prices["reserved-unknown-term"]
+        text += (f"; a reserved rate of unknown term (${p.usd_per_hour}/h, {p.date}) is not assumed to be "
+                 "reserved-1y or reserved-3y")
+    return text + "; supply one with --prices (CLI) or the price-override ConfigMap"

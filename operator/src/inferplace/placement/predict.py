@@ -1,0 +1,83 @@
+"""The engine pass of the placement search: for each engine row, the request rate one replica serves
+within the SLOs, the replicas the workload's peak needs (or today's fleet), and the latency at the
+peak and at the mean load. Rows of many workloads are predicted together, in one vectorized pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from inferplace.catalog import Catalog
+from inferplace.engine.batch import ScenarioArrays
+from inferplace.engine.slo import Latency, Tails, latency_at, slo_capacity
+from inferplace.engine.tco import replicas_for
+from inferplace.placement.scenarios import Scenario, to_arrays
+from inferplace.placement.workload import Workload
+
+F64 = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class RowResult:
+    """Engine answers for one row (per replica)."""
+
+    rate: float  # requests/s within the SLOs (NaN: none)
+    fits: bool
+    bound: int  # index into engine BOUNDS
+    replicas: int  # for the workload's peak demand (today's count on today's row)
+    latency: tuple[float, float, float]  # ttft, tpot, e2e p95 (s) at peak, at `replicas`
+    saturated: bool  # at that load the replica cannot keep up (latencies meaningless)
+    unloaded: tuple[float, float, float]
+    at_mean: tuple[float, float]  # mean TTFT and mean TPOT (s) at the mean load, at `replicas`
+
+
+@dataclass(frozen=True)
+class RowRequest:
+    """One engine row to predict: the scenario, whose traffic it carries, and its fleet."""
+
+    scenario: Scenario
+    workload: Workload
+    replicas: int | None = None  # None: as many as the peak needs; else a given fleet (today's)
+    scales: tuple[float, float] | None = None  # live calibration (decode, prefill); None: as fitted
+
+
+def predict_rows(requests: Sequence[RowRequest], cat: Catalog) -> list[RowResult]:
+    """SLO goodput, replicas and latency at peak and mean load for each request, in one engine pass."""
+    if not requests:
+        return []
+    sa = to_arrays([r.scenario for r in requests], cat)
+    if any(r.scales is not None for r in requests):
+        decode = np.array([r.scales[0] if r.scales else 1.0 for r in requests])
+        prefill = np.array([r.scales[1] if r.scales else 1.0 for r in requests])
+        sa = replace(sa, decode_scale=decode, prefill_scale=prefill)
+    return _predict(sa, requests)
+
+
+def _predict(sa: ScenarioArrays, requests: Sequence[RowRequest]) -> list[RowResult]:
+    ws = [r.workload for r in requests]
+
+    def col(values: list[float]) -> F64:
+        return np.asarray(values, dtype=np.float64)
+
+    tails = Tails(prompt_tokens=col([w.prompt_p95 for w in ws]), output_tokens=col([w.output_p95 for w in ws]),
+                  e2e_slo=col([w.e2e_slo_s for w in ws]))
+    cap = slo_capacity(sa, tails)
+    demand = [w.demand for w in ws]
+    peak = col([d.peak for d in demand])
+    sized = replicas_for(cap.rate, peak, col([w.target_utilization for w in ws]), col([w.min_replicas for w in ws]))
+    fixed = col([math.nan if r.replicas is None else r.replicas for r in requests])
+    replicas = np.where(np.isnan(fixed), np.where(np.isfinite(sized), sized, 0.0), fixed)
+    both = latency_at(sa, tails, np.stack([peak, col([d.mean for d in demand])]) / np.maximum(replicas, 1.0))
+    lat, mean = (Latency(*(getattr(both, f.name)[k] for f in fields(Latency))) for k in (0, 1))
+    unloaded = cap.unloaded
+    return [RowResult(
+        rate=float(cap.rate[i]), fits=bool(cap.fits[i]), bound=int(cap.bound[i]), replicas=int(replicas[i]),
+        latency=(float(lat.ttft[i]), float(lat.tpot[i]), float(lat.e2e[i])), saturated=bool(lat.saturated[i]),
+        unloaded=(float(unloaded.ttft[i]), float(unloaded.tpot[i]), float(unloaded.e2e[i])),
+        at_mean=(float(mean.ttft_mean[i]), float(mean.tpot_mean[i])),
+    ) for i in range(len(requests))]

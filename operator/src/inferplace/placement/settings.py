@@ -1,0 +1,84 @@
+"""Every threshold that tunes a recommendation, in one model with its meaning and its bounds.
+
+The economics defaults stand in for what a spec leaves out (each one used is listed in
+`status.assumptions`); the calibration bands decide when live latency corrects the engine; the
+confidence figures say how far an unchecked fit is trusted. `DEFAULTS` is what the CLI and the
+operator use; tests and callers may pass their own.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class EconomicsDefaults(BaseModel):
+    """Used where `spec.economics` is silent."""
+
+    model_config = _FROZEN
+    engineer_week_cost: float = Field(default=5000.0, ge=0, le=1_000_000)
+    """USD per engineer-week, fully loaded (a planning assumption, not a sourced figure)."""
+    amortization_months: float = Field(default=12.0, ge=1, le=120)
+    """Months over which migration work is spread."""
+    retry_rate: float = Field(default=0.01, ge=0, lt=1)
+    """Fraction of requests that fail and are sent again."""
+    target_utilization: float = Field(default=0.8, gt=0, le=1)
+    """Peak load over SLO capacity a fleet is sized to."""
+    host: float = Field(default=0.0, ge=0, le=5)
+    """Host CPU and memory as a fraction of the instance bill (EC2 prices include the host)."""
+    network: float = Field(default=0.01, ge=0, le=5)
+    """Data transfer and load balancing, as a fraction of the instance bill."""
+    storage: float = Field(default=0.01, ge=0, le=5)
+    """Weights, images and caches on EBS/S3/FSx, as a fraction of the instance bill."""
+    power: float = Field(default=0.0, ge=0, le=5)
+    """Power and facility (included in cloud prices)."""
+    orchestration: float = Field(default=0.02, ge=0, le=5)
+    """Control plane, monitoring and gateways, as a fraction of the instance bill."""
+
+
+class CalibrationBands(BaseModel):
+    """When a live measurement of today's placement corrects the engine."""
+
+    model_config = _FROZEN
+    agreement: float = Field(default=0.10, gt=0, lt=1)
+    """|measured/modelled - 1| within which the engine is left alone and trusted more."""
+    plausible_factor: float = Field(default=3.0, gt=1, le=100)
+    """Beyond this factor either way the measurement is not of the placement the spec describes."""
+    min_requests_per_second: float = Field(default=0.01, gt=0, le=1000)
+    """Below this a window's means rest on a handful of requests: neither traffic nor latency is used."""
+
+
+class ConfidenceSettings(BaseModel):
+    """How far the engine's error is trusted, per efficiency group."""
+
+    model_config = _FROZEN
+    unvalidated_error: float = Field(default=0.5, gt=0, le=5)
+    """Assumed p90 error of a fit that was never checked on held-out data."""
+    inherited_widening: float = Field(default=1.5, ge=1, le=10)
+    """A borrowed fit is trusted less than on the chips it was fitted to: its error times this."""
+    calibrated_error_floor: float = Field(default=0.10, ge=0, lt=1)
+    """Error left after live latency agreed with the engine (other shapes of the chip still differ)."""
+    high_below: float = Field(default=0.30, gt=0, lt=5)
+    """p90 error at or below which the level is high."""
+    medium_below: float = Field(default=0.50, gt=0, lt=5)
+    """p90 error at or below which the level is medium (low above)."""
+
+
+class ReportSettings(BaseModel):
+    model_config = _FROZEN
+    max_alternatives: int = Field(default=10, ge=0, le=32)
+    """Alternatives kept in status: the best of each other node pool, then the next cheapest."""
+
+
+class Settings(BaseModel):
+    """All tuning of the placement search, with the defaults the CLI and the operator use."""
+
+    model_config = _FROZEN
+    economics: EconomicsDefaults = EconomicsDefaults()
+    calibration: CalibrationBands = CalibrationBands()
+    confidence: ConfidenceSettings = ConfidenceSettings()
+    report: ReportSettings = ReportSettings()
+
+
+DEFAULTS = Settings()
