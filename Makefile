@@ -2,7 +2,7 @@
 
 # What CI runs (README, "Set up on a fresh machine").
 test:
-	python3 -m pip install -e '.[test]' && python3 -m ruff check . && python3 -m mypy && python3 -m inferplace crd --check && python3 -m pytest
+	python3 -m pip install -e '.[test]' && python3 -m ruff check . && python3 -m mypy && lint-imports && python3 -m inferplace crd --check && python3 -m pytest
 
 # Regenerate the CRD from the API models, and the chart's copy.
 crds:
