@@ -88,20 +88,48 @@ def test_unknown_model_suggests_close_names() -> None:
         load_catalog().model("meta-llama/Llama-3.1-8B-Instrukt")
 
 
+def _chip_file(tmp_path: Path, source: str = "src", **figures: dict[str, object]) -> Path:
+    """An accelerators file with one H100-like chip; `figures` replace its memory, bandwidth, ..."""
+    chip: dict[str, object] = {
+        "id": "x", "name": "X", "vendor": "nvidia", "generation": "g",
+        "peak_tflops": {"bf16": {"value": 989, "unit": "TFLOPS", "source": source}},
+        "memory": {"value": 80, "unit": "GB", "source": source},
+        "memory_bandwidth": {"value": 3.35, "unit": "TB/s", "source": source},
+        "interconnect": {"value": 900, "unit": "GB/s", "source": source, "bidirectional": True},
+        "weight_dtypes": ["bf16"], "kv_dtypes": ["bf16"]}
+    chip.update(figures)
+    path = tmp_path / "acc.yaml"
+    path.write_text(yaml.safe_dump({"schema_version": 1, "sources": {"src": {"url": "https://x.example/d",
+                                                                             "date": "2026-01-01"}},
+                                    "accelerators": [chip]}))
+    return path
+
+
 def test_a_figure_without_a_known_source_fails_at_load(tmp_path: Path) -> None:
-    bad = tmp_path / "acc.yaml"
-    bad.write_text(yaml.safe_dump({
-        "schema_version": 1, "sources": {},
-        "accelerators": [{"id": "x", "name": "X", "vendor": "nvidia", "generation": "g",
-                          "peak_tflops": {"bf16": {"value": 100, "unit": "TFLOPS", "source": "nope"}},
-                          "memory": {"value": 80, "unit": "GB", "source": "nope"},
-                          "memory_bandwidth": {"value": 3, "unit": "TB/s", "source": "nope"},
-                          "weight_dtypes": ["bf16"], "kv_dtypes": ["bf16"]}]}))
     with pytest.raises(CatalogError, match="unknown source"):
-        load_accelerators(bad)
+        load_accelerators(_chip_file(tmp_path, source="nope"))
 
 
-def test_an_implausible_unit_fails_at_load(tmp_path: Path) -> None:
+def test_plausible_figures_load(tmp_path: Path) -> None:
+    assert load_accelerators(_chip_file(tmp_path))["x"].memory_bytes == pytest.approx(80e9)
+
+
+@pytest.mark.parametrize(("name", "figure"), [
+    ("memory", {"value": 80, "unit": "TFLOPS", "source": "src"}),  # 80e12 bytes: TB where GB was meant
+    ("memory", {"value": 80, "unit": "GB", "source": "src"} | {"value": 0.08}),  # 80 MB
+    ("memory_bandwidth", {"value": 3350, "unit": "TB/s", "source": "src"}),  # GB/s figure in TB/s
+    ("memory_bandwidth", {"value": 0.05, "unit": "TB/s", "source": "src"}),
+    ("interconnect", {"value": 900, "unit": "TB/s", "source": "src"}),
+    ("interconnect", {"value": 0.5, "unit": "GB/s", "source": "src"}),
+    ("peak_tflops", {"bf16": {"value": 989000, "unit": "TFLOPS", "source": "src"}}),  # GFLOPS read as TFLOPS
+    ("peak_tflops", {"bf16": {"value": 0.989, "unit": "TFLOPS", "source": "src"}}),
+])
+def test_a_figure_off_by_a_unit_is_implausible_and_fails_at_load(tmp_path: Path, name: str, figure: object) -> None:
+    with pytest.raises(CatalogError, match="implausible"):
+        load_accelerators(_chip_file(tmp_path, **{name: figure}))
+
+
+def test_inconsistent_attention_heads_fail_at_load(tmp_path: Path) -> None:
     bad = tmp_path / "m.yaml"
     bad.write_text(yaml.safe_dump({"schema_version": 1, "models": [{
         "id": "x", "family": "llama", "layers": 2, "hidden": 128, "heads": 3, "kv_heads": 2,

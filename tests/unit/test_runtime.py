@@ -1,0 +1,212 @@
+"""The operator's level-based loop (controller.runtime) with a fake status writer, a fake metrics
+backend and a clock the test moves by hand: what is evaluated when, what is written, what backs off."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from inferplace.catalog import load_catalog
+from inferplace.controller.config import OperatorConfig
+from inferplace.controller.kube import Gone
+from inferplace.controller.runtime import ERROR_BACKOFF_S, Runtime
+from inferplace.metrics import MetricsBackend, MetricsUnavailable, Observation, ObserveRequest
+
+from ..support.manifests import CURRENT, workload_doc
+from ..support.plan import NOW
+
+CAT = load_catalog()
+
+
+@dataclass
+class FakeWriter:
+    statuses: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    events: list[tuple[str, str, str]] = field(default_factory=list)
+    fail_with: Exception | None = None
+    closed: bool = False
+
+    def write_status(self, namespace: str, name: str, uid: str | None, status: dict[str, Any]) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.statuses.append((namespace, name, status))
+
+    def post_event(self, namespace: str, name: str, uid: str | None, kind_type: str, reason: str,
+                   message: str) -> None:
+        self.events.append((name, kind_type, reason))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class FakeBackend:
+    url: str = "http://127.0.0.1:9"
+    answer: Observation | MetricsUnavailable | None = None
+    requests: list[ObserveRequest] = field(default_factory=list)
+
+    def observe(self, request: ObserveRequest) -> Observation:
+        self.requests.append(request)
+        if isinstance(self.answer, MetricsUnavailable):
+            raise self.answer
+        assert self.answer is not None
+        return self.answer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _runtime(backend: MetricsBackend | None = None, interval_s: float = 300.0) -> tuple[Runtime, FakeWriter, Clock]:
+    writer, clock = FakeWriter(), Clock()
+    cfg = OperatorConfig(all_namespaces=True, interval_s=interval_s, jitter=0.0, workers=1)
+    rt = Runtime(cfg, CAT, writer, lambda _url: backend, clock=lambda: NOW, monotonic=clock, tick_s=0.01)
+    return rt, writer, clock
+
+
+def _body(name: str = "w", generation: int = 1, uid: str = "u1", status: dict[str, Any] | None = None,
+          **spec: Any) -> dict[str, Any]:
+    doc = workload_doc(current=CURRENT, name=name, **spec)
+    doc["metadata"] |= {"namespace": "team", "uid": uid, "generation": generation}
+    if status is not None:
+        doc["status"] = status
+    return doc
+
+
+def test_first_sight_queues_once_and_a_status_already_current_does_not_requeue() -> None:
+    rt, _, _ = _runtime()
+    rt.seen("ADDED", _body())
+    rt.seen("MODIFIED", _body())  # the same object again: already queued
+    assert rt.queue.qsize() == 1
+    entry = rt.entries["team", "w"]
+    # Our own status write comes back as a MODIFIED event with observedGeneration == generation.
+    entry.queued = False
+    rt.seen("MODIFIED", _body(status={"observedGeneration": 1}))
+    assert rt.queue.qsize() == 1 and not entry.queued
+
+
+def test_a_spec_change_is_parsed_once_and_evaluated_at_once() -> None:
+    rt, _, _ = _runtime()
+    rt.seen("ADDED", _body(status={"observedGeneration": 1}))
+    entry = rt.entries["team", "w"]
+    entry.queued, entry.evaluated_generation = False, 1
+    first = entry.spec
+    rt.seen("MODIFIED", _body(status={"observedGeneration": 1}))  # status-only change: same parsed spec
+    assert entry.spec is first and not entry.queued
+    rt.seen("MODIFIED", _body(generation=2, status={"observedGeneration": 1},
+                              slo={"ttftP95Ms": 1000, "tpotP95Ms": 50}))
+    assert entry.spec is not first and entry.queued
+
+
+def test_a_change_during_an_evaluation_is_evaluated_again_afterwards() -> None:
+    rt, _, _ = _runtime()
+    rt.seen("ADDED", _body())
+    entry = rt.entries["team", "w"]
+    entry.queued, entry.running = False, True
+    rt.seen("MODIFIED", _body(generation=2))
+    assert entry.dirty and not entry.queued
+
+
+def test_periodic_evaluations_fall_due_on_the_monotonic_clock() -> None:
+    rt, _, clock = _runtime(interval_s=300.0)
+    rt.seen("ADDED", _body())
+    entry = rt.entries["team", "w"]
+    entry.queued, entry.due = False, clock.t + 300.0
+    assert rt.enqueue_due() == 0
+    clock.t += 299.0
+    assert rt.enqueue_due() == 0
+    clock.t += 1.0
+    assert rt.enqueue_due() == 1 and entry.queued
+    assert rt.enqueue_due() == 0  # already queued
+
+
+def test_a_uid_change_is_a_new_object() -> None:
+    rt, _, _ = _runtime()
+    rt.seen("ADDED", _body(uid="u1"))
+    rt.entries["team", "w"].queued = False
+    rt.seen("ADDED", _body(uid="u2"))  # deleted and recreated under the same name
+    assert rt.entries["team", "w"].uid == "u2" and rt.entries["team", "w"].queued
+
+
+def test_deleted_objects_are_forgotten() -> None:
+    rt, _, _ = _runtime()
+    rt.seen("ADDED", _body())
+    rt.seen("DELETED", _body())
+    assert rt.entries == {}
+
+
+def _drive(rt: Runtime, until: Any, steps: int = 400) -> None:
+    async def go() -> None:
+        rt.start()
+        try:
+            for _ in range(steps):
+                if until():
+                    return
+                await asyncio.sleep(0.01)
+            raise AssertionError("the runtime never got there")
+        finally:
+            await rt.stop()
+
+    asyncio.run(go())
+
+
+def test_the_workers_evaluate_write_the_status_and_post_the_event() -> None:
+    rt, writer, clock = _runtime()
+    rt.seen("ADDED", _body())
+    _drive(rt, lambda: writer.statuses)
+    (ns, name, status) = writer.statuses[0]
+    assert (ns, name) == ("team", "w")
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "True" and ready["lastTransitionTime"] == "2026-12-01T12:00:00Z"
+    assert writer.events == [("w", "Normal", "RecommendationChanged")]
+    entry = rt.entries["team", "w"]
+    assert entry.status == status and entry.evaluated_generation == 1
+    assert entry.due == pytest.approx(clock.t + 300.0)  # jitter 0
+    assert writer.closed
+
+
+def test_observations_come_from_the_backend_the_factory_gives() -> None:
+    obs = Observation("1h", NOW.timestamp(), requests_per_second=2.5, prompt_tokens_mean=500.0,
+                      output_tokens_mean=100.0)
+    backend = FakeBackend(answer=obs)
+    rt, writer, _ = _runtime(backend)
+    rt.seen("ADDED", _body(metrics={"server": "vllm", "selector": {"namespace": "chat"}}))
+    _drive(rt, lambda: writer.statuses)
+    (request,) = backend.requests
+    assert (request.server, dict(request.selector), request.window, request.platform) == (
+        "vllm", {"namespace": "chat"}, "1h", "gpu")
+    assert writer.statuses[0][2]["observed"]["requestsPerSecond"] == "2.5000"
+
+
+def test_a_metrics_fault_is_a_condition_not_a_failure() -> None:
+    backend = FakeBackend(answer=MetricsUnavailable("PrometheusUnreachable", "http://127.0.0.1:9: refused"))
+    rt, writer, _ = _runtime(backend)
+    rt.seen("ADDED", _body(metrics={"server": "vllm"}))
+    _drive(rt, lambda: writer.statuses)
+    conds = {c["type"]: c for c in writer.statuses[0][2]["conditions"]}
+    assert conds["MetricsAvailable"]["reason"] == "PrometheusUnreachable"
+    assert conds["Ready"]["status"] == "True"
+
+
+def test_a_failed_write_backs_off_and_doubles() -> None:
+    rt, writer, clock = _runtime(interval_s=3600.0)
+    writer.fail_with = RuntimeError("API server said 500")
+    rt.seen("ADDED", _body())
+    entry = rt.entries["team", "w"]
+    _drive(rt, lambda: entry.failures == 1)
+    assert entry.due == pytest.approx(clock.t + ERROR_BACKOFF_S)
+    assert rt.telemetry.api_errors.labels("status")._value.get() == 1
+
+
+def test_an_object_gone_while_evaluated_is_dropped() -> None:
+    rt, writer, _ = _runtime()
+    writer.fail_with = Gone("team/w")
+    rt.seen("ADDED", _body())
+    _drive(rt, lambda: not rt.entries)
+    assert writer.statuses == []
