@@ -113,12 +113,17 @@ def _current(o: Outcome) -> CurrentStatus | None:
         if row.fits and not row.saturated:
             projected = _projected(row.latency, cur.capacity_tok_s, cur.utilization)
             bound = BOUNDS[row.bound]
+    option = cur.option if cur is not None else None
+    if cur is not None and cur.price_note:
+        notes.append(cur.price_note)
+    if option is not None and option.price.stale:
+        notes.append(f"today's price (${option.price.usd_per_hour}/h, {option.price.date}) is flagged stale in the "
+                     "catalog")
     status = CurrentStatus(
         instance_type=w.current.instance.type, capacity_type=w.current.capacity_type, replicas=w.current.replicas,
         instances=instances, chips_per_replica=w.current.chips_per_replica, meets_slo=meets,
-        projected=projected, bound=bound, notes=notes,
+        projected=projected, bound=bound, notes=notes[:16],
     )
-    option = cur.option if cur is not None else None
     if option is None:
         return status
     terms = cents(option.cost)
