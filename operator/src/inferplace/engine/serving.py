@@ -188,23 +188,30 @@ StepFn = Callable[[F64], F64]
 def server_at(
     step_total: StepFn, tokens_per_step: F64, rate: F64, bmax: F64, osl: F64, pf_amortized: F64,
     pf_alone: F64, pf_tail: F64 | None = None, quantile: float = 0.99,
-) -> tuple[F64, F64, F64, F64, F64, F64]:
+) -> tuple[F64, F64, F64, F64, F64]:
     """Latencies at Poisson arrival `rate` (requests/s per replica).
 
-    Returns (mean TPOT, median TTFT, TTFT at `quantile`, running batch, prefill utilization, step).
+    Returns (mean TPOT, TTFT at `quantile`, running batch, prefill utilization, step time).
     `pf_tail` is the prefill of a prompt at that quantile of prompt lengths (default: the mean one).
     """
     rho = rate * pf_amortized
     batch = np.maximum(rate * (pf_alone + osl * 0.02), 1.0)
     tpot = np.zeros_like(rate)
+    slowdown = np.maximum(1.0 - rho, 1e-3)  # decode steps share the replica with prefill
+    ceiling = np.maximum(bmax, 1.0)
     for _ in range(6):  # concurrency (Little's law) and TPOT depend on each other
-        tpot = step_total(batch) / tokens_per_step / np.maximum(1.0 - rho, 1e-3)
-        batch = np.minimum(np.maximum(rate * (pf_alone + osl * tpot), 1.0), np.maximum(bmax, 1.0))
+        tpot = step_total(batch) / tokens_per_step / slowdown
+        batch = np.minimum(np.maximum(rate * (pf_alone + osl * tpot), 1.0), ceiling)
     step = step_total(batch)
-    ttft50 = pf_alone + 0.5 * step + _mg1_wait(rho, pf_amortized, 0.5)
     tail_pf = pf_alone if pf_tail is None else pf_tail
     ttft_q = tail_pf + step + _mg1_wait(rho, pf_amortized, quantile)
-    return tpot, ttft50, ttft_q, batch, rho, step
+    return tpot, ttft_q, batch, rho, step
+
+
+def median_ttft(pf_alone: F64, step: F64, rho: F64, pf_amortized: F64) -> F64:
+    """Median TTFT at prefill utilization `rho`: the prompt's prefill, half a decode step, the queue's median."""
+    out: F64 = pf_alone + 0.5 * step + _mg1_wait(rho, pf_amortized, 0.5)
+    return out
 
 
 def server_slo(dec: Decoder, bmax: F64, isl: F64, osl: F64, ttft_slo: F64, tpot_slo: F64,
@@ -223,12 +230,13 @@ def server_slo(dec: Decoder, bmax: F64, isl: F64, osl: F64, ttft_slo: F64, tpot_
     tps = dec.tokens_per_step()
     for _ in range(32):  # bisection on the arrival rate: latency grows with it
         mid = (lo + hi) / 2.0
-        tpot, _t50, ttft99, batch, rho, _s = server_at(step_total, tps, mid, cap, osl, pf_amortized, pf_alone)
+        tpot, ttft99, batch, rho, _s = server_at(step_total, tps, mid, cap, osl, pf_amortized, pf_alone)
         ok = (tpot * tail <= tpot_slo) & (ttft99 <= ttft_slo) & (rho < 0.98) & (batch < cap)
         lo = np.where(ok, mid, lo)
         hi = np.where(ok, hi, mid)
     rate = np.maximum(lo, 1e-9)
-    tpot, ttft50, ttft99, batch, _rho, _s = server_at(step_total, tps, rate, cap, osl, pf_amortized, pf_alone)
+    tpot, ttft99, batch, rho, step_s = server_at(step_total, tps, rate, cap, osl, pf_amortized, pf_alone)
+    ttft50 = median_ttft(pf_alone, step_s, rho, pf_amortized)
     step = dec.step(batch, isl + osl / 2.0)
     bound = binding_resource(step, (batch >= cap * 0.95) & (bmax <= runtime_cap))
     # No positive rate meets the limits (e.g. one prompt's prefill alone exceeds the TTFT limit).

@@ -187,6 +187,10 @@ class ShapeArrays:
                 for f in fields(ModelShape)}
         return cls(**cols)
 
+    def take(self, index: NDArray[np.int64]) -> ShapeArrays:
+        """The shapes at `index` (one entry per scenario), from a stack of distinct shapes."""
+        return ShapeArrays(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
     def effective_context(self, ctx: F64) -> F64:
         """Mean positions attended per layer at context `ctx` (sliding-window layers cap it)."""
         local = np.minimum(ctx, self.window)

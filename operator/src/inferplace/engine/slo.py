@@ -10,7 +10,7 @@ percentile output length's decode time to the TTFT percentile.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from numpy.typing import NDArray
@@ -76,6 +76,7 @@ def step_table(dec: Decoder, cap: F64, context: F64, time_scale: F64 | None = No
     log_cap = np.log(cap)
     scale = np.where(log_cap > 0, (STEP_GRID - 1) / np.where(log_cap > 0, log_cap, 1.0), 0.0)
     flat = table.T.ravel()  # row r's grid at [r * STEP_GRID, (r + 1) * STEP_GRID)
+    after = np.append(flat[1:], flat[-1:])  # after[j] == flat[j + 1]: one lookup instead of an add and a lookup
     base = np.arange(cap.size) * STEP_GRID
 
     def step_total(batch: F64) -> F64:
@@ -83,7 +84,7 @@ def step_table(dec: Decoder, cap: F64, context: F64, time_scale: F64 | None = No
         i = np.minimum(u.astype(np.int64), STEP_GRID - 2)
         f = u - i
         j = base + i
-        out: F64 = flat[j] * (1.0 - f) + flat[j + 1] * f
+        out: F64 = flat[j] * (1.0 - f) + after[j] * f
         return out
 
     return step_total
@@ -101,6 +102,7 @@ class _Setup:
     pf_alone: F64
     pf_tail: F64
     tail: F64
+    decode_tokens: F64  # tokens decoded after the first by a request at the output-length percentile
 
 
 def _setup(sa: ScenarioArrays, tails: Tails) -> _Setup:
@@ -115,64 +117,82 @@ def _setup(sa: ScenarioArrays, tails: Tails) -> _Setup:
     cap = np.maximum(np.minimum(prep.bmax, sa.eff.runtime_max_batch), 1.0)
     return _Setup(dec, step_table(dec, cap, sa.isl + sa.osl / 2.0, sa.decode_scale), dec.tokens_per_step(),
                   prep.bmax, cap,
-                  prep.fits, pf_amortized, pf_alone, pf_tail, tail_at(sa.eff.tail_ratio, tails.quantile))
+                  prep.fits, pf_amortized, pf_alone, pf_tail, tail_at(sa.eff.tail_ratio, tails.quantile),
+                  np.maximum(np.maximum(tails.output_tokens, sa.osl) - 1.0, 0.0))
 
 
 def _latency(sa: ScenarioArrays, st: _Setup, tails: Tails, rate: F64) -> Latency:
-    tpot, _t50, ttft_q, batch, rho, step = server_at(
+    tpot, ttft_q, batch, rho, step = server_at(
         st.step_total, st.tokens_per_step, rate, st.cap, sa.osl, st.pf_amortized, st.pf_alone, st.pf_tail,
         tails.quantile)
     tpot_q = tpot * st.tail
-    out_q = np.maximum(tails.output_tokens, sa.osl)
-    e2e = ttft_q + np.maximum(out_q - 1.0, 0.0) * tpot_q
+    e2e = ttft_q + st.decode_tokens * tpot_q
     # Mean wait of the exponential-tail M/G/1 approximation that gives the percentile in server_at.
     r = np.clip(rho, 0.0, 0.999)
     ttft_mean = st.pf_alone + 0.5 * step + r * st.pf_amortized / (1.0 - r)
     return Latency(ttft_q, tpot_q, e2e, batch, rho, (rho >= 0.98) | (batch >= st.cap), ttft_mean, tpot)
 
 
+class SloModel:
+    """One set of scenarios prepared once (decoder, batch limits, prefill times, the decode-step
+    table), then asked for its SLO capacity and for latencies at any load."""
+
+    def __init__(self, sa: ScenarioArrays, tails: Tails):
+        self.sa = sa
+        self.tails = tails
+        self.st = _setup(sa, tails)
+
+    def latency_at(self, rate: F64) -> Latency:
+        """Latency percentiles at `rate` requests/s per replica (NaN where the model does not fit)."""
+        st = self.st
+        lat = _latency(self.sa, st, self.tails, np.maximum(rate, 1e-9))
+        nan = np.where(st.fits, 1.0, np.nan)
+        return Latency(lat.ttft * nan, lat.tpot * nan, lat.e2e * nan, lat.batch * nan,
+                       lat.prefill_utilization * nan, lat.saturated, lat.ttft_mean * nan, lat.tpot_mean * nan)
+
+    def capacity(self) -> SloCapacity:
+        """The largest Poisson request rate per replica meeting `sa.ttft_slo`, `sa.tpot_slo` and
+        `tails.e2e_slo` at `tails.quantile`. Every latency grows with the rate, so the feasible rates
+        are an interval from zero."""
+        sa, st, tails = self.sa, self.st, self.tails
+
+        def meets(lat: Latency) -> NDArray[np.bool_]:
+            return ((lat.ttft <= sa.ttft_slo) & (lat.tpot <= sa.tpot_slo) & (lat.e2e <= tails.e2e_slo)
+                    & ~lat.saturated)
+
+        # Upper bound: every decode slot busy at the fastest step, prefill included.
+        step_full = st.step_total(st.cap) / st.tokens_per_step
+        hi = st.cap / (np.maximum(sa.osl, 1.0) * step_full + st.pf_amortized * st.cap) * 1.5
+        lo = np.zeros_like(hi)
+        steps = np.arange(1, SEARCH_POINTS + 1, dtype=np.float64)[:, None] / (SEARCH_POINTS + 1)
+        cols = np.arange(hi.size)
+        for _ in range(SEARCH_ROUNDS):
+            pts = lo + (hi - lo) * steps  # (points, rows): every latency broadcasts over the rows
+            ok = meets(_latency(sa, st, tails, pts))
+            first_fail = np.where(ok.all(axis=0), SEARCH_POINTS, np.argmin(ok, axis=0))
+            new_lo = np.where(first_fail > 0, pts[np.maximum(first_fail - 1, 0), cols], lo)
+            hi = np.where(first_fail < SEARCH_POINTS, pts[np.minimum(first_fail, SEARCH_POINTS - 1), cols], hi)
+            lo = new_lo
+        reachable = st.fits & (lo > 0)
+        # A lone request (which objective is out of reach) and the limit found, in one pass.
+        both = _latency(sa, st, tails, np.stack([np.full_like(lo, 1e-9), np.maximum(lo, 1e-9)]))
+        unloaded, lat = (Latency(*(getattr(both, f.name)[k] for f in fields(Latency))) for k in (0, 1))
+        step = st.dec.step(lat.batch, sa.isl + sa.osl / 2.0)
+        bound = binding_resource(step, (lat.batch >= st.cap * 0.95) & (st.bmax <= sa.eff.runtime_max_batch))
+        return SloCapacity(
+            rate=np.where(reachable, lo, np.nan),
+            fits=st.fits,
+            max_batch=st.bmax,
+            bound=bound,
+            unloaded=unloaded,
+        )
+
+
 def latency_at(sa: ScenarioArrays, tails: Tails, rate: F64) -> Latency:
     """Latency percentiles at `rate` requests/s per replica (NaN where the model does not fit)."""
-    st = _setup(sa, tails)
-    lat = _latency(sa, st, tails, np.maximum(rate, 1e-9))
-    nan = np.where(st.fits, 1.0, np.nan)
-    return Latency(lat.ttft * nan, lat.tpot * nan, lat.e2e * nan, lat.batch * nan,
-                   lat.prefill_utilization * nan, lat.saturated, lat.ttft_mean * nan, lat.tpot_mean * nan)
+    return SloModel(sa, tails).latency_at(rate)
 
 
 def slo_capacity(sa: ScenarioArrays, tails: Tails) -> SloCapacity:
-    """The largest Poisson request rate per replica meeting `sa.ttft_slo`, `sa.tpot_slo` and
-    `tails.e2e_slo` at `tails.quantile`. Every latency grows with the rate, so the feasible rates
-    are an interval from zero."""
-    st = _setup(sa, tails)
-
-    def meets(lat: Latency) -> NDArray[np.bool_]:
-        return ((lat.ttft <= sa.ttft_slo) & (lat.tpot <= sa.tpot_slo) & (lat.e2e <= tails.e2e_slo)
-                & ~lat.saturated)
-
-    # Upper bound: every decode slot busy at the fastest step, prefill included.
-    step_full = st.step_total(st.cap) / st.tokens_per_step
-    hi = st.cap / (np.maximum(sa.osl, 1.0) * step_full + st.pf_amortized * st.cap) * 1.5
-    lo = np.zeros_like(hi)
-    steps = np.arange(1, SEARCH_POINTS + 1, dtype=np.float64)[:, None] / (SEARCH_POINTS + 1)
-    cols = np.arange(hi.size)
-    for _ in range(SEARCH_ROUNDS):
-        pts = lo + (hi - lo) * steps  # (points, rows): every latency broadcasts over the rows
-        ok = meets(_latency(sa, st, tails, pts))
-        first_fail = np.where(ok.all(axis=0), SEARCH_POINTS, np.argmin(ok, axis=0))
-        new_lo = np.where(first_fail > 0, pts[np.maximum(first_fail - 1, 0), cols], lo)
-        hi = np.where(first_fail < SEARCH_POINTS, pts[np.minimum(first_fail, SEARCH_POINTS - 1), cols], hi)
-        lo = new_lo
-    unloaded = _latency(sa, st, tails, np.full_like(lo, 1e-9))
-    reachable = st.fits & (lo > 0)
-    at_limit = np.maximum(lo, 1e-9)
-    lat = _latency(sa, st, tails, at_limit)
-    step = st.dec.step(lat.batch, sa.isl + sa.osl / 2.0)
-    bound = binding_resource(step, (lat.batch >= st.cap * 0.95) & (st.bmax <= sa.eff.runtime_max_batch))
-    return SloCapacity(
-        rate=np.where(reachable, lo, np.nan),
-        fits=st.fits,
-        max_batch=st.bmax,
-        bound=bound,
-        unloaded=unloaded,
-    )
+    """The largest Poisson request rate per replica meeting the SLOs (see SloModel.capacity)."""
+    return SloModel(sa, tails).capacity()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from inferplace.api.vocabulary import REASONS, Precision, Reason
 from inferplace.catalog import Accelerator, Catalog, InstanceType
@@ -25,9 +26,8 @@ class Failure:
     message: str
 
 
-@dataclass(frozen=True)
-class EngineKey:
-    """What decides an engine row's numbers, besides the workload."""
+class EngineKey(NamedTuple):
+    """What decides an engine row's numbers, besides the workload (a tuple: hashed and compared in C)."""
 
     accelerator: str
     generation: str

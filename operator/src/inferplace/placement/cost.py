@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,10 +42,15 @@ class Option:
     cost: dict[str, float]  # monthly USD per term, plus instance_bill and total
     per_million: float
 
+    @cached_property
+    def cost_cents(self) -> dict[str, float]:
+        """The terms as printed: rounded to cents so that they add up (see `cents`)."""
+        return cents(self.cost)
+
     @property
     def total_cents(self) -> float:
         """The monthly total as printed: the sum of the terms rounded to cents."""
-        return cents(self.cost)["total"]
+        return self.cost_cents["total"]
 
 
 @dataclass(frozen=True)
@@ -87,17 +93,28 @@ def fleet(w: Workload, cs: CandidateSet, cands: Sequence[Candidate], rates: F64,
                 np.array([c.instance.chips or 1 for c in cands], dtype=np.float64), w.output_mean, replicas)
 
 
+def _priced(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64,
+            replicas: F64 | None) -> tuple[Sizing, CostTerms]:
+    cands = [cs.candidates[p.candidate] for p in picks]
+    sizing = fleet(w, cs, cands, rates, replicas)
+    costs = monthly_cost(np.array([p.price.usd_per_hour for p in picks]), sizing, w.overheads, w.retry_rate,
+                         np.array([c.migration_weeks for c in cands]), w.engineer_week_cost, w.amortization_months,
+                         w.accepted_tok_s)
+    return sizing, costs
+
+
+def monthly_totals(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64) -> F64:
+    """Monthly totals of `picks` sized for the peak as if each replica served `rates` requests/s."""
+    return _priced(w, cs, picks, rates, None)[1].total
+
+
 def cost(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64,
          replicas: F64 | None = None) -> tuple[F64, list[Option]]:
     """Monthly totals and Options for `picks`, each replica serving `rates` requests/s within the SLOs.
 
     `replicas`: a given fleet per pick (today's); None sizes each for the workload's peak.
     """
-    cands = [cs.candidates[p.candidate] for p in picks]
-    sizing = fleet(w, cs, cands, rates, replicas)
-    costs = monthly_cost(np.array([p.price.usd_per_hour for p in picks]), sizing, w.overheads, w.retry_rate,
-                         np.array([c.migration_weeks for c in cands]), w.engineer_week_cost, w.amortization_months,
-                         w.accepted_tok_s)
+    sizing, costs = _priced(w, cs, picks, rates, replicas)
     table = np.stack([getattr(costs, k) for k in COST_FIELDS], axis=1).tolist()
     options = [Option(p.candidate, p.capacity_type, p.price, int(sizing.replicas[j]), int(sizing.instances[j]),
                       float(sizing.utilization[j]), float(sizing.capacity_tok_s[j]),

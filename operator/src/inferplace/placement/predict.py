@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from inferplace.catalog import Catalog
 from inferplace.engine.batch import ScenarioArrays
-from inferplace.engine.slo import Latency, Tails, latency_at, slo_capacity
+from inferplace.engine.slo import Latency, SloModel, Tails
 from inferplace.engine.tco import replicas_for
 from inferplace.placement.scenarios import Scenario, to_arrays
 from inferplace.placement.workload import Workload
@@ -66,18 +66,21 @@ def _predict(sa: ScenarioArrays, requests: Sequence[RowRequest]) -> list[RowResu
 
     tails = Tails(prompt_tokens=col([w.prompt_p95 for w in ws]), output_tokens=col([w.output_p95 for w in ws]),
                   e2e_slo=col([w.e2e_slo_s for w in ws]))
-    cap = slo_capacity(sa, tails)
+    model = SloModel(sa, tails)  # prepared once: capacity and latencies from the same setup
+    cap = model.capacity()
     demand = [w.demand for w in ws]
     peak = col([d.peak for d in demand])
     sized = replicas_for(cap.rate, peak, col([w.target_utilization for w in ws]), col([w.min_replicas for w in ws]))
     fixed = col([math.nan if r.replicas is None else r.replicas for r in requests])
     replicas = np.where(np.isnan(fixed), np.where(np.isfinite(sized), sized, 0.0), fixed)
-    both = latency_at(sa, tails, np.stack([peak, col([d.mean for d in demand])]) / np.maximum(replicas, 1.0))
+    both = model.latency_at(np.stack([peak, col([d.mean for d in demand])]) / np.maximum(replicas, 1.0))
     lat, mean = (Latency(*(getattr(both, f.name)[k] for f in fields(Latency))) for k in (0, 1))
     unloaded = cap.unloaded
-    return [RowResult(
-        rate=float(cap.rate[i]), fits=bool(cap.fits[i]), bound=int(cap.bound[i]), replicas=int(replicas[i]),
-        latency=(float(lat.ttft[i]), float(lat.tpot[i]), float(lat.e2e[i])), saturated=bool(lat.saturated[i]),
-        unloaded=(float(unloaded.ttft[i]), float(unloaded.tpot[i]), float(unloaded.e2e[i])),
-        at_mean=(float(mean.ttft_mean[i]), float(mean.tpot_mean[i])),
-    ) for i in range(len(requests))]
+    # Whole columns to Python floats at once (per-element float() is the slow part at this size).
+    rate, fits, bound, reps = cap.rate.tolist(), cap.fits.tolist(), cap.bound.tolist(), replicas.tolist()
+    peak_lat = list(zip(lat.ttft.tolist(), lat.tpot.tolist(), lat.e2e.tolist(), strict=True))
+    lone = list(zip(unloaded.ttft.tolist(), unloaded.tpot.tolist(), unloaded.e2e.tolist(), strict=True))
+    at_mean = list(zip(mean.ttft_mean.tolist(), mean.tpot_mean.tolist(), strict=True))
+    saturated = lat.saturated.tolist()
+    return [RowResult(rate=rate[i], fits=fits[i], bound=bound[i], replicas=int(reps[i]), latency=peak_lat[i],
+                      saturated=saturated[i], unloaded=lone[i], at_mean=at_mean[i]) for i in range(len(requests))]

@@ -30,7 +30,7 @@ from inferplace.catalog.instances import Price
 from inferplace.engine import BOUNDS
 from inferplace.engine.tco import SECONDS_PER_MONTH
 from inferplace.placement.confidence import Estimate
-from inferplace.placement.cost import CurrentCost, Option, cents
+from inferplace.placement.cost import CurrentCost, Option
 from inferplace.placement.predict import RowResult
 from inferplace.placement.search import Outcome
 
@@ -57,7 +57,7 @@ def rfc3339(moment: datetime) -> str:
 
 
 def _breakdown(terms: dict[str, float], price: Price, tokens: float) -> CostBreakdown:
-    terms = cents(terms)
+    """`terms` already rounded to cents (Option.cost_cents)."""
     return CostBreakdown(
         accelerators=money(terms["accelerators"]), host=money(terms["host"]),
         network=money(terms["network"]), storage=money(terms["storage"]), power=money(terms["power"]),
@@ -126,7 +126,7 @@ def _current(o: Outcome) -> CurrentStatus | None:
     )
     if option is None:
         return status
-    terms = cents(option.cost)
+    terms = option.cost_cents
     return status.model_copy(update={
         "monthly_cost": money(terms["total"]),
         "cost_per_million_output_tokens": fixed(option.per_million, 4),
@@ -213,7 +213,7 @@ def _placement(o: Outcome, opt: Option, cur_total: float | None, cat: Catalog, b
         weight_precision=key.weight_dtype, speculative_decoding=key.speculative,
         projected=_projected(row.latency, opt.capacity_tok_s, opt.utilization),
         monthly_cost=money(total), cost_per_million_output_tokens=fixed(opt.per_million, 4),
-        cost_breakdown=_breakdown(opt.cost, p, w.accepted_tok_s * SECONDS_PER_MONTH),
+        cost_breakdown=_breakdown(opt.cost_cents, p, w.accepted_tok_s * SECONDS_PER_MONTH),
         savings_monthly=savings, savings_percent=pct, payback_months=payback,
         migration_weeks=fixed(c.migration_weeks), confidence=confidence,
         bound=BOUNDS[row.bound], rationale=[x[:1024] for x in why[:16]],

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from inferplace.api.vocabulary import BYTES_PER_ELEMENT, PRECISIONS, Precision
 from inferplace.catalog import Accelerator, Catalog, ModelArch
@@ -18,6 +19,8 @@ from inferplace.catalog.efficiency import EfficiencyParams
 from inferplace.engine import LOADS, Efficiency, ScenarioArrays
 from inferplace.engine.roofline import weight_footprint
 from inferplace.engine.shapes import ModelShape, ShapeArrays, shape_of
+
+F64 = NDArray[np.float64]
 
 
 class ScenarioError(ValueError):
@@ -95,74 +98,75 @@ def efficiency_for(cat: Catalog, acc: Accelerator, framework: str) -> tuple[str,
     return cat.efficiency.lookup(acc.generation, acc.platform, framework)
 
 
+# Per scenario: numbers of its chip, data types and serving stack (the same for many rows)...
+_HARDWARE = ("peak", "dpeak", "bw", "link", "mem", "ranks", "wb", "kvb", "dwb",
+             "e_bw", "e_pf", "e_dec", "e_ovh", "e_povh", "e_coll", "e_res", "e_link", "e_cap", "e_tail")
+# ...and of the scenario itself.
+_OWN = ("tp", "rep", "isl", "osl", "batch", "ttft", "tpot", "k", "alpha", "load")
+_COLUMNS = {name: i for i, name in enumerate(_HARDWARE + _OWN)}
+
+
+def _hardware(cat: Catalog, acc: Accelerator, framework: str, weight_dtype: Precision,
+              kv_dtype: Precision) -> tuple[float, ...]:
+    peak = acc.peak_flops(compute_dtype(acc, weight_dtype)) or math.nan
+    e = efficiency_for(cat, acc, framework)[1]
+    return (peak, acc.peak_flops("bf16") or peak, acc.bandwidth_bytes_s, acc.link_bytes_s, acc.memory_bytes,
+            float(acc.tensor_parallel_ranks_per_chip), BYTES_PER_ELEMENT[weight_dtype], BYTES_PER_ELEMENT[kv_dtype],
+            2.0, e.bw_fraction, e.prefill_fraction, e.decode_fraction, e.step_overhead_ms / 1e3,
+            e.prefill_overhead_ms / 1e3, e.collective_latency_us / 1e6, e.memory_reserve, e.link_fraction,
+            float(e.runtime_max_batch), e.tail_ratio)
+
+
 def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
-    """Stack resolved scenarios into the engine's arrays."""
+    """Stack resolved scenarios into the engine's arrays.
+
+    Scenarios share models and chips, so each model is counted and each chip x data types x serving
+    stack looked up once; the columns are then gathered in one array operation.
+    """
+    hardware: dict[tuple[str, str, str, str], tuple[float, ...]] = {}
+    shape_index: dict[int, int] = {}
     shapes: list[ModelShape] = []
-    drafts: list[ModelShape] = []
-    cols: dict[str, list[float]] = {k: [] for k in (
-        "peak", "dpeak", "bw", "link", "mem", "tp", "ranks", "rep", "wb", "kvb", "dwb", "isl", "osl", "batch",
-        "ttft", "tpot", "k", "alpha")}
-    effs: dict[str, list[float]] = {k: [] for k in (
-        "bw", "pf", "dec", "ovh", "povh", "coll", "res", "link", "cap", "tail")}
-    loads: list[int] = []
-    # Scenarios share models and chips: count each model and look up each efficiency group once.
-    shape_memo: dict[int, ModelShape] = {}
-    eff_memo: dict[tuple[str, str], EfficiencyParams] = {}
 
-    def shape(model: ModelArch) -> ModelShape:
-        if id(model) not in shape_memo:
-            shape_memo[id(model)] = shape_of(model)
-        return shape_memo[id(model)]
+    def shape(model: ModelArch) -> int:
+        if id(model) not in shape_index:
+            shape_index[id(model)] = len(shapes)
+            shapes.append(shape_of(model))
+        return shape_index[id(model)]
 
+    rows: list[tuple[float, ...]] = []
+    targets: list[int] = []
+    drafts: list[int] = []
     for s in scenarios:
         acc = s.accelerator
+        hw_key = (acc.id, s.framework, s.weight_dtype, s.kv_dtype)
+        hw = hardware.get(hw_key)
+        if hw is None:
+            hw = hardware[hw_key] = _hardware(cat, acc, s.framework, s.weight_dtype, s.kv_dtype)
         target = shape(s.model)
-        shapes.append(target)
+        targets.append(target)
         drafts.append(shape(s.draft_model) if s.draft_model else target)
-        cd = compute_dtype(acc, s.weight_dtype)
-        peak = acc.peak_flops(cd) or math.nan
-        cols["peak"].append(peak)
-        cols["dpeak"].append(acc.peak_flops("bf16") or peak)
-        cols["bw"].append(acc.bandwidth_bytes_s)
-        cols["link"].append(acc.link_bytes_s)
-        cols["mem"].append(acc.memory_bytes)
-        cols["tp"].append(s.chips_per_replica)
-        cols["ranks"].append(acc.tensor_parallel_ranks_per_chip)
-        cols["rep"].append(s.replicas)
-        cols["wb"].append(BYTES_PER_ELEMENT[s.weight_dtype])
-        cols["kvb"].append(BYTES_PER_ELEMENT[s.kv_dtype])
-        cols["dwb"].append(2.0)
-        cols["isl"].append(s.input_tokens)
-        cols["osl"].append(s.output_tokens)
-        cols["batch"].append(s.batch)
-        cols["ttft"].append(s.ttft_slo_s)
-        cols["tpot"].append(s.tpot_slo_s)
-        cols["k"].append(float(s.speculative_tokens))
-        cols["alpha"].append(s.acceptance_rate)
-        loads.append(LOADS.index(s.load))
-        if (acc.id, s.framework) not in eff_memo:
-            eff_memo[acc.id, s.framework] = efficiency_for(cat, acc, s.framework)[1]
-        e = eff_memo[acc.id, s.framework]
-        for key, val in (("bw", e.bw_fraction), ("pf", e.prefill_fraction), ("dec", e.decode_fraction),
-                         ("ovh", e.step_overhead_ms / 1e3), ("povh", e.prefill_overhead_ms / 1e3),
-                         ("coll", e.collective_latency_us / 1e6),
-                         ("res", e.memory_reserve), ("link", e.link_fraction),
-                         ("cap", float(e.runtime_max_batch)), ("tail", e.tail_ratio)):
-            effs[key].append(val)
-    a = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
-    f = {k: np.asarray(v, dtype=np.float64) for k, v in effs.items()}
+        rows.append((*hw, float(s.chips_per_replica), float(s.replicas), s.input_tokens, s.output_tokens, s.batch,
+                     s.ttft_slo_s, s.tpot_slo_s, float(s.speculative_tokens), s.acceptance_rate,
+                     float(LOADS.index(s.load))))
+    table = np.array(rows, dtype=np.float64).T.copy()  # one contiguous row per column
+
+    def c(name: str) -> F64:
+        col: F64 = table[_COLUMNS[name]]
+        return col
+
+    stacked = ShapeArrays.stack(shapes)
     return ScenarioArrays(
-        shape=ShapeArrays.stack(shapes), draft=ShapeArrays.stack(drafts),
-        peak_flops=a["peak"], draft_peak_flops=a["dpeak"], bandwidth=a["bw"], link=a["link"],
-        memory=a["mem"], tp=a["tp"], ranks_per_chip=a["ranks"], replicas=a["rep"],
-        weight_bytes=a["wb"], kv_bytes=a["kvb"],
-        draft_weight_bytes=a["dwb"], isl=a["isl"], osl=a["osl"], batch=a["batch"],
-        load=np.asarray(loads, dtype=np.int64), ttft_slo=a["ttft"], tpot_slo=a["tpot"],
-        spec_k=a["k"], spec_alpha=a["alpha"],
+        shape=stacked.take(np.array(targets)), draft=stacked.take(np.array(drafts)),
+        peak_flops=c("peak"), draft_peak_flops=c("dpeak"), bandwidth=c("bw"), link=c("link"),
+        memory=c("mem"), tp=c("tp"), ranks_per_chip=c("ranks"), replicas=c("rep"),
+        weight_bytes=c("wb"), kv_bytes=c("kvb"),
+        draft_weight_bytes=c("dwb"), isl=c("isl"), osl=c("osl"), batch=c("batch"),
+        load=c("load").astype(np.int64), ttft_slo=c("ttft"), tpot_slo=c("tpot"),
+        spec_k=c("k"), spec_alpha=c("alpha"),
         eff=Efficiency(
-            bw_fraction=f["bw"], prefill_fraction=f["pf"], decode_fraction=f["dec"],
-            step_overhead=f["ovh"], prefill_overhead=f["povh"], collective_latency=f["coll"],
-            memory_reserve=f["res"],
-            link_fraction=f["link"], runtime_max_batch=f["cap"], tail_ratio=f["tail"],
+            bw_fraction=c("e_bw"), prefill_fraction=c("e_pf"), decode_fraction=c("e_dec"),
+            step_overhead=c("e_ovh"), prefill_overhead=c("e_povh"), collective_latency=c("e_coll"),
+            memory_reserve=c("e_res"), link_fraction=c("e_link"), runtime_max_batch=c("e_cap"),
+            tail_ratio=c("e_tail"),
         ),
     )

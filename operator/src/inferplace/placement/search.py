@@ -58,7 +58,8 @@ class Outcome:
         pool = self.node_pool(chosen)
         bests = sorted((opt for fam, opt in self.best_per_node_pool().items() if opt is not chosen and fam != pool),
                        key=lambda opt: opt.per_million)
-        rest = [opt for opt in self.options[1:] if not any(opt is b for b in bests)][:max(limit - len(bests), 0)]
+        taken = {id(b) for b in bests}
+        rest = [opt for opt in self.options[1:] if id(opt) not in taken][:max(limit - len(bests), 0)]
         return (bests + rest)[:limit]
 
 
