@@ -1,32 +1,34 @@
-"""Time the placement search and print the figures.
+"""Time the placement search and print the figures; with --baseline, old and new in one run.
 
-    python scripts/bench_recommend.py [--workloads 1000] [--repeat 200]
+    python scripts/bench_recommend.py [--workloads 1000] [--repeat 200] [--rounds 3] [--baseline DIR]
 
-1. One workload's full search (resolve, enumerate, engine, TCO, report) in process, repeated:
-   the median and p90 in milliseconds, process start and imports excluded.
+1. One workload's full search (resolve, enumerate, engine, TCO, confidence, report) in process,
+   repeated: the median and p90 in milliseconds, process start and imports excluded.
 2. N workloads in one multi-document YAML file through the real CLI
    (`inferplace recommend -f FILE -o json`), whole process wall time, start-up included.
 The workloads are varied from the examples: model, traffic, token mix, SLOs and current placement.
+
+`--baseline DIR` names another checkout of this repository (e.g. `git worktree add /tmp/base
+<commit>`): both trees are measured in alternating child processes, round after round, so a machine
+whose speed drifts slows both alike; the report gives each tree's median over the rounds and the
+new/old ratio of each round's pair.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
-
-from inferplace.api import InferenceWorkload
-from inferplace.catalog import load_catalog
-from inferplace.placement import recommend
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ["meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.3-70B-Instruct", "mistralai/Mixtral-8x7B-v0.1",
@@ -60,42 +62,93 @@ def workloads(n: int, seed: int = 11) -> list[dict[str, Any]]:
     return out
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--workloads", type=int, default=1000)
-    ap.add_argument("--repeat", type=int, default=200)
-    args = ap.parse_args()
+def one_workload_ms(repeat: int) -> list[float]:
+    """In this process: the full search of examples/01, `repeat` times (the tree on sys.path decides the code)."""
+    from inferplace import placement  # noqa: PLC0415
+    from inferplace.api import InferenceWorkload  # noqa: PLC0415 - imported from the tree under test
+    from inferplace.catalog import load_catalog  # noqa: PLC0415
 
     cat = load_catalog()
     example = yaml.safe_load((ROOT / "examples/01-steady-chat-llama-3.1-8b/workload.yaml").read_text())
     iw = InferenceWorkload.model_validate(example)
     items = [(iw.metadata.name, iw.spec)]
-    now = datetime.now(UTC)
-    recommend(items, cat, now)  # warm caches (catalog, numpy) once
+    if hasattr(placement, "recommend"):
+        from datetime import UTC, datetime  # noqa: PLC0415
+
+        now = datetime.now(UTC)
+
+        def run() -> object:
+            return placement.recommend(items, cat, now)
+    else:  # trees from before the layering refactor (placement.plan, no clock)
+        def run() -> object:
+            return placement.plan(items, cat)  # type: ignore[attr-defined]
+    run()  # warm caches (catalog, numpy) once
     times = []
-    for _ in range(args.repeat):
+    for _ in range(repeat):
         t0 = time.perf_counter()
-        recommend(items, cat, now)
+        run()
         times.append((time.perf_counter() - t0) * 1e3)
-    times.sort()
-    print(f"one workload (examples/01), full search, {args.repeat} runs: median {statistics.median(times):.2f} ms, "
-          f"p90 {times[int(0.9 * len(times))]:.2f} ms")
+    return times
+
+
+def _child(tree: Path, repeat: int) -> list[float]:
+    env = {**os.environ, "PYTHONPATH": str(tree / "operator/src")}
+    out = subprocess.run([sys.executable, __file__, "--inner", str(repeat)], env=env, capture_output=True,
+                         text=True, check=True, timeout=600)
+    times: list[float] = json.loads(out.stdout)
+    return times
+
+
+def _cli_s(tree: Path, path: Path) -> float:
+    env = {**os.environ, "PYTHONPATH": str(tree / "operator/src")}
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "inferplace", "recommend", "-f", str(path), "-o", "json"], env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=600)
+    return time.perf_counter() - t0
+
+
+def _p90(xs: list[float]) -> float:
+    return sorted(xs)[int(0.9 * len(xs))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--workloads", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=3, help="with --baseline: alternating rounds (default 3)")
+    ap.add_argument("--baseline", type=Path, metavar="DIR", help="another checkout to measure against")
+    ap.add_argument("--inner", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.inner is not None:
+        print(json.dumps(one_workload_ms(args.inner)))
+        return 0
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "workloads.yaml"
         path.write_text(yaml.safe_dump_all(workloads(args.workloads), sort_keys=False))
-        t0 = time.perf_counter()
-        r = subprocess.run([sys.executable, "-m", "inferplace", "recommend", "-f", str(path), "-o", "json"],
-                           capture_output=True, text=True, check=False, timeout=600)
-        wall = time.perf_counter() - t0
-    if r.returncode not in (0, 3):
-        print(r.stderr[-2000:], file=sys.stderr)
-        return 1
-    answered = r.stdout.count('"recommendation"')
-    print(f"{args.workloads} workloads in one multi-document file, `inferplace recommend -o json`, whole process: "
-          f"{wall:.2f} s (exit {r.returncode}; {answered} with a recommendation)")
+        if args.baseline is None:
+            times = _child(ROOT, args.repeat)
+            print(f"one workload (examples/01), full search, {args.repeat} runs: median "
+                  f"{statistics.median(times):.2f} ms, p90 {_p90(times):.2f} ms")
+            print(f"{args.workloads} workloads in one file, `inferplace recommend -o json`, whole process: "
+                  f"{_cli_s(ROOT, path):.2f} s")
+            return 0
+        trees = {"new": ROOT, "old": args.baseline.resolve()}
+        one: dict[str, list[float]] = {"new": [], "old": []}
+        cli: dict[str, list[float]] = {"new": [], "old": []}
+        for _ in range(args.rounds):
+            for name, tree in trees.items():
+                one[name].append(statistics.median(_child(tree, args.repeat)))
+                cli[name].append(_cli_s(tree, path))
+        for label, figures, unit in (("one workload (examples/01), full search, in process", one, "ms"),
+                                     (f"{args.workloads} workloads, `inferplace recommend -o json`, whole process",
+                                      cli, "s")):
+            ratios = [n / o for n, o in zip(figures["new"], figures["old"], strict=True)]
+            print(f"{label}: new median {statistics.median(figures['new']):.2f} {unit}, old median "
+                  f"{statistics.median(figures['old']):.2f} {unit} ({args.rounds} alternating rounds); "
+                  f"new/old {statistics.median(ratios):.2f} (per round: {', '.join(f'{r:.2f}' for r in ratios)})")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from inferplace.catalog._files import CatalogError
 from inferplace.catalog.accelerators import Accelerator, load_accelerators
@@ -28,6 +28,14 @@ class Catalog:
     models: dict[str, ModelArch]
     efficiency: EfficiencyTable
     migration: MigrationTable
+
+    @cached_property
+    def instance_types_by_family(self) -> dict[str, list[str]]:
+        """Instance types of each node pool (instance family), in catalog order."""
+        out: dict[str, list[str]] = {}
+        for inst in self.instances.values():
+            out.setdefault(inst.family, []).append(inst.type)
+        return out
 
     def model(self, name: str) -> ModelArch:
         arch = self.models.get(name.strip().lower())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 from typing import NamedTuple
 
 from inferplace.api.vocabulary import REASONS, Precision, Reason
@@ -88,14 +89,15 @@ class CandidateSet:
         return None if self.current is None else self.candidates[self.current]
 
 
-def chip_options(chips: int) -> list[int]:
+@cache
+def chip_options(chips: int) -> tuple[int, ...]:
     """Powers of two up to the instance's chips, and all of them."""
     out = [1]
     while out[-1] * 2 <= chips:
         out.append(out[-1] * 2)
     if chips not in out:
         out.append(chips)
-    return out
+    return tuple(out)
 
 
 def kv_dtype_for(w: Workload, acc: Accelerator, weight_dtype: Precision) -> Precision:

@@ -221,9 +221,7 @@ def _placement(o: Outcome, opt: Option, cur_total: float | None, cat: Catalog, b
 
 
 def _rejections(o: Outcome, cat: Catalog, chosen: Option | None, per_family: dict[str, Option]) -> list[Rejection]:
-    fams: dict[str, list[str]] = {}
-    for inst in cat.instances.values():
-        fams.setdefault(inst.family, []).append(inst.type)
+    fams = cat.instance_types_by_family
     chosen_family = o.cs.candidates[chosen.candidate].instance.family if chosen else None
     out = []
     for fam, types in sorted(fams.items()):
