@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
 from inferplace.catalog import load_catalog
-from inferplace.catalog.overrides import apply_price_overrides
 from inferplace.engine.slo import Tails, latency_at, slo_capacity
 from inferplace.placement.scenarios import Scenario, to_arrays
+from inferplace.pricing import default_book, parse_overrides
 
 from ..support.manifests import workload_doc
 from ..support.plan import plan_one
@@ -152,11 +150,12 @@ def test_speculative_decoding_is_searched_both_ways() -> None:
 
 
 def test_price_overrides_make_trn2_a_candidate() -> None:
-    cat = apply_price_overrides(load_catalog(), {"prices": [
+    book = default_book(parse_overrides({"prices": [
         {"instanceType": "trn2.48xlarge", "capacityType": "on-demand", "usdPerHour": "1.00",
-         "source": "test: absurdly low to force the choice", "date": "2026-11-01"}]})
-    rep = plan_one(workload_doc(), cat)
+         "source": "test: absurdly low to force the choice", "date": "2026-11-01"}]}))
+    rep = plan_one(workload_doc(), book=book)
     assert rep.status.recommendation is not None
     assert rep.status.recommendation.instance_type == "trn2.48xlarge"
-    assert "price override" in rep.status.recommendation.cost_breakdown.price_source
-    assert dataclasses.is_dataclass(cat)
+    price = rep.status.recommendation.cost_breakdown.price
+    assert (price.provider, price.region, price.usd_per_hour) == ("override", "us-east-1", "1.0000")
+    assert "price override" in price.source

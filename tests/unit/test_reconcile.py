@@ -11,22 +11,25 @@ from inferplace.api.status import InferenceWorkloadStatus
 from inferplace.catalog import load_catalog
 from inferplace.controller.reconcile import Evaluation, parse_spec, reconcile
 from inferplace.metrics import MetricsUnavailable, Observation
-from inferplace.placement import resolve
+from inferplace.placement import RegionDefault, resolve
 from inferplace.placement.search import search
 from inferplace.placement.settings import DEFAULTS
 from inferplace.placement.traffic import observed_traffic
+from inferplace.pricing import default_book
 
 from ..support.manifests import CURRENT, workload_doc
 from ..support.plan import NOW
 
 CAT = load_catalog()
+BOOK = default_book()
+REGION = RegionDefault("us-east-1", "the test's default")
 AGREEMENT = DEFAULTS.calibration.agreement
 PLAUSIBLE = DEFAULTS.calibration.plausible_factor
 
 
 def evaluate(name: str, spec: dict[str, Any], generation: int | None, previous: dict[str, Any] | None,
              obs: Observation | None, fault: MetricsUnavailable | None) -> Evaluation:
-    return reconcile(name, parse_spec(spec), generation, previous, obs, fault, CAT, NOW)
+    return reconcile(name, parse_spec(spec), generation, previous, obs, fault, CAT, BOOK, REGION, NOW)
 
 
 def _spec(**extra: Any) -> dict[str, Any]:
@@ -45,8 +48,8 @@ def _obs(**values: float) -> Observation:
 
 def _predicted_means(spec: dict[str, Any], obs: Observation) -> tuple[float, float]:
     """The engine's mean TTFT and TPOT for today's placement at the observed load."""
-    w, _, _ = observed_traffic(resolve("w", InferenceWorkloadSpec.model_validate(spec), CAT), obs)
-    current = search([w], CAT)[0].current
+    w, _, _ = observed_traffic(resolve("w", InferenceWorkloadSpec.model_validate(spec), CAT, REGION), obs)
+    current = search([w], CAT, BOOK)[0].current
     assert current is not None
     return current.row.at_mean
 
@@ -55,7 +58,7 @@ def test_without_metrics_the_declared_traffic_is_used_and_every_condition_is_set
     r = evaluate("w", _spec(), 3, None, None, None)
     InferenceWorkloadStatus.model_validate(r.status)  # the shape the CRD declares
     c = _conditions(r.status)
-    assert set(c) == {"Ready", "MetricsAvailable", "Calibrated"}
+    assert set(c) == {"Ready", "MetricsAvailable", "Calibrated", "PricesCurrent"}
     assert c["Ready"]["status"] == "True" and r.ready
     assert c["MetricsAvailable"]["status"] == "False" and c["MetricsAvailable"]["reason"] == "NotConfigured"
     assert c["Calibrated"]["reason"] == "NoMetrics"

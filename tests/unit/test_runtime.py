@@ -12,8 +12,10 @@ import pytest
 from inferplace.catalog import load_catalog
 from inferplace.controller.config import OperatorConfig
 from inferplace.controller.kube import Gone
-from inferplace.controller.runtime import ERROR_BACKOFF_S, Runtime
+from inferplace.controller.runtime import ERROR_BACKOFF_S, FixedPrices, Runtime
 from inferplace.metrics import MetricsBackend, MetricsUnavailable, Observation, ObserveRequest
+from inferplace.placement import RegionDefault
+from inferplace.pricing import default_book
 
 from ..support.manifests import CURRENT, workload_doc
 from ..support.plan import NOW
@@ -66,7 +68,8 @@ class Clock:
 def _runtime(backend: MetricsBackend | None = None, interval_s: float = 300.0) -> tuple[Runtime, FakeWriter, Clock]:
     writer, clock = FakeWriter(), Clock()
     cfg = OperatorConfig(all_namespaces=True, interval_s=interval_s, jitter=0.0, workers=1)
-    rt = Runtime(cfg, CAT, writer, lambda _url: backend, clock=lambda: NOW, monotonic=clock, tick_s=0.01)
+    rt = Runtime(cfg, CAT, writer, lambda _url: backend, FixedPrices(default_book()),
+                 RegionDefault("us-east-1", "the test's default"), clock=lambda: NOW, monotonic=clock, tick_s=0.01)
     return rt, writer, clock
 
 

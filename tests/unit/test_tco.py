@@ -8,12 +8,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from inferplace.catalog import load_catalog
-from inferplace.catalog.instances import Price
+from inferplace.catalog import Catalog, load_catalog
 from inferplace.engine.tco import Demand, Overheads, monthly_cost, size
+from inferplace.pricing import PriceBook
 
 from ..support.manifests import workload_doc
-from ..support.plan import plan_one
+from ..support.plan import book_of, plan_one
 
 
 def test_sizing_by_hand() -> None:
@@ -74,26 +74,26 @@ def test_monthly_cost_terms_by_hand() -> None:
     assert c.per_million_tokens[0] == pytest.approx(expected_total / (tokens / 1e6))
 
 
-def _toy_catalog(price_a: float, price_b: float):  # type: ignore[no-untyped-def]
+def _toy(price_a: float, price_b: float | None) -> tuple[Catalog, PriceBook]:
     """Two instance types with the same chip (so the same performance) and different prices."""
     cat = load_catalog()
     base = cat.instances["p5en.48xlarge"]
-    src = "toy price for a test"
-    a = base.model_copy(update={"type": "toya.48xlarge", "family": "toya", "prices": {
-        "on-demand": Price(usd_per_hour=price_a, region="us-east-1", date="2026-11-01", source=src)}})
-    b = base.model_copy(update={"type": "toyb.48xlarge", "family": "toyb", "prices": {
-        "on-demand": Price(usd_per_hour=price_b, region="us-east-1", date="2026-11-01", source=src)}})
-    return dataclasses.replace(cat, instances={"toya.48xlarge": a, "toyb.48xlarge": b})
+    a = base.model_copy(update={"type": "toya.48xlarge", "family": "toya"})
+    b = base.model_copy(update={"type": "toyb.48xlarge", "family": "toyb"})
+    prices = [("toya.48xlarge", "us-east-1", "on-demand", price_a)]
+    if price_b is not None:
+        prices.append(("toyb.48xlarge", "us-east-1", "on-demand", price_b))
+    return dataclasses.replace(cat, instances={"toya.48xlarge": a, "toyb.48xlarge": b}), book_of(prices)
 
 
 def test_toy_catalog_cheaper_instance_wins_and_costs_add_up() -> None:
-    cat = _toy_catalog(price_a=40.0, price_b=30.0)
+    cat, book = _toy(price_a=40.0, price_b=30.0)
     doc = workload_doc(current={"instanceType": "toya.48xlarge", "replicas": 2, "chipsPerReplica": 8})
     doc["spec"]["economics"] = {"migrationWeeks": [{"target": "toyb", "weeks": 2}], "engineerWeekCost": 6000,
                                 "amortizationMonths": 12, "retryRate": "0", "targetUtilization": 1,
                                 "overheadRates": {"host": 0, "network": 0, "storage": 0, "power": 0,
                                                   "orchestration": 0}}
-    rep = plan_one(doc, cat)
+    rep = plan_one(doc, cat, book)
     rec, cur = rep.status.recommendation, rep.status.current
     assert rec is not None and cur is not None
     assert rec.instance_type == "toyb.48xlarge"
@@ -122,31 +122,20 @@ def test_toy_catalog_cheaper_instance_wins_and_costs_add_up() -> None:
 
 
 def test_migration_cost_can_reverse_the_choice() -> None:
-    cat = _toy_catalog(price_a=40.0, price_b=39.9)
+    cat, book = _toy(price_a=40.0, price_b=39.9)
     doc = workload_doc(current={"instanceType": "toya.48xlarge", "replicas": 2, "chipsPerReplica": 8})
     doc["spec"]["economics"] = {"migrationWeeks": [{"target": "toyb", "weeks": 40}], "engineerWeekCost": 10000,
                                 "amortizationMonths": 6}
-    rec = plan_one(doc, cat).status.recommendation
+    rec = plan_one(doc, cat, book).status.recommendation
     assert rec is not None and rec.instance_type == "toya.48xlarge"
 
 
 def test_price_missing_is_no_price_never_zero() -> None:
-    cat = _toy_catalog(price_a=40.0, price_b=30.0)
-    toyb = cat.instances["toyb.48xlarge"].model_copy(update={"prices": {}})
-    cat = dataclasses.replace(cat, instances={**cat.instances, "toyb.48xlarge": toyb})
-    rep = plan_one(workload_doc(), cat)
+    cat, book = _toy(price_a=40.0, price_b=None)
+    rep = plan_one(workload_doc(), cat, book)
     assert rep.status.recommendation is not None
     assert rep.status.recommendation.instance_type == "toya.48xlarge"
     (rej,) = [r for r in rep.status.rejected if r.node_pool == "toyb"]
     assert rej.reason == "NO_PRICE"
-    assert "no on-demand price" in rej.message
-
-
-def test_reserved_price_of_unknown_term_is_not_used_as_reserved_1y() -> None:
-    doc = workload_doc(model="meta-llama/Llama-3.1-8B-Instruct")
-    doc["spec"]["constraints"] = {"instanceFamilies": ["inf2"], "capacityTypes": ["reserved-1y"]}
-    rep = plan_one(doc, load_catalog())
-    assert rep.status.recommendation is None
-    (rej,) = [r for r in rep.status.rejected if r.node_pool == "inf2"]
-    assert rej.reason == "NO_PRICE"
-    assert "unknown term" in rej.message
+    assert "no on-demand price for toyb.48xlarge in us-east-1" in rej.message
+    assert "no source has any price for it" in rej.message

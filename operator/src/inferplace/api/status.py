@@ -12,7 +12,15 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from inferplace.api.types import WIRE
-from inferplace.api.vocabulary import Bound, CapacityType, ConditionType, ConfidenceLevel, Precision, Reason
+from inferplace.api.vocabulary import (
+    Bound,
+    CapacityType,
+    ConditionType,
+    ConfidenceLevel,
+    Precision,
+    PriceProvider,
+    Reason,
+)
 
 DecimalText = Annotated[str, Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$", max_length=32)]
 
@@ -42,6 +50,24 @@ class Projected(BaseModel):
     """Mean demand (retries included) over that capacity on the instances paid for, 0-1."""
 
 
+class PriceUsed(BaseModel):
+    """The hourly price a cost was computed with, and where it came from."""
+
+    model_config = WIRE
+    usd_per_hour: DecimalText
+    """Per instance."""
+    capacity_type: CapacityType
+    region: str = Field(max_length=32)
+    as_of: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", max_length=10)
+    """The date the figure was read or took effect."""
+    age_days: int = Field(ge=0)
+    """Days between asOf and the evaluation."""
+    source: str = Field(max_length=512)
+    provider: PriceProvider
+    """override (your rates), aws (the live AWS price APIs) or snapshot (bundled with inferplace)."""
+    note: str = Field(default="", max_length=512)
+
+
 class CostBreakdown(BaseModel):
     """Monthly cost by term (seed formula: cost per 1M accepted output tokens = sum / tokens)."""
 
@@ -62,8 +88,7 @@ class CostBreakdown(BaseModel):
     total: DecimalText
     instance_bill: DecimalText
     """accelerators + failedRequestsAndRetries + idleCapacity: what the instances cost."""
-    usd_per_instance_hour: DecimalText
-    price_source: str = Field(max_length=512)
+    price: PriceUsed
     accepted_output_tokens_per_month: DecimalText
 
 

@@ -21,6 +21,10 @@ CapacityType = Literal[
 """How an instance hour is bought."""
 CAPACITY_TYPES: tuple[CapacityType, ...] = get_args(CapacityType)
 
+PriceProvider = Literal["override", "aws", "snapshot"]
+"""Who answered for a price: the user's rates, the live AWS price APIs, or the snapshot bundled with inferplace."""
+PRICE_PROVIDERS: tuple[PriceProvider, ...] = get_args(PriceProvider)
+
 NeuronSupport = Literal["supported", "beta", "unsupported"]
 """How well the Neuron serving stack runs a model family."""
 
@@ -48,7 +52,7 @@ REASONS: tuple[Reason, ...] = get_args(Reason)
 ConfidenceLevel = Literal["high", "medium", "low"]
 CONFIDENCE_LEVELS: tuple[ConfidenceLevel, ...] = get_args(ConfidenceLevel)
 
-ConditionType = Literal["Ready", "MetricsAvailable", "Calibrated"]
+ConditionType = Literal["Ready", "MetricsAvailable", "Calibrated", "PricesCurrent"]
 
 # A Prometheus label name a selector may use: PromQL's rule, without the reserved `__*` names
 # (`__name__` would replace the metric every query names).
@@ -76,6 +80,7 @@ __all__ = [
     "DURATION_PATTERN",
     "LABEL_NAME_PATTERN",
     "PRECISIONS",
+    "PRICE_PROVIDERS",
     "REASONS",
     "Bound",
     "CapacityType",
@@ -85,6 +90,7 @@ __all__ = [
     "NeuronSupport",
     "Platform",
     "Precision",
+    "PriceProvider",
     "Reason",
     "duration_seconds",
 ]

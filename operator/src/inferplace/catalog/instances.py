@@ -1,4 +1,4 @@
-"""EC2 instance types: which accelerator, how many chips, host resources, and dated prices."""
+"""EC2 instance types: which accelerator, how many chips, host resources (prices: inferplace.pricing)."""
 
 from __future__ import annotations
 
@@ -7,21 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from inferplace.api.vocabulary import CapacityType
 from inferplace.catalog._files import CatalogError, read_yaml
-
-# A capacity type, or a reserved rate whose term the source does not state (never used as either term).
-PriceKind = CapacityType | Literal["reserved-unknown-term"]
-
-
-class Price(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    usd_per_hour: float = Field(gt=0, lt=1000)
-    region: str
-    date: str = Field(min_length=4)
-    source: str = Field(min_length=8)
-    stale: bool = False
-    note: str = ""
 
 
 class InstanceType(BaseModel):
@@ -34,7 +20,6 @@ class InstanceType(BaseModel):
     ram_gib: float | None = Field(default=None, gt=0)
     network_gbps: float | None = Field(default=None, gt=0)
     spec_source: str | None = None
-    prices: dict[PriceKind, Price] = {}
     notes: str = ""
     missing: list[str] = []
 

@@ -59,8 +59,13 @@ class Catalog:
 
     def check_references(self) -> None:
         for inst in self.instances.values():
-            if inst.accelerator not in self.accelerators:
-                raise CatalogError(f"instance {inst.type} names unknown accelerator {inst.accelerator}")
+            if inst.accelerator not in self.accelerators and not inst.missing:
+                raise CatalogError(f"instance {inst.type} names unknown accelerator {inst.accelerator} and does not "
+                                   "say why under `missing`")
+
+    def accelerator_of(self, inst: InstanceType) -> Accelerator | None:
+        """The instance's chip, or None when the catalog has no sourced figures for it (see inst.missing)."""
+        return self.accelerators.get(inst.accelerator)
 
 
 @lru_cache(maxsize=1)

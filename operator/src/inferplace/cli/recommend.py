@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from inferplace.catalog import CatalogError, load_catalog
-from inferplace.catalog.overrides import OverrideError, apply_price_overrides
 from inferplace.cli import formatters
-from inferplace.cli.inputs import InputError, manifests, yaml_documents
+from inferplace.cli.inputs import InputError, manifests
+from inferplace.cli.pricing import add_price_arguments, price_book, region_default
 from inferplace.placement import WorkloadError, recommend
 
 EXIT_OK, EXIT_USAGE, EXIT_NO_PLACEMENT = 0, 2, 3
@@ -33,8 +33,7 @@ def register(sub: Any) -> None:
                    help="alternatives to show per workload (default 5)")
     p.add_argument("--plot", type=Path, metavar="FILE.svg|FILE.png",
                    help="draw cost per 1M output tokens against projected TPOT p95 (needs matplotlib)")
-    p.add_argument("--prices", type=Path, metavar="FILE.yaml",
-                   help="price overrides: negotiated rates or prices the catalog lacks (see README)")
+    add_price_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -50,15 +49,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.top < 0:
         raise InputError(f"--top must be >= 0, got {args.top}")
     cat = load_catalog()
-    if args.prices is not None:
-        docs = yaml_documents(args.prices)
-        try:
-            cat = apply_price_overrides(cat, docs[0] if len(docs) == 1 else None)
-        except OverrideError as exc:
-            raise InputError(f"--prices {args.prices}: " + "; ".join(exc.problems)) from None
+    book = price_book(args, cat)
     found, problems = manifests(args.filename)
     now = datetime.now(UTC)
-    results = recommend([(m.workload.metadata.name, m.workload.spec) for m in found], cat, now) if found else []
+    items = [(m.workload.metadata.name, m.workload.spec) for m in found]
+    results = recommend(items, cat, book, now, region_default(args, book)) if found else []
     answers: list[formatters.Answer] = []
     for m, res in zip(found, results, strict=True):
         if isinstance(res, WorkloadError):

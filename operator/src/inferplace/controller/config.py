@@ -41,6 +41,10 @@ class OperatorConfig:
     log_format: str = "json"
     log_level: str = "INFO"
     prices_file: str | None = None
+    region: str | None = None  # where workloads without spec.constraints.region are priced
+    live_prices: bool = False  # refresh prices from the AWS price APIs
+    price_refresh_interval_s: float = 12 * 3600.0
+    max_price_age_days: int = 180
 
     @property
     def metrics_host_port(self) -> tuple[str, int] | None:
@@ -105,8 +109,20 @@ def add_arguments(p: argparse.ArgumentParser, env: Mapping[str, str] | None = No
     p.add_argument("--log-level", default=_env("LOG_LEVEL", e, "INFO"),
                    choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="[INFERPLACE_LOG_LEVEL]")
     p.add_argument("--prices", dest="prices_file", default=_env("PRICES_FILE", e),
-                   help="YAML file of sourced, dated prices overlaid on the catalog (the chart mounts a "
+                   help="YAML file of your sourced, dated rates, laid over every other price (the chart mounts a "
                         "ConfigMap here) [INFERPLACE_PRICES_FILE]")
+    p.add_argument("--region", default=_env("REGION", e),
+                   help="AWS region to price workloads in when their spec.constraints.region is not set (default: "
+                        "the price snapshot's, us-east-1) [INFERPLACE_REGION]")
+    p.add_argument("--live-prices", action="store_true", default=None,
+                   help="refresh prices from the AWS Price List Query API and EC2 spot price history (needs the "
+                        "'aws' extra and pricing:GetProducts + ec2:DescribeSpotPriceHistory) "
+                        "[INFERPLACE_LIVE_PRICES=true]")
+    p.add_argument("--price-refresh-interval", default=_env("PRICE_REFRESH_INTERVAL", e, "12h"), metavar="DURATION",
+                   help="how often live prices are refreshed (default 12h) [INFERPLACE_PRICE_REFRESH_INTERVAL]")
+    p.add_argument("--max-price-age", default=_env("MAX_PRICE_AGE", e, "180d"), metavar="DURATION",
+                   help="a price older than this lowers the confidence and says so (default 180d) "
+                        "[INFERPLACE_MAX_PRICE_AGE]")
 
 
 def duration_s(text: str, what: str) -> float:
@@ -130,6 +146,12 @@ def _readable(path: str | None, what: str) -> str | None:
     if path is not None and not Path(path).is_file():
         raise ConfigError(f"{what}: no such file {path!r}")
     return path
+
+
+def _region(text: str | None) -> str | None:
+    if text and not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-[0-9]", text):
+        raise ConfigError(f"--region / INFERPLACE_REGION: {text[:40]!r} is not an AWS region such as us-east-1")
+    return text or None
 
 
 def from_args(a: argparse.Namespace, env: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -176,6 +198,13 @@ def from_args(a: argparse.Namespace, env: Mapping[str, str] | None = None) -> Op
         liveness_url=None if a.liveness == "off" else a.liveness,
         log_format=a.log_format, log_level=a.log_level,
         prices_file=_readable(a.prices_file, "--prices / INFERPLACE_PRICES_FILE"),
+        region=_region(a.region),
+        live_prices=bool(a.live_prices) if a.live_prices is not None else (
+            (_env("LIVE_PRICES", e) or "").lower() in ("1", "true", "yes")),
+        price_refresh_interval_s=duration_s(a.price_refresh_interval,
+                                            "--price-refresh-interval / INFERPLACE_PRICE_REFRESH_INTERVAL"),
+        max_price_age_days=max(int(duration_s(a.max_price_age, "--max-price-age / INFERPLACE_MAX_PRICE_AGE") // 86400),
+                               1),
     )
 
 

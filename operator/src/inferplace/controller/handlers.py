@@ -7,29 +7,48 @@ Run with `inferplace operator`, or `kopf run -m inferplace.controller.handlers` 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import kopf
 
 from inferplace.api import GROUP, PLURAL, VERSION
-from inferplace.catalog import load_catalog
-from inferplace.catalog.overrides import apply_price_overrides
+from inferplace.catalog import Catalog, load_catalog
 from inferplace.controller import config as configuration
 from inferplace.controller.backends import metrics_backends
 from inferplace.controller.kube import KubeWriter, connection_info, load_configuration
+from inferplace.controller.prices import OperatorPrices
 from inferplace.controller.runtime import Runtime
+from inferplace.controller.telemetry import Telemetry
+from inferplace.placement import RegionDefault
+from inferplace.placement.settings import DEFAULTS, PricingSettings
+from inferplace.pricing import bundled, read_overrides
+from inferplace.pricing.aws import Fetched
 
 log = logging.getLogger("inferplace.operator")
 
 
-def _catalog(cfg: configuration.OperatorConfig) -> Any:
-    cat = load_catalog()
+def _prices(cfg: configuration.OperatorConfig, cat: Catalog, runtime_telemetry: Telemetry) -> OperatorPrices:
+    overrides = None
     if cfg.prices_file:
-        import yaml  # noqa: PLC0415
-
         with open(cfg.prices_file, encoding="utf-8") as fh:
-            cat = apply_price_overrides(cat, yaml.safe_load(fh))
-    return cat
+            overrides = read_overrides(fh.read(), cat.instances)
+    snapshot = bundled()
+    fetcher = None
+    if cfg.live_prices:
+        from inferplace.pricing.aws import botocore_clients, fetch  # noqa: PLC0415 - optional extra
+
+        clients = botocore_clients(cfg.api_timeout_s)
+
+        def fetcher(types: Sequence[str], regions: Sequence[str]) -> Fetched:
+            return fetch(clients, types, regions)
+
+    def counted(got: Fetched) -> None:
+        runtime_telemetry.price_refresh_errors.inc(len(got.problems))
+
+    regions = {cfg.region or snapshot.default_region}
+    return OperatorPrices(overrides, snapshot, fetcher, sorted(cat.instances), regions, cfg.price_refresh_interval_s,
+                          on_refresh=counted)
 
 
 @kopf.on.startup()
@@ -45,16 +64,23 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.networking.connect_timeout = min(cfg.api_timeout_s, 10.0)
     settings.posting.level = logging.WARNING  # kopf's own Events: only problems
     settings.execution.max_workers = cfg.workers
+    telemetry = Telemetry()
     try:
         kube = KubeWriter.connect(cfg.api_timeout_s, cfg.workers)
-        catalog = _catalog(cfg)
+        catalog = load_catalog()
+        prices = _prices(cfg, catalog, telemetry)
         backends = metrics_backends(cfg)
     except Exception as exc:
-        # Retrying cannot fix a missing kubeconfig, a bad price file or missing SigV4 support: stop with the reason.
+        # Retrying cannot fix a missing kubeconfig, a bad price file or missing AWS support: stop with the reason.
         raise kopf.PermanentError(f"cannot start: {exc}") from exc
-    runtime = Runtime(cfg, catalog, kube, backends)
+    region = RegionDefault(cfg.region, "the operator's --region") if cfg.region else RegionDefault(
+        prices.snapshot.default_region, "the price snapshot's default region")
+    tuning = DEFAULTS.model_copy(update={"pricing": PricingSettings(max_age_days=cfg.max_price_age_days)})
+    runtime = Runtime(cfg, catalog, kube, backends, prices, region, tuning, telemetry=telemetry)
+    prices.start()
     runtime.start()
     memo["runtime"] = runtime
+    memo["prices"] = prices
     hp = cfg.metrics_host_port
     if hp is not None:
         from prometheus_client import start_http_server  # noqa: PLC0415
@@ -80,6 +106,9 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     runtime: Runtime | None = memo.get("runtime")
     if runtime is not None:
         await runtime.stop()
+    prices: OperatorPrices | None = memo.get("prices")
+    if prices is not None:
+        prices.stop()
     server = memo.get("metrics_server")
     if server is not None:
         server.shutdown()

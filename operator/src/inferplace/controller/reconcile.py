@@ -24,13 +24,14 @@ from inferplace.api.types import fixed
 from inferplace.api.vocabulary import ConditionType
 from inferplace.catalog import Catalog
 from inferplace.metrics import MetricsUnavailable, Observation
-from inferplace.placement import WorkloadError, report, resolve
+from inferplace.placement import RegionDefault, WorkloadError, report, resolve
 from inferplace.placement.calibrate import derive_calibration
 from inferplace.placement.calibration import Calibration
 from inferplace.placement.report import rfc3339
 from inferplace.placement.search import search
 from inferplace.placement.settings import DEFAULTS, Settings
 from inferplace.placement.traffic import observed_traffic
+from inferplace.pricing import PriceBook
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,20 @@ def parse_spec(raw: Any) -> InferenceWorkloadSpec | InvalidSpec:
         return InferenceWorkloadSpec.model_validate(raw)
     except ValidationError as exc:
         return InvalidSpec(describe(exc, InferenceWorkloadSpec, prefix="spec."))
+
+
+@dataclass(frozen=True)
+class PricesState:
+    """Where the operator's prices come from right now (for the PricesCurrent condition)."""
+
+    live: bool  # the live AWS provider is enabled
+    refreshed_at: datetime | None  # the last refresh that returned prices
+    failed_at: datetime | None  # the last refresh with a problem (None: the last one was clean)
+    problems: tuple[str, ...]
+    snapshot_as_of: str
+
+
+SNAPSHOT_ONLY = PricesState(False, None, None, (), "")
 
 
 @dataclass(frozen=True)
@@ -115,9 +130,50 @@ def _wire(status: InferenceWorkloadStatus) -> dict[str, Any]:
     return out
 
 
+def _prices_condition(st: InferenceWorkloadStatus, state: PricesState, max_age_days: int) -> tuple[bool, str, str]:
+    """(status, reason, message) of PricesCurrent: where the prices came from, and whether any is too old."""
+    used = [(label, p.cost_breakdown.price) for label, p in
+            (("today's placement", st.current), ("the recommendation", st.recommendation))
+            if p is not None and p.cost_breakdown is not None]
+    providers = sorted({price.provider for _, price in used})
+    where = f"prices from {', '.join(providers)}" if used else "no price was used"
+    old = [f"{label}'s price ({price.capacity_type} {price.region}, as of {price.as_of}) is {price.age_days} days old"
+           for label, price in used if price.age_days > max_age_days]
+    if state.live and state.failed_at is not None:
+        last = f"last good refresh {rfc3339(state.refreshed_at)}" if state.refreshed_at else "no refresh has succeeded"
+        fallback = f"{where}; the live AWS provider failed at {rfc3339(state.failed_at)} ({last}: those prices stay, " \
+                   f"the snapshot fills the gaps): {state.problems[0] if state.problems else 'unknown'}"
+        return (not old, "LiveRefreshFailed", "; ".join([fallback, *old]))
+    if old:
+        return (False, "PriceStale", f"{'; '.join(old)} (limit {max_age_days} days): refresh prices or supply a rate")
+    if state.live:
+        return (True, "LivePrices", f"{where}; live AWS prices refreshed {rfc3339(state.refreshed_at)}"
+                if state.refreshed_at else f"{where}; the live AWS provider has not answered yet")
+    return (True, "Dated", f"{where}, each within {max_age_days} days of today")
+
+
+def _price_changes(previous: dict[str, Any], st: InferenceWorkloadStatus) -> list[str]:
+    """Prices that changed since the last evaluation, for the same placement and capacity type."""
+    out = []
+    for label, key in (("today's placement", "current"), ("the recommendation", "recommendation")):
+        before = previous.get(key) if isinstance(previous.get(key), dict) else None
+        after = getattr(st, key)
+        if before is None or after is None or after.cost_breakdown is None:
+            continue
+        old = (before.get("costBreakdown") or {}).get("price") or {}
+        new = after.cost_breakdown.price
+        same = (before.get("instanceType"), old.get("capacityType"), old.get("region")) == (
+            after.instance_type, new.capacity_type, new.region)
+        if same and old.get("usdPerHour") not in (None, new.usd_per_hour):
+            out.append(f"{label} ({after.instance_type}, {new.capacity_type}, {new.region}): "
+                       f"${old.get('usdPerHour')}/h -> ${new.usd_per_hour}/h ({new.provider}, as of {new.as_of})")
+    return out
+
+
 def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: int | None,
               previous: dict[str, Any] | None, obs: Observation | None, fault: MetricsUnavailable | None,
-              cat: Catalog, now: datetime, settings: Settings = DEFAULTS) -> Evaluation:
+              cat: Catalog, book: PriceBook, region: RegionDefault, now: datetime,
+              settings: Settings = DEFAULTS, prices: PricesState = SNAPSHOT_ONLY) -> Evaluation:
     previous = previous or {}
     raw = previous.get("conditions")
     old_conditions: list[dict[str, Any]] = [c for c in raw if isinstance(c, dict)] if isinstance(raw, list) else []
@@ -127,7 +183,8 @@ def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: 
 
     def failed(reason: str, message: str, metrics: Condition) -> Evaluation:
         conds = [cond("Ready", False, reason, message), metrics,
-                 cond("Calibrated", None, "NotEvaluated", "the spec could not be evaluated")]
+                 cond("Calibrated", None, "NotEvaluated", "the spec could not be evaluated"),
+                 cond("PricesCurrent", None, "NotEvaluated", "the spec could not be evaluated")]
         status = InferenceWorkloadStatus(
             observed_generation=generation, conditions=_keep_transition_times(conds, old_conditions),
             observed=_observed(obs) if obs else None, last_evaluation_time=rfc3339(now))
@@ -146,7 +203,7 @@ def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: 
     else:
         metrics = cond("MetricsAvailable", True, "Observed", "live traffic read from Prometheus")
     try:
-        w = resolve(name, spec, cat, settings)
+        w = resolve(name, spec, cat, region, settings)
     except WorkloadError as exc:
         return failed("CannotEvaluate", "; ".join(exc.problems), metrics)
 
@@ -159,13 +216,15 @@ def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: 
             metrics = metrics.model_copy(update={"message": f"{note}; figures not read: {missing}"[:4096]})
     cal = derive_calibration(w, cat, obs, settings.calibration)
     calibration = cal if isinstance(cal, Calibration) else None
-    (outcome,) = search([w], cat, [calibration])
+    (outcome,) = search([w], cat, book, [calibration])
     st = report(outcome, cat, now, generation, settings).status
     if isinstance(cal, Calibration):
         calibrated = cond("Calibrated", cal.applied or cal.agrees, cal.reason, cal.message)
     else:
         calibrated = cond("Calibrated", False, cal.reason, cal.message)
-    conds = _keep_transition_times([*st.conditions, metrics, calibrated], old_conditions)
+    fresh, why, message = _prices_condition(st, prices, settings.pricing.max_age_days)
+    priced = cond("PricesCurrent", fresh, why, message)
+    conds = _keep_transition_times([*st.conditions, metrics, calibrated, priced], old_conditions)
     st = st.model_copy(update={"conditions": conds, "observed": _observed(obs) if obs else None})
     rec = st.recommendation
     before, after = _key(previous.get("recommendation")), _key(rec)
@@ -178,6 +237,8 @@ def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: 
                  f"/1M output tokens{savings}" + (f" (was {before})" if before else ""))
     elif after is None and _ready_reason(old_conditions) != st.conditions[0].reason:
         event = ("Warning", st.conditions[0].reason, st.conditions[0].message[:1024])
+    elif changed := _price_changes(previous, st):
+        event = ("Normal", "PriceChanged", "; ".join(changed)[:1024])
     cur = st.current
     return Evaluation(
         _wire(st), rec is not None, event,

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,9 +27,12 @@ from inferplace.api.vocabulary import Platform
 from inferplace.catalog import Catalog
 from inferplace.controller.config import OperatorConfig
 from inferplace.controller.kube import Gone
-from inferplace.controller.reconcile import InvalidSpec, parse_spec, reconcile
+from inferplace.controller.reconcile import SNAPSHOT_ONLY, InvalidSpec, PricesState, parse_spec, reconcile
 from inferplace.controller.telemetry import Telemetry
 from inferplace.metrics import MetricsBackend, MetricsUnavailable, Observation, ObserveRequest, SelectorError
+from inferplace.placement import RegionDefault
+from inferplace.placement.settings import DEFAULTS, Settings
+from inferplace.pricing import PriceBook
 
 log = logging.getLogger("inferplace.operator")
 
@@ -45,6 +48,32 @@ class StatusWriter(Protocol):
                    message: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+class Prices(Protocol):
+    """The operator's prices (controller.prices.OperatorPrices, or a fixed book in tests)."""
+
+    def book(self) -> PriceBook: ...
+
+    def state(self) -> PricesState: ...
+
+    def want(self, regions: Iterable[str]) -> None: ...
+
+
+@dataclass(frozen=True)
+class FixedPrices:
+    """A price book that never changes (the CLI's view, tests)."""
+
+    fixed: PriceBook
+
+    def book(self) -> PriceBook:
+        return self.fixed
+
+    def state(self) -> PricesState:
+        return SNAPSHOT_ONLY
+
+    def want(self, regions: Iterable[str]) -> None:
+        pass
 
 
 BackendFactory = Callable[[str | None], MetricsBackend | None]
@@ -85,6 +114,9 @@ class Runtime:
     catalog: Catalog
     kube: StatusWriter
     backends: BackendFactory
+    prices: Prices
+    region: RegionDefault
+    settings: Settings = DEFAULTS
     telemetry: Telemetry = field(default_factory=Telemetry)
     entries: dict[tuple[str, str], Entry] = field(default_factory=dict)
     clock: Callable[[], datetime] = _now  # wall time for status timestamps
@@ -207,7 +239,10 @@ class Runtime:
                            previous: dict[str, Any] | None) -> dict[str, Any]:
         started = time.perf_counter()
         obs, fault = self._observe(spec) if isinstance(spec, InferenceWorkloadSpec) else (None, None)
-        result = reconcile(name, spec, generation, previous, obs, fault, self.catalog, self.clock())
+        if isinstance(spec, InferenceWorkloadSpec) and spec.constraints.region:
+            self.prices.want([spec.constraints.region])
+        result = reconcile(name, spec, generation, previous, obs, fault, self.catalog, self.prices.book(), self.region,
+                           self.clock(), self.settings, self.prices.state())
         try:
             self.kube.write_status(namespace, name, uid, result.status)
         except Gone:

@@ -30,6 +30,10 @@ class Telemetry:
                              "recommendation's (USD per 730-hour month)", KEYS, registry=r)
         self.cost = Gauge("inferplace_cost_per_million_output_tokens_usd", "Cost per million accepted output "
                           "tokens", [*KEYS, "placement"], registry=r)
+        self.price_refresh_errors = Counter("inferplace_price_refresh_errors", "Problems in live price refreshes "
+                                            "(failed calls, unusable entries)", registry=r)
+        self.price_age = Gauge("inferplace_prices_age_seconds", "Seconds since the prices in effect were read: the "
+                               "last good live refresh, else the snapshot's date", registry=r)
         self.ready = Gauge("inferplace_workload_ready", "1 when the workload has a recommendation", KEYS,
                            registry=r)
 

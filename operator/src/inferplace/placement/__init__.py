@@ -10,7 +10,7 @@ Live measurements enter as values: `traffic.observed_traffic` (the workload's tr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from inferplace.api.spec import InferenceWorkloadSpec
 from inferplace.catalog import Catalog
@@ -19,9 +19,10 @@ from inferplace.placement.confidence import assess
 from inferplace.placement.report import PlotPoint, Report, build_report
 from inferplace.placement.search import Outcome, search
 from inferplace.placement.settings import DEFAULTS, Settings
-from inferplace.placement.workload import Workload, WorkloadError, resolve
+from inferplace.placement.workload import RegionDefault, Workload, WorkloadError, resolve
+from inferplace.pricing import PriceBook
 
-__all__ = ["PlotPoint", "Report", "Workload", "WorkloadError", "recommend", "report", "resolve"]
+__all__ = ["PlotPoint", "RegionDefault", "Report", "Workload", "WorkloadError", "recommend", "report", "resolve"]
 
 
 def report(o: Outcome, cat: Catalog, now: datetime, generation: int | None = None,
@@ -29,22 +30,27 @@ def report(o: Outcome, cat: Catalog, now: datetime, generation: int | None = Non
     """The status of one outcome: its alternatives, each assessed, formatted."""
     alternatives = o.alternatives(settings.report.max_alternatives)
     shown = ([o.chosen] if o.chosen else []) + alternatives
-    return build_report(o, alternatives, assess(o, shown, cat, settings.confidence), cat, now, generation)
+    today = now.astimezone(UTC).date()
+    estimates = assess(o, shown, cat, today, settings.confidence, settings.pricing.max_age_days)
+    return build_report(o, alternatives, estimates, cat, now, generation, settings.pricing.max_age_days)
 
 
-def recommend(items: Sequence[tuple[str, InferenceWorkloadSpec]], cat: Catalog, now: datetime,
-              calibrations: Sequence[Calibration | None] | None = None,
+def recommend(items: Sequence[tuple[str, InferenceWorkloadSpec]], cat: Catalog, book: PriceBook, now: datetime,
+              region: RegionDefault | None = None, calibrations: Sequence[Calibration | None] | None = None,
               settings: Settings = DEFAULTS) -> list[Report | WorkloadError]:
-    """Reports in input order; a workload that cannot be resolved gets its WorkloadError instead."""
+    """Reports in input order; a workload that cannot be resolved gets its WorkloadError instead.
+
+    `region`: where to price workloads whose spec names no region (default: the price book's)."""
+    region = region or RegionDefault(book.default_region, "the price snapshot's default region")
     resolved: list[Workload | WorkloadError] = []
     for name, spec in items:
         try:
-            resolved.append(resolve(name, spec, cat, settings))
+            resolved.append(resolve(name, spec, cat, region, settings))
         except WorkloadError as exc:
             resolved.append(exc)
     good = [r for r in resolved if isinstance(r, Workload)]
     cals = None
     if calibrations is not None:
         cals = [c for r, c in zip(resolved, calibrations, strict=True) if isinstance(r, Workload)]
-    outcomes = iter(search(good, cat, cals))
+    outcomes = iter(search(good, cat, book, cals))
     return [report(next(outcomes), cat, now, settings=settings) if isinstance(r, Workload) else r for r in resolved]

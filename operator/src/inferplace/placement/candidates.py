@@ -166,7 +166,11 @@ def enumerate_candidates(w: Workload, cat: Catalog) -> CandidateSet:
             cs.fail(inst.type, "EXCLUDED_BY_CONSTRAINTS",
                     f"family {inst.family} is not in spec.constraints.instanceFamilies")
             continue
-        acc = cat.accelerators[inst.accelerator]
+        acc = cat.accelerator_of(inst)
+        if acc is None:
+            cs.fail(inst.type, "NO_PERFORMANCE_DATA", inst.missing[0] if inst.missing else
+                    f"the catalog has no figures for {inst.accelerator}")
+            continue
         if acc.platform == "neuron" and w.neuron_tier == "unsupported":
             cs.fail(inst.type, "MODEL_UNSUPPORTED_ON_NEURON",
                     f"model family {w.family} is not supported by the Neuron serving stack "

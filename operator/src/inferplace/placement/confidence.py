@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 
@@ -70,8 +71,9 @@ def _error_basis(o: Outcome, row: int, cat: Catalog, s: ConfidenceSettings) -> _
     return basis
 
 
-def assess(o: Outcome, options: Sequence[Option], cat: Catalog,
-           settings: ConfidenceSettings = DEFAULTS.confidence) -> list[Estimate]:
+def assess(o: Outcome, options: Sequence[Option], cat: Catalog, today: date,
+           settings: ConfidenceSettings = DEFAULTS.confidence,
+           max_price_age_days: int = DEFAULTS.pricing.max_age_days) -> list[Estimate]:
     """Level and savings range per option: the savings if the engine is off by its p90 error."""
     bases = [_error_basis(o, o.cs.candidates[opt.candidate].row, cat, settings) for opt in options]
     ranges: list[tuple[float, float] | None] = [None] * len(options)
@@ -93,8 +95,9 @@ def assess(o: Outcome, options: Sequence[Option], cat: Catalog,
         level = 0 if basis.p90 <= settings.high_below else 1 if basis.p90 <= settings.medium_below else 2
         level = max(level, basis.best_level)
         lowered: list[str] = []
-        if opt.price.stale:
-            level, lowered = min(level + 1, LOWEST), [*lowered, "price flagged stale"]
+        age = opt.price.age_days(today)
+        if age > max_price_age_days:
+            level, lowered = min(level + 1, LOWEST), [*lowered, f"price {age} days old (over {max_price_age_days})"]
         if c.accelerator.platform == "neuron" and o.workload.neuron_tier != "supported":
             level, lowered = min(level + 1, LOWEST), [*lowered, f"Neuron support is {o.workload.neuron_tier}"]
         text = basis.text + (f"; lowered: {', '.join(lowered)}" if lowered else "")

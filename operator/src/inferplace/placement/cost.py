@@ -17,12 +17,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from inferplace.api.vocabulary import CapacityType
-from inferplace.catalog import Catalog, InstanceType
-from inferplace.catalog.instances import Price
 from inferplace.engine.tco import CostTerms, Sizing, monthly_cost, size
 from inferplace.placement.candidates import Candidate, CandidateSet
 from inferplace.placement.predict import RowResult
 from inferplace.placement.workload import Workload
+from inferplace.pricing import NoPrice, Price, PriceBook
 
 F64 = NDArray[np.float64]
 COST_FIELDS = (*CostTerms.TERMS, "instance_bill", "total")
@@ -41,6 +40,7 @@ class Option:
     capacity_tok_s: float
     cost: dict[str, float]  # monthly USD per term, plus instance_bill and total
     per_million: float
+    unpriced: tuple[CapacityType, ...] = ()  # capacity types the workload allows that have no price here
 
     @cached_property
     def cost_cents(self) -> dict[str, float]:
@@ -75,15 +75,12 @@ def cents(terms: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def price_of(instance: InstanceType, capacity_type: CapacityType) -> Price | None:
-    return instance.prices.get(capacity_type)
-
-
 @dataclass(frozen=True)
 class Pick:
     candidate: int
     capacity_type: CapacityType
     price: Price
+    unpriced: tuple[CapacityType, ...] = ()
 
 
 def fleet(w: Workload, cs: CandidateSet, cands: Sequence[Candidate], rates: F64, replicas: F64 | None) -> Sizing:
@@ -118,29 +115,26 @@ def cost(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64,
     table = np.stack([getattr(costs, k) for k in COST_FIELDS], axis=1).tolist()
     options = [Option(p.candidate, p.capacity_type, p.price, int(sizing.replicas[j]), int(sizing.instances[j]),
                       float(sizing.utilization[j]), float(sizing.capacity_tok_s[j]),
-                      dict(zip(COST_FIELDS, table[j], strict=True)), float(costs.per_million_tokens[j]))
+                      dict(zip(COST_FIELDS, table[j], strict=True)), float(costs.per_million_tokens[j]), p.unpriced)
                for j, p in enumerate(picks)]
     return costs.total, options
 
 
-def cost_options(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], cat: Catalog) -> list[Option]:
-    """Every candidate that meets the SLOs, costed for every allowed capacity type, cheapest first;
-    a candidate without any of those prices is recorded as NO_PRICE."""
+def cost_options(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book: PriceBook) -> list[Option]:
+    """Every candidate that meets the SLOs, costed for every allowed capacity type in the workload's
+    region, cheapest first; a candidate without any of those prices is recorded as NO_PRICE."""
     picks: list[Pick] = []
     for ci, c in enumerate(cs.candidates):
         row = rows[c.row]
         if c.current or not (row.fits and math.isfinite(row.rate) and row.rate > 0):
             continue
-        missing: list[CapacityType] = []
-        for kind in w.capacity_types:
-            price = price_of(c.instance, kind)
-            if price is None:
-                missing.append(kind)
-            else:
-                picks.append(Pick(ci, kind, price))
+        answers = [(kind, book.price(c.instance.type, w.region, kind)) for kind in w.capacity_types]
+        missing = [a for _, a in answers if isinstance(a, NoPrice)]
+        unpriced = tuple(a.capacity_type for a in missing)
+        picks += [Pick(ci, kind, a, unpriced) for kind, a in answers if isinstance(a, Price)]
         if len(missing) == len(w.capacity_types):
             cs.fail(c.instance.type, "NO_PRICE", f"meets the SLOs ({cs.keys[c.row].chips} chips per replica), but "
-                    + missing_price(c.instance.type, missing, cat))
+                    + missing_price(missing))
     if not picks:
         return []
     cand_rows = [rows[cs.candidates[p.candidate].row] for p in picks]
@@ -159,7 +153,7 @@ def cost_options(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], cat: 
     return [options[j] for j in order]
 
 
-def cost_current(w: Workload, cs: CandidateSet, rows: Sequence[RowResult]) -> CurrentCost | None:
+def cost_current(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book: PriceBook) -> CurrentCost | None:
     """Today's placement at today's replica count and capacity type, through the same path."""
     if cs.current is None or w.current is None:
         return None
@@ -168,23 +162,26 @@ def cost_current(w: Workload, cs: CandidateSet, rows: Sequence[RowResult]) -> Cu
     rate, replicas = np.array([row.rate]), np.array([float(w.current.replicas)])
     sizing = fleet(w, cs, [c], rate, replicas)
     shape = (int(sizing.instances[0]), float(sizing.utilization[0]), float(sizing.capacity_tok_s[0]))
-    price = price_of(c.instance, w.current.capacity_type)
-    if price is None:
-        return CurrentCost(c, row, *shape, None, f"no {w.current.capacity_type} price for {c.instance.type} in the "
-                           "catalog: savings cannot be computed; supply one with --prices or the price-override "
-                           "ConfigMap")
+    price = book.price(c.instance.type, w.region, w.current.capacity_type)
+    if isinstance(price, NoPrice):
+        return CurrentCost(c, row, *shape, None, f"{price.explain()}: savings cannot be computed; supply today's rate "
+                           "with --prices or the price-override ConfigMap")
     _, (option,) = cost(w, cs, [Pick(cs.current, w.current.capacity_type, price)], rate, replicas)
     return CurrentCost(c, row, *shape, option, None)
 
 
-def missing_price(inst_type: str, kinds: list[CapacityType], cat: Catalog) -> str:
-    inst = cat.instances[inst_type]
-    text = f"the catalog has no {' or '.join(kinds)} price for {inst_type}"
-    why = [m for m in inst.missing if "price" in m.lower()] or ([inst.notes] if inst.notes else [])
-    if why:
-        text += f" (catalog note: {why[0]})"
-    if any(k.startswith("reserved") for k in kinds) and "reserved-unknown-term" in inst.prices:
-        p = inst.prices["reserved-unknown-term"]
-        text += (f"; a reserved rate of unknown term (${p.usd_per_hour}/h, {p.date}) is not assumed to be "
-                 "reserved-1y or reserved-3y")
-    return text + "; supply one with --prices (CLI) or the price-override ConfigMap"
+def missing_price(answers: Sequence[NoPrice]) -> str:
+    """Why no allowed capacity type has a price here, and where one exists."""
+    first = answers[0]
+    kinds = " or ".join(a.capacity_type for a in answers)
+    text = f"no {kinds} price for {first.instance_type} in {first.region}"
+    allowed = {a.capacity_type for a in answers}
+    here = sorted({p.capacity_type for p in first.elsewhere if p.region == first.region} - allowed)
+    there = sorted({f"{p.region} ({p.capacity_type})" for p in first.elsewhere if p.region != first.region})
+    if here:
+        text += f"; in {first.region} it is priced as {', '.join(here)} (allow it with spec.constraints.capacityTypes)"
+    if there:
+        text += f"; priced in {', '.join(there[:6])}{' ...' if len(there) > 6 else ''} (spec.constraints.region)"
+    if not first.elsewhere:
+        text += "; no source has any price for it"
+    return text + "; or supply a rate with --prices (CLI) or the price-override ConfigMap"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from inferplace.api.status import (
     Condition,
@@ -19,6 +19,7 @@ from inferplace.api.status import (
     CurrentStatus,
     InferenceWorkloadStatus,
     Placement,
+    PriceUsed,
     Projected,
     Rejection,
     SavingsRange,
@@ -26,13 +27,13 @@ from inferplace.api.status import (
 from inferplace.api.types import fixed, money
 from inferplace.api.vocabulary import REASONS
 from inferplace.catalog import Catalog
-from inferplace.catalog.instances import Price
 from inferplace.engine import BOUNDS
 from inferplace.engine.tco import SECONDS_PER_MONTH
 from inferplace.placement.confidence import Estimate
 from inferplace.placement.cost import CurrentCost, Option
 from inferplace.placement.predict import RowResult
 from inferplace.placement.search import Outcome
+from inferplace.pricing import TERMS, Price
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,13 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _breakdown(terms: dict[str, float], price: Price, tokens: float) -> CostBreakdown:
+def _price_used(price: Price, today: date) -> PriceUsed:
+    return PriceUsed(usd_per_hour=fixed(price.usd_per_hour, 4), capacity_type=price.capacity_type,
+                     region=price.region, as_of=price.as_of.isoformat(), age_days=price.age_days(today),
+                     source=price.source[:512], provider=price.provider, note=price.note[:512])
+
+
+def _breakdown(terms: dict[str, float], price: Price, tokens: float, today: date) -> CostBreakdown:
     """`terms` already rounded to cents (Option.cost_cents)."""
     return CostBreakdown(
         accelerators=money(terms["accelerators"]), host=money(terms["host"]),
@@ -65,8 +72,7 @@ def _breakdown(terms: dict[str, float], price: Price, tokens: float) -> CostBrea
         software_engineering=money(terms["software_engineering"]),
         failed_requests_and_retries=money(terms["failed_requests_and_retries"]),
         idle_capacity=money(terms["idle_capacity"]), total=money(terms["total"]),
-        instance_bill=money(terms["instance_bill"]), usd_per_instance_hour=fixed(price.usd_per_hour, 4),
-        price_source=f"{price.source} ({price.region}, {price.date}{', STALE' if price.stale else ''})"[:512],
+        instance_bill=money(terms["instance_bill"]), price=_price_used(price, today),
         accepted_output_tokens_per_month=fixed(tokens, 0),
     )
 
@@ -81,7 +87,15 @@ def _meets(w_slo: tuple[float, float, float], lat: tuple[float, float, float]) -
     return all(math.isfinite(x) and x <= s * (1 + 1e-9) for x, s in zip(lat, w_slo, strict=True))
 
 
-def _current(o: Outcome) -> CurrentStatus | None:
+def _stale(price: Price, today: date, max_age_days: int) -> str | None:
+    age = price.age_days(today)
+    if age <= max_age_days:
+        return None
+    return (f"price ${price.usd_per_hour}/h is {age} days old (as of {price.as_of.isoformat()}, older than "
+            f"{max_age_days} days): check it, refresh prices (inferplace prices refresh) or supply a rate")
+
+
+def _current(o: Outcome, today: date, max_age_days: int) -> CurrentStatus | None:
     w = o.workload
     if w.current is None:
         return None
@@ -116,9 +130,9 @@ def _current(o: Outcome) -> CurrentStatus | None:
     option = cur.option if cur is not None else None
     if cur is not None and cur.price_note:
         notes.append(cur.price_note)
-    if option is not None and option.price.stale:
-        notes.append(f"today's price (${option.price.usd_per_hour}/h, {option.price.date}) is flagged stale in the "
-                     "catalog")
+    stale = _stale(option.price, today, max_age_days) if option is not None else None
+    if stale:
+        notes.append(f"today's {stale}")
     status = CurrentStatus(
         instance_type=w.current.instance.type, capacity_type=w.current.capacity_type, replicas=w.current.replicas,
         instances=instances, chips_per_replica=w.current.chips_per_replica, meets_slo=meets,
@@ -130,7 +144,7 @@ def _current(o: Outcome) -> CurrentStatus | None:
     return status.model_copy(update={
         "monthly_cost": money(terms["total"]),
         "cost_per_million_output_tokens": fixed(option.per_million, 4),
-        "cost_breakdown": _breakdown(terms, option.price, w.accepted_tok_s * SECONDS_PER_MONTH),
+        "cost_breakdown": _breakdown(terms, option.price, w.accepted_tok_s * SECONDS_PER_MONTH, today),
     })
 
 
@@ -157,7 +171,7 @@ def _neuron_lines(o: Outcome, cat: Catalog, family: str) -> list[str]:
 
 
 def _placement(o: Outcome, opt: Option, cur_total: float | None, cat: Catalog, best: Option | None,
-               n_options: int, confidence: Confidence) -> Placement:
+               n_options: int, confidence: Confidence, today: date, max_age_days: int) -> Placement:
     w = o.workload
     c = o.cs.candidates[opt.candidate]
     key = o.cs.keys[c.row]
@@ -196,11 +210,15 @@ def _placement(o: Outcome, opt: Option, cur_total: float | None, cat: Catalog, b
     if acc.platform == "neuron":
         why.extend(_neuron_lines(o, cat, inst.family))
     p = opt.price
-    why.append(f"{opt.capacity_type} ${p.usd_per_hour}/h per instance from {p.source} ({p.region}, {p.date})")
-    if p.stale:
-        why.append(f"price flagged stale in the catalog{': ' + p.note if p.note else ''}")
-    if w.region and w.region not in p.region:
-        why.append(f"price is for {p.region}, not {w.region}")
+    why.append(f"{opt.capacity_type} ${p.usd_per_hour}/h per instance in {p.region}, as of {p.as_of.isoformat()} "
+               f"({p.provider}: {p.source})")
+    if opt.capacity_type != "on-demand" or opt.unpriced:
+        lacking = f"; no {', '.join(opt.unpriced)} price in {p.region}" if opt.unpriced else ""
+        why.append(f"priced as {opt.capacity_type}, the cheapest allowed capacity type with a price here"
+                   f"{lacking}: {TERMS[opt.capacity_type]}")
+    stale = _stale(p, today, max_age_days)
+    if stale:
+        why.append(stale)
     if key.weight_dtype != w.weight_precision:
         why.append(f"weights in {key.weight_dtype} where today {w.weight_precision}: a quality change to "
                    "validate before switching")
@@ -213,7 +231,7 @@ def _placement(o: Outcome, opt: Option, cur_total: float | None, cat: Catalog, b
         weight_precision=key.weight_dtype, speculative_decoding=key.speculative,
         projected=_projected(row.latency, opt.capacity_tok_s, opt.utilization),
         monthly_cost=money(total), cost_per_million_output_tokens=fixed(opt.per_million, 4),
-        cost_breakdown=_breakdown(opt.cost_cents, p, w.accepted_tok_s * SECONDS_PER_MONTH),
+        cost_breakdown=_breakdown(opt.cost_cents, p, w.accepted_tok_s * SECONDS_PER_MONTH, today),
         savings_monthly=savings, savings_percent=pct, payback_months=payback,
         migration_weeks=fixed(c.migration_weeks), confidence=confidence,
         bound=BOUNDS[row.bound], rationale=[x[:1024] for x in why[:16]],
@@ -253,16 +271,17 @@ def _rejections(o: Outcome, cat: Catalog, chosen: Option | None, per_family: dic
 
 
 def build_report(o: Outcome, alternatives: Sequence[Option], estimates: Sequence[Estimate], cat: Catalog,
-                 now: datetime, generation: int | None = None) -> Report:
+                 now: datetime, generation: int | None = None, max_price_age_days: int = 180) -> Report:
     """The status for `o`: its recommendation, then `alternatives`, with one estimate for each in that order."""
     w = o.workload
-    current = _current(o)
+    today = now.astimezone(UTC).date()
+    current = _current(o, today, max_price_age_days)
     cur_total = o.current.option.total_cents if o.current and o.current.option else None
     opts = o.options
     chosen = o.chosen
     shown = ([chosen] if chosen else []) + list(alternatives)
-    placed = [_placement(o, opt, cur_total, cat, None if opt is chosen else chosen, len(opts), _confidence(e))
-              for opt, e in zip(shown, estimates, strict=True)]
+    placed = [_placement(o, opt, cur_total, cat, None if opt is chosen else chosen, len(opts), _confidence(e), today,
+                         max_price_age_days) for opt, e in zip(shown, estimates, strict=True)]
     rec = placed[0] if chosen else None
     others = placed[1:] if chosen else []
     stamp = rfc3339(now)

@@ -22,6 +22,7 @@ from inferplace.placement.candidates import CandidateSet, Failure, enumerate_can
 from inferplace.placement.cost import CurrentCost, Option, cost_current, cost_options
 from inferplace.placement.predict import RowRequest, RowResult, predict_rows
 from inferplace.placement.workload import Workload
+from inferplace.pricing import PriceBook
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class Outcome:
         return (bests + rest)[:limit]
 
 
-def search(workloads: Sequence[Workload], cat: Catalog,
+def search(workloads: Sequence[Workload], cat: Catalog, book: PriceBook,
            calibrations: Sequence[Calibration | None] | None = None) -> list[Outcome]:
     """Predict all workloads together (one vectorized engine pass) and decide each."""
     cals = list(calibrations) if calibrations is not None else [None] * len(workloads)
@@ -84,8 +85,8 @@ def search(workloads: Sequence[Workload], cat: Catalog,
     for w, cs, cal, (lo, hi) in zip(workloads, sets, cals, bounds, strict=True):
         rows = results[lo:hi]
         _record_row_failures(w, cs, rows, cat)
-        options = cost_options(w, cs, rows, cat)
-        current = cost_current(w, cs, rows)
+        options = cost_options(w, cs, rows, book)
+        current = cost_current(w, cs, rows, book)
         outcomes.append(Outcome(w, cal, cs, rows, options, current, dict(cs.failures)))
     return outcomes
 

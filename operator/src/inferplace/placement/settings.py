@@ -65,6 +65,14 @@ class ConfidenceSettings(BaseModel):
     """p90 error at or below which the level is medium (low above)."""
 
 
+class PricingSettings(BaseModel):
+    """How old a price may be before it is called stale."""
+
+    model_config = _FROZEN
+    max_age_days: int = Field(default=180, ge=1, le=3650)
+    """A price older than this lowers the confidence level and says so."""
+
+
 class ReportSettings(BaseModel):
     model_config = _FROZEN
     max_alternatives: int = Field(default=10, ge=0, le=32)
@@ -78,6 +86,7 @@ class Settings(BaseModel):
     economics: EconomicsDefaults = EconomicsDefaults()
     calibration: CalibrationBands = CalibrationBands()
     confidence: ConfidenceSettings = ConfidenceSettings()
+    pricing: PricingSettings = PricingSettings()
     report: ReportSettings = ReportSettings()
 
 

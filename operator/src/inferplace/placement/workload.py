@@ -61,7 +61,7 @@ class Workload:
     current: Current | None
     families: frozenset[str] | None
     capacity_types: tuple[CapacityType, ...]
-    region: str | None
+    region: str  # where prices are read: never from another region
     min_replicas: int
     max_migration_weeks: float
     engineer_week_cost: float
@@ -111,7 +111,16 @@ def _known_models(cat: Catalog) -> str:
     return ", ".join(sorted({m.id for m in cat.models.values()}))
 
 
-def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog, settings: Settings = DEFAULTS) -> Workload:
+@dataclass(frozen=True)
+class RegionDefault:
+    """The region to price a workload in when its spec names none, and who chose it."""
+
+    region: str
+    chosen_by: str  # e.g. "the price snapshot's default", "the operator's --region"
+
+
+def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog, region: RegionDefault,
+            settings: Settings = DEFAULTS) -> Workload:
     problems: list[str] = []
     assumptions: list[str] = []
 
@@ -140,9 +149,9 @@ def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog, settings: Sett
         except CatalogError as exc:
             problems.append(f"spec.current.instanceType: {exc}; known: {', '.join(sorted(cat.instances))}")
         else:
-            if inst.chips is None:
-                problems.append(f"spec.current.instanceType: the catalog does not know how many chips "
-                                f"{inst.type} has, so it cannot be evaluated")
+            if inst.chips is None or cat.accelerator_of(inst) is None:
+                why = inst.missing[0] if inst.missing else f"the catalog does not know how many chips {inst.type} has"
+                problems.append(f"spec.current.instanceType: {inst.type} cannot be modelled: {why}")
             elif spec.current.chips_per_replica > inst.chips:
                 problems.append(f"spec.current.chipsPerReplica: {spec.current.chips_per_replica} exceeds the "
                                 f"{inst.chips} chips of {inst.type}; multi-instance replicas are not modelled")
@@ -185,6 +194,11 @@ def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog, settings: Sett
     assumptions.append(f"Neuron candidates are modelled as served by vLLM on NxD Inference "
                        f"({DEFAULT_FRAMEWORK['neuron']})")
     precisions = tuple(spec.constraints.weight_precisions or [spec.model.weight_precision])
+    if spec.constraints.region is None:
+        assumptions.append(f"prices for {region.region} ({region.chosen_by}; set spec.constraints.region)")
+    if "capacity_types" not in spec.constraints.model_fields_set:
+        assumptions.append("capacity types: on-demand only (no commitment assumed; spec.constraints.capacityTypes "
+                           "allows spot, reserved, savings plans or capacity blocks)")
     traffic = spec.traffic
     return Workload(
         name=name,
@@ -208,7 +222,7 @@ def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog, settings: Sett
         current=current,
         families=allowed,
         capacity_types=tuple(dict.fromkeys(spec.constraints.capacity_types)),
-        region=spec.constraints.region,
+        region=spec.constraints.region or region.region,
         min_replicas=spec.constraints.min_replicas,
         max_migration_weeks=(float(spec.constraints.max_migration_weeks)
                              if spec.constraints.max_migration_weeks is not None else math.inf),

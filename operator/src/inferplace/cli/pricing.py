@@ -1,0 +1,41 @@
+"""What every CLI command that prices shares: `--region` and `--prices FILE`, and the price book they give."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from inferplace.catalog import Catalog
+from inferplace.cli.inputs import InputError, read_text
+from inferplace.placement import RegionDefault
+from inferplace.pricing import OverrideError, PriceBook, default_book, read_overrides
+
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
+
+
+def add_price_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--region", metavar="REGION",
+                   help="AWS region to price workloads in when their spec.constraints.region is not set "
+                        "(default: the price snapshot's, us-east-1)")
+    p.add_argument("--prices", type=Path, metavar="FILE.yaml",
+                   help="your rates (negotiated, savings plans, prices no public source has), laid over every "
+                        "other price; see README")
+
+
+def price_book(args: argparse.Namespace, cat: Catalog) -> PriceBook:
+    if args.region is not None and not REGION.fullmatch(args.region):
+        raise InputError(f"--region {args.region[:40]!r} is not an AWS region such as us-east-1")
+    if args.prices is None:
+        return default_book()
+    try:
+        overrides = read_overrides(read_text(args.prices), cat.instances)
+    except OverrideError as exc:
+        raise InputError(f"--prices {args.prices}: " + "; ".join(exc.problems)) from None
+    return default_book(overrides)
+
+
+def region_default(args: argparse.Namespace, book: PriceBook) -> RegionDefault:
+    if args.region is not None:
+        return RegionDefault(args.region, "the CLI's --region")
+    return RegionDefault(book.default_region, "the price snapshot's default region")

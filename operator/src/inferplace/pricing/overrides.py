@@ -1,0 +1,115 @@
+"""A team's own prices (negotiated rates, private pricing, savings plans, prices no public source
+has), laid over every other source. Each carries its source and date like every figure; the CLI
+reads them from `--prices FILE`, the operator from its price-override ConfigMap.
+
+    prices:
+    - instanceType: trn2.48xlarge
+      capacityType: savings-plan-1y
+      usdPerHour: "24.00"          # a decimal string, as everywhere in the API
+      source: "EDP contract 2026-10"
+      date: "2026-10-01"
+      region: us-east-2            # optional: without it the rate applies in every region, and says so
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+from inferplace.api.errors import describe
+from inferplace.api.types import WIRE, Dec
+from inferplace.api.vocabulary import CapacityType, PriceProvider
+from inferplace.pricing.model import MAX_USD_PER_HOUR, Price
+
+ANY_REGION = "*"
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class PriceOverride(BaseModel):
+    model_config = WIRE
+    instance_type: str = Field(min_length=3, max_length=64, pattern=r"^[a-z0-9-]+\.[0-9a-z]+$")
+    capacity_type: CapacityType
+    usd_per_hour: Dec = Field(gt=0, le=MAX_USD_PER_HOUR)
+    source: str = Field(min_length=3, max_length=512)
+    """Where the figure comes from (contract, quote, pricing page)."""
+    date: date
+    """When the rate took effect or was quoted (YYYY-MM-DD)."""
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$", max_length=32)
+    """AWS region the rate is for; every region when omitted."""
+
+
+class PriceOverrides(BaseModel):
+    model_config = WIRE
+    prices: list[PriceOverride] = Field(max_length=1000)
+
+
+class OverrideError(ValueError):
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """A PriceSource over the user's rates; a rate without a region answers for every region."""
+
+    by_key: dict[tuple[str, str, CapacityType], Price]
+    provider: PriceProvider = "override"
+
+    def get(self, instance_type: str, region: str, capacity_type: CapacityType) -> Price | None:
+        p = self.by_key.get((instance_type, region, capacity_type))
+        if p is None:
+            anywhere = self.by_key.get((instance_type, ANY_REGION, capacity_type))
+            if anywhere is not None:
+                return Price(instance_type, region, capacity_type, anywhere.usd_per_hour, anywhere.as_of,
+                             anywhere.source, "override", "supplied by the user for every region (no region given)")
+        return p
+
+    def prices(self) -> Iterable[Price]:
+        return self.by_key.values()
+
+
+def read_overrides(text: str, known_instance_types: Iterable[str] | None = None) -> Overrides:
+    """The user's rates from a price file's text (one YAML document with a `prices` list)."""
+    try:
+        docs = [d for d in yaml.load_all(text, Loader=_LOADER) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise OverrideError([f"{where}not valid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
+    except (ValueError, OverflowError) as exc:  # a scalar the safe loader cannot build, e.g. the date 2026-13-45
+        raise OverrideError([f"a value cannot be read: {str(exc)[:200]} (quote dates as 'YYYY-MM-DD')"]) from None
+    if len(docs) != 1:
+        raise OverrideError([f"expected one YAML document with a `prices` list, found {len(docs)}"])
+    return parse_overrides(docs[0], known_instance_types)
+
+
+def parse_overrides(raw: Any, known_instance_types: Iterable[str] | None = None) -> Overrides:
+    """The user's rates from the parsed YAML; OverrideError with one `prices[i].field: problem` line each."""
+    try:
+        parsed = PriceOverrides.model_validate(raw)
+    except ValidationError as exc:
+        raise OverrideError(describe(exc, PriceOverrides)) from None
+    known = set(known_instance_types) if known_instance_types is not None else None
+    problems: list[str] = []
+    by_key: dict[tuple[str, str, CapacityType], Price] = {}
+    for i, o in enumerate(parsed.prices):
+        if known is not None and o.instance_type not in known:
+            problems.append(f"prices[{i}].instanceType: unknown instance type {o.instance_type!r}; known: "
+                            f"{', '.join(sorted(known))}")
+            continue
+        key = (o.instance_type, o.region or ANY_REGION, o.capacity_type)
+        if key in by_key:
+            problems.append(f"prices[{i}]: a second {o.capacity_type} rate for {o.instance_type} in "
+                            f"{o.region or 'every region'}")
+            continue
+        by_key[key] = Price(o.instance_type, o.region or ANY_REGION, o.capacity_type, float(o.usd_per_hour), o.date,
+                            f"price override: {o.source}", "override", "supplied by the user")
+    if problems:
+        raise OverrideError(problems)
+    return Overrides(by_key)
