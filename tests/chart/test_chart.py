@@ -127,6 +127,8 @@ def test_chart_crd_is_the_generated_one() -> None:
     ({"replicaCount": 2}, "replicaCount"),
     ({"evaluation": {"interval": "5"}}, "interval"),
     ({"bogus": True}, "bogus"),
+    ({"pricing": {"region": "mars-1"}}, "region"),
+    ({"pricing": {"live": {"refreshInterval": "soon"}}}, "refreshInterval"),
 ])
 def test_bad_values_are_refused_naming_the_key(values: dict[str, Any], message: str) -> None:
     with pytest.raises(helm.HelmError, match=message):
@@ -159,6 +161,10 @@ def test_irsa_annotation_and_price_configmap() -> None:
     assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
     prices = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-prices"))
     assert yaml.safe_load(prices["data"]["prices.yaml"])["prices"][0]["instanceType"] == "trn2.48xlarge"
+    container = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert (env["INFERPLACE_REGION"], env["INFERPLACE_LIVE_PRICES"]) == ("us-east-2", "true")
+    assert (env["INFERPLACE_PRICE_REFRESH_INTERVAL"], env["INFERPLACE_MAX_PRICE_AGE"]) == ("6h", "90d")
 
 
 @pytest.mark.parametrize("values", VALUES, ids=lambda p: p.name)
@@ -177,6 +183,7 @@ def test_the_operator_accepts_the_environment_the_chart_renders(values: Path, tm
     assert container["args"] == ["operator"]
     cfg = config.from_env(env)
     assert cfg.all_namespaces or cfg.namespaces
+    assert cfg.price_refresh_interval_s >= 3600 and cfg.max_price_age_days >= 1
 
 
 def test_kind_stack_matches_the_kubernetes_schemas() -> None:

@@ -77,6 +77,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         prices.snapshot.default_region, "the price snapshot's default region")
     tuning = DEFAULTS.model_copy(update={"pricing": PricingSettings(max_age_days=cfg.max_price_age_days)})
     runtime = Runtime(cfg, catalog, kube, backends, prices, region, tuning, telemetry=telemetry)
+    telemetry.price_age.set_function(prices.age_seconds)
     prices.start()
     runtime.start()
     memo["runtime"] = runtime

@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 from inferplace.api.vocabulary import CapacityType
 from inferplace.controller.reconcile import PricesState
@@ -54,6 +54,12 @@ class OperatorPrices:
         with self._lock:
             return PricesState(self.fetcher is not None, self._refreshed_at, self._failed_at, self._problems,
                                self.snapshot.as_of.isoformat())
+
+    def age_seconds(self) -> float:
+        """How old the prices in effect are: since the last good live refresh, else since the snapshot's date."""
+        with self._lock:
+            since = self._refreshed_at or datetime.combine(self.snapshot.as_of, time(), UTC)
+        return max((self.clock() - since).total_seconds(), 0.0)
 
     def want(self, regions: Iterable[str]) -> None:
         """Regions workloads price in: the next refresh covers them too."""
