@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# For tests of the self-hosted rules: no managed API in the running (Bedrock is on by default).
+SELF_HOSTED: dict[str, Any] = {"managedApis": []}
+
 CURRENT: dict[str, Any] = {"instanceType": "p5.48xlarge", "replicas": 2, "chipsPerReplica": 1,
                            "capacityType": "on-demand"}
 

@@ -11,6 +11,7 @@ from inferplace.api.vocabulary import CapacityType
 from inferplace.catalog import Catalog, load_catalog
 from inferplace.placement import Report, recommend
 from inferplace.pricing import Price, PriceBook, Snapshot, default_book
+from inferplace.pricing.managed import ApiPrices
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -18,7 +19,7 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 def book_of(prices: Iterable[tuple[str, str, CapacityType, float]], as_of: date = date(2026, 11, 1)) -> PriceBook:
     """A price book holding exactly these (instance type, region, capacity type, USD/h)."""
     by_key = {(t, r, k): Price(t, r, k, usd, as_of, "test price", "snapshot") for t, r, k, usd in prices}
-    return PriceBook([Snapshot(by_key, as_of, "us-east-1", "test")], "us-east-1")
+    return PriceBook([Snapshot(by_key, as_of, "us-east-1", "test")], "us-east-1", apis=ApiPrices({}))
 
 
 def plan_one(doc: dict[str, Any], cat: Catalog | None = None, book: PriceBook | None = None) -> Report:

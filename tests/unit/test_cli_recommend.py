@@ -40,10 +40,13 @@ def test_example_recommendation_meets_slos_and_costs_add_up(example: Path) -> No
     slo = manifest["spec"]["slo"]
     rec = obj["status"]["recommendation"]
     for p in [rec, *obj["status"]["alternatives"]]:
-        assert float(p["projected"]["ttftP95Ms"]) <= float(slo["ttftP95Ms"])
-        assert float(p["projected"]["tpotP95Ms"]) <= float(slo["tpotP95Ms"])
-        if "e2eP95Ms" in slo:
-            assert float(p["projected"]["e2eP95Ms"]) <= float(slo["e2eP95Ms"])
+        if p["kind"] == "managed-api":  # no latency figure to hold to the SLOs: the output must say so
+            assert "projected" not in p and any("latency not modelled" in r for r in p["rationale"])
+        else:
+            assert float(p["projected"]["ttftP95Ms"]) <= float(slo["ttftP95Ms"])
+            assert float(p["projected"]["tpotP95Ms"]) <= float(slo["tpotP95Ms"])
+            if "e2eP95Ms" in slo:
+                assert float(p["projected"]["e2eP95Ms"]) <= float(slo["e2eP95Ms"])
         b = p["costBreakdown"]
         assert set(TERMS) <= set(b)
         assert sum(float(b[t]) for t in TERMS) == pytest.approx(float(b["total"]), abs=0.06)
@@ -54,9 +57,10 @@ def test_example_recommendation_meets_slos_and_costs_add_up(example: Path) -> No
     assert float(rec["savingsMonthly"]) == pytest.approx(float(cur["monthlyCost"]) - float(rec["monthlyCost"]),
                                                          abs=0.01)
     # Every node pool not chosen is explained.
-    families = {i.family for i in load_catalog().instances.values()}
+    apis = manifest["spec"].get("constraints", {}).get("managedApis", ["bedrock"])
+    pools = {i.family for i in load_catalog().instances.values()} | set(apis)
     explained = {x["nodePool"] for x in obj["status"]["rejected"]}
-    assert explained == families - {rec["nodePool"]}
+    assert explained == pools - {rec["nodePool"]}
     assert status.conditions[0].type == "Ready" and status.conditions[0].status == "True"
 
 
@@ -152,11 +156,22 @@ def test_a_bad_workload_does_not_stop_the_others(tmp_path: Path) -> None:
 
 
 def test_no_feasible_placement_exits_3_with_reasons(tmp_path: Path) -> None:
-    doc = workload_doc()
+    doc = workload_doc(constraints={"managedApis": []})
     doc["spec"]["slo"]["tpotP95Ms"] = "0.2"
     r = run_cli("recommend", "-f", str(write_yaml(tmp_path, doc)))
     assert r.returncode == 3
     assert "no priced placement meets the SLOs" in r.stdout and "SLO_TPOT_UNMET" in r.stdout
+
+
+def test_an_api_offered_when_no_chip_meets_the_slos_says_its_latency_is_unknown(tmp_path: Path) -> None:
+    doc = workload_doc(model="meta-llama/Llama-3.3-70B-Instruct")
+    doc["spec"]["slo"]["tpotP95Ms"] = "0.2"
+    r = run_cli("recommend", "-f", str(write_yaml(tmp_path, doc)), "-o", "json")
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(r.stdout)["status"]["recommendation"]
+    assert rec["kind"] == "managed-api" and rec["nodePool"] == "bedrock"
+    assert any("whether this API does is not known" in x for x in rec["rationale"])
+    assert rec["managedApi"]["latency"].startswith("not modelled")
 
 
 def test_price_override_file_errors(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from inferplace.engine.slo import Tails, latency_at, slo_capacity
 from inferplace.placement.scenarios import Scenario, to_arrays
 from inferplace.pricing import default_book, parse_overrides
 
-from ..support.manifests import workload_doc
+from ..support.manifests import SELF_HOSTED, workload_doc
 from ..support.plan import plan_one
 
 
@@ -50,7 +50,7 @@ def test_longer_p95_prompts_raise_ttft() -> None:
 
 
 def test_unreachable_tpot_is_reported_with_the_floor() -> None:
-    doc = workload_doc()
+    doc = workload_doc(constraints=SELF_HOSTED)
     doc["spec"]["slo"] = {"ttftP95Ms": 2000, "tpotP95Ms": "0.5"}
     rep = plan_one(doc)
     assert rep.status.recommendation is None
@@ -62,7 +62,7 @@ def test_unreachable_tpot_is_reported_with_the_floor() -> None:
 
 
 def test_unreachable_ttft_is_named() -> None:
-    doc = workload_doc()
+    doc = workload_doc(constraints=SELF_HOSTED)
     doc["spec"]["traffic"]["promptTokens"] = {"mean": 30000, "p95": 60000}
     doc["spec"]["slo"] = {"ttftP95Ms": 50, "tpotP95Ms": 100}
     rep = plan_one(doc)
@@ -71,7 +71,7 @@ def test_unreachable_ttft_is_named() -> None:
 
 
 def test_every_recommendation_meets_its_slos_at_peak() -> None:
-    rep = plan_one(workload_doc())
+    rep = plan_one(workload_doc(constraints=SELF_HOSTED))
     rec = rep.status.recommendation
     assert rec is not None
     for p in [rec, *rep.status.alternatives]:
@@ -82,7 +82,7 @@ def test_every_recommendation_meets_its_slos_at_peak() -> None:
 
 def test_unsupported_family_is_rejected_on_neuron() -> None:
     doc = workload_doc(model="google/gemma-3-27b-it")
-    doc["spec"]["constraints"] = {"instanceFamilies": ["inf2", "trn1", "p5en"]}
+    doc["spec"]["constraints"] = {"instanceFamilies": ["inf2", "trn1", "p5en"], **SELF_HOSTED}
     rep = plan_one(doc)
     rejected = {r.node_pool: r for r in rep.status.rejected}
     for fam in ("inf2", "trn1"):
@@ -96,7 +96,7 @@ def test_neuron_support_override_admits_neuron_with_the_porting_cost() -> None:
     doc = workload_doc(model="google/gemma-3-27b-it", current={"instanceType": "p5en.48xlarge", "replicas": 1,
                                                                 "chipsPerReplica": 2})
     doc["spec"]["model"]["neuronSupport"] = "unsupported"
-    doc["spec"]["constraints"] = {"instanceFamilies": ["inf2"]}
+    doc["spec"]["constraints"] = {"instanceFamilies": ["inf2"], **SELF_HOSTED}
     rep = plan_one(doc)
     assert {r.reason for r in rep.status.rejected if r.node_pool == "inf2"} == {"MODEL_UNSUPPORTED_ON_NEURON"}
     doc["spec"]["model"]["neuronSupport"] = "beta"
@@ -111,7 +111,7 @@ def test_neuron_support_override_admits_neuron_with_the_porting_cost() -> None:
 
 def test_supported_family_gets_default_gpu_to_neuron_weeks_and_limit_applies() -> None:
     doc = workload_doc(current={"instanceType": "p5en.48xlarge", "replicas": 1, "chipsPerReplica": 1})
-    doc["spec"]["constraints"] = {"instanceFamilies": ["inf2"]}
+    doc["spec"]["constraints"] = {"instanceFamilies": ["inf2"], **SELF_HOSTED}
     rec = plan_one(doc).status.recommendation
     assert rec is not None and float(rec.migration_weeks) == 6
     doc["spec"]["constraints"]["maxMigrationWeeks"] = 4
@@ -122,7 +122,7 @@ def test_supported_family_gets_default_gpu_to_neuron_weeks_and_limit_applies() -
 
 def test_migration_override_by_platform() -> None:
     doc = workload_doc(current={"instanceType": "p5en.48xlarge", "replicas": 1, "chipsPerReplica": 1})
-    doc["spec"]["constraints"] = {"instanceFamilies": ["inf2"]}
+    doc["spec"]["constraints"] = {"instanceFamilies": ["inf2"], **SELF_HOSTED}
     doc["spec"]["economics"] = {"migrationWeeks": [{"target": "neuron", "weeks": "2.5"}]}
     rec = plan_one(doc).status.recommendation
     assert rec is not None and float(rec.migration_weeks) == pytest.approx(2.5)
@@ -131,7 +131,7 @@ def test_migration_override_by_platform() -> None:
 
 def test_excluded_families_are_reported() -> None:
     doc = workload_doc()
-    doc["spec"]["constraints"] = {"instanceFamilies": ["g6e"]}
+    doc["spec"]["constraints"] = {"instanceFamilies": ["g6e"], **SELF_HOSTED}
     rep = plan_one(doc)
     ex = {r.node_pool for r in rep.status.rejected if r.reason == "EXCLUDED_BY_CONSTRAINTS"}
     assert {"p5", "inf2", "trn2"} <= ex
@@ -143,7 +143,7 @@ def test_speculative_decoding_is_searched_both_ways() -> None:
     doc["spec"]["slo"] = {"ttftP95Ms": 3000, "tpotP95Ms": 20}
     doc["spec"]["speculativeDecoding"] = {"draftModel": "meta-llama/Llama-3.2-1B", "acceptanceRate": "0.75",
                                           "numSpeculativeTokens": 4}
-    doc["spec"]["constraints"] = {"instanceFamilies": ["p5en"]}
+    doc["spec"]["constraints"] = {"instanceFamilies": ["p5en"], **SELF_HOSTED}
     rep = plan_one(doc)
     flags = {p.speculative_decoding for p in [rep.status.recommendation, *rep.status.alternatives] if p}
     assert True in flags
@@ -153,7 +153,7 @@ def test_price_overrides_make_trn2_a_candidate() -> None:
     book = default_book(parse_overrides({"prices": [
         {"instanceType": "trn2.48xlarge", "capacityType": "on-demand", "usdPerHour": "1.00",
          "source": "test: absurdly low to force the choice", "date": "2026-11-01"}]}))
-    rep = plan_one(workload_doc(), book=book)
+    rep = plan_one(workload_doc(constraints=SELF_HOSTED), book=book)
     assert rep.status.recommendation is not None
     assert rep.status.recommendation.instance_type == "trn2.48xlarge"
     price = rep.status.recommendation.cost_breakdown.price

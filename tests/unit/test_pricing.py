@@ -113,7 +113,7 @@ def test_a_rate_without_a_region_answers_everywhere_and_says_so() -> None:
 # ---- regions and capacity types on one axis ---------------------------------------------------------
 
 def _trn2(region: str | None, capacity_types: list[str] | None) -> Any:
-    constraints: dict[str, Any] = {"instanceFamilies": ["trn2", "p5"]}
+    constraints: dict[str, Any] = {"instanceFamilies": ["trn2", "p5"], "managedApis": []}
     if region:
         constraints["region"] = region
     if capacity_types:
@@ -155,7 +155,7 @@ def test_a_price_is_never_taken_from_another_region() -> None:
 
 def test_spot_states_its_interruption_risk() -> None:
     doc = workload_doc(model="meta-llama/Llama-3.3-70B-Instruct", slo={"ttftP95Ms": 5000, "tpotP95Ms": 100},
-                       constraints={"instanceFamilies": ["p5en"], "capacityTypes": ["spot"]})
+                       constraints={"instanceFamilies": ["p5en"], "capacityTypes": ["spot"], "managedApis": []})
     rec = plan_one(doc).status.recommendation
     assert rec is not None and rec.capacity_type == "spot"
     assert any("two minutes' notice" in r for r in rec.rationale)

@@ -17,7 +17,7 @@ from inferplace.placement.settings import DEFAULTS
 from inferplace.placement.traffic import observed_traffic
 from inferplace.pricing import default_book
 
-from ..support.manifests import CURRENT, workload_doc
+from ..support.manifests import CURRENT, SELF_HOSTED, workload_doc
 from ..support.plan import NOW
 
 CAT = load_catalog()
@@ -33,7 +33,7 @@ def evaluate(name: str, spec: dict[str, Any], generation: int | None, previous: 
 
 
 def _spec(**extra: Any) -> dict[str, Any]:
-    spec: dict[str, Any] = workload_doc(current=CURRENT)["spec"]
+    spec: dict[str, Any] = workload_doc(current=CURRENT, constraints=SELF_HOSTED)["spec"]
     spec.update(extra)
     return spec
 

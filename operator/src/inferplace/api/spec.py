@@ -12,6 +12,7 @@ from inferplace.api.vocabulary import (
     DURATION_PATTERN,
     LABEL_NAME_PATTERN,
     CapacityType,
+    ManagedApi,
     MetricsServer,
     NeuronSupport,
     Precision,
@@ -120,13 +121,29 @@ class TokenStats(BaseModel):
 class Traffic(BaseModel):
     """Declared traffic; in a cluster, live metrics replace it when available."""
 
-    model_config = WIRE
+    model_config = wire_with_rules(
+        ("!has(self.profile) || size(self.profile) == 24 || size(self.profile) == 168",
+         "profile: give 24 (a day) or 168 (a week) hourly multipliers"),
+    )
     requests_per_second: Dec = Field(gt=0, le=1_000_000)
     """Mean request rate over the day."""
     prompt_tokens: TokenStats
     output_tokens: TokenStats
     peak_to_mean_ratio: Dec = Field(default=Decimal(1), ge=1, le=100)
-    """Peak request rate over the mean; capacity is sized for the peak."""
+    """Peak request rate over the mean; capacity is sized for the peak. A profile, when given, decides instead."""
+    profile: list[Dec] | None = Field(default=None, min_length=24, max_length=168)
+    """The shape of a day (24) or a week (168, Monday 00:00 first) of hourly request rates, as multipliers of
+    requestsPerSecond; normalised to a mean of 1. In a cluster, the operator derives it from Prometheus."""
+
+    @model_validator(mode="after")
+    def _profile_hours(self) -> Traffic:
+        if self.profile is not None:
+            if len(self.profile) not in (24, 168):
+                raise ValueError(f"profile: {len(self.profile)} values; give 24 (a day) or 168 (a week) hourly "
+                                 "multipliers")
+            if not any(self.profile):
+                raise ValueError("profile: every hour is 0; give at least one hour with traffic")
+        return self
 
 
 class Slo(BaseModel):
@@ -166,8 +183,12 @@ class Constraints(BaseModel):
     region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$", max_length=32)
     """AWS region; prices from another region are flagged in the rationale."""
     min_replicas: int = Field(default=1, ge=1, le=10_000)
+    """Replicas to keep while serving (an autoscaled fleet never goes below it; scale-to-zero only in idle hours)."""
     max_migration_weeks: Dec | None = Field(default=None, ge=0, le=520)
     """Reject targets whose migration needs more engineer-weeks than this."""
+    managed_apis: list[ManagedApi] | None = Field(default=None, max_length=5)
+    """Per-token APIs to price against self-hosting (data residency, compliance); [bedrock] when omitted, [] for
+    none."""
 
 
 class MigrationOverride(BaseModel):
@@ -234,6 +255,18 @@ class Metrics(BaseModel):
     """Query this Prometheus instead of the operator's; the operator's credentials are never sent to it."""
 
 
+class Scaling(BaseModel):
+    """How the fleet may follow the traffic's shape (spec.traffic.profile, or the one the operator observes)."""
+
+    model_config = WIRE
+    autoscale: bool = True
+    """Size the fleet hour by hour between constraints.minReplicas and the peak (on-demand and spot only)."""
+    scale_to_zero: bool = False
+    """Allow no replicas in hours without traffic; the first requests after such an hour wait for a cold start."""
+    scale_up_lead_time: str | None = Field(default=None, pattern=DURATION_PATTERN, max_length=8)
+    """Node provisioning plus model load, e.g. 10m; estimated from the model's size when omitted."""
+
+
 class InferenceWorkloadSpec(BaseModel):
     """An LLM inference workload to place."""
 
@@ -246,4 +279,5 @@ class InferenceWorkloadSpec(BaseModel):
     constraints: Constraints = Constraints()
     economics: Economics = Economics()
     speculative_decoding: SpeculativeDecoding | None = None
+    scaling: Scaling = Scaling()
     metrics: Metrics | None = None

@@ -17,9 +17,11 @@ from inferplace.api.vocabulary import (
     CapacityType,
     ConditionType,
     ConfidenceLevel,
+    ManagedApi,
     Precision,
     PriceProvider,
     Reason,
+    ScalingStrategy,
 )
 
 DecimalText = Annotated[str, Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$", max_length=32)]
@@ -88,7 +90,8 @@ class CostBreakdown(BaseModel):
     total: DecimalText
     instance_bill: DecimalText
     """accelerators + failedRequestsAndRetries + idleCapacity: what the instances cost."""
-    price: PriceUsed
+    price: PriceUsed | None = None
+    """The instance price (absent for a managed API, whose prices are under managedApi)."""
     accepted_output_tokens_per_month: DecimalText
 
 
@@ -127,20 +130,60 @@ class CurrentStatus(BaseModel):
     notes: list[Annotated[str, Field(max_length=1024)]] = Field(default=[], max_length=16)
 
 
-class Placement(BaseModel):
-    """A costed placement that meets the SLOs."""
+class ScalingUsed(BaseModel):
+    """How the fleet follows the traffic, and what that costs in instance-hours."""
 
     model_config = WIRE
+    strategy: ScalingStrategy
+    """fixed (sized for the peak all day), autoscaled (hour by hour) or scale-to-zero (none in idle hours)."""
+    peak_replicas: int
+    instance_hours_per_month: DecimalText
+    scale_up_lead_seconds: DecimalText
+    """Node provisioning plus model load; a rise in traffic is met this far ahead."""
+    cold_start_miss_share: DecimalText | None = None
+    """Share of requests that arrive while the fleet starts from zero and wait past the TTFT objective."""
+
+
+class ManagedApiUse(BaseModel):
+    """A per-token API serving the model instead of a fleet."""
+
+    model_config = WIRE
+    provider: ManagedApi
+    model_id: str = Field(max_length=200)
+    mode: str = Field(max_length=32)
+    region: str = Field(max_length=32)
+    """The AWS region the price is for, or global for an API that states none."""
+    usd_per_1m_input_tokens: DecimalText
+    usd_per_1m_output_tokens: DecimalText
+    as_of: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", max_length=10)
+    age_days: int = Field(ge=0)
+    source: str = Field(max_length=512)
+    latency: str = Field(max_length=256)
+    """What is known of its latency: not modelled unless a sourced figure exists."""
+
+
+class Placement(BaseModel):
+    """A costed option: a self-hosted placement that meets the SLOs, or a managed per-token API."""
+
+    model_config = WIRE
+    kind: Literal["self-hosted", "managed-api"] = "self-hosted"
+    summary: str = Field(max_length=128)
+    """One line: replicas, instance type, capacity type and scaling, or the API."""
     node_pool: str = Field(max_length=32)
-    """trn2, inf2, trn1, or the GPU instance family (p5en, g6e, ...)."""
-    instance_type: str
-    capacity_type: CapacityType
-    replicas: int
-    instances: int
-    chips_per_replica: int
-    weight_precision: Precision
-    speculative_decoding: bool
-    projected: Projected
+    """trn2, inf2, trn1, the GPU instance family (p5en, g6e, ...), or the API provider (bedrock, ...)."""
+    instance_type: str | None = None
+    capacity_type: CapacityType | None = None
+    replicas: int | None = None
+    """At the peak."""
+    instances: int | None = None
+    """At the peak."""
+    chips_per_replica: int | None = None
+    weight_precision: Precision | None = None
+    speculative_decoding: bool | None = None
+    projected: Projected | None = None
+    """Absent for an API: its latency is not modelled."""
+    scaling: ScalingUsed | None = None
+    managed_api: ManagedApiUse | None = None
     monthly_cost: DecimalText
     cost_per_million_output_tokens: DecimalText
     cost_breakdown: CostBreakdown
@@ -151,8 +194,33 @@ class Placement(BaseModel):
     """One-time migration cost over the monthly run-rate saving; absent when it never pays back."""
     migration_weeks: DecimalText
     confidence: Confidence
-    bound: Bound
+    bound: Bound | None = None
     rationale: list[Annotated[str, Field(max_length=1024)]] = Field(default=[], max_length=16)
+
+
+class BreakEven(BaseModel):
+    """The mean request rate above which the best self-hosted placement costs less than the cheapest API."""
+
+    model_config = WIRE
+    self_hosted: str = Field(max_length=128)
+    managed_api: str = Field(max_length=128)
+    requests_per_second: DecimalText | None = None
+    """Absent when self-hosting is not cheaper anywhere in the range searched (see message)."""
+    utilization: DecimalText | None = None
+    """The self-hosted fleet's utilization at that rate."""
+    today_requests_per_second: DecimalText
+    message: str = Field(max_length=512)
+
+
+class TrafficShape(BaseModel):
+    """The hourly shape the costs were computed over, and where it came from."""
+
+    model_config = WIRE
+    source: str = Field(max_length=256)
+    hours: int
+    peak_to_mean: DecimalText
+    idle_hours: int
+    multipliers: list[DecimalText] = Field(default=[], max_length=168)
 
 
 class Rejection(BaseModel):
@@ -207,6 +275,8 @@ class InferenceWorkloadStatus(BaseModel):
     alternatives: list[Placement] = Field(default=[], max_length=32)
     """The best placement of each other node pool (cheapest first), then the next cheapest placements."""
     rejected: list[Rejection] = Field(default=[], max_length=64)
+    break_even: BreakEven | None = None
+    traffic: TrafficShape | None = None
     assumptions: list[Annotated[str, Field(max_length=512)]] = Field(default=[], max_length=32)
     """Defaults the evaluation used because the spec did not say."""
     last_evaluation_time: str | None = None

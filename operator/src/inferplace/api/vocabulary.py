@@ -30,6 +30,14 @@ NeuronSupport = Literal["supported", "beta", "unsupported"]
 
 Platform = Literal["gpu", "neuron"]
 
+ManagedApi = Literal["bedrock", "together", "deepinfra", "fireworks", "groq"]
+"""Per-token model APIs priced on the same axis as self-hosted node pools."""
+MANAGED_APIS: tuple[ManagedApi, ...] = get_args(ManagedApi)
+DEFAULT_MANAGED_APIS: tuple[ManagedApi, ...] = ("bedrock",)
+
+ScalingStrategy = Literal["fixed", "autoscaled", "scale-to-zero"]
+"""How a fleet follows the traffic: sized for the peak all day, scaled hour by hour, or to zero when idle."""
+
 MetricsServer = Literal["vllm", "tgi", "sglang", "trtllm"]
 """Serving stacks whose Prometheus metrics the operator reads."""
 
@@ -37,6 +45,7 @@ MetricsServer = Literal["vllm", "tgi", "sglang", "trtllm"]
 # reported with the furthest reason any of its options reached.
 Reason = Literal[
     "EXCLUDED_BY_CONSTRAINTS",
+    "MODEL_NOT_OFFERED",
     "MODEL_UNSUPPORTED_ON_NEURON",
     "MIGRATION_EXCEEDS_LIMIT",
     "NO_PERFORMANCE_DATA",
@@ -77,8 +86,10 @@ __all__ = [
     "BYTES_PER_ELEMENT",
     "CAPACITY_TYPES",
     "CONFIDENCE_LEVELS",
+    "DEFAULT_MANAGED_APIS",
     "DURATION_PATTERN",
     "LABEL_NAME_PATTERN",
+    "MANAGED_APIS",
     "PRECISIONS",
     "PRICE_PROVIDERS",
     "REASONS",
@@ -86,11 +97,13 @@ __all__ = [
     "CapacityType",
     "ConditionType",
     "ConfidenceLevel",
+    "ManagedApi",
     "MetricsServer",
     "NeuronSupport",
     "Platform",
     "Precision",
     "PriceProvider",
     "Reason",
+    "ScalingStrategy",
     "duration_seconds",
 ]

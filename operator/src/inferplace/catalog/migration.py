@@ -56,6 +56,7 @@ class MigrationWeeks(BaseModel):
     gpu_to_other_gpu_family: float = Field(ge=0, le=520)
     neuron_to_other_neuron: float = Field(ge=0, le=520)
     neuron_to_gpu: float = Field(ge=0, le=520)
+    to_managed_api: float = Field(ge=0, le=520)
     gpu_to_neuron: GpuToNeuron
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from inferplace.api import InferenceWorkloadSpec, describe
-from inferplace.api.status import Condition, InferenceWorkloadStatus, Observed, Placement
+from inferplace.api.status import Condition, InferenceWorkloadStatus, Observed, Placement, PriceUsed
 from inferplace.api.types import fixed
 from inferplace.api.vocabulary import ConditionType
 from inferplace.catalog import Catalog
@@ -132,9 +132,9 @@ def _wire(status: InferenceWorkloadStatus) -> dict[str, Any]:
 
 def _prices_condition(st: InferenceWorkloadStatus, state: PricesState, max_age_days: int) -> tuple[bool, str, str]:
     """(status, reason, message) of PricesCurrent: where the prices came from, and whether any is too old."""
-    used = [(label, p.cost_breakdown.price) for label, p in
+    used: list[tuple[str, PriceUsed]] = [(label, p.cost_breakdown.price) for label, p in
             (("today's placement", st.current), ("the recommendation", st.recommendation))
-            if p is not None and p.cost_breakdown is not None]
+            if p is not None and p.cost_breakdown is not None and p.cost_breakdown.price is not None]
     providers = sorted({price.provider for _, price in used})
     where = f"prices from {', '.join(providers)}" if used else "no price was used"
     old = [f"{label}'s price ({price.capacity_type} {price.region}, as of {price.as_of}) is {price.age_days} days old"
@@ -158,7 +158,7 @@ def _price_changes(previous: dict[str, Any], st: InferenceWorkloadStatus) -> lis
     for label, key in (("today's placement", "current"), ("the recommendation", "recommendation")):
         before = previous.get(key) if isinstance(previous.get(key), dict) else None
         after = getattr(st, key)
-        if before is None or after is None or after.cost_breakdown is None:
+        if before is None or after is None or after.cost_breakdown is None or after.cost_breakdown.price is None:
             continue
         old = (before.get("costBreakdown") or {}).get("price") or {}
         new = after.cost_breakdown.price

@@ -10,14 +10,14 @@ count, so its latency differs from a freshly sized fleet on the same shape.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import NamedTuple
 
 from inferplace.api.vocabulary import REASONS, Precision, Reason
 from inferplace.catalog import Accelerator, Catalog, InstanceType
 from inferplace.catalog.efficiency import DEFAULT_FRAMEWORK
-from inferplace.placement.scenarios import Scenario, ScenarioError, check_dtypes
+from inferplace.placement.scenarios import Scenario, ScenarioError, check_dtypes, weight_bytes
 from inferplace.placement.workload import Workload
 
 
@@ -64,6 +64,13 @@ class CandidateSet:
     index: dict[EngineKey, int]
     current: int | None = None  # index into candidates of today's placement
     current_note: str | None = None  # why today's placement cannot be modelled
+    _weights: dict[Precision, float] = field(default_factory=dict)
+
+    def weights(self, dtype: Precision) -> float:
+        """Bytes of the workload's model weights in `dtype`, counted once per search."""
+        if dtype not in self._weights:
+            self._weights[dtype] = weight_bytes(self.workload.model, dtype)
+        return self._weights[dtype]
 
     def row(self, key: EngineKey, acc: Accelerator) -> int:
         """The engine row for `key`, added on first use."""

@@ -18,8 +18,9 @@ import numpy as np
 from inferplace.api.vocabulary import CONFIDENCE_LEVELS, ConfidenceLevel
 from inferplace.catalog import Catalog
 from inferplace.placement.cost import Option, Pick, monthly_totals
+from inferplace.placement.managed import ManagedOption
 from inferplace.placement.scenarios import efficiency_for
-from inferplace.placement.search import Outcome
+from inferplace.placement.search import Choice, Outcome
 from inferplace.placement.settings import DEFAULTS, ConfidenceSettings
 
 LOWEST = len(CONFIDENCE_LEVELS) - 1
@@ -71,10 +72,35 @@ def _error_basis(o: Outcome, row: int, cat: Catalog, s: ConfidenceSettings) -> _
     return basis
 
 
-def assess(o: Outcome, options: Sequence[Option], cat: Catalog, today: date,
+def _managed(opt: ManagedOption, cur_total: float | None, today: date, max_price_age_days: int) -> Estimate:
+    """An API's cost follows the tokens exactly: the risk is its price's age and its unmodelled latency."""
+    age = opt.price.age_days(today)
+    level = 1  # medium at best: its latency against the SLOs is not known
+    text = f"per-token price of {opt.provider} ({opt.price.as_of.isoformat()}): the cost follows the tokens; latency " \
+           "not modelled"
+    if age > max_price_age_days:
+        level, text = LOWEST, f"{text}; lowered: price {age} days old (over {max_price_age_days})"
+    rng = None
+    if cur_total:
+        s = (cur_total - opt.total_cents) / cur_total * 100
+        rng = (s, s)
+    return Estimate(CONFIDENCE_LEVELS[level], rng, text)
+
+
+def assess(o: Outcome, choices: Sequence[Choice], cat: Catalog, today: date,
            settings: ConfidenceSettings = DEFAULTS.confidence,
            max_price_age_days: int = DEFAULTS.pricing.max_age_days) -> list[Estimate]:
-    """Level and savings range per option: the savings if the engine is off by its p90 error."""
+    """Level and savings range per option: the savings if the engine is off by its p90 error (an API's
+    savings have no engine error)."""
+    cur_total = o.current.option.total_cents if o.current and o.current.option else None
+    options = [c for c in choices if isinstance(c, Option)]
+    hosted = iter(_assess_hosted(o, options, cat, today, settings, max_price_age_days))
+    return [_managed(c, cur_total, today, max_price_age_days) if isinstance(c, ManagedOption) else next(hosted)
+            for c in choices]
+
+
+def _assess_hosted(o: Outcome, options: Sequence[Option], cat: Catalog, today: date, settings: ConfidenceSettings,
+                   max_price_age_days: int) -> list[Estimate]:
     bases = [_error_basis(o, o.cs.candidates[opt.candidate].row, cat, settings) for opt in options]
     ranges: list[tuple[float, float] | None] = [None] * len(options)
     current = o.current.option if o.current else None
@@ -83,9 +109,11 @@ def assess(o: Outcome, options: Sequence[Option], cat: Catalog, today: date,
         rate = np.array([o.rows[o.cs.candidates[opt.candidate].row].rate for opt in options])
         err = np.array([b.p90 for b in bases])
         picks = [Pick(opt.candidate, opt.capacity_type, opt.price) for opt in options]
+        strategies = [opt.strategy for opt in options]
         # Both bounds in one costing pass: picks twice, at the slow and at the fast goodput.
         both = monthly_totals(o.workload, o.cs, [*picks, *picks],
-                              np.concatenate([rate * np.maximum(1 - err, 0.1), rate * (1 + err)]))
+                              np.concatenate([rate * np.maximum(1 - err, 0.1), rate * (1 + err)]),
+                              [*strategies, *strategies])
         worst, best = both[:len(picks)], both[len(picks):]
         ranges = [((cur_total - lo) / cur_total * 100, (cur_total - hi) / cur_total * 100)
                   for lo, hi in zip(worst, best, strict=True)]

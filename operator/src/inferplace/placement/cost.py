@@ -10,21 +10,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from inferplace.api.vocabulary import CapacityType
-from inferplace.engine.tco import CostTerms, Sizing, monthly_cost, size
+from inferplace.api.vocabulary import CapacityType, ScalingStrategy
+from inferplace.engine.tco import CostTerms, Demand, Sizing, monthly_cost, size, size_over_hours
 from inferplace.placement.candidates import Candidate, CandidateSet
 from inferplace.placement.predict import RowResult
+from inferplace.placement.settings import DEFAULTS, ScalingSettings
 from inferplace.placement.workload import Workload
 from inferplace.pricing import NoPrice, Price, PriceBook
 
 F64 = NDArray[np.float64]
 COST_FIELDS = (*CostTerms.TERMS, "instance_bill", "total")
+# Capacity types billed for the hours used: only these gain from a fleet that follows the traffic.
+BILLED_BY_USE: tuple[CapacityType, ...] = ("on-demand", "spot")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,10 @@ class Option:
     cost: dict[str, float]  # monthly USD per term, plus instance_bill and total
     per_million: float
     unpriced: tuple[CapacityType, ...] = ()  # capacity types the workload allows that have no price here
+    strategy: ScalingStrategy = "fixed"
+    instance_hours: float = 0.0  # per month
+    cold_start_share: float = 0.0  # requests that arrive while the fleet starts from zero
+    lead_s: float = 0.0  # scale-up lead time assumed
 
     @cached_property
     def cost_cents(self) -> dict[str, float]:
@@ -83,39 +91,119 @@ class Pick:
     unpriced: tuple[CapacityType, ...] = ()
 
 
-def fleet(w: Workload, cs: CandidateSet, cands: Sequence[Candidate], rates: F64, replicas: F64 | None) -> Sizing:
+def _demand(w: Workload, scale: F64 | None) -> Demand:
+    return w.demand if scale is None else Demand(w.rps * scale, w.peak_to_mean, w.retry_rate)
+
+
+def fleet(w: Workload, cs: CandidateSet, cands: Sequence[Candidate], rates: F64, replicas: F64 | None,
+          scale: F64 | None = None) -> Sizing:
     """Replicas (sized for the peak, or given) packed into each candidate's whole instances."""
-    return size(rates, w.demand, w.target_utilization, w.min_replicas,
+    return size(rates, _demand(w, scale), w.target_utilization, w.min_replicas,
                 np.array([cs.keys[c.row].chips for c in cands], dtype=np.float64),
                 np.array([c.instance.chips or 1 for c in cands], dtype=np.float64), w.output_mean, replicas)
 
 
-def _priced(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64,
-            replicas: F64 | None) -> tuple[Sizing, CostTerms]:
+def lead_time_s(w: Workload, cs: CandidateSet, c: Candidate, s: ScalingSettings = DEFAULTS.scaling) -> float:
+    """Seconds from asking for a replica to its serving: the spec's, else node + image + weights."""
+    if w.lead_time_s is not None:
+        return w.lead_time_s
+    dtype = cs.keys[c.row].weight_dtype
+    return s.node_provisioning_s + s.image_pull_s + cs.weights(dtype) / 1e9 / s.weight_load_gb_per_s
+
+
+@dataclass(frozen=True)
+class Priced:
+    sizing: Sizing
+    costs: CostTerms
+    strategies: list[ScalingStrategy]
+    lead_s: F64
+
+
+def _gather(choice: NDArray[np.int64], parts: list[Any]) -> Any:
+    """Field by field, each pick's value from the variant its choice names (a scalar is shared by all)."""
+    out = {}
+    for f in fields(parts[0]):
+        values = [getattr(p, f.name) for p in parts]
+        if any(isinstance(v, np.ndarray) for v in values):
+            out[f.name] = np.choose(choice, [v if v is not None else np.zeros(choice.shape) for v in values])
+        else:
+            out[f.name] = values[0]
+    return type(parts[0])(**out)
+
+
+def _priced(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64, replicas: F64 | None,
+            strategies: Sequence[ScalingStrategy] | None = None, scale: F64 | None = None,
+            hourly: bool = True) -> Priced:
+    """Sizing and TCO terms for `picks`: each sized for the peak all day, and (on-demand and spot, given
+    a traffic shape) hour by hour, autoscaled or to zero where allowed; the cheapest is kept, or the
+    strategy `strategies` names for each pick. `scale`: each pick at that multiple of the traffic.
+    `replicas`: the peak fleet when already sized; `hourly` False keeps it all day (today's fleet)."""
     cands = [cs.candidates[p.candidate] for p in picks]
-    sizing = fleet(w, cs, cands, rates, replicas)
-    costs = monthly_cost(np.array([p.price.usd_per_hour for p in picks]), sizing, w.overheads, w.retry_rate,
-                         np.array([c.migration_weeks for c in cands]), w.engineer_week_cost, w.amortization_months,
-                         w.accepted_tok_s)
-    return sizing, costs
+    prices = np.array([p.price.usd_per_hour for p in picks])
+    weeks = np.array([c.migration_weeks for c in cands])
+    lead = np.array([lead_time_s(w, cs, c) for c in cands])
+
+    accepted = w.accepted_tok_s if scale is None else w.accepted_tok_s * scale
+
+    def priced(sizing: Sizing) -> CostTerms:
+        return monthly_cost(prices, sizing, w.overheads, w.retry_rate, weeks, w.engineer_week_cost,
+                            w.amortization_months, accepted)
+
+    variants: list[tuple[ScalingStrategy, Sizing]] = [("fixed", fleet(w, cs, cands, rates, replicas, scale))]
+    if hourly and w.profile is not None:
+        profile = np.asarray(w.profile)
+        demand = _demand(w, scale).hourly(profile)
+        per_replica = np.array([float(cs.keys[c.row].chips) for c in cands])
+        per_instance = np.array([float(c.instance.chips or 1) for c in cands])
+        wanted = set(strategies) if strategies is not None else {"autoscaled", "scale-to-zero"}
+        if w.autoscale and "autoscaled" in wanted:
+            variants.append(("autoscaled", size_over_hours(rates, demand, w.target_utilization, w.min_replicas,
+                                                           per_replica, per_instance, w.output_mean, lead, False)))
+        if w.scale_to_zero and "scale-to-zero" in wanted and bool(np.any(profile <= 0)):
+            variants.append(("scale-to-zero", size_over_hours(rates, demand, w.target_utilization, w.min_replicas,
+                                                              per_replica, per_instance, w.output_mean, lead, True)))
+    costs = [priced(s) for _, s in variants]
+    names = [n for n, _ in variants]
+    if strategies is not None:
+        choice = np.array([names.index(s) if s in names else 0 for s in strategies], dtype=np.int64)
+    else:
+        by_use = np.array([p.capacity_type in BILLED_BY_USE for p in picks])
+        totals = np.stack([c.total if n == "fixed" else np.where(by_use, c.total, np.inf)
+                           for n, c in zip(names, costs, strict=True)])
+        choice = np.argmin(totals, axis=0).astype(np.int64)  # ties keep the simpler strategy (fixed first)
+    sizing = _gather(choice, [s for _, s in variants])
+    return Priced(sizing, _gather(choice, costs), [names[int(i)] for i in choice], lead)
 
 
-def monthly_totals(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64) -> F64:
-    """Monthly totals of `picks` sized for the peak as if each replica served `rates` requests/s."""
-    return _priced(w, cs, picks, rates, None)[1].total
+def monthly_totals(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64,
+                   strategies: Sequence[ScalingStrategy] | None = None) -> F64:
+    """Monthly totals of `picks` sized as if each replica served `rates` requests/s."""
+    total: F64 = _priced(w, cs, picks, rates, None, strategies).costs.total
+    return total
+
+
+def totals_at_scales(w: Workload, cs: CandidateSet, opt: Option, rate: float, scales: F64) -> tuple[F64, F64]:
+    """Monthly totals and utilizations of one option at `scales` times today's traffic, same strategy."""
+    pick = Pick(opt.candidate, opt.capacity_type, opt.price)
+    pr = _priced(w, cs, [pick] * scales.size, np.full(scales.size, rate), None, [opt.strategy] * scales.size, scales)
+    return pr.costs.total, pr.sizing.utilization
 
 
 def cost(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64,
-         replicas: F64 | None = None) -> tuple[F64, list[Option]]:
+         replicas: F64 | None = None, today: bool = False) -> tuple[F64, list[Option]]:
     """Monthly totals and Options for `picks`, each replica serving `rates` requests/s within the SLOs.
 
-    `replicas`: a given fleet per pick (today's); None sizes each for the workload's peak.
+    `replicas`: the peak fleet per pick where already sized; None sizes each for the peak. Given a
+    traffic shape each is also sized by the hour, except `today`'s fleet, kept as it runs.
     """
-    sizing, costs = _priced(w, cs, picks, rates, replicas)
+    pr = _priced(w, cs, picks, rates, replicas, hourly=not today)
+    sizing, costs = pr.sizing, pr.costs
     table = np.stack([getattr(costs, k) for k in COST_FIELDS], axis=1).tolist()
+    cold = sizing.cold_start_share.tolist() if sizing.cold_start_share is not None else [0.0] * len(picks)
     options = [Option(p.candidate, p.capacity_type, p.price, int(sizing.replicas[j]), int(sizing.instances[j]),
                       float(sizing.utilization[j]), float(sizing.capacity_tok_s[j]),
-                      dict(zip(COST_FIELDS, table[j], strict=True)), float(costs.per_million_tokens[j]), p.unpriced)
+                      dict(zip(COST_FIELDS, table[j], strict=True)), float(costs.per_million_tokens[j]), p.unpriced,
+                      pr.strategies[j], float(sizing.instance_hours[j]), float(cold[j]), float(pr.lead_s[j]))
                for j, p in enumerate(picks)]
     return costs.total, options
 
@@ -166,7 +254,7 @@ def cost_current(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book:
     if isinstance(price, NoPrice):
         return CurrentCost(c, row, *shape, None, f"{price.explain()}: savings cannot be computed; supply today's rate "
                            "with --prices or the price-override ConfigMap")
-    _, (option,) = cost(w, cs, [Pick(cs.current, w.current.capacity_type, price)], rate, replicas)
+    _, (option,) = cost(w, cs, [Pick(cs.current, w.current.capacity_type, price)], rate, replicas, today=True)
     return CurrentCost(c, row, *shape, option, None)
 
 

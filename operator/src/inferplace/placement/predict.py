@@ -69,11 +69,11 @@ def _predict(sa: ScenarioArrays, requests: Sequence[RowRequest]) -> list[RowResu
     model = SloModel(sa, tails)  # prepared once: capacity and latencies from the same setup
     cap = model.capacity()
     demand = [w.demand for w in ws]
-    peak = col([d.peak for d in demand])
+    peak = col([float(d.peak) for d in demand])
     sized = replicas_for(cap.rate, peak, col([w.target_utilization for w in ws]), col([w.min_replicas for w in ws]))
     fixed = col([math.nan if r.replicas is None else r.replicas for r in requests])
     replicas = np.where(np.isnan(fixed), np.where(np.isfinite(sized), sized, 0.0), fixed)
-    both = model.latency_at(np.stack([peak, col([d.mean for d in demand])]) / np.maximum(replicas, 1.0))
+    both = model.latency_at(np.stack([peak, col([float(d.mean) for d in demand])]) / np.maximum(replicas, 1.0))
     lat, mean = (Latency(*(getattr(both, f.name)[k] for f in fields(Latency))) for k in (0, 1))
     unloaded = cap.unloaded
     # Whole columns to Python floats at once (per-element float() is the slow part at this size).

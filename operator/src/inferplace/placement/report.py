@@ -12,27 +12,34 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from inferplace.api.status import BreakEven as BreakEvenStatus
 from inferplace.api.status import (
     Condition,
     Confidence,
     CostBreakdown,
     CurrentStatus,
     InferenceWorkloadStatus,
+    ManagedApiUse,
     Placement,
     PriceUsed,
     Projected,
     Rejection,
     SavingsRange,
+    ScalingUsed,
+    TrafficShape,
 )
 from inferplace.api.types import fixed, money
 from inferplace.api.vocabulary import REASONS
 from inferplace.catalog import Catalog
 from inferplace.engine import BOUNDS
-from inferplace.engine.tco import SECONDS_PER_MONTH
+from inferplace.engine.tco import HOURS_PER_MONTH, SECONDS_PER_MONTH
+from inferplace.placement.breakeven import break_even
 from inferplace.placement.confidence import Estimate
-from inferplace.placement.cost import CurrentCost, Option
+from inferplace.placement.cost import BILLED_BY_USE, CurrentCost, Option
+from inferplace.placement.managed import LATENCY_NOT_MODELLED, ManagedOption
 from inferplace.placement.predict import RowResult
-from inferplace.placement.search import Outcome
+from inferplace.placement.search import Choice, Outcome
+from inferplace.placement.workload import Workload
 from inferplace.pricing import TERMS, Price
 
 
@@ -111,7 +118,7 @@ def _current(o: Outcome, today: date, max_age_days: int) -> CurrentStatus | None
     if cur is not None:
         row, instances = cur.row, cur.instances
         slo = (w.ttft_slo_s, w.tpot_slo_s, w.e2e_slo_s)
-        peak = w.demand.peak
+        peak = float(w.demand.peak)
         replicas = w.current.replicas
         within = math.isfinite(row.rate) and peak / replicas <= row.rate * (1 + 1e-9)
         meets = row.fits and within and _meets(slo, row.latency)
@@ -170,37 +177,92 @@ def _neuron_lines(o: Outcome, cat: Catalog, family: str) -> list[str]:
     return lines
 
 
-def _placement(o: Outcome, opt: Option, cur_total: float | None, cat: Catalog, best: Option | None,
+def _savings(cur_total: float | None, total: float, cost: dict[str, float], one_time: float
+             ) -> tuple[str | None, str | None, str | None]:
+    """(monthly savings, percent, payback months) against today's cost."""
+    if not cur_total:
+        return None, None, None
+    s = round(cur_total - total, 2)
+    run_rate = cur_total - (cost["total"] - cost["software_engineering"])
+    payback = None
+    if one_time == 0 and run_rate > 0:
+        payback = fixed(0.0)
+    elif run_rate > 0:
+        payback = fixed(one_time / run_rate)
+    return money(s), fixed(s / cur_total * 100), payback
+
+
+def _headline(o: Outcome, opt: Choice, best: Choice | None, n_options: int) -> str:
+    w = o.workload
+    if best is None:
+        slo = f"TTFT p95 <= {w.ttft_slo_s * 1e3:g} ms, TPOT p95 <= {w.tpot_slo_s * 1e3:g} ms"
+        if math.isfinite(w.e2e_slo_s):
+            slo += f", e2e p95 <= {w.e2e_slo_s * 1e3:g} ms"
+        return (f"cheapest of {n_options} priced placements meeting {slo} at the peak of "
+                f"{w.rps * w.peak_to_mean:.2f} req/s ({w.rps:g} mean x {w.peak_to_mean:g})")
+    d = (opt.per_million / best.per_million - 1) * 100
+    return f"{d:+.1f}% cost per 1M output tokens vs the recommendation"
+
+
+def summary(o: Outcome, opt: Choice) -> str:
+    """One line for `kubectl get`: what runs, bought how, scaled how."""
+    if isinstance(opt, ManagedOption):
+        return f"{opt.provider} API ({opt.price.mode})"
+    inst = o.cs.candidates[opt.candidate].instance
+    scaled = f", {opt.strategy}" if opt.strategy != "fixed" else ""
+    return f"{opt.instances} x {inst.type} ({opt.capacity_type}{scaled})"
+
+
+def _pool(o: Outcome, opt: Option) -> str:
+    """The placement without its count: the count is re-sized at every rate of a break-even curve."""
+    inst = o.cs.candidates[opt.candidate].instance
+    scaled = f", {opt.strategy}" if opt.strategy != "fixed" else ""
+    chips = o.cs.keys[o.cs.candidates[opt.candidate].row].chips
+    plural = "s" if chips > 1 else ""
+    return f"{inst.type} ({chips} chip{plural} a replica, {opt.capacity_type}{scaled})"
+
+
+def _scaling(o: Outcome, opt: Option) -> tuple[ScalingUsed, list[str]]:
+    w = o.workload
+    cold = fixed(opt.cold_start_share, 4) if opt.strategy == "scale-to-zero" else None
+    used = ScalingUsed(strategy=opt.strategy, peak_replicas=opt.replicas,
+                       instance_hours_per_month=fixed(opt.instance_hours, 1),
+                       scale_up_lead_seconds=fixed(opt.lead_s, 0), cold_start_miss_share=cold)
+    why: list[str] = []
+    fixed_hours = opt.instances * HOURS_PER_MONTH
+    lead = f"{opt.lead_s / 60:.0f} min" + (" (spec.scaling.scaleUpLeadTime)" if w.lead_time_s is not None else
+                                          " (estimated: node provisioning, image pull, weights from S3)")
+    if opt.strategy == "autoscaled":
+        why.append(f"autoscaled hour by hour between {w.min_replicas} and {opt.replicas} replicas over "
+                   f"{w.profile_source}: {opt.instance_hours:,.0f} instance-hours a month instead of "
+                   f"{fixed_hours:,.0f} for a fleet fixed for the peak; every rise is met {lead} ahead")
+    elif opt.strategy == "scale-to-zero":
+        idle = sum(1 for x in w.profile or () if x <= 0)
+        why.append(f"scaled to zero in the {idle} idle hours of {w.profile_source}, else autoscaled up to "
+                   f"{opt.replicas} replicas: {opt.instance_hours:,.0f} instance-hours a month instead of "
+                   f"{fixed_hours:,.0f}; {opt.cold_start_share * 100:.2f}% of requests arrive during a {lead} cold "
+                   "start and miss the TTFT objective (spec.scaling.scaleToZero allows it)")
+    elif w.profile is not None and opt.capacity_type not in BILLED_BY_USE:
+        why.append(f"a fleet fixed for the peak hour: {opt.capacity_type} is paid every hour, so following the "
+                   "traffic would not lower the bill")
+    return used, why
+
+
+def _placement(o: Outcome, opt: Option, cur_total: float | None, cat: Catalog, best: Choice | None,
                n_options: int, confidence: Confidence, today: date, max_age_days: int) -> Placement:
     w = o.workload
     c = o.cs.candidates[opt.candidate]
     key = o.cs.keys[c.row]
     row: RowResult = o.rows[c.row]
     inst, acc = c.instance, c.accelerator
-    savings = pct = payback = None
     total = opt.total_cents
-    if cur_total:
-        s = round(cur_total - total, 2)
-        savings, pct = money(s), fixed(s / cur_total * 100)
-        one_time = c.migration_weeks * w.engineer_week_cost
-        run_rate = cur_total - (opt.cost["total"] - opt.cost["software_engineering"])
-        if one_time == 0 and run_rate > 0:
-            payback = fixed(0.0)
-        elif run_rate > 0:
-            payback = fixed(one_time / run_rate)
+    savings, pct, payback = _savings(cur_total, total, opt.cost, c.migration_weeks * w.engineer_week_cost)
     per_instance = max((inst.chips or 1) // key.chips, 1)
-    why: list[str] = []
-    if best is None:
-        slo = f"TTFT p95 <= {w.ttft_slo_s * 1e3:g} ms, TPOT p95 <= {w.tpot_slo_s * 1e3:g} ms"
-        if math.isfinite(w.e2e_slo_s):
-            slo += f", e2e p95 <= {w.e2e_slo_s * 1e3:g} ms"
-        why.append(f"cheapest of {n_options} priced placements meeting {slo} at the peak of "
-                   f"{w.rps * w.peak_to_mean:.2f} req/s ({w.rps:g} mean x {w.peak_to_mean:g})")
-        if w.current is not None and inst.type == w.current.instance.type:
-            why.append(f"today's instance type {inst.type} is already the cheapest that meets the SLOs")
-    else:
-        d = (opt.per_million / best.per_million - 1) * 100
-        why.append(f"{d:+.1f}% cost per 1M output tokens vs the recommendation")
+    why = [_headline(o, opt, best, n_options)]
+    if best is None and w.current is not None and inst.type == w.current.instance.type:
+        why.append(f"today's instance type {inst.type} is already the cheapest that meets the SLOs")
+    scaling, scaling_why = _scaling(o, opt)
+    why.extend(scaling_why)
     why.append(f"{opt.replicas} replicas x {key.chips} {acc.name}, {per_instance} per {inst.type}: "
                f"{opt.instances} instances; {BOUNDS[row.bound]}-bound at the SLO limit "
                f"({row.rate:.2f} req/s per replica)")
@@ -226,6 +288,7 @@ def _placement(o: Outcome, opt: Option, cur_total: float | None, cat: Catalog, b
         why.append(f"speculative decoding with {w.draft.id} ({w.speculative_tokens} tokens, acceptance "
                    f"{w.acceptance_rate:g})")
     return Placement(
+        kind="self-hosted", summary=summary(o, opt), scaling=scaling,
         node_pool=inst.family, instance_type=inst.type, capacity_type=opt.capacity_type,
         replicas=opt.replicas, instances=opt.instances, chips_per_replica=key.chips,
         weight_precision=key.weight_dtype, speculative_decoding=key.speculative,
@@ -238,15 +301,94 @@ def _placement(o: Outcome, opt: Option, cur_total: float | None, cat: Catalog, b
     )
 
 
-def _rejections(o: Outcome, cat: Catalog, chosen: Option | None, per_family: dict[str, Option]) -> list[Rejection]:
+def _managed_placement(o: Outcome, opt: ManagedOption, cur_total: float | None, best: Choice | None,
+                       n_options: int, confidence: Confidence, today: date, max_age_days: int) -> Placement:
+    w = o.workload
+    total = opt.total_cents
+    savings, pct, payback = _savings(cur_total, total, opt.cost, opt.migration_weeks * w.engineer_week_cost)
+    p = opt.price
+    why = [_headline(o, opt, best, n_options)]
+    why.append(f"{opt.provider} {p.mode} at ${p.usd_per_1m_input:g} per 1M input and ${p.usd_per_1m_output:g} per 1M "
+               f"output tokens ({p.region}, as of {p.as_of.isoformat()}; {p.source}): {w.prompt_mean:.0f} prompt and "
+               f"{w.output_mean:.0f} output tokens a request, retries included")
+    why.append(f"no idle capacity and nothing to scale: the bill follows the tokens; latency {LATENCY_NOT_MODELLED}")
+    if not o.options:
+        why.append("no self-hosted placement meets the SLOs here (see rejected): whether this API does is not known")
+    if opt.migration_weeks > 0:
+        why.append(f"migration {opt.migration_weeks:g} engineer-weeks ({opt.migration_basis}) = "
+                   f"${opt.migration_weeks * w.engineer_week_cost:,.0f}, spread over {w.amortization_months:g} months")
+    age = p.age_days(today)
+    if age > max_age_days:
+        why.append(f"API price is {age} days old (as of {p.as_of.isoformat()}, older than {max_age_days} days): "
+                   "check it")
+    api = ManagedApiUse(provider=opt.provider, model_id=p.model_id, mode=p.mode, region=p.region,
+                        usd_per_1m_input_tokens=fixed(p.usd_per_1m_input, 4),
+                        usd_per_1m_output_tokens=fixed(p.usd_per_1m_output, 4), as_of=p.as_of.isoformat(),
+                        age_days=age, source=p.source[:512], latency=LATENCY_NOT_MODELLED)
+    terms = opt.cost_cents
+    breakdown = CostBreakdown(
+        accelerators=money(terms["accelerators"]), host=money(terms["host"]), network=money(terms["network"]),
+        storage=money(terms["storage"]), power=money(terms["power"]), orchestration=money(terms["orchestration"]),
+        software_engineering=money(terms["software_engineering"]),
+        failed_requests_and_retries=money(terms["failed_requests_and_retries"]),
+        idle_capacity=money(terms["idle_capacity"]), total=money(terms["total"]),
+        instance_bill=money(terms["instance_bill"]), price=None,
+        accepted_output_tokens_per_month=fixed(w.accepted_tok_s * SECONDS_PER_MONTH, 0))
+    return Placement(
+        kind="managed-api", summary=summary(o, opt), node_pool=opt.provider, managed_api=api,
+        monthly_cost=money(total), cost_per_million_output_tokens=fixed(opt.per_million, 4),
+        cost_breakdown=breakdown, savings_monthly=savings, savings_percent=pct, payback_months=payback,
+        migration_weeks=fixed(opt.migration_weeks), confidence=confidence, rationale=[x[:1024] for x in why[:16]])
+
+
+def _break_even(o: Outcome) -> BreakEvenStatus | None:
+    be = break_even(o)
+    if be is None:
+        return None
+    w = o.workload
+    hosted, api = _pool(o, be.self_hosted), summary(o, be.managed)
+    if be.scale is not None and be.utilization is not None:
+        rps = be.scale * w.rps
+        msg = (f"above {rps:.3g} req/s mean ({be.scale:.3g}x today's {w.rps:g}) self-hosting on {hosted} costs less "
+               f"than {api}, which is cheaper below it; the fleet is {be.utilization:.0%} utilized there")
+        return BreakEvenStatus(self_hosted=hosted, managed_api=api, requests_per_second=fixed(rps, 4),
+                               utilization=fixed(be.utilization, 3), today_requests_per_second=fixed(w.rps, 4),
+                               message=msg)
+    msg = (f"self-hosting on {hosted} costs less than {api} even at 1/1000 of today's traffic"
+           if be.cheaper_below_grid else
+           f"self-hosting on {hosted} stays dearer than {api} up to 1000x today's traffic ({w.rps * 1000:.3g} req/s)")
+    return BreakEvenStatus(self_hosted=hosted, managed_api=api, today_requests_per_second=fixed(w.rps, 4), message=msg)
+
+
+def _traffic(w: Workload) -> TrafficShape | None:
+    if w.profile is None:
+        return None
+    return TrafficShape(source=w.profile_source[:256], hours=len(w.profile), peak_to_mean=fixed(max(w.profile), 3),
+                        idle_hours=sum(1 for x in w.profile if x <= 0), multipliers=[fixed(x, 3) for x in w.profile])
+
+
+def _rejections(o: Outcome, cat: Catalog, chosen: Choice | None, per_family: dict[str, Choice]) -> list[Rejection]:
     fams = cat.instance_types_by_family
-    chosen_family = o.cs.candidates[chosen.candidate].instance.family if chosen else None
+    chosen_family = o.node_pool(chosen) if chosen else None
     out = []
+    for provider in o.workload.managed_apis:
+        if provider == chosen_family:
+            continue
+        api = per_family.get(provider)
+        if isinstance(api, ManagedOption) and chosen is not None:
+            d = (api.per_million / chosen.per_million - 1) * 100
+            out.append(Rejection(node_pool=provider, reason="HIGHER_COST",
+                                 message=f"{summary(o, api)} at ${api.per_million:.4f}/1M tokens, {d:+.1f}% vs the "
+                                         "recommendation"))
+        elif provider in o.failures:
+            f = o.failures[provider]
+            out.append(Rejection(node_pool=provider, reason=f.reason, message=f.message[:2048]))
     for fam, types in sorted(fams.items()):
         if fam == chosen_family:
             continue
-        if fam in per_family and chosen is not None:
-            opt = per_family[fam]
+        hosted = per_family.get(fam)
+        if isinstance(hosted, Option) and chosen is not None:
+            opt = hosted
             c = o.cs.candidates[opt.candidate]
             d = (opt.per_million / chosen.per_million - 1) * 100
             out.append(Rejection(node_pool=fam, instance_type=c.instance.type, reason="HIGHER_COST",
@@ -270,7 +412,7 @@ def _rejections(o: Outcome, cat: Catalog, chosen: Option | None, per_family: dic
     return out[:64]
 
 
-def build_report(o: Outcome, alternatives: Sequence[Option], estimates: Sequence[Estimate], cat: Catalog,
+def build_report(o: Outcome, alternatives: Sequence[Choice], estimates: Sequence[Estimate], cat: Catalog,
                  now: datetime, generation: int | None = None, max_price_age_days: int = 180) -> Report:
     """The status for `o`: its recommendation, then `alternatives`, with one estimate for each in that order."""
     w = o.workload
@@ -280,15 +422,17 @@ def build_report(o: Outcome, alternatives: Sequence[Option], estimates: Sequence
     opts = o.options
     chosen = o.chosen
     shown = ([chosen] if chosen else []) + list(alternatives)
-    placed = [_placement(o, opt, cur_total, cat, None if opt is chosen else chosen, len(opts), _confidence(e), today,
+    n = len(opts) + len(o.managed)
+    placed = [_managed_placement(o, opt, cur_total, None if opt is chosen else chosen, n, _confidence(e), today,
+                                 max_price_age_days) if isinstance(opt, ManagedOption) else
+              _placement(o, opt, cur_total, cat, None if opt is chosen else chosen, n, _confidence(e), today,
                          max_price_age_days) for opt, e in zip(shown, estimates, strict=True)]
     rec = placed[0] if chosen else None
     others = placed[1:] if chosen else []
     stamp = rfc3339(now)
     if rec is not None:
         ready = Condition(type="Ready", status="True", reason="RecommendationAvailable",
-                          message=f"{rec.instance_type} x {rec.instances} ({rec.capacity_type}) at "
-                                  f"${rec.cost_per_million_output_tokens}/1M output tokens",
+                          message=f"{rec.summary} at ${rec.cost_per_million_output_tokens}/1M output tokens",
                           last_transition_time=stamp, observed_generation=generation)
     else:
         reasons = sorted({f.reason for f in o.failures.values()}, key=REASONS.index)
@@ -299,6 +443,7 @@ def build_report(o: Outcome, alternatives: Sequence[Option], estimates: Sequence
     status = InferenceWorkloadStatus(
         observed_generation=generation, conditions=[ready], current=current, recommendation=rec,
         alternatives=others, rejected=_rejections(o, cat, chosen, o.best_per_node_pool()),
+        break_even=_break_even(o), traffic=_traffic(w),
         assumptions=[a[:512] for a in w.assumptions[:32]], last_evaluation_time=stamp,
     )
     points = []

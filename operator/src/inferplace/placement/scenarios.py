@@ -94,6 +94,12 @@ def smallest_fitting_tp(model: ModelArch, acc: Accelerator, eff: EfficiencyParam
     )
 
 
+def weight_bytes(model: ModelArch, dtype: Precision) -> float:
+    """Bytes of the model's weights in `dtype` (embeddings and LM head stay 16-bit)."""
+    shape = ShapeArrays.stack([shape_of(model)])
+    return float(weight_footprint(shape, np.array([BYTES_PER_ELEMENT[dtype]]))[0])
+
+
 def efficiency_for(cat: Catalog, acc: Accelerator, framework: str) -> tuple[str, EfficiencyParams]:
     return cat.efficiency.lookup(acc.generation, acc.platform, framework)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,9 +20,13 @@ from inferplace.engine.shapes import ShapeArrays, shape_of
 from inferplace.placement.calibration import Calibration
 from inferplace.placement.candidates import CandidateSet, Failure, enumerate_candidates
 from inferplace.placement.cost import CurrentCost, Option, cost_current, cost_options
+from inferplace.placement.managed import ManagedOption, managed_options
 from inferplace.placement.predict import RowRequest, RowResult, predict_rows
 from inferplace.placement.workload import Workload
 from inferplace.pricing import PriceBook
+
+Choice = Option | ManagedOption
+"""A recommendable option: a self-hosted placement, or a managed per-token API."""
 
 
 @dataclass(frozen=True)
@@ -33,25 +37,36 @@ class Outcome:
     calibration: Calibration | None
     cs: CandidateSet
     rows: list[RowResult]
-    options: list[Option]  # meeting the SLOs and priced, cheapest first (today's placement excluded)
+    options: list[Option]  # self-hosted, meeting the SLOs and priced, cheapest first (today's placement excluded)
     current: CurrentCost | None
-    failures: dict[str, Failure]
+    failures: dict[str, Failure]  # by instance type, and by managed API provider
+    managed: list[ManagedOption] = field(default_factory=list)  # cheapest first
 
     @property
-    def chosen(self) -> Option | None:
-        return self.options[0] if self.options else None
-
-    def node_pool(self, opt: Option) -> str:
-        return self.cs.candidates[opt.candidate].instance.family
-
-    def best_per_node_pool(self) -> dict[str, Option]:
-        """The cheapest option of each node pool (instance family)."""
-        best: dict[str, Option] = {}
-        for opt in self.options:
-            best.setdefault(self.node_pool(opt), opt)
+    def chosen(self) -> Choice | None:
+        """The cheapest option; at equal cost the self-hosted one (it is measured, an API is not)."""
+        best = self.options[0] if self.options else None
+        api = self.managed[0] if self.managed else None
+        if api is not None and (best is None or api.total_cents < best.total_cents):
+            return api
         return best
 
-    def alternatives(self, limit: int) -> list[Option]:
+    def node_pool(self, opt: Choice) -> str:
+        if isinstance(opt, ManagedOption):
+            return opt.provider
+        return self.cs.candidates[opt.candidate].instance.family
+
+    def best_per_node_pool(self) -> dict[str, Choice]:
+        """The cheapest option of each node pool (instance family, or API provider)."""
+        best: dict[str, Choice] = {}
+        every: list[Choice] = [*self.options, *self.managed]
+        for opt in every:
+            pool = self.node_pool(opt)
+            if pool not in best or opt.total_cents < best[pool].total_cents:
+                best[pool] = opt
+        return best
+
+    def alternatives(self, limit: int) -> list[Choice]:
         """The best of each other node pool (cheapest first), then the next cheapest options."""
         chosen = self.chosen
         if chosen is None:
@@ -59,8 +74,8 @@ class Outcome:
         pool = self.node_pool(chosen)
         bests = sorted((opt for fam, opt in self.best_per_node_pool().items() if opt is not chosen and fam != pool),
                        key=lambda opt: opt.per_million)
-        taken = {id(b) for b in bests}
-        rest = [opt for opt in self.options[1:] if id(opt) not in taken][:max(limit - len(bests), 0)]
+        taken = {id(b) for b in bests} | {id(chosen)}
+        rest = [opt for opt in self.options if id(opt) not in taken][:max(limit - len(bests), 0)]
         return (bests + rest)[:limit]
 
 
@@ -87,7 +102,8 @@ def search(workloads: Sequence[Workload], cat: Catalog, book: PriceBook,
         _record_row_failures(w, cs, rows, cat)
         options = cost_options(w, cs, rows, book)
         current = cost_current(w, cs, rows, book)
-        outcomes.append(Outcome(w, cal, cs, rows, options, current, dict(cs.failures)))
+        managed, not_offered = managed_options(w, book.apis, cat)
+        outcomes.append(Outcome(w, cal, cs, rows, options, current, {**cs.failures, **not_offered}, managed))
     return outcomes
 
 

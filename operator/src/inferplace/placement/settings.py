@@ -73,6 +73,19 @@ class PricingSettings(BaseModel):
     """A price older than this lowers the confidence level and says so."""
 
 
+class ScalingSettings(BaseModel):
+    """The scale-up lead time when a spec does not give one: node provisioning + image pull + weights."""
+
+    model_config = _FROZEN
+    node_provisioning_s: float = Field(default=180.0, ge=0, le=3600)
+    """A new node, from the request to Ready (aws/karpenter-provider-aws#2906, 2022-11-21: "2-4 minutes")."""
+    image_pull_s: float = Field(default=120.0, ge=0, le=3600)
+    """A serving image of about 10 GB (aws/karpenter-provider-aws PR #1476, 2022-03-17: "a couple of minutes")."""
+    weight_load_gb_per_s: float = Field(default=0.1, gt=0, le=100)
+    """Weights from S3 to the accelerators. Derived: Qwen3-8B's ~16 GB in 168 s in AWS's SageMaker container
+    caching example (secondary write-ups, 2026-06-17)."""
+
+
 class ReportSettings(BaseModel):
     model_config = _FROZEN
     max_alternatives: int = Field(default=10, ge=0, le=32)
@@ -87,6 +100,7 @@ class Settings(BaseModel):
     calibration: CalibrationBands = CalibrationBands()
     confidence: ConfidenceSettings = ConfidenceSettings()
     pricing: PricingSettings = PricingSettings()
+    scaling: ScalingSettings = ScalingSettings()
     report: ReportSettings = ReportSettings()
 
 

@@ -12,7 +12,14 @@ import math
 from dataclasses import dataclass
 
 from inferplace.api.spec import InferenceWorkloadSpec
-from inferplace.api.vocabulary import CapacityType, NeuronSupport, Precision
+from inferplace.api.vocabulary import (
+    DEFAULT_MANAGED_APIS,
+    CapacityType,
+    ManagedApi,
+    NeuronSupport,
+    Precision,
+    duration_seconds,
+)
 from inferplace.catalog import Catalog, CatalogError, InstanceType, ModelArch
 from inferplace.catalog.efficiency import DEFAULT_FRAMEWORK
 from inferplace.catalog.models import MoE, SlidingWindow
@@ -74,6 +81,13 @@ class Workload:
     draft: ModelArch | None
     acceptance_rate: float
     speculative_tokens: int
+    managed_apis: tuple[ManagedApi, ...] = DEFAULT_MANAGED_APIS
+    served_model: str = ""  # the Hugging Face id as written (an API serves Instruct, not the base id); "" custom
+    profile: tuple[float, ...] | None = None  # hourly multipliers of rps, mean 1 (24 or 168)
+    profile_source: str = ""
+    autoscale: bool = True
+    scale_to_zero: bool = False
+    lead_time_s: float | None = None  # spec.scaling.scaleUpLeadTime; None: estimated per candidate
     assumptions: tuple[str, ...] = ()
 
     @property
@@ -109,6 +123,15 @@ def _custom_model(name: str, spec: InferenceWorkloadSpec) -> ModelArch:
 
 def _known_models(cat: Catalog) -> str:
     return ", ".join(sorted({m.id for m in cat.models.values()}))
+
+
+def normalised_profile(values: list[float], source: str, notes: list[str]) -> tuple[tuple[float, ...], float, str]:
+    """(multipliers with mean 1, their peak, where they came from); a note when they had to be normalised."""
+    mean = sum(values) / len(values)
+    if abs(mean - 1.0) > 1e-9:
+        notes.append(f"{source} normalised to a mean of 1 (its mean was {mean:.4g})")
+    out = tuple(v / mean for v in values)
+    return out, max(out), f"{source} ({len(values)} hours)"
 
 
 @dataclass(frozen=True)
@@ -194,12 +217,24 @@ def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog, region: Region
     assumptions.append(f"Neuron candidates are modelled as served by vLLM on NxD Inference "
                        f"({DEFAULT_FRAMEWORK['neuron']})")
     precisions = tuple(spec.constraints.weight_precisions or [spec.model.weight_precision])
+    traffic = spec.traffic
+    peak_to_mean = float(traffic.peak_to_mean_ratio)
+    profile: tuple[float, ...] | None = None
+    source = ""
+    if traffic.profile is not None:
+        profile, peak_to_mean, source = normalised_profile([float(x) for x in traffic.profile], "spec.traffic.profile",
+                                                           assumptions)
+        if "peak_to_mean_ratio" in traffic.model_fields_set:
+            assumptions.append(f"spec.traffic.peakToMeanRatio {traffic.peak_to_mean_ratio} not used: the profile's "
+                               f"peak is {peak_to_mean:.3g}x the mean")
+    else:
+        assumptions.append("no traffic shape (spec.traffic.profile): a fleet fixed for the peak of "
+                           f"{peak_to_mean:g}x the mean; autoscaling and scale-to-zero not evaluated")
     if spec.constraints.region is None:
         assumptions.append(f"prices for {region.region} ({region.chosen_by}; set spec.constraints.region)")
     if "capacity_types" not in spec.constraints.model_fields_set:
         assumptions.append("capacity types: on-demand only (no commitment assumed; spec.constraints.capacityTypes "
                            "allows spot, reserved, savings plans or capacity blocks)")
-    traffic = spec.traffic
     return Workload(
         name=name,
         model=model,
@@ -215,7 +250,7 @@ def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog, region: Region
         prompt_p95=float(traffic.prompt_tokens.p95 or traffic.prompt_tokens.mean),
         output_mean=float(traffic.output_tokens.mean),
         output_p95=float(traffic.output_tokens.p95 or traffic.output_tokens.mean),
-        peak_to_mean=float(traffic.peak_to_mean_ratio),
+        peak_to_mean=peak_to_mean,
         ttft_slo_s=float(spec.slo.ttft_p95_ms) / 1e3,
         tpot_slo_s=float(spec.slo.tpot_p95_ms) / 1e3,
         e2e_slo_s=float(spec.slo.e2e_p95_ms) / 1e3 if spec.slo.e2e_p95_ms is not None else math.inf,
@@ -236,5 +271,14 @@ def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog, region: Region
         draft=draft,
         acceptance_rate=float(sd.acceptance_rate) if sd else 0.0,
         speculative_tokens=sd.num_speculative_tokens if sd else 0,
+        managed_apis=(DEFAULT_MANAGED_APIS if spec.constraints.managed_apis is None
+                      else tuple(dict.fromkeys(spec.constraints.managed_apis))),
+        served_model=spec.model.name or "",
+        profile=profile,
+        profile_source=source,
+        autoscale=spec.scaling.autoscale,
+        scale_to_zero=spec.scaling.scale_to_zero,
+        lead_time_s=(float(duration_seconds(spec.scaling.scale_up_lead_time))
+                     if spec.scaling.scale_up_lead_time else None),
         assumptions=tuple(assumptions),
     )

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from inferplace.api.vocabulary import CapacityType
+from inferplace.pricing.managed import ApiPrices, bundled
 from inferplace.pricing.model import NoPrice, Price, PriceSource
 
 
@@ -16,6 +17,7 @@ from inferplace.pricing.model import NoPrice, Price, PriceSource
 class PriceBook:
     layers: Sequence[PriceSource]
     default_region: str
+    apis: ApiPrices = field(default_factory=bundled)  # per-token prices of managed model APIs
     _by_type: dict[str, list[Price]] | None = field(default=None, repr=False)
 
     def price(self, instance_type: str, region: str, capacity_type: CapacityType) -> Price | NoPrice:

@@ -36,11 +36,22 @@ def _money(text: str | None) -> str:
     return f"{float(text):,.2f}" if text is not None else "-"
 
 
+SCALING = {"fixed": "", "autoscaled": "/auto", "scale-to-zero": "/zero"}
+
+
 def _placement_cells(label: str, p: Placement) -> tuple[str, ...]:
-    weights = p.weight_precision + ("+sd" if p.speculative_decoding else "")
-    return (label, p.instance_type, p.capacity_type, weights, f"{p.replicas}x{p.chips_per_replica}", str(p.instances),
-            f"{float(p.cost_per_million_output_tokens):,.3f}", _dollars(p.monthly_cost),
-            f"{float(p.projected.ttft_p95_ms):.0f}", f"{float(p.projected.tpot_p95_ms):.1f}")
+    per_m, month = f"{float(p.cost_per_million_output_tokens):,.3f}", _dollars(p.monthly_cost)
+    if p.managed_api is not None:
+        api = p.managed_api
+        bought = "per-token" if api.mode == "on-demand" else f"per-token/{api.mode}"
+        return (label, f"{api.provider} API", bought, "-", "-", "-", per_m, month, "-", "-")
+    weights = (p.weight_precision or "-") + ("+sd" if p.speculative_decoding else "")
+    scaling = SCALING[p.scaling.strategy] if p.scaling else ""
+    ttft = f"{float(p.projected.ttft_p95_ms):.0f}" if p.projected else "-"
+    tpot = f"{float(p.projected.tpot_p95_ms):.1f}" if p.projected else "-"
+    shape = f"{p.replicas}x{p.chips_per_replica}"
+    return (label, p.instance_type or "-", f"{p.capacity_type}{scaling}", weights, shape,
+            str(p.instances), per_m, month, ttft, tpot)
 
 
 def _wrap(text: str, indent: str) -> list[str]:
@@ -51,7 +62,9 @@ def one(answer: Answer, top: int) -> str:
     s, spec, name = answer.report.status, answer.workload.spec, answer.report.name
     t = spec.traffic
     lines = [f"{name}: {spec.model.name or 'custom ' + str(spec.model.family)} ({spec.model.weight_precision})"]
-    lines += _wrap(f"traffic {t.requests_per_second} req/s mean, peak x{t.peak_to_mean_ratio}; prompt "
+    peak = (f"peak x{float(s.traffic.peak_to_mean):g} ({s.traffic.hours}-hour profile)" if s.traffic is not None
+            else f"peak x{t.peak_to_mean_ratio}")
+    lines += _wrap(f"traffic {t.requests_per_second} req/s mean, {peak}; prompt "
                    f"{t.prompt_tokens.mean} (p95 {t.prompt_tokens.p95 or t.prompt_tokens.mean}), output "
                    f"{t.output_tokens.mean} (p95 {t.output_tokens.p95 or t.output_tokens.mean}) tokens; SLO TTFT p95 "
                    f"{spec.slo.ttft_p95_ms} ms, TPOT p95 {spec.slo.tpot_p95_ms} ms"
@@ -93,6 +106,11 @@ def one(answer: Answer, top: int) -> str:
     if alternatives:
         lines.append("  alternatives (best of each node pool first):")
         lines += rendered[len(rendered) - len(alternatives):]
+    if s.break_even is not None:
+        lines += _wrap(f"break-even: {s.break_even.message}", "  ")
+    if s.traffic is not None:
+        lines += _wrap(f"traffic shape: {s.traffic.source}, peak {s.traffic.peak_to_mean}x the mean, "
+                       f"{s.traffic.idle_hours} idle hours; /auto = autoscaled, /zero = scaled to zero when idle", "  ")
     losers = [r for r in s.rejected if r.reason != "HIGHER_COST"]
     if losers:
         lines.append("  not chosen:")
