@@ -21,7 +21,7 @@ from kopf.testing import KopfRunner
 import inferplace.controller.handlers  # noqa: F401 - registers the handlers in kopf's default registry
 
 from ..support.live import WINDOW, Live
-from ..support.manifests import CURRENT, workload_doc
+from ..support.manifests import CURRENT, SELF_HOSTED, workload_doc
 from ..support.ports import free_port
 
 pytestmark = pytest.mark.handlers
@@ -78,7 +78,7 @@ def api(kmock: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
 
 
 def _doc(name: str, generation: int = 1, **spec: Any) -> dict[str, Any]:
-    doc = workload_doc(current=CURRENT, name=name)
+    doc = workload_doc(current=CURRENT, name=name, constraints=SELF_HOSTED)
     doc["spec"].update(spec)
     doc["metadata"] |= {"namespace": "team", "uid": f"uid-{name}", "generation": generation}
     return doc

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from inferplace.api.types import WIRE, Dec, wire_with_rules
 from inferplace.api.vocabulary import (
@@ -135,15 +135,15 @@ class Traffic(BaseModel):
     """The shape of a day (24) or a week (168, Monday 00:00 first) of hourly request rates, as multipliers of
     requestsPerSecond; normalised to a mean of 1. In a cluster, the operator derives it from Prometheus."""
 
-    @model_validator(mode="after")
-    def _profile_hours(self) -> Traffic:
-        if self.profile is not None:
-            if len(self.profile) not in (24, 168):
-                raise ValueError(f"profile: {len(self.profile)} values; give 24 (a day) or 168 (a week) hourly "
-                                 "multipliers")
-            if not any(self.profile):
-                raise ValueError("profile: every hour is 0; give at least one hour with traffic")
-        return self
+    @field_validator("profile")
+    @classmethod
+    def _profile_hours(cls, profile: list[Decimal] | None) -> list[Decimal] | None:
+        if profile is not None:
+            if len(profile) not in (24, 168):
+                raise ValueError(f"{len(profile)} values; give 24 (a day) or 168 (a week) hourly multipliers")
+            if not any(profile):
+                raise ValueError("every hour is 0; give at least one hour with traffic")
+        return profile
 
 
 class Slo(BaseModel):
@@ -251,6 +251,9 @@ class Metrics(BaseModel):
     """Prometheus label name to exact value, e.g. {namespace: chat, model_name: llama-8b}."""
     window: str | None = Field(default=None, pattern=DURATION_PATTERN, max_length=8)
     """Rate and average window, e.g. 30m or 1h; when unset, the operator's metrics window (1h)."""
+    shape_window: str = Field(default="7d", pattern=DURATION_PATTERN, max_length=8)
+    """How far back the traffic's shape is read (hourly request rates folded onto a week from 7d, onto a day
+    from 1d; at most 28d); it replaces spec.traffic.profile when complete."""
     prometheus_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$", max_length=2048)
     """Query this Prometheus instead of the operator's; the operator's credentials are never sent to it."""
 

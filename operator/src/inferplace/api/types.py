@@ -25,9 +25,7 @@ _DECIMAL_RE = re.compile(DECIMAL_PATTERN)
 def _parse_decimal(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise ValueError("must be a number, not true/false")
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, int):
+    if isinstance(value, (int, Decimal)) and value >= 0 and Decimal(value).is_finite():
         return Decimal(value)
     if isinstance(value, float):
         raise ValueError(

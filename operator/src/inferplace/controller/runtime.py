@@ -269,7 +269,8 @@ class Runtime:
             fault = MetricsUnavailable("NoPrometheus", "no Prometheus to ask: set spec.metrics.prometheusUrl or the "
                                        "operator's --prometheus-url (INFERPLACE_PROMETHEUS_URL)")
             return None, fault
-        request = ObserveRequest(m.server, dict(m.selector), m.window or self.config.window, self._platform(spec))
+        request = ObserveRequest(m.server, dict(m.selector), m.window or self.config.window, self._platform(spec),
+                                 shape_window=m.shape_window)
         try:
             obs = backend.observe(request)
         except MetricsUnavailable as exc:

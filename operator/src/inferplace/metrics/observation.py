@@ -30,6 +30,7 @@ class ObserveRequest:
     window: str  # a duration such as 30m or 1h
     platform: Platform | None = None  # which accelerator utilization series apply
     at: float | None = None  # end of the window (unix seconds); None: now
+    shape_window: str | None = None  # how far back to read the hourly shape; None: not read
 
 
 @dataclass(frozen=True)
@@ -53,22 +54,30 @@ class Observation:
     kv_cache_usage: float | None = None  # 0-1
     accelerator_utilization: float | None = None  # 0-1
     problems: Mapping[str, str] = field(default_factory=dict)  # figure -> why it is missing
+    # The traffic's shape: mean request rate in each hour of a day (24) or a week (168), from a range
+    # query over the window; None when the window is under a day or the series has gaps (see problems).
+    hourly_requests_per_second: tuple[float, ...] | None = None
+    hourly_source: str = ""  # which series and how many days were folded
 
     @classmethod
     def of(cls, window: str, time: float, figures: Mapping[str, float | None],
-           problems: Mapping[str, str]) -> Observation:
+           problems: Mapping[str, str], hourly: tuple[float, ...] | None = None,
+           hourly_source: str = "") -> Observation:
         """An observation from figures keyed by name (as the metric profiles name them)."""
         unknown = sorted(set(figures) - set(FIGURES))
         if unknown:
             raise ValueError(f"not figures of an Observation: {', '.join(unknown)}")
-        return cls(window, time, problems=dict(problems), **figures)
+        return cls(window, time, problems=dict(problems), hourly_requests_per_second=hourly,
+                   hourly_source=hourly_source, **figures)
 
     def figures(self) -> dict[str, float | None]:
         """Every figure by name (the names the metric profiles use)."""
         return {name: getattr(self, name) for name in FIGURES}
 
 
-FIGURES: tuple[str, ...] = tuple(f.name for f in fields(Observation) if f.name not in ("window", "time", "problems"))
+NOT_FIGURES = ("window", "time", "problems", "hourly_requests_per_second", "hourly_source")
+FIGURES: tuple[str, ...] = tuple(f.name for f in fields(Observation) if f.name not in NOT_FIGURES)
+"""The single values an Observation carries, by name."""
 
 
 class MetricsBackend(Protocol):

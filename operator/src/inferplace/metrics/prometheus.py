@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -20,9 +21,11 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from requests.auth import AuthBase
 from urllib3.util.retry import Retry
 
+from inferplace.api.vocabulary import duration_seconds
 from inferplace.metrics.observation import MetricsUnavailable, Observation, ObserveRequest
 from inferplace.metrics.profiles import GPU_UTILIZATION, NEURON_UTILIZATION, PROFILES, Query, expression
 from inferplace.metrics.promql import selector, window
+from inferplace.metrics.shape import HOUR_S, fold, profile_hours, sample_range
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -60,6 +63,51 @@ class PrometheusBackend:
         value = float(sample[1])
         return value if math.isfinite(value) else None
 
+    def query_range(self, promql: str, start: float, end: float, step_s: int,
+                    client: PrometheusConnect | None = None) -> list[tuple[float, float]]:
+        """The (time, value) samples of a range query with one series (none: []). Raises on faults."""
+        result = (client or self._client()).custom_query_range(
+            promql, start_time=datetime.fromtimestamp(start, UTC), end_time=datetime.fromtimestamp(end, UTC),
+            step=str(step_s))
+        if not isinstance(result, list):
+            raise ValueError(f"unexpected answer shape: {type(result).__name__}")
+        if not result:
+            return []
+        if len(result) > 1:
+            raise ValueError(f"expected one series, got {len(result)}")
+        values = result[0].get("values") if isinstance(result[0], dict) else None
+        if not isinstance(values, list):
+            raise ValueError(f"malformed range answer: {str(result[0])[:200]}")
+        return [(float(t), float(v)) for t, v in values]
+
+    def _hourly(self, request: ObserveRequest, sel: str, at: float,
+                client: PrometheusConnect) -> tuple[tuple[float, ...] | None, str, str | None]:
+        """(hourly request rates, their source, why they are missing) over the request's shape window:
+        folded onto a week when it holds a whole week, else onto a day."""
+        if request.shape_window is None:
+            return None, "", None
+        span = duration_seconds(request.shape_window)
+        hours = profile_hours(span)
+        if hours is None:
+            return None, "", f"shape window {request.shape_window} is under a day: no traffic shape (use 1d or 7d)"
+        profile = PROFILES[request.server]
+        name = next((n for n in ("requests_per_second", "output_tokens_per_second") if n in profile), None)
+        if name is None:
+            return None, "", f"{request.server} exports no request or token counter to shape the traffic from"
+        start, end = sample_range(at, span)
+        samples = self.query_range(expression(profile[name], sel, "1h"), start, end, HOUR_S, client)
+        what = f"hourly {name.replace('_', ' ')}"
+        shape, why = fold(samples, hours)
+        if shape is None and hours == 168:
+            shape, short = fold(samples, 24)
+            hours, why = 24, f"{why}; folded onto a day instead" if shape is not None else f"{why}; by day: {short}"
+        if shape is None:
+            return None, "", f"{what} over {request.shape_window}: {why}"
+        got = sum(1 for _, v in samples if math.isfinite(v))
+        source = f"Prometheus: {what}, {got} hours up to {datetime.fromtimestamp(end, UTC):%Y-%m-%dT%H:%MZ}, " \
+                 f"folded onto {hours} hours"
+        return shape, source, why or None
+
     def observe(self, request: ObserveRequest) -> Observation:
         """Every figure the server's profile knows, over the request's window, at its time (default: now)."""
         sel = selector(dict(request.selector))
@@ -96,4 +144,10 @@ class PrometheusBackend:
             if bad:
                 raise MetricsUnavailable("PrometheusError", f"{self.url}: {bad[0]}")
             raise MetricsUnavailable("NoSeries", f"no {request.server} series match {sel or '(no selector)'} over {w}")
-        return Observation.of(w, at, values, problems)
+        try:
+            hourly, source, why = self._hourly(request, sel, at, client)
+        except (PrometheusApiClientException, requests.RequestException, ValueError, KeyError, TypeError) as exc:
+            hourly, source, why = None, "", f"bad answer: {str(exc)[:200]}"
+        if why is not None:
+            problems["hourly_requests_per_second"] = why
+        return Observation.of(w, at, values, problems, hourly, source)

@@ -9,6 +9,7 @@ and refined by bisection.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,9 +35,29 @@ class BreakEven:
 def curve(o: Outcome, opt: Option | ManagedOption, scales: np.ndarray) -> np.ndarray:
     """Monthly totals of one option at `scales` times today's traffic."""
     if isinstance(opt, ManagedOption):
-        return np.array([priced(o.workload, [opt.price], [opt.migration_weeks], float(s))[0][0] for s in scales])
+        return priced(o.workload, [opt.price] * scales.size, [opt.migration_weeks] * scales.size, scales)[0]
     rate = o.rows[o.cs.candidates[opt.candidate].row].rate
     return totals_at_scales(o.workload, o.cs, opt, rate, scales)[0]
+
+
+@dataclass(frozen=True)
+class CostCurve:
+    """Monthly cost of one node pool's best option (re-sized at each rate) against the mean request rate."""
+
+    node_pool: str
+    label: str
+    managed: bool
+    requests_per_second: np.ndarray
+    monthly_usd: np.ndarray
+    chosen: bool
+
+
+def cost_curves(o: Outcome, label: Callable[[Outcome, Option | ManagedOption], str]) -> list[CostCurve]:
+    """The best option of each node pool and each managed API over GRID, cheapest today first."""
+    chosen = o.chosen
+    best = sorted(o.best_per_node_pool().items(), key=lambda kv: kv[1].total_cents)
+    return [CostCurve(pool, label(o, opt), isinstance(opt, ManagedOption), GRID * o.workload.rps,
+                      curve(o, opt, GRID), opt is chosen) for pool, opt in best]
 
 
 def break_even(o: Outcome) -> BreakEven | None:

@@ -55,8 +55,9 @@ def migration_to(w: Workload, cat: Catalog, provider: ManagedApi) -> tuple[float
 
 
 def priced(w: Workload, prices: list[ApiPrice], weeks: list[float],
-           scale: float = 1.0) -> tuple[np.ndarray, list[dict[str, float]], np.ndarray]:
-    """(totals, terms, per-million) of `prices` at `scale` times the workload's traffic."""
+           scale: float | np.ndarray = 1.0) -> tuple[np.ndarray, list[dict[str, float]], np.ndarray]:
+    """(totals, terms, per-million) of `prices` at `scale` times the workload's traffic (one scale, or one
+    per price)."""
     usd_in = np.array([p.usd_per_1m_input for p in prices])
     usd_out = np.array([p.usd_per_1m_output for p in prices])
     costs = per_token_cost(w.demand.mean * scale, w.prompt_mean, w.output_mean, usd_in, usd_out,

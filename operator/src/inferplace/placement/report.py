@@ -8,7 +8,7 @@ and assessed by `confidence.py`; the time of the evaluation comes from the calle
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -33,7 +33,7 @@ from inferplace.api.vocabulary import REASONS
 from inferplace.catalog import Catalog
 from inferplace.engine import BOUNDS
 from inferplace.engine.tco import HOURS_PER_MONTH, SECONDS_PER_MONTH
-from inferplace.placement.breakeven import break_even
+from inferplace.placement.breakeven import CostCurve, break_even, cost_curves
 from inferplace.placement.confidence import Estimate
 from inferplace.placement.cost import BILLED_BY_USE, CurrentCost, Option
 from inferplace.placement.managed import LATENCY_NOT_MODELLED, ManagedOption
@@ -58,6 +58,9 @@ class Report:
     status: InferenceWorkloadStatus
     points: list[PlotPoint]
     tpot_slo_ms: float
+    # Monthly cost against the mean request rate per node pool: computed only when a plot asks for it.
+    curves: Callable[[], list[CostCurve]] = list
+    today_rps: float = 0.0
 
 
 def rfc3339(moment: datetime) -> str:
@@ -350,7 +353,8 @@ def _break_even(o: Outcome) -> BreakEvenStatus | None:
     if be.scale is not None and be.utilization is not None:
         rps = be.scale * w.rps
         msg = (f"above {rps:.3g} req/s mean ({be.scale:.3g}x today's {w.rps:g}) self-hosting on {hosted} costs less "
-               f"than {api}, which is cheaper below it; the fleet is {be.utilization:.0%} utilized there")
+               f"than {api}, the fleet {be.utilization:.0%} utilized there; below it the API costs less than this "
+               "placement")
         return BreakEvenStatus(self_hosted=hosted, managed_api=api, requests_per_second=fixed(rps, 4),
                                utilization=fixed(be.utilization, 3), today_requests_per_second=fixed(w.rps, 4),
                                message=msg)
@@ -457,7 +461,11 @@ def build_report(o: Outcome, alternatives: Sequence[Choice], estimates: Sequence
         seen.add((label, opt.capacity_type))
         points.append(PlotPoint(label, c.instance.family, o.rows[c.row].latency[1] * 1e3, opt.per_million,
                                 opt is chosen))
-    return Report(w.name, status, points, w.tpot_slo_s * 1e3)
+    return Report(w.name, status, points, w.tpot_slo_s * 1e3, lambda: cost_curves(o, _curve_label), w.rps)
+
+
+def _curve_label(o: Outcome, opt: Choice) -> str:
+    return summary(o, opt) if isinstance(opt, ManagedOption) else _pool(o, opt)
 
 
 __all__ = ["PlotPoint", "Report", "build_report", "rfc3339"]

@@ -1,5 +1,7 @@
-"""`--plot FILE.svg|FILE.png`: cost per 1M output tokens against projected TPOT p95 for every
-placement meeting the SLOs, one panel per workload (needs matplotlib: `pip install 'inferplace[plot]'`)."""
+"""`--plot FILE.svg|FILE.png`, one row per workload (needs matplotlib: `pip install 'inferplace[plot]'`):
+cost per 1M output tokens against projected TPOT p95 for every placement meeting the SLOs, and the
+monthly cost against the mean request rate of each node pool's best option and each managed API,
+with today's traffic marked (where the curves cross is the break-even)."""
 
 from __future__ import annotations
 
@@ -26,8 +28,24 @@ def plot(answers: Sequence[Answer], _options: Options, suffix: str) -> bytes:
     if suffix.lower() not in SUFFIXES:
         raise PlotError(f"the plot's file name must end in {' or '.join(SUFFIXES)}")
     reports = [a.report for a in answers]
-    fig, axes = plt.subplots(len(reports), 1, figsize=(9, 4.5 * len(reports)), squeeze=False)
+    fig, axes = plt.subplots(len(reports), 2, figsize=(16, 4.8 * len(reports)), squeeze=False)
     try:
+        for ax, rep in zip(axes[:, 1], reports, strict=True):
+            for c in rep.curves():
+                style = "--" if c.managed else "-"
+                ax.plot(c.requests_per_second, c.monthly_usd, style, linewidth=2.5 if c.chosen else 1.2,
+                        label=f"{c.label}{' (recommended)' if c.chosen else ''}", drawstyle="default")
+            ax.axvline(rep.today_rps, color="black", linestyle=":", label=f"today: {rep.today_rps:g} req/s")
+            be = rep.status.break_even
+            if be is not None and be.requests_per_second is not None:
+                ax.axvline(float(be.requests_per_second), color="red", linestyle="--",
+                           label=f"break-even: {float(be.requests_per_second):.3g} req/s")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("mean requests/s (today's token mix and traffic shape)")
+            ax.set_ylabel("USD per month")
+            ax.set_title(f"{rep.name}: monthly cost by traffic (dashed: per-token APIs)")
+            ax.legend(fontsize=7, loc="best")
         for ax, rep in zip(axes[:, 0], reports, strict=True):
             for pool in sorted({p.node_pool for p in rep.points}):
                 pts = [p for p in rep.points if p.node_pool == pool]
