@@ -17,26 +17,15 @@ import yaml
 from inferplace.api.crd import FILE_NAME, render_crd
 from inferplace.controller import config
 
+from ..support.chart import CHART, VALUES, render, values_of
+
 pytestmark = pytest.mark.chart
 
-CHART = Path(__file__).resolve().parents[2] / "charts" / "inferplace"
-VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 KUBE_VERSION = "1.30.0"
 NOT_IN_KUBERNETES_SCHEMAS = {"monitoring.coreos.com/v1"}  # prometheus-operator's CRDs
 
 
-def _values(path: Path) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text()) or {}
-
-
-def render(values: dict[str, Any]) -> list[dict[str, Any]]:
-    out = helm.Chart.load(CHART).render(values, name="inferplace", namespace="inferplace", is_install=True)
-    docs = []
-    for name, text in sorted(out.items()):
-        if name.endswith("NOTES.txt"):
-            continue
-        docs.extend(d for d in yaml.safe_load_all(text) if d)
-    return docs
+_values = values_of
 
 
 def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:

@@ -140,3 +140,29 @@ def test_nan_is_no_value() -> None:
     with fake_prometheus(body) as url, pytest.raises(MetricsUnavailable) as err:
         PrometheusBackend(url, timeout_s=2).observe(ObserveRequest("vllm", CHAT, "30m"))
     assert err.value.reason == "NoSeries"
+
+
+def test_shared_answers_serve_every_selector_from_one_query_per_figure(prometheus: Prom) -> None:
+    # The operator's mode: one grouped query per figure for all workloads whose selectors use the same
+    # label names; each still gets its own figures. The backfilled data ends two minutes ago, so "now"
+    # (what sharing asks for) still sees it within the 30 m window.
+    src = PrometheusBackend(prometheus.url, timeout_s=5, share_s=300)
+    chat = src.observe(ObserveRequest("vllm", CHAT, "30m", platform="gpu"))
+    sent = src.queries_sent
+    assert sent == len(PROFILES["vllm"]) + 1  # every vLLM figure plus the GPU utilization, once
+    other = src.observe(ObserveRequest("vllm", {"namespace": "other"}, "30m", platform="gpu"))
+    assert src.queries_sent == sent  # answered from the same queries
+    # "Now" is past the last sample, so rate() extrapolates less than the window: compare with the
+    # per-workload query at the same moment, and the two namespaces with each other (2 pods vs 1).
+    alone = PrometheusBackend(prometheus.url, timeout_s=5).observe(
+        ObserveRequest("vllm", CHAT, "30m", at=chat.time, platform="gpu"))
+    assert chat.requests_per_second == pytest.approx(alone.requests_per_second, rel=0.01)
+    assert chat.ttft_p95_s == pytest.approx(alone.ttft_p95_s, rel=1e-6)
+    assert chat.requests_per_second == pytest.approx(2 * (other.requests_per_second or 0), rel=1e-3)
+    assert chat.running_batch == pytest.approx(25.0) and other.running_batch == pytest.approx(99.0)
+    assert chat.accelerator_utilization == pytest.approx(0.70) and other.accelerator_utilization == pytest.approx(0.05)
+    with pytest.raises(MetricsUnavailable) as err:
+        src.observe(ObserveRequest("vllm", {"namespace": "nope"}, "30m"))
+    assert err.value.reason == "NoSeries" and src.queries_sent == sent  # no matching group: no new query
+    src.observe(ObserveRequest("vllm", {"namespace": "chat", "pod": "p0"}, "30m"))
+    assert src.queries_sent == sent + len(PROFILES["vllm"])  # other label names: another grouping

@@ -64,6 +64,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.networking.connect_timeout = min(cfg.api_timeout_s, 10.0)
     settings.posting.level = logging.WARNING  # kopf's own Events: only problems
     settings.execution.max_workers = cfg.workers
+    # Watching named namespaces, the chart grants Roles there only: no cluster-wide list of namespaces or
+    # CRDs to scan, so kopf serves what it finds at startup instead of retrying 403s and warning.
+    settings.scanning.disabled = not cfg.all_namespaces
     telemetry = Telemetry()
     try:
         kube = KubeWriter.connect(cfg.api_timeout_s, cfg.workers)

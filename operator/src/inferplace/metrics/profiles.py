@@ -4,8 +4,10 @@ vLLM renamed metrics between releases (`vllm:time_per_output_token_seconds` beca
 Prometheus that ingests them with underscore escaping stores `vllm:x` as `vllm_x`. Alternatives are
 joined with `or`, so whichever exists answers.
 
-Templates use {m} for the metric name, {sel} for the label matchers and {w} for the window; they are
-filled in one pass, so a selector value that happens to contain `{w}` stays as written.
+Templates use {m} for the metric name, {sel} for the label matchers, {w} for the window, {by} for the
+grouping labels (the selector's label names) and {le} for the same with `le` first; they are filled
+in one pass, so a selector value that happens to contain `{w}` stays as written. A template without
+{by} is one value shared by every workload (neuron-monitor's series carry no pod labels).
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ class Query:
     names: tuple[str, ...]  # alternative metric names (substituted for {m}, or for {m1}/{m2} pairs)
     scale: float = 1.0  # multiply the answer by this (e.g. percent -> fraction)
 
+    @property
+    def grouped(self) -> bool:
+        """Answered per combination of the selector's label values (else one value for all)."""
+        return "{by}" in self.template or "{le}" in self.template
+
 
 def _colon_variants(*names: str) -> tuple[str, ...]:
     out: list[str] = []
@@ -33,10 +40,10 @@ def _colon_variants(*names: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-RATE = "sum(rate({m}{sel}[{w}]))"
-MEAN = "sum(rate({m}_sum{sel}[{w}])) / sum(rate({m}_count{sel}[{w}]))"
-QUANTILE = "histogram_quantile({q}, sum by (le) (rate({m}_bucket{sel}[{w}])))"
-AVG_GAUGE = "avg(avg_over_time({m}{sel}[{w}]))"
+RATE = "sum by ({by}) (rate({m}{sel}[{w}]))"
+MEAN = "sum by ({by}) (rate({m}_sum{sel}[{w}])) / sum by ({by}) (rate({m}_count{sel}[{w}]))"
+QUANTILE = "histogram_quantile({q}, sum by ({le}) (rate({m}_bucket{sel}[{w}])))"
+AVG_GAUGE = "avg by ({by}) (avg_over_time({m}{sel}[{w}]))"
 
 
 def _quantile(q: float) -> str:
@@ -80,7 +87,7 @@ SGLANG: dict[str, Query] = {
 
 TGI: dict[str, Query] = {
     "requests_per_second": Query(RATE, ("tgi_request_success", "tgi_request_success_total")),
-    "output_tokens_per_second": Query("sum(rate({m}_sum{sel}[{w}]))", ("tgi_request_generated_tokens",)),
+    "output_tokens_per_second": Query("sum by ({by}) (rate({m}_sum{sel}[{w}]))", ("tgi_request_generated_tokens",)),
     "prompt_tokens_mean": Query(MEAN, ("tgi_request_input_length",)),
     "output_tokens_mean": Query(MEAN, ("tgi_request_generated_tokens",)),
     "tpot_p50_s": Query(_quantile(0.5), ("tgi_request_mean_time_per_token_duration",)),
@@ -102,13 +109,14 @@ GPU_UTILIZATION = Query(AVG_GAUGE, ("DCGM_FI_DEV_GPU_UTIL",), scale=0.01)
 NEURON_UTILIZATION = Query("avg(avg_over_time({m}[{w}]))", ("neuroncore_utilization_ratio",))
 
 
-_PLACEHOLDER = re.compile(r"\{(m|sel|w)\}")
+_PLACEHOLDER = re.compile(r"\{(m|sel|w|by|le)\}")
 
 
-def expression(query: Query, sel: str, win: str) -> str:
-    """One PromQL expression trying every alternative name; placeholders filled in one pass."""
+def expression(query: Query, sel: str, win: str, by: tuple[str, ...] = ()) -> str:
+    """One PromQL expression trying every alternative name, grouped by the label names `by` (validated
+    label names, as `selector` checks them); placeholders filled in one pass."""
     def filled(name: str) -> str:
-        values = {"m": name, "sel": sel, "w": win}
+        values = {"m": name, "sel": sel, "w": win, "by": ", ".join(by), "le": ", ".join(("le", *by))}
         return _PLACEHOLDER.sub(lambda m: values[m.group(1)], query.template)
 
     parts = [filled(name) for name in query.names]

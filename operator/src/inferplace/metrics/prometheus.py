@@ -1,5 +1,11 @@
-"""The plain Prometheus backend: instant queries over HTTP with a timeout, a bearer token, basic auth
-or a CA bundle.
+"""The plain Prometheus backend: queries over HTTP with a timeout, a bearer token, basic auth or a
+CA bundle.
+
+Every figure is one query grouped by the selector's label names (`sum by (namespace, model_name)`),
+so one answer holds that figure for every workload whose selector uses the same label names. With
+`share_s` > 0 (the operator) the answers are kept that long and every workload is read from them:
+a cycle over 1,000 workloads costs one query per figure, not one per figure per workload. Without
+it (the CLI, tests at a fixed time) the query carries the workload's own matchers.
 
 Every request has a timeout; the client does not retry (the operator's timer is the retry). Faults
 (unreachable, slow, 5xx, malformed answers, NaN, no series) never raise past `observe`: a figure
@@ -10,8 +16,10 @@ nothing at all could be read, with a reason a condition can carry.
 from __future__ import annotations
 
 import math
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,10 +32,29 @@ from urllib3.util.retry import Retry
 from inferplace.api.vocabulary import duration_seconds
 from inferplace.metrics.observation import MetricsUnavailable, Observation, ObserveRequest
 from inferplace.metrics.profiles import GPU_UTILIZATION, NEURON_UTILIZATION, PROFILES, Query, expression
-from inferplace.metrics.promql import selector, window
+from inferplace.metrics.promql import check_label_name, selector, window
 from inferplace.metrics.shape import HOUR_S, fold, profile_hours, sample_range
 
 DEFAULT_TIMEOUT_S = 10.0
+ANSWER_FAULTS = (PrometheusApiClientException, requests.RequestException, ValueError, KeyError, TypeError)
+
+Key = tuple[str, ...]  # the values of the grouping labels, in the order of the names
+Table = dict[Key, float]  # an instant answer: one value per label-value combination
+Series = dict[Key, list[tuple[float, float]]]  # a range answer
+
+
+class Unreachable(Exception):  # noqa: N818 - a state, as MetricsUnavailable
+    """The server did not answer (connection refused, timeout)."""
+
+
+@dataclass
+class _Shared:
+    """An answer kept for `PrometheusBackend.share_s` seconds (a fault too, so a dead server costs one
+    timeout per query and not one per workload)."""
+
+    at: float
+    value: Table | Series | None = None
+    fault: BaseException | None = None
 
 
 @dataclass
@@ -38,6 +65,11 @@ class PrometheusBackend:
     auth: AuthBase | tuple[str, str] | None = None
     ca_bundle: str | None = None
     session: requests.Session | None = None
+    share_s: float = 0.0  # > 0: answer all workloads from grouped queries kept this long
+    queries_sent: int = 0  # HTTP queries made (instant and range): what a cycle costs Prometheus
+    _shared: dict[tuple[str, str, float], _Shared] = field(default_factory=dict, init=False, repr=False)
+    _locks: dict[tuple[str, str, float], threading.Lock] = field(default_factory=dict, init=False, repr=False)
+    _guard: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def _client(self) -> PrometheusConnect:
         session = self.session or requests.Session()
@@ -47,40 +79,133 @@ class PrometheusBackend:
         return PrometheusConnect(url=self.url.rstrip("/"), headers=self.headers, auth=self.auth, session=session,
                                  timeout=self.timeout_s, retry=Retry(total=0))
 
-    def query(self, promql: str, at: float | None = None, client: PrometheusConnect | None = None) -> float | None:
-        """The single value of an instant query (None: no series). Raises on transport and format faults."""
+    # --- one query -------------------------------------------------------------------------------
+
+    def table(self, promql: str, names: tuple[str, ...], at: float | None = None,
+              client: PrometheusConnect | None = None) -> Table:
+        """An instant query's finite values by the values of `names`. Raises on faults."""
         params: dict[str, Any] = {} if at is None else {"time": f"{at:.3f}"}
-        result = (client or self._client()).custom_query(promql, params=params)
-        if not isinstance(result, list):
-            raise ValueError(f"unexpected answer shape: {type(result).__name__}")
-        if not result:
-            return None
-        if len(result) > 1:
-            raise ValueError(f"expected one series, got {len(result)}")
-        sample = result[0].get("value") if isinstance(result[0], dict) else None
-        if not isinstance(sample, list) or len(sample) != 2:
-            raise ValueError(f"malformed sample: {sample!r}"[:200])
-        value = float(sample[1])
-        return value if math.isfinite(value) else None
+        result = self._send(lambda c: c.custom_query(promql, params=params), client)
+        out: Table = {}
+        for series in _series(result):
+            sample = series.get("value")
+            if not isinstance(sample, list) or len(sample) != 2:
+                raise ValueError(f"malformed sample: {sample!r}"[:200])
+            key = _key(series, names)
+            if key in out:
+                raise ValueError(f"more than one series for {dict(zip(names, key, strict=True))}")
+            value = float(sample[1])
+            if math.isfinite(value):
+                out[key] = value
+        return out
 
-    def query_range(self, promql: str, start: float, end: float, step_s: int,
-                    client: PrometheusConnect | None = None) -> list[tuple[float, float]]:
-        """The (time, value) samples of a range query with one series (none: []). Raises on faults."""
-        result = (client or self._client()).custom_query_range(
+    def series(self, promql: str, names: tuple[str, ...], start: float, end: float, step_s: int,
+               client: PrometheusConnect | None = None) -> Series:
+        """A range query's samples by the values of `names`. Raises on faults."""
+        result = self._send(lambda c: c.custom_query_range(
             promql, start_time=datetime.fromtimestamp(start, UTC), end_time=datetime.fromtimestamp(end, UTC),
-            step=str(step_s))
-        if not isinstance(result, list):
-            raise ValueError(f"unexpected answer shape: {type(result).__name__}")
-        if not result:
-            return []
-        if len(result) > 1:
-            raise ValueError(f"expected one series, got {len(result)}")
-        values = result[0].get("values") if isinstance(result[0], dict) else None
-        if not isinstance(values, list):
-            raise ValueError(f"malformed range answer: {str(result[0])[:200]}")
-        return [(float(t), float(v)) for t, v in values]
+            step=str(step_s)), client)
+        out: Series = {}
+        for s in _series(result):
+            values = s.get("values")
+            if not isinstance(values, list):
+                raise ValueError(f"malformed range answer: {str(s)[:200]}")
+            out[_key(s, names)] = [(float(t), float(v)) for t, v in values]
+        return out
 
-    def _hourly(self, request: ObserveRequest, sel: str, at: float,
+    def query(self, promql: str, at: float | None = None, client: PrometheusConnect | None = None) -> float | None:
+        """The single value of an ungrouped instant query (None: no series)."""
+        answer = self.table(promql, (), at, client)
+        return answer.get(())
+
+    def _send(self, call: Any, client: PrometheusConnect | None) -> Any:
+        self.queries_sent += 1
+        try:
+            return call(client or self._client())
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise Unreachable(f"{type(exc).__name__}: {exc}"[:300]) from exc
+
+    def _kept(self, what: tuple[str, str, float], fetch: Any) -> Any:
+        """`fetch()` once per `share_s` for every caller asking the same `what`; concurrent callers wait."""
+        with self._guard:
+            lock = self._locks.setdefault(what, threading.Lock())
+        with lock:
+            now = time.monotonic()
+            kept = self._shared.get(what)
+            if kept is None or now - kept.at > self.share_s:
+                try:
+                    kept = _Shared(now, value=fetch())
+                except (Unreachable, *ANSWER_FAULTS) as exc:
+                    kept = _Shared(now, fault=exc)
+                with self._guard:
+                    self._shared[what] = kept
+                    # Range answers are keyed by their last hour: forget those no query can ask for again.
+                    for k, v in list(self._shared.items()):
+                        if now - v.at > 2 * max(self.share_s, HOUR_S):
+                            del self._shared[k]
+                            self._locks.pop(k, None)
+        if kept.fault is not None:
+            raise kept.fault
+        return kept.value
+
+    # --- one workload ----------------------------------------------------------------------------
+
+    def observe(self, request: ObserveRequest) -> Observation:
+        """Every figure the server's profile knows, over the request's window, at its time (default: now)."""
+        names = tuple(sorted(request.selector))
+        for n in names:  # they become PromQL grouping labels: the same rules as matchers
+            check_label_name(n)
+        mine: Key = tuple(request.selector[n] for n in names)
+        shared = self.share_s > 0 and request.at is None
+        sel = selector({}) if shared else selector(dict(request.selector))
+        w = window(request.window)
+        queries: dict[str, Query] = dict(PROFILES[request.server])
+        if request.platform == "gpu":
+            queries["accelerator_utilization"] = GPU_UTILIZATION
+        elif request.platform == "neuron":
+            queries["accelerator_utilization"] = NEURON_UTILIZATION
+        at = request.at if request.at is not None else time.time()
+        values: dict[str, float | None] = {}
+        problems: dict[str, str] = {}
+        unreachable: str | None = None
+        client = self._client()  # one connection pool for all the figures
+        for name, q in queries.items():
+            by = names if q.grouped else ()
+            promql = expression(q, sel, w, by)
+            try:
+                if shared:
+                    answer: Table = self._kept(("instant", promql, 0.0), lambda p=promql, b=by: self.table(p, b))
+                else:
+                    answer = self.table(promql, by, at, client)
+            except Unreachable as exc:
+                unreachable = str(exc)
+                values[name], problems[name] = None, "Prometheus unreachable or too slow"
+                break  # the server is down or hanging: do not wait out a timeout per figure
+            except ANSWER_FAULTS as exc:
+                values[name], problems[name] = None, f"bad answer: {str(exc)[:200]}"
+                continue
+            value = answer.get(mine if q.grouped else ())
+            values[name] = None if value is None else value * q.scale
+            if value is None:
+                problems[name] = "no series (or NaN) for this selector and window"
+        if unreachable is not None:
+            raise MetricsUnavailable("PrometheusUnreachable",
+                                     f"{self.url}: {unreachable} (timeout {self.timeout_s:g} s)")
+        if all(v is None for v in values.values()):
+            bad = [p for p in problems.values() if p.startswith("bad answer")]
+            if bad:
+                raise MetricsUnavailable("PrometheusError", f"{self.url}: {bad[0]}")
+            shown = selector(dict(request.selector)) or "(no selector)"
+            raise MetricsUnavailable("NoSeries", f"no {request.server} series match {shown} over {w}")
+        try:
+            hourly, source, why = self._hourly(request, names, mine, sel, at, shared, client)
+        except (Unreachable, *ANSWER_FAULTS) as exc:
+            hourly, source, why = None, "", f"bad answer: {str(exc)[:200]}"
+        if why is not None:
+            problems["hourly_requests_per_second"] = why
+        return Observation.of(w, at, values, problems, hourly, source)
+
+    def _hourly(self, request: ObserveRequest, names: tuple[str, ...], mine: Key, sel: str, at: float, shared: bool,
                 client: PrometheusConnect) -> tuple[tuple[float, ...] | None, str, str | None]:
         """(hourly request rates, their source, why they are missing) over the request's shape window:
         folded onto a week when it holds a whole week, else onto a day."""
@@ -94,8 +219,16 @@ class PrometheusBackend:
         name = next((n for n in ("requests_per_second", "output_tokens_per_second") if n in profile), None)
         if name is None:
             return None, "", f"{request.server} exports no request or token counter to shape the traffic from"
-        start, end = sample_range(at, span)
-        samples = self.query_range(expression(profile[name], sel, "1h"), start, end, HOUR_S, client)
+        promql = expression(profile[name], sel, "1h", names)
+        if shared:
+            # Whole hours only change once an hour: the range is cut at the last whole hour.
+            start, end = sample_range(time.time(), span)
+            answer: Series = self._kept(("range", promql, end),
+                                        lambda: self.series(promql, names, start, end, HOUR_S))
+        else:
+            start, end = sample_range(at, span)
+            answer = self.series(promql, names, start, end, HOUR_S, client)
+        samples = answer.get(mine, [])
         what = f"hourly {name.replace('_', ' ')}"
         shape, why = fold(samples, hours)
         if shape is None and hours == 168:
@@ -108,46 +241,15 @@ class PrometheusBackend:
                  f"folded onto {hours} hours"
         return shape, source, why or None
 
-    def observe(self, request: ObserveRequest) -> Observation:
-        """Every figure the server's profile knows, over the request's window, at its time (default: now)."""
-        sel = selector(dict(request.selector))
-        w = window(request.window)
-        queries: dict[str, Query] = dict(PROFILES[request.server])
-        if request.platform == "gpu":
-            queries["accelerator_utilization"] = GPU_UTILIZATION
-        elif request.platform == "neuron":
-            queries["accelerator_utilization"] = NEURON_UTILIZATION
-        at = request.at if request.at is not None else time.time()
-        values: dict[str, float | None] = {}
-        problems: dict[str, str] = {}
-        transport_errors: list[str] = []
-        client = self._client()  # one connection pool for all the figures
-        for name, q in queries.items():
-            try:
-                value = self.query(expression(q, sel, w), at=at, client=client)
-            except (requests.Timeout, requests.ConnectionError) as exc:
-                transport_errors.append(f"{type(exc).__name__}: {exc}")
-                values[name], problems[name] = None, "Prometheus unreachable or too slow"
-                # The server is down or hanging: do not wait out a timeout per figure.
-                break
-            except (PrometheusApiClientException, requests.RequestException, ValueError, KeyError, TypeError) as exc:
-                values[name], problems[name] = None, f"bad answer: {str(exc)[:200]}"
-                continue
-            values[name] = None if value is None else value * q.scale
-            if value is None:
-                problems[name] = "no series (or NaN) for this selector and window"
-        if transport_errors:
-            raise MetricsUnavailable("PrometheusUnreachable",
-                                     f"{self.url}: {transport_errors[0][:300]} (timeout {self.timeout_s:g} s)")
-        if all(v is None for v in values.values()):
-            bad = [p for p in problems.values() if p.startswith("bad answer")]
-            if bad:
-                raise MetricsUnavailable("PrometheusError", f"{self.url}: {bad[0]}")
-            raise MetricsUnavailable("NoSeries", f"no {request.server} series match {sel or '(no selector)'} over {w}")
-        try:
-            hourly, source, why = self._hourly(request, sel, at, client)
-        except (PrometheusApiClientException, requests.RequestException, ValueError, KeyError, TypeError) as exc:
-            hourly, source, why = None, "", f"bad answer: {str(exc)[:200]}"
-        if why is not None:
-            problems["hourly_requests_per_second"] = why
-        return Observation.of(w, at, values, problems, hourly, source)
+
+def _series(result: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(result, list) or not all(isinstance(s, dict) for s in result):
+        raise ValueError(f"unexpected answer shape: {type(result).__name__}")
+    return result
+
+
+def _key(series: Mapping[str, Any], names: tuple[str, ...]) -> Key:
+    metric = series.get("metric") or {}
+    if not isinstance(metric, dict):
+        raise ValueError(f"malformed series labels: {metric!r}"[:200])
+    return tuple(str(metric.get(n, "")) for n in names)

@@ -1,0 +1,164 @@
+"""The Helm chart on a real API server: every rendering (default and each ci/ values file) accepted
+by a server-side dry run, and the operator doing its whole job with exactly the chart's RBAC (a
+token of the chart's ServiceAccount), while what its role does not grant is refused."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ..support.chart import VALUES, render, values_of
+from ..support.ports import free_port
+from ..support.prom import stop, wait_http
+from .conftest import Cluster
+from .test_cluster import condition, manifest
+
+pytestmark = pytest.mark.e2e
+
+
+def _installed(cluster: Cluster, api_version: str, kind: str) -> bool:
+    group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+    out = cluster.kubectl("api-resources", f"--api-group={group}", "--no-headers", check=False).stdout
+    return any(line.split()[-1] == kind for line in out.splitlines() if line.strip())
+
+
+@pytest.fixture
+def release_namespace(cluster: Cluster) -> Iterator[str]:
+    ns = f"inferplace-chart-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", ns)
+    try:
+        yield ns
+    finally:
+        cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+@pytest.mark.parametrize("values_file", [None, *VALUES], ids=lambda p: p.name if p else "no-values")
+def test_every_rendering_is_accepted_by_a_server_side_dry_run(cluster: Cluster, release_namespace: str,
+                                                              values_file: Path | None) -> None:
+    values = values_of(values_file) if values_file else {}
+    docs = render(values, name="inferplace", namespace=release_namespace)
+    # Namespaced RBAC puts Roles in the watched namespaces: they must exist for the dry run.
+    for ns in {d["metadata"].get("namespace") for d in docs} - {None, release_namespace}:
+        cluster.kubectl("create", "namespace", ns, check=False)
+    missing = [d for d in docs if not _installed(cluster, d["apiVersion"], d["kind"])]
+    # Only prometheus-operator's ServiceMonitor may lack its CRD (it is not part of Kubernetes).
+    assert {d["apiVersion"] for d in missing} <= {"monitoring.coreos.com/v1"}, [d["kind"] for d in missing]
+    applied = [d for d in docs if d not in missing]
+    proc = cluster.kubectl("apply", "--server-side", "--dry-run=server", "--field-manager=helm", "-f", "-",
+                           stdin=yaml.safe_dump_all(applied), check=False)
+    assert proc.returncode == 0, proc.stderr
+    kinds = sorted(f"{d['kind']}/{d['metadata']['name']}" for d in applied)
+    for k in kinds:
+        assert k.split("/")[0].lower() in proc.stdout.lower(), (k, proc.stdout)
+
+
+def _token_kubeconfig(cluster: Cluster, namespace: str, sa: str, path: Path) -> Path:
+    token = cluster.kubectl("create", "token", sa, "-n", namespace, "--duration=1h").stdout.strip()
+    admin = yaml.safe_load(Path(cluster.kubeconfig).read_text())
+    ctx_name = admin.get("current-context")
+    ctx = next(c["context"] for c in admin["contexts"] if c["name"] == ctx_name)
+    cl = next(c["cluster"] for c in admin["clusters"] if c["name"] == ctx["cluster"])
+    cluster_entry = {"server": cl["server"]}
+    if "certificate-authority-data" in cl:
+        cluster_entry["certificate-authority-data"] = cl["certificate-authority-data"]
+    elif "certificate-authority" in cl:
+        ca = Path(cl["certificate-authority"]).read_bytes()
+        cluster_entry["certificate-authority-data"] = base64.b64encode(ca).decode()
+    elif cl.get("insecure-skip-tls-verify"):
+        cluster_entry["insecure-skip-tls-verify"] = True
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "sa",
+        "clusters": [{"name": "c", "cluster": cluster_entry}],
+        "users": [{"name": sa, "user": {"token": token}}],
+        "contexts": [{"name": "sa", "context": {"cluster": "c", "user": sa, "namespace": namespace}}],
+    }))
+    path.chmod(0o600)
+    return path
+
+
+def _as(cluster: Cluster, kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args], capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+def test_the_operator_does_its_job_with_exactly_the_charts_rbac(cluster: Cluster, release_namespace: str,
+                                                                tmp_path: Path) -> None:
+    watched = f"{release_namespace}-w"
+    cluster.kubectl("create", "namespace", watched)
+    try:
+        values = {"watch": {"allNamespaces": False, "namespaces": [watched]}}
+        docs = render(values, name="inferplace", namespace=release_namespace)
+        rbac = [d for d in docs if d["kind"] in ("ServiceAccount", "Role", "RoleBinding")]
+        assert {d["kind"] for d in rbac} == {"ServiceAccount", "Role", "RoleBinding"}
+        cluster.kubectl("apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(rbac))
+        sa = next(d["metadata"]["name"] for d in rbac if d["kind"] == "ServiceAccount")
+        kubeconfig = _token_kubeconfig(cluster, release_namespace, sa, tmp_path / "sa.kubeconfig")
+
+        # What the role does not grant is refused, with the token and by the API server's own answer.
+        for verb, what, ns in (("get", "secrets", watched), ("list", "configmaps", watched),
+                               ("update", "inferenceworkloads.inferplace.io", watched),
+                               ("delete", "inferenceworkloads.inferplace.io", watched),
+                               ("list", "inferenceworkloads.inferplace.io", "default"),
+                               ("create", "pods", watched)):
+            can = _as(cluster, kubeconfig, "auth", "can-i", verb, what, "-n", ns)
+            assert can.stdout.strip() == "no", (verb, what, ns, can.stdout, can.stderr)
+        denied = _as(cluster, kubeconfig, "get", "secrets", "-n", watched)
+        assert denied.returncode != 0 and "Forbidden" in denied.stderr, denied.stderr
+        for args in (("watch", "inferenceworkloads.inferplace.io"),
+                     ("patch", "inferenceworkloads.inferplace.io", "--subresource=status"), ("create", "events")):
+            can = _as(cluster, kubeconfig, "auth", "can-i", *args, "-n", watched)
+            assert can.stdout.strip() == "yes", (args, can.stdout, can.stderr)
+
+        # The operator with that token only: it evaluates a workload, writes status and an Event.
+        log = tmp_path / "operator.log"
+        live_port = free_port()
+        env = os.environ | {"KUBECONFIG": str(kubeconfig)}
+        cmd = [sys.executable, "-m", "inferplace", "operator", "--namespace", watched, "--interval", "1m",
+               "--log-format", "plain", "--metrics-address", f"127.0.0.1:{free_port()}",
+               "--liveness", f"http://127.0.0.1:{live_port}/healthz"]
+        with log.open("w") as out:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+            try:
+                assert wait_http(f"http://127.0.0.1:{live_port}/healthz", 60, proc), log.read_text()[-4000:]
+                cluster.kubectl("apply", "-f", "-", stdin=manifest("rbac", watched))
+                obj = _wait_ready(cluster, watched, "rbac", log)
+                assert condition(obj, "Ready")["status"] == "True", obj["status"]
+                _wait_event(cluster, watched, "rbac", "RecommendationChanged", log)
+            finally:
+                stop(proc)
+        text = log.read_text()
+        assert "Forbidden" not in text and "403" not in text, text[-4000:]
+    finally:
+        cluster.kubectl("delete", "namespace", watched, "--wait=false", check=False)
+
+
+def _wait_ready(cluster: Cluster, namespace: str, name: str, log: Path, timeout: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        out = cluster.kubectl("get", "iw", name, "-n", namespace, "-o", "json").stdout
+        obj: dict[str, Any] = json.loads(out)
+        if obj.get("status", {}).get("observedGeneration") == obj["metadata"]["generation"]:
+            return obj
+        assert time.monotonic() < deadline, f"{name} not evaluated: {obj.get('status')}\n{log.read_text()[-4000:]}"
+        time.sleep(0.5)
+
+
+def _wait_event(cluster: Cluster, namespace: str, name: str, reason: str, log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        events = json.loads(cluster.kubectl("get", "events", "-n", namespace, "-o", "json").stdout)["items"]
+        if any(e["involvedObject"]["name"] == name and e["reason"] == reason for e in events):
+            return
+        assert time.monotonic() < deadline, ([e["reason"] for e in events], log.read_text()[-3000:])
+        time.sleep(0.5)
