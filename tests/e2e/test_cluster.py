@@ -90,10 +90,17 @@ def test_workload_gets_a_recommendation_from_live_metrics(cluster: Cluster, oper
     assert "tpotP95Ms" in explain.stdout
 
     # The operator's own metrics carry this workload's figures.
-    with urllib.request.urlopen(operator.metrics_url, timeout=5) as r:
-        text = r.read().decode()
+    # The status is written first, then the Event, then the gauges: poll briefly.
+    want = f'inferplace_cost_per_million_output_tokens_usd{{name="chat",namespace="{cluster.namespace}"'
+    deadline = time.monotonic() + 15
+    while True:
+        with urllib.request.urlopen(operator.metrics_url, timeout=5) as r:
+            text = r.read().decode()
+        if want in text or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert "inferplace_evaluations_total" in text
-    assert f'inferplace_cost_per_million_output_tokens_usd{{name="chat",namespace="{cluster.namespace}"' in text
+    assert want in text, operator.log.read_text()[-3000:]
 
 
 def test_spec_change_is_reevaluated_at_once(cluster: Cluster, operator: Operator) -> None:
