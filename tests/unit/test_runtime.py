@@ -30,7 +30,8 @@ class FakeWriter:
     fail_with: Exception | None = None
     closed: bool = False
 
-    def write_status(self, namespace: str, name: str, uid: str | None, status: dict[str, Any]) -> None:
+    def write_status(self, namespace: str, name: str, uid: str | None, status: dict[str, Any],
+                     generation: int | None = None) -> None:
         if self.fail_with is not None:
             raise self.fail_with
         self.statuses.append((namespace, name, status))

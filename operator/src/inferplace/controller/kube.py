@@ -51,6 +51,10 @@ class Gone(Exception):  # noqa: N818 - the object was deleted meanwhile
     pass
 
 
+class Superseded(Exception):  # noqa: N818 - the spec changed while it was evaluated
+    """The object's generation moved on: a status for the old one is not written; the new one follows."""
+
+
 @dataclass
 class KubeWriter:
     api_client: Any  # kubernetes.client.ApiClient
@@ -68,13 +72,18 @@ class KubeWriter:
     def _timeout(self) -> tuple[float, float]:
         return (min(self.timeout_s, 10.0), self.timeout_s)
 
-    def write_status(self, namespace: str, name: str, uid: str | None, status: dict[str, Any]) -> None:
+    def write_status(self, namespace: str, name: str, uid: str | None, status: dict[str, Any],
+                     generation: int | None = None) -> None:
         import kubernetes  # noqa: PLC0415
 
         patch: list[dict[str, Any]] = []
         if uid:
             # Never write onto a different object that reused the name.
             patch.append({"op": "test", "path": "/metadata/uid", "value": uid})
+        if generation is not None:
+            # Never write a status for a spec the user has since changed (the API server checks it
+            # atomically with the write, so a racing edit cannot be overwritten by an older answer).
+            patch.append({"op": "test", "path": "/metadata/generation", "value": generation})
         patch.append({"op": "add", "path": "/status", "value": status})
         api = kubernetes.client.CustomObjectsApi(self.api_client)
         try:
@@ -82,9 +91,29 @@ class KubeWriter:
                 GROUP, VERSION, namespace, PLURAL, name, patch,
                 _content_type="application/json-patch+json", _request_timeout=self._timeout)
         except kubernetes.client.ApiException as exc:
-            if exc.status == 404 or (exc.status == 422 and uid and "test" in str(exc.body or "")):
+            if exc.status == 404:
+                raise Gone(f"{namespace}/{name}") from exc
+            if exc.status == 422 and len(patch) > 1:
+                # A failed `test` is a bare 422 "Invalid" that does not say which one failed: look.
+                self._refused(api, namespace, name, uid, generation)
+            raise
+
+    def _refused(self, api: Any, namespace: str, name: str, uid: str | None, generation: int | None) -> None:
+        """Raise Gone (another object has the name) or Superseded (the spec changed); return if neither."""
+        import kubernetes  # noqa: PLC0415
+
+        try:
+            now = api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name,
+                                                   _request_timeout=self._timeout)
+        except kubernetes.client.ApiException as exc:
+            if exc.status == 404:
                 raise Gone(f"{namespace}/{name}") from exc
             raise
+        meta = now.get("metadata") or {}
+        if uid and meta.get("uid") != uid:
+            raise Gone(f"{namespace}/{name}")
+        if generation is not None and meta.get("generation") != generation:
+            raise Superseded(f"{namespace}/{name}: generation {generation} -> {meta.get('generation')}")
 
     def post_event(self, namespace: str, name: str, uid: str | None, kind_type: str, reason: str,
                    message: str) -> None:

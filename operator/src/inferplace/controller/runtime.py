@@ -26,7 +26,7 @@ from inferplace.api import InferenceWorkloadSpec
 from inferplace.api.vocabulary import Platform
 from inferplace.catalog import Catalog
 from inferplace.controller.config import OperatorConfig
-from inferplace.controller.kube import Gone
+from inferplace.controller.kube import Gone, Superseded
 from inferplace.controller.reconcile import SNAPSHOT_ONLY, InvalidSpec, PricesState, parse_spec, reconcile
 from inferplace.controller.telemetry import Telemetry
 from inferplace.metrics import MetricsBackend, MetricsUnavailable, Observation, ObserveRequest, SelectorError
@@ -37,12 +37,17 @@ from inferplace.pricing import PriceBook
 log = logging.getLogger("inferplace.operator")
 
 ERROR_BACKOFF_S = 30.0  # first retry after an unexpected failure; doubles up to the interval
+HEARTBEAT_INTERVALS = 12  # an unchanged status is still rewritten this many intervals after the last write
+RELIST_AFTER_S = 30.0  # a re-listed workload evaluated longer ago than this is evaluated again
+# Fields that change at every evaluation although nothing else did: not a reason to write.
+VOLATILE = ("lastEvaluationTime",)
 
 
 class StatusWriter(Protocol):
     """Where evaluations go: the API server (kube.KubeWriter), or a fake in tests."""
 
-    def write_status(self, namespace: str, name: str, uid: str | None, status: dict[str, Any]) -> None: ...
+    def write_status(self, namespace: str, name: str, uid: str | None, status: dict[str, Any],
+                     generation: int | None = None) -> None: ...
 
     def post_event(self, namespace: str, name: str, uid: str | None, kind_type: str, reason: str,
                    message: str) -> None: ...
@@ -98,6 +103,7 @@ class Entry:
     dirty: bool = False  # changed while running: evaluate again when done
     failures: int = 0
     evaluated_generation: int | None = None
+    evaluated_at: float | None = None  # monotonic time of the last evaluation that reached the API
 
     @property
     def key(self) -> tuple[str, str]:
@@ -148,6 +154,11 @@ class Runtime:
             self.telemetry.workloads.set(len(self.entries))
             self._enqueue(entry)
             return
+        if event_type is None and not entry.queued and not entry.running and (
+                entry.evaluated_at is None or self.monotonic() - entry.evaluated_at > RELIST_AFTER_S):
+            # A re-list: the watch stream was restarted (the API server or etcd came back, or the resource
+            # version expired). Whatever was missed meanwhile, evaluate again instead of trusting it.
+            entry.due = self.monotonic()
         if meta.get("generation") != entry.generation:
             entry.spec = parse_spec(body.get("spec"))
         entry.generation = meta.get("generation")
@@ -211,6 +222,11 @@ class Runtime:
                 self.entries.pop(key, None)
                 self.telemetry.forget(*key)
                 continue
+            except Superseded:
+                # The spec changed under the evaluation: the watch brings the new generation; evaluate it.
+                entry.running = False
+                self._enqueue(entry)
+                continue
             except Exception:
                 log.exception("evaluation of %s/%s failed", *key)
                 self.telemetry.evaluations.labels("error").inc()
@@ -222,6 +238,7 @@ class Runtime:
                 entry.failures = 0
                 entry.status = status
                 entry.evaluated_generation = snapshot[3]
+                entry.evaluated_at = self.monotonic()
                 entry.due = self.monotonic() + self._interval()
             finally:
                 entry.running = False
@@ -243,22 +260,44 @@ class Runtime:
             self.prices.want([spec.constraints.region])
         result = reconcile(name, spec, generation, previous, obs, fault, self.catalog, self.prices.book(), self.region,
                            self.clock(), self.settings, self.prices.state())
-        try:
-            self.kube.write_status(namespace, name, uid, result.status)
-        except Gone:
-            raise
-        except Exception:
-            self.telemetry.api_errors.labels("status").inc()
-            raise
+        written = result.status
+        if self._unchanged(previous, result.status):
+            written = previous or result.status
+            self.telemetry.api_writes.labels("status_unchanged").inc()
+        else:
+            try:
+                self.kube.write_status(namespace, name, uid, result.status, generation)
+            except (Gone, Superseded):
+                raise
+            except Exception:
+                self.telemetry.api_errors.labels("status").inc()
+                raise
+            self.telemetry.api_writes.labels("status").inc()
         if result.event is not None:
             kind, reason, message = result.event
             log.info("%s/%s: %s: %s", namespace, name, reason, message)
             self.kube.post_event(namespace, name, uid, kind, reason, message)
+            self.telemetry.api_writes.labels("event").inc()
         self.telemetry.record(namespace, name, result.ready, result.monthly_savings, result.cost_per_million_now,
                               result.cost_per_million_recommended)
         self.telemetry.evaluations.labels("ready" if result.ready else "not_ready").inc()
         self.telemetry.duration.observe(time.perf_counter() - started)
-        return result.status
+        return written
+
+    def _unchanged(self, previous: dict[str, Any] | None, status: dict[str, Any]) -> bool:
+        """Nothing but the evaluation time differs from the status on the object, and that was written
+        recently enough: no write (a thousand unchanged workloads cost no API traffic)."""
+        if not previous:
+            return False
+        if {k: v for k, v in previous.items() if k not in VOLATILE} != {
+                k: v for k, v in status.items() if k not in VOLATILE}:
+            return False
+        last = previous.get("lastEvaluationTime")
+        try:
+            age = (self.clock() - datetime.fromisoformat(str(last).replace("Z", "+00:00"))).total_seconds()
+        except ValueError:
+            return False
+        return age < HEARTBEAT_INTERVALS * self.config.interval_s
 
     def _observe(self, spec: InferenceWorkloadSpec) -> tuple[Observation | None, MetricsUnavailable | None]:
         m = spec.metrics

@@ -23,6 +23,9 @@ class Telemetry:
                                          "NoSeries, BadAnswer)", ["reason"], registry=r)
         self.api_errors = Counter("inferplace_kubernetes_api_errors", "Failed status or event writes",
                                   ["operation"], registry=r)
+        self.api_writes = Counter("inferplace_kubernetes_api_writes", "Writes to the API server by kind (status, "
+                                  "event), and status writes skipped because nothing in the status changed "
+                                  "(status_unchanged)", ["kind"], registry=r)
         self.workloads = Gauge("inferplace_workloads", "InferenceWorkloads the operator knows", registry=r)
         self.queue = Gauge("inferplace_evaluation_queue_length", "Workloads waiting for an evaluation",
                            registry=r)

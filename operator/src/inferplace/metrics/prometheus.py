@@ -52,7 +52,8 @@ class _Shared:
     """An answer kept for `PrometheusBackend.share_s` seconds (a fault too, so a dead server costs one
     timeout per query and not one per workload)."""
 
-    at: float
+    at: float  # monotonic, for its age
+    wall: float  # unix time the query answered for: the observation's time
     value: Table | Series | None = None
     fault: BaseException | None = None
 
@@ -125,18 +126,20 @@ class PrometheusBackend:
         except (requests.Timeout, requests.ConnectionError) as exc:
             raise Unreachable(f"{type(exc).__name__}: {exc}"[:300]) from exc
 
-    def _kept(self, what: tuple[str, str, float], fetch: Any) -> Any:
-        """`fetch()` once per `share_s` for every caller asking the same `what`; concurrent callers wait."""
+    def _kept(self, what: tuple[str, str, float], fetch: Any) -> tuple[Any, float]:
+        """(`fetch()`, when it was fetched) once per `share_s` for every caller asking the same `what`;
+        concurrent callers wait for the first."""
         with self._guard:
             lock = self._locks.setdefault(what, threading.Lock())
         with lock:
             now = time.monotonic()
             kept = self._shared.get(what)
             if kept is None or now - kept.at > self.share_s:
+                wall = time.time()
                 try:
-                    kept = _Shared(now, value=fetch())
+                    kept = _Shared(now, wall, value=fetch())
                 except (Unreachable, *ANSWER_FAULTS) as exc:
-                    kept = _Shared(now, fault=exc)
+                    kept = _Shared(now, wall, fault=exc)
                 with self._guard:
                     self._shared[what] = kept
                     # Range answers are keyed by their last hour: forget those no query can ask for again.
@@ -146,7 +149,7 @@ class PrometheusBackend:
                             self._locks.pop(k, None)
         if kept.fault is not None:
             raise kept.fault
-        return kept.value
+        return kept.value, kept.wall
 
     # --- one workload ----------------------------------------------------------------------------
 
@@ -174,7 +177,8 @@ class PrometheusBackend:
             promql = expression(q, sel, w, by)
             try:
                 if shared:
-                    answer: Table = self._kept(("instant", promql, 0.0), lambda p=promql, b=by: self.table(p, b))
+                    answer, fetched = self._kept(("instant", promql, 0.0), lambda p=promql, b=by: self.table(p, b))
+                    at = min(at, fetched)  # the oldest answer used: the figures are at least that fresh
                 else:
                     answer = self.table(promql, by, at, client)
             except Unreachable as exc:
@@ -223,8 +227,7 @@ class PrometheusBackend:
         if shared:
             # Whole hours only change once an hour: the range is cut at the last whole hour.
             start, end = sample_range(time.time(), span)
-            answer: Series = self._kept(("range", promql, end),
-                                        lambda: self.series(promql, names, start, end, HOUR_S))
+            answer, _ = self._kept(("range", promql, end), lambda: self.series(promql, names, start, end, HOUR_S))
         else:
             start, end = sample_range(at, span)
             answer = self.series(promql, names, start, end, HOUR_S, client)
