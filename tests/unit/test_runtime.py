@@ -40,6 +40,10 @@ class FakeWriter:
                    message: str) -> None:
         self.events.append((name, kind_type, reason))
 
+    def ping(self) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+
     def close(self) -> None:
         self.closed = True
 

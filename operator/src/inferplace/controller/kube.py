@@ -115,6 +115,12 @@ class KubeWriter:
         if generation is not None and meta.get("generation") != generation:
             raise Superseded(f"{namespace}/{name}: generation {generation} -> {meta.get('generation')}")
 
+    def ping(self) -> None:
+        """Raise unless the API server answers (GET /version: allowed to every client, tiny)."""
+        import kubernetes  # noqa: PLC0415
+
+        kubernetes.client.VersionApi(self.api_client).get_code(_request_timeout=self._timeout)
+
     def post_event(self, namespace: str, name: str, uid: str | None, kind_type: str, reason: str,
                    message: str) -> None:
         import kubernetes  # noqa: PLC0415

@@ -39,6 +39,7 @@ log = logging.getLogger("inferplace.operator")
 ERROR_BACKOFF_S = 30.0  # first retry after an unexpected failure; doubles up to the interval
 HEARTBEAT_INTERVALS = 12  # an unchanged status is still rewritten this many intervals after the last write
 RELIST_AFTER_S = 30.0  # a re-listed workload evaluated longer ago than this is evaluated again
+API_PROBE_S = 10.0  # how often the API server is asked whether it is there (GET /version)
 # Fields that change at every evaluation although nothing else did: not a reason to write.
 VOLATILE = ("lastEvaluationTime",)
 
@@ -51,6 +52,9 @@ class StatusWriter(Protocol):
 
     def post_event(self, namespace: str, name: str, uid: str | None, kind_type: str, reason: str,
                    message: str) -> None: ...
+
+    def ping(self) -> None:
+        """Raise unless the API server answers."""
 
     def close(self) -> None: ...
 
@@ -128,11 +132,14 @@ class Runtime:
     clock: Callable[[], datetime] = _now  # wall time for status timestamps
     monotonic: Callable[[], float] = time.monotonic  # scheduling
     tick_s: float = 1.0  # how often the scheduler looks for workloads that fell due
+    probe_s: float = API_PROBE_S
 
     def __post_init__(self) -> None:
         self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self.pool = ThreadPoolExecutor(self.config.workers, thread_name_prefix="inferplace-eval")
+        self.probe_pool = ThreadPoolExecutor(1, thread_name_prefix="inferplace-api-probe")
         self.tasks: list[asyncio.Task[None]] = []
+        self.api_down_since: float | None = None
 
     # ---- inputs from the watch ------------------------------------------------------------------
 
@@ -180,6 +187,7 @@ class Runtime:
 
     def start(self) -> None:
         self.tasks.append(asyncio.create_task(self._scheduler(), name="inferplace-scheduler"))
+        self.tasks.append(asyncio.create_task(self._api_probe(), name="inferplace-api-probe"))
         for i in range(self.config.workers):
             self.tasks.append(asyncio.create_task(self._worker(), name=f"inferplace-worker-{i}"))
 
@@ -188,6 +196,7 @@ class Runtime:
             t.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.probe_pool.shutdown(wait=False, cancel_futures=True)
         self.kube.close()
 
     def healthy(self) -> bool:
@@ -205,6 +214,31 @@ class Runtime:
         while True:
             self.enqueue_due()
             await asyncio.sleep(self.tick_s)
+
+    async def _api_probe(self) -> None:
+        """Notice the API server going and coming back. kopf resumes its watch from the last resource
+        version, so nothing else says that writes were missed: on its return, evaluate everything."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.probe_s)
+            try:
+                await loop.run_in_executor(self.probe_pool, self.kube.ping)
+            except Exception as exc:
+                if self.api_down_since is None:
+                    self.api_down_since = self.monotonic()
+                    log.warning("Kubernetes API unreachable (%s): evaluations wait for it", str(exc)[:300])
+                continue
+            if self.api_down_since is not None:
+                away = self.monotonic() - self.api_down_since
+                self.api_down_since = None
+                self.api_returned()
+                log.warning("Kubernetes API back after %.0f s: evaluating all %d workloads again", away,
+                            len(self.entries))
+
+    def api_returned(self) -> None:
+        now = self.monotonic()
+        for entry in self.entries.values():
+            entry.due = now
 
     async def _worker(self) -> None:
         loop = asyncio.get_running_loop()
