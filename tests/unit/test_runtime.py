@@ -12,7 +12,7 @@ import pytest
 from inferplace.catalog import load_catalog
 from inferplace.controller.config import OperatorConfig
 from inferplace.controller.kube import Gone
-from inferplace.controller.runtime import ERROR_BACKOFF_S, FixedPrices, Runtime
+from inferplace.controller.runtime import DIGEST, ERROR_BACKOFF_S, FixedPrices, Runtime, fingerprint, kept
 from inferplace.metrics import MetricsBackend, MetricsUnavailable, Observation, ObserveRequest
 from inferplace.placement import RegionDefault
 from inferplace.pricing import default_book
@@ -174,7 +174,10 @@ def test_the_workers_evaluate_write_the_status_and_post_the_event() -> None:
     assert ready["status"] == "True" and ready["lastTransitionTime"] == "2026-12-01T12:00:00Z"
     assert writer.events == [("w", "Normal", "RecommendationChanged")]
     entry = rt.entries["team", "w"]
-    assert entry.status == status and entry.evaluated_generation == 1
+    # What is kept is what the next evaluation reads back, and the fingerprint of the rest.
+    assert entry.status == kept(status) and entry.evaluated_generation == 1
+    assert entry.status is not None and entry.status["conditions"] == status["conditions"]
+    assert entry.status[DIGEST] == fingerprint(status)
     assert entry.due == pytest.approx(clock.t + 300.0)  # jitter 0
     assert writer.closed
 

@@ -67,6 +67,10 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     # Watching named namespaces, the chart grants Roles there only: no cluster-wide list of namespaces or
     # CRDs to scan, so kopf serves what it finds at startup instead of retrying 403s and warning.
     settings.scanning.disabled = not cfg.all_namespaces
+    # kopf keeps one worker per object alive this long after its last event, holding that event's body
+    # (a status is ~35 KB of JSON): with a thousand objects the idle workers, not the operator's own
+    # state, set the peak memory. `seen` only records the body, so a short idle time costs nothing.
+    settings.queueing.idle_timeout = 0.5
     telemetry = Telemetry()
     try:
         kube = KubeWriter.connect(cfg.api_timeout_s, cfg.workers)

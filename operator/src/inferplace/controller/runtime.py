@@ -13,6 +13,8 @@ and the level check above replaces kopf's stored diff.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import random
 import time
@@ -42,6 +44,33 @@ RELIST_AFTER_S = 30.0  # a re-listed workload evaluated longer ago than this is 
 API_PROBE_S = 10.0  # how often the API server is asked whether it is there (GET /version)
 # Fields that change at every evaluation although nothing else did: not a reason to write.
 VOLATILE = ("lastEvaluationTime",)
+DIGEST = "_digest"  # key of the kept status's fingerprint (never written to the API)
+PLACEMENT_KEPT = ("instanceType", "capacityType", "replicas", "chipsPerReplica", "instances", "weightPrecision",
+                  "speculativeDecoding")
+
+
+def kept(status: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the loop keeps of a status between evaluations: what reconcile reads back (conditions for
+    their transition times, the placements' shapes and prices for Events), and a fingerprint of the rest
+    to tell an unchanged result. A whole status is ~35 KB of JSON and ~50 KB as Python objects: a
+    thousand of them would be most of the operator's memory."""
+    if status is None:
+        return None
+    out: dict[str, Any] = {k: status[k] for k in ("observedGeneration", "lastEvaluationTime", "conditions")
+                           if k in status}
+    for key in ("current", "recommendation"):
+        p = status.get(key)
+        if isinstance(p, dict):
+            price = (p.get("costBreakdown") or {}).get("price")
+            out[key] = {k: p[k] for k in PLACEMENT_KEPT if k in p} | (
+                {"costBreakdown": {"price": price}} if price else {})
+    out[DIGEST] = fingerprint(status)
+    return out
+
+
+def fingerprint(status: dict[str, Any]) -> str:
+    body = {k: v for k, v in status.items() if k not in VOLATILE and k != DIGEST}
+    return hashlib.blake2b(json.dumps(body, sort_keys=True, separators=(",", ":")).encode(), digest_size=16).hexdigest()
 
 
 class StatusWriter(Protocol):
@@ -151,7 +180,7 @@ class Runtime:
             self.telemetry.forget(*key)
             self.telemetry.workloads.set(len(self.entries))
             return
-        status = body.get("status") if isinstance(body.get("status"), dict) else None
+        status = kept(body.get("status")) if isinstance(body.get("status"), dict) else None
         entry = self.entries.get(key)
         if entry is None or entry.uid != meta.get("uid"):
             # First sight (create, or resume after a restart): evaluate now.
@@ -270,7 +299,7 @@ class Runtime:
                 status = None
             else:
                 entry.failures = 0
-                entry.status = status
+                entry.status = kept(status)
                 entry.evaluated_generation = snapshot[3]
                 entry.evaluated_at = self.monotonic()
                 entry.due = self.monotonic() + self._interval()
@@ -296,8 +325,8 @@ class Runtime:
                            self.clock(), self.settings, self.prices.state())
         written = result.status
         if self._unchanged(previous, result.status):
-            written = previous or result.status
             self.telemetry.api_writes.labels("status_unchanged").inc()
+            written = {**result.status, "lastEvaluationTime": (previous or {}).get("lastEvaluationTime")}
         else:
             try:
                 self.kube.write_status(namespace, name, uid, result.status, generation)
@@ -321,10 +350,7 @@ class Runtime:
     def _unchanged(self, previous: dict[str, Any] | None, status: dict[str, Any]) -> bool:
         """Nothing but the evaluation time differs from the status on the object, and that was written
         recently enough: no write (a thousand unchanged workloads cost no API traffic)."""
-        if not previous:
-            return False
-        if {k: v for k, v in previous.items() if k not in VOLATILE} != {
-                k: v for k, v in status.items() if k not in VOLATILE}:
+        if not previous or previous.get(DIGEST) != fingerprint(status):
             return False
         last = previous.get("lastEvaluationTime")
         try:
