@@ -28,7 +28,8 @@ _DROP = {"title", "default", "additionalProperties", "gt", "ge", "lt", "le", "pr
 PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Model", "type": "string", "jsonPath": ".spec.model.name"},
     {"name": "Current", "type": "string", "jsonPath": ".spec.current.instanceType"},
-    {"name": "Recommended", "type": "string", "jsonPath": ".status.recommendation.instanceType"},
+    # The summary reads for every kind of placement: "6 x p5.4xlarge (on-demand)", "bedrock API (on-demand)".
+    {"name": "Recommended", "type": "string", "jsonPath": ".status.recommendation.summary"},
     {"name": "Savings/mo", "type": "string", "jsonPath": ".status.recommendation.savingsMonthly"},
     {"name": "Savings %", "type": "string", "jsonPath": ".status.recommendation.savingsPercent"},
     {"name": "Confidence", "type": "string", "jsonPath": ".status.recommendation.confidence.level"},
