@@ -20,7 +20,7 @@ from inferplace.pricing.model import Price
 from inferplace.pricing.snapshot import SnapshotError, generate, render
 
 from ..support.cli import run_cli, write_lines, write_yaml
-from ..support.manifests import CURRENT, workload_doc
+from ..support.manifests import CURRENT, SELF_HOSTED, workload_doc
 from ..support.plan import NOW, plan_one
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,7 +179,7 @@ def _live(prices: list[Price], problems: list[str]) -> OperatorPrices:
 
 
 def _conditions(prices: OperatorPrices, previous: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
-    spec = parse_spec(workload_doc(current=CURRENT)["spec"])
+    spec = parse_spec(workload_doc(current=CURRENT, constraints=SELF_HOSTED)["spec"])
     r = reconcile("w", spec, 1, previous, None, None, CAT, prices.book(), RegionDefault("us-east-1", "test"), NOW,
                   prices=prices.state())
     return {c["type"]: c for c in r.status["conditions"]}, r

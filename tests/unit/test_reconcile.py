@@ -204,3 +204,21 @@ def test_transition_times_and_events_follow_changes_only() -> None:
     assert changed.event is not None and changed.event[1] == "RecommendationChanged"
     assert "(was " in changed.event[2]
 
+
+
+def test_an_old_per_token_price_makes_prices_not_current() -> None:
+    # Bedrock's Llama 3.3 70B price in the table is from 2025-11-19: over 180 days old on 2026-12-01.
+    spec = workload_doc(model="meta-llama/Llama-3.3-70B-Instruct")["spec"]
+    r = evaluate("w", spec, 1, None, None, None)
+    assert r.status["recommendation"]["kind"] == "managed-api"
+    prices = _conditions(r.status)["PricesCurrent"]
+    assert (prices["status"], prices["reason"]) == ("False", "PriceStale")
+    assert "per-token price (bedrock on-demand us-east-1, as of 2025-11-19)" in prices["message"]
+    assert "latency is not modelled" in r.status["recommendation"]["rationale"][0]
+
+
+def test_the_event_for_a_managed_api_names_it() -> None:
+    spec = workload_doc(model="meta-llama/Llama-3.3-70B-Instruct")["spec"]
+    r = evaluate("w", spec, 1, None, None, None)
+    assert r.event is not None and r.event[1] == "RecommendationChanged"
+    assert "bedrock API (on-demand)" in r.event[2] and "None" not in r.event[2]

@@ -115,6 +115,8 @@ def _key(p: dict[str, Any] | Placement | None) -> str | None:
     if p is None:
         return None
     d = p.model_dump(by_alias=True) if isinstance(p, Placement) else p
+    if d.get("kind") == "managed-api":
+        return str(d.get("summary"))
     return (f"{d.get('replicas')} x {d.get('chipsPerReplica')} chips on {d.get('instances')} "
             f"{d.get('instanceType')} ({d.get('capacityType')}, {d.get('weightPrecision')}"
             f"{', speculative' if d.get('speculativeDecoding') else ''})")
@@ -135,17 +137,28 @@ def _prices_condition(st: InferenceWorkloadStatus, state: PricesState, max_age_d
     used: list[tuple[str, PriceUsed]] = [(label, p.cost_breakdown.price) for label, p in
             (("today's placement", st.current), ("the recommendation", st.recommendation))
             if p is not None and p.cost_breakdown is not None and p.cost_breakdown.price is not None]
-    providers = sorted({price.provider for _, price in used})
-    where = f"prices from {', '.join(providers)}" if used else "no price was used"
+    apis = [(label, p.managed_api) for label, p in (("the recommendation", st.recommendation),)
+            if p is not None and p.managed_api is not None]
+    providers = sorted({price.provider for _, price in used} | {f"{api.provider} API prices" for _, api in apis})
+    where = f"prices from {', '.join(providers)}" if used or apis else "no price was used"
     old = [f"{label}'s price ({price.capacity_type} {price.region}, as of {price.as_of}) is {price.age_days} days old"
            for label, price in used if price.age_days > max_age_days]
+    old += [f"{label}'s per-token price ({api.provider} {api.mode} {api.region}, as of {api.as_of}) is "
+            f"{api.age_days} days old" for label, api in apis if api.age_days > max_age_days]
     if state.live and state.failed_at is not None:
         last = f"last good refresh {rfc3339(state.refreshed_at)}" if state.refreshed_at else "no refresh has succeeded"
         fallback = f"{where}; the live AWS provider failed at {rfc3339(state.failed_at)} ({last}: those prices stay, " \
                    f"the snapshot fills the gaps): {state.problems[0] if state.problems else 'unknown'}"
         return (not old, "LiveRefreshFailed", "; ".join([fallback, *old]))
     if old:
-        return (False, "PriceStale", f"{'; '.join(old)} (limit {max_age_days} days): refresh prices or supply a rate")
+        fixes = []
+        if any("per-token" not in o for o in old):
+            fixes.append("refresh prices or supply a rate")
+        if any("per-token" in o for o in old):
+            fixes.append("per-token prices come from the bundled table (pricing/data/managed-apis.yaml): check the "
+                         "provider's current price")
+        fix = "; ".join(fixes)
+        return (False, "PriceStale", f"{'; '.join(old)} (limit {max_age_days} days): {fix}")
     if state.live:
         return (True, "LivePrices", f"{where}; live AWS prices refreshed {rfc3339(state.refreshed_at)}"
                 if state.refreshed_at else f"{where}; the live AWS provider has not answered yet")

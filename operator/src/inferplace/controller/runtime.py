@@ -45,8 +45,8 @@ API_PROBE_S = 10.0  # how often the API server is asked whether it is there (GET
 # Fields that change at every evaluation although nothing else did: not a reason to write.
 VOLATILE = ("lastEvaluationTime",)
 DIGEST = "_digest"  # key of the kept status's fingerprint (never written to the API)
-PLACEMENT_KEPT = ("instanceType", "capacityType", "replicas", "chipsPerReplica", "instances", "weightPrecision",
-                  "speculativeDecoding")
+PLACEMENT_KEPT = ("kind", "summary", "instanceType", "capacityType", "replicas", "chipsPerReplica", "instances",
+                  "weightPrecision", "speculativeDecoding")
 
 
 def kept(status: dict[str, Any] | None) -> dict[str, Any] | None:

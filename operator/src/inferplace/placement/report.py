@@ -201,8 +201,11 @@ def _headline(o: Outcome, opt: Choice, best: Choice | None, n_options: int) -> s
         slo = f"TTFT p95 <= {w.ttft_slo_s * 1e3:g} ms, TPOT p95 <= {w.tpot_slo_s * 1e3:g} ms"
         if math.isfinite(w.e2e_slo_s):
             slo += f", e2e p95 <= {w.e2e_slo_s * 1e3:g} ms"
-        return (f"cheapest of {n_options} priced placements meeting {slo} at the peak of "
-                f"{w.rps * w.peak_to_mean:.2f} req/s ({w.rps:g} mean x {w.peak_to_mean:g})")
+        peak = f"at the peak of {w.rps * w.peak_to_mean:.2f} req/s ({w.rps:g} mean x {w.peak_to_mean:g})"
+        if isinstance(opt, ManagedOption):
+            return (f"cheapest of {n_options} priced options: the self-hosted ones meet {slo} {peak}; this API's "
+                    "latency is not modelled")
+        return f"cheapest of {n_options} priced placements meeting {slo} {peak}"
     d = (opt.per_million / best.per_million - 1) * 100
     return f"{d:+.1f}% cost per 1M output tokens vs the recommendation"
 
