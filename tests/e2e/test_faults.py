@@ -98,8 +98,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         kubectl = [str(plane.bin / "kubectl"), "--kubeconfig", str(plane.kubeconfig)]
         subprocess.run([*kubectl, "apply", "--server-side", "-f", str(ROOT / "crds")], check=True,
                        capture_output=True, timeout=60)
-        subprocess.run([*kubectl, "wait", "--for=condition=Established", "crd/inferenceworkloads.inferplace.io",
-                        "--timeout=60s"], check=True, capture_output=True, timeout=90)
+        established(kubectl)
         subprocess.run([*kubectl, "create", "namespace", ns], check=True, capture_output=True, timeout=60)
         log = root / "operator.log"
         metrics_port, live_port = free_port(), free_port()
@@ -115,6 +114,21 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
                 yield Rig(plane, ns, f"http://127.0.0.1:{metrics_port}/metrics", log, proc)
             finally:
                 stop(proc)
+
+
+def established(kubectl: list[str], timeout: float = 60) -> None:
+    """Wait for the CRD to be served. `kubectl wait` right after the apply on a fresh API server can
+    answer NotFound before the CRD is visible, so poll its condition instead."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = subprocess.run([*kubectl, "get", "crd", "inferenceworkloads.inferplace.io", "-o",
+                              "jsonpath={.status.conditions[?(@.type=='Established')].status}"],
+                             capture_output=True, text=True, timeout=30, check=False)
+        if got.stdout.strip() == "True":
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"CRD not Established in {timeout:g} s: {got.stdout} {got.stderr}")
+        time.sleep(0.5)
 
 
 def _ready_all(rig: Rig, names: list[str], timeout: float = 60) -> None:

@@ -58,7 +58,7 @@ def test_without_metrics_the_declared_traffic_is_used_and_every_condition_is_set
     r = evaluate("w", _spec(), 3, None, None, None)
     InferenceWorkloadStatus.model_validate(r.status)  # the shape the CRD declares
     c = _conditions(r.status)
-    assert set(c) == {"Ready", "MetricsAvailable", "Calibrated", "PricesCurrent"}
+    assert set(c) == {"Ready", "MetricsAvailable", "Calibrated", "PricesCurrent", "Approved"}
     assert c["Ready"]["status"] == "True" and r.ready
     assert c["MetricsAvailable"]["status"] == "False" and c["MetricsAvailable"]["reason"] == "NotConfigured"
     assert c["Calibrated"]["reason"] == "NoMetrics"
@@ -222,3 +222,28 @@ def test_the_event_for_a_managed_api_names_it() -> None:
     r = evaluate("w", spec, 1, None, None, None)
     assert r.event is not None and r.event[1] == "RecommendationChanged"
     assert "bedrock API (on-demand)" in r.event[2] and "None" not in r.event[2]
+
+
+def test_the_approved_condition_follows_the_annotation() -> None:
+    spec = _spec()
+    r = evaluate("w", spec, 1, None, None, None)
+    rec_id = r.status["recommendation"]["id"]
+    c = _conditions(r.status)["Approved"]
+    assert (c["status"], c["reason"]) == ("False", "NotApproved") and rec_id in c["message"]
+    ok = reconcile("w", parse_spec(spec), 1, None, None, None, CAT, BOOK, REGION, NOW, approved=rec_id)
+    assert (_conditions(ok.status)["Approved"]["status"], _conditions(ok.status)["Approved"]["reason"]) == (
+        "True", "Approved")
+    old = reconcile("w", parse_spec(spec), 1, None, None, None, CAT, BOOK, REGION, NOW, approved="0123456789ab")
+    c = _conditions(old.status)["Approved"]
+    assert (c["status"], c["reason"]) == ("False", "ApprovalOutdated") and rec_id in c["message"]
+
+
+def test_the_recommendation_id_is_what_would_be_deployed() -> None:
+    # The same placement gives the same id; a different traffic that changes the fleet changes it; a
+    # price change alone does not.
+    a = evaluate("w", _spec(), 1, None, None, None).status["recommendation"]
+    b = evaluate("w", _spec(), 2, None, None, None).status["recommendation"]
+    assert a["id"] == b["id"] and len(a["id"]) == 12
+    busier = _spec(traffic={"requestsPerSecond": 200, "promptTokens": {"mean": 1000}, "outputTokens": {"mean": 200}})
+    c = evaluate("w", busier, 1, None, None, None).status["recommendation"]
+    assert c["replicas"] != a["replicas"] and c["id"] != a["id"]

@@ -221,3 +221,14 @@ def test_an_object_gone_while_evaluated_is_dropped() -> None:
     rt.seen("ADDED", _body())
     _drive(rt, lambda: not rt.entries)
     assert writer.statuses == []
+
+
+def test_an_approval_is_evaluated_at_once_though_the_generation_stays() -> None:
+    rt, _, _ = _runtime()
+    rt.seen("ADDED", _body(status={"observedGeneration": 1}))
+    entry = rt.entries["team", "w"]
+    entry.queued, entry.evaluated_generation = False, 1
+    body = _body(status={"observedGeneration": 1})
+    body["metadata"]["annotations"] = {"inferplace.io/approved-recommendation": "0123456789ab"}
+    rt.seen("MODIFIED", body)
+    assert entry.queued and entry.approved == "0123456789ab"

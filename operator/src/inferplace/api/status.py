@@ -7,6 +7,8 @@ US dollars per month of 730 hours, as a string with 2 decimals; other decimals a
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
@@ -167,6 +169,9 @@ class Placement(BaseModel):
 
     model_config = WIRE
     kind: Literal["self-hosted", "managed-api"] = "self-hosted"
+    id: str | None = Field(default=None, pattern=r"^[0-9a-f]{12}$")
+    """Stable id of what would be deployed (see `placement_id`): approve a recommendation by writing it into
+    the annotation inferplace.io/approved-recommendation."""
     summary: str = Field(max_length=128)
     """One line: replicas, instance type, capacity type and scaling, or the API."""
     node_pool: str = Field(max_length=32)
@@ -280,3 +285,17 @@ class InferenceWorkloadStatus(BaseModel):
     assumptions: list[Annotated[str, Field(max_length=512)]] = Field(default=[], max_length=32)
     """Defaults the evaluation used because the spec did not say."""
     last_evaluation_time: str | None = None
+
+
+# What would be deployed: two placements with these equal are the same change to a cluster.
+ID_FIELDS = ("kind", "node_pool", "instance_type", "capacity_type", "replicas", "chips_per_replica",
+             "weight_precision", "speculative_decoding")
+
+
+def placement_id(p: Placement) -> str:
+    """12 hex digits of a hash of what would be deployed (instances, replicas, precision, scaling, or the
+    API); costs and rationale do not enter it, so a price change alone does not void an approval."""
+    parts: dict[str, object] = {k: getattr(p, k) for k in ID_FIELDS}
+    parts["scaling"] = p.scaling.strategy if p.scaling else None
+    parts["api"] = (p.managed_api.provider, p.managed_api.mode, p.managed_api.model_id) if p.managed_api else None
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]

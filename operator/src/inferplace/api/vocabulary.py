@@ -61,7 +61,11 @@ REASONS: tuple[Reason, ...] = get_args(Reason)
 ConfidenceLevel = Literal["high", "medium", "low"]
 CONFIDENCE_LEVELS: tuple[ConfidenceLevel, ...] = get_args(ConfidenceLevel)
 
-ConditionType = Literal["Ready", "MetricsAvailable", "Calibrated", "PricesCurrent"]
+ConditionType = Literal["Ready", "MetricsAvailable", "Calibrated", "PricesCurrent", "Approved"]
+
+APPROVAL_ANNOTATION = "inferplace.io/approved-recommendation"
+"""Set to a recommendation's `id` to approve it: `inferplace render --approved` renders only those,
+and the operator's `Approved` condition says whether the approved one is still the current one."""
 
 # A Prometheus label name a selector may use: PromQL's rule, without the reserved `__*` names
 # (`__name__` would replace the metric every query names).
@@ -82,6 +86,7 @@ def duration_seconds(text: str) -> int:
 
 
 __all__ = [
+    "APPROVAL_ANNOTATION",
     "BOUNDS",
     "BYTES_PER_ELEMENT",
     "CAPACITY_TYPES",

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from inferplace.api import InferenceWorkloadSpec, describe
 from inferplace.api.status import Condition, InferenceWorkloadStatus, Observed, Placement, PriceUsed
 from inferplace.api.types import fixed
-from inferplace.api.vocabulary import ConditionType
+from inferplace.api.vocabulary import APPROVAL_ANNOTATION, ConditionType
 from inferplace.catalog import Catalog
 from inferplace.metrics import MetricsUnavailable, Observation
 from inferplace.placement import RegionDefault, WorkloadError, report, resolve
@@ -183,10 +183,29 @@ def _price_changes(previous: dict[str, Any], st: InferenceWorkloadStatus) -> lis
     return out
 
 
+def _approval(st: InferenceWorkloadStatus, approved: str | None) -> tuple[bool | None, str, str]:
+    """(status, reason, message) of Approved: whether the approved recommendation is still the current one."""
+    rec = st.recommendation
+    key = APPROVAL_ANNOTATION
+    if approved is None:
+        if rec is None:
+            return (False, "NoRecommendation", "nothing to approve")
+        return (False, "NotApproved", f"annotate {key}={rec.id} to approve {rec.summary}")
+    if rec is None:
+        return (False, "NoRecommendation", f"{key}={approved[:64]} was approved, but there is no recommendation now")
+    if approved == rec.id:
+        return (True, "Approved", f"{rec.summary} ({rec.id}) is approved and still the recommendation")
+    return (False, "ApprovalOutdated", f"{key}={approved[:64]} is not the current recommendation {rec.id} "
+            f"({rec.summary}): review it, then approve the new id; `inferplace render --approved` renders nothing "
+            "for this workload meanwhile")
+
+
 def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: int | None,
               previous: dict[str, Any] | None, obs: Observation | None, fault: MetricsUnavailable | None,
               cat: Catalog, book: PriceBook, region: RegionDefault, now: datetime,
-              settings: Settings = DEFAULTS, prices: PricesState = SNAPSHOT_ONLY) -> Evaluation:
+              settings: Settings = DEFAULTS, prices: PricesState = SNAPSHOT_ONLY,
+              approved: str | None = None) -> Evaluation:
+    """`approved`: the value of the object's inferplace.io/approved-recommendation annotation, if any."""
     previous = previous or {}
     raw = previous.get("conditions")
     old_conditions: list[dict[str, Any]] = [c for c in raw if isinstance(c, dict)] if isinstance(raw, list) else []
@@ -197,7 +216,8 @@ def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: 
     def failed(reason: str, message: str, metrics: Condition) -> Evaluation:
         conds = [cond("Ready", False, reason, message), metrics,
                  cond("Calibrated", None, "NotEvaluated", "the spec could not be evaluated"),
-                 cond("PricesCurrent", None, "NotEvaluated", "the spec could not be evaluated")]
+                 cond("PricesCurrent", None, "NotEvaluated", "the spec could not be evaluated"),
+                 cond("Approved", None, "NotEvaluated", "the spec could not be evaluated")]
         status = InferenceWorkloadStatus(
             observed_generation=generation, conditions=_keep_transition_times(conds, old_conditions),
             observed=_observed(obs) if obs else None, last_evaluation_time=rfc3339(now))
@@ -237,7 +257,8 @@ def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: 
         calibrated = cond("Calibrated", False, cal.reason, cal.message)
     fresh, why, message = _prices_condition(st, prices, settings.pricing.max_age_days)
     priced = cond("PricesCurrent", fresh, why, message)
-    conds = _keep_transition_times([*st.conditions, metrics, calibrated, priced], old_conditions)
+    consent = cond("Approved", *_approval(st, approved))
+    conds = _keep_transition_times([*st.conditions, metrics, calibrated, priced, consent], old_conditions)
     st = st.model_copy(update={"conditions": conds, "observed": _observed(obs) if obs else None})
     rec = st.recommendation
     before, after = _key(previous.get("recommendation")), _key(rec)

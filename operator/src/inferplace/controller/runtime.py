@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from inferplace.api import InferenceWorkloadSpec
-from inferplace.api.vocabulary import Platform
+from inferplace.api.vocabulary import APPROVAL_ANNOTATION, Platform
 from inferplace.catalog import Catalog
 from inferplace.controller.config import OperatorConfig
 from inferplace.controller.kube import Gone, Superseded
@@ -137,6 +137,7 @@ class Entry:
     failures: int = 0
     evaluated_generation: int | None = None
     evaluated_at: float | None = None  # monotonic time of the last evaluation that reached the API
+    approved: str | None = None  # the inferplace.io/approved-recommendation annotation
 
     @property
     def key(self) -> tuple[str, str]:
@@ -181,11 +182,14 @@ class Runtime:
             self.telemetry.workloads.set(len(self.entries))
             return
         status = kept(body.get("status")) if isinstance(body.get("status"), dict) else None
+        annotations = meta.get("annotations")
+        raw = annotations.get(APPROVAL_ANNOTATION) if isinstance(annotations, dict) else None
+        approved = str(raw) if raw is not None else None
         entry = self.entries.get(key)
         if entry is None or entry.uid != meta.get("uid"):
             # First sight (create, or resume after a restart): evaluate now.
             entry = Entry(key[0], key[1], meta.get("uid"), meta.get("generation"), parse_spec(body.get("spec")),
-                          status)
+                          status, approved=approved)
             self.entries[key] = entry
             self.telemetry.workloads.set(len(self.entries))
             self._enqueue(entry)
@@ -195,6 +199,13 @@ class Runtime:
             # A re-list: the watch stream was restarted (the API server or etcd came back, or the resource
             # version expired). Whatever was missed meanwhile, evaluate again instead of trusting it.
             entry.due = self.monotonic()
+        if approved != entry.approved:
+            # An approval does not bump the generation: the Approved condition must follow it at once.
+            entry.approved = approved
+            if entry.running:
+                entry.dirty = True
+            else:
+                self._enqueue(entry)
         if meta.get("generation") != entry.generation:
             entry.spec = parse_spec(body.get("spec"))
         entry.generation = meta.get("generation")
@@ -278,7 +289,8 @@ class Runtime:
             if entry is None:
                 continue
             entry.queued, entry.running, entry.dirty = False, True, False
-            snapshot = (entry.namespace, entry.name, entry.uid, entry.generation, entry.spec, entry.status)
+            snapshot = (entry.namespace, entry.name, entry.uid, entry.generation, entry.spec, entry.status,
+                        entry.approved)
             try:
                 status = await loop.run_in_executor(self.pool, self.evaluate_and_write, *snapshot)
             except Gone:
@@ -305,7 +317,7 @@ class Runtime:
                 entry.due = self.monotonic() + self._interval()
             finally:
                 entry.running = False
-            if entry.dirty and entry.stale():
+            if entry.dirty and (entry.stale() or entry.approved != snapshot[6]):
                 self._enqueue(entry)
 
     def _interval(self) -> float:
@@ -316,13 +328,13 @@ class Runtime:
 
     def evaluate_and_write(self, namespace: str, name: str, uid: str | None, generation: int | None,
                            spec: InferenceWorkloadSpec | InvalidSpec,
-                           previous: dict[str, Any] | None) -> dict[str, Any]:
+                           previous: dict[str, Any] | None, approved: str | None = None) -> dict[str, Any]:
         started = time.perf_counter()
         obs, fault = self._observe(spec) if isinstance(spec, InferenceWorkloadSpec) else (None, None)
         if isinstance(spec, InferenceWorkloadSpec) and spec.constraints.region:
             self.prices.want([spec.constraints.region])
         result = reconcile(name, spec, generation, previous, obs, fault, self.catalog, self.prices.book(), self.region,
-                           self.clock(), self.settings, self.prices.state())
+                           self.clock(), self.settings, self.prices.state(), approved)
         written = result.status
         if self._unchanged(previous, result.status):
             self.telemetry.api_writes.labels("status_unchanged").inc()

@@ -27,6 +27,7 @@ from inferplace.api.status import (
     SavingsRange,
     ScalingUsed,
     TrafficShape,
+    placement_id,
 )
 from inferplace.api.types import fixed, money
 from inferplace.api.vocabulary import REASONS
@@ -434,6 +435,7 @@ def build_report(o: Outcome, alternatives: Sequence[Choice], estimates: Sequence
                                  max_price_age_days) if isinstance(opt, ManagedOption) else
               _placement(o, opt, cur_total, cat, None if opt is chosen else chosen, n, _confidence(e), today,
                          max_price_age_days) for opt, e in zip(shown, estimates, strict=True)]
+    placed = [p.model_copy(update={"id": placement_id(p)}) for p in placed]
     rec = placed[0] if chosen else None
     others = placed[1:] if chosen else []
     stamp = rfc3339(now)
