@@ -270,6 +270,19 @@ class Scaling(BaseModel):
     """Node provisioning plus model load, e.g. 10m; estimated from the model's size when omitted."""
 
 
+K8S_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+class Serving(BaseModel):
+    """The Deployment that serves this workload, for `inferplace render`'s patch."""
+
+    model_config = WIRE
+    deployment: str = Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    """Its name, in the workload's namespace."""
+    container: str = Field(min_length=1, max_length=63, pattern=K8S_NAME)
+    """The serving container's name (the patch merges into it by name)."""
+
+
 class InferenceWorkloadSpec(BaseModel):
     """An LLM inference workload to place."""
 
@@ -284,3 +297,5 @@ class InferenceWorkloadSpec(BaseModel):
     speculative_decoding: SpeculativeDecoding | None = None
     scaling: Scaling = Scaling()
     metrics: Metrics | None = None
+    serving: Serving | None = None
+    """The serving Deployment and container, for the rendered patch (else `render --deployment/--container`)."""

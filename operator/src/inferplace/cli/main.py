@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from inferplace import __version__
-from inferplace.cli import crd, estimate, operator, prices, recommend
+from inferplace.cli import crd, estimate, operator, plan, prices, recommend, render
 
 EXIT_USAGE = 2
 
@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     estimate.register(sub)
     recommend.register(sub)
+    plan.register(sub)
+    render.register(sub)
     prices.register(sub)
     crd.register(sub)
     operator.register(sub)

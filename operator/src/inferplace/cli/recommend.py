@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from inferplace.catalog import CatalogError, load_catalog
+from inferplace.catalog import Catalog, CatalogError, load_catalog
 from inferplace.cli import formatters
 from inferplace.cli.inputs import InputError, manifests
 from inferplace.cli.pricing import add_price_arguments, price_book, region_default
@@ -45,10 +45,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
 
-def _run(args: argparse.Namespace) -> int:
-    if args.top < 0:
-        raise InputError(f"--top must be >= 0, got {args.top}")
-    cat = load_catalog()
+def answer(args: argparse.Namespace, cat: Catalog) -> tuple[list[formatters.Answer], list[str]]:
+    """Every manifest in `args.filename` answered (priced as `add_price_arguments` says), and the problems."""
     book = price_book(args, cat)
     found, problems = manifests(args.filename)
     now = datetime.now(UTC)
@@ -60,6 +58,13 @@ def _run(args: argparse.Namespace) -> int:
             problems += [f"{m.workload.metadata.name}: {p}" for p in res.problems]
         else:
             answers.append(formatters.Answer(m.document, m.workload, res))
+    return answers, problems
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.top < 0:
+        raise InputError(f"--top must be >= 0, got {args.top}")
+    answers, problems = answer(args, load_catalog())
     for line in problems:
         print(f"error: {line}", file=sys.stderr)
     options = formatters.Options(top=args.top)

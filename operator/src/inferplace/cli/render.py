@@ -1,0 +1,145 @@
+"""`inferplace render`: GitOps-ready YAML for each workload's recommendation (or `--option N` of its
+alternatives): a Karpenter NodePool (and a NodeOverlay for your own rates), the EC2NodeClass of its
+accelerator platform, and a strategic-merge patch of the serving Deployment.
+
+With --out DIR it writes DIR/ec2nodeclass-<name>.yaml (one per platform) and, per workload,
+DIR/<namespace>/<name>/karpenter.yaml and deployment-patch.yaml (apply the patch with
+`kubectl patch deployment NAME -n NS --type=strategic --patch-file deployment-patch.yaml`, or as a
+kustomize patch). Without it, everything goes to stdout as one YAML stream.
+
+Exit status: 0 every workload rendered; 3 some were not (no recommendation, a managed API, not
+approved with --approved: the reason on stderr); 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from inferplace.catalog import CatalogError, load_catalog
+from inferplace.cli.inputs import InputError, expand, yaml_documents
+from inferplace.cli.subjects import add_source_arguments, subjects
+from inferplace.rollout import Rendered, RenderError, RenderSettings, render
+from inferplace.rollout.karpenter import Cluster
+
+EXIT_OK, EXIT_USAGE, EXIT_NOT_RENDERED = 0, 2, 3
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("render", help="Karpenter NodePool/EC2NodeClass/NodeOverlay and a Deployment patch per "
+                       "recommendation", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_source_arguments(p)
+    p.add_argument("--out", type=Path, metavar="DIR", help="write files under DIR instead of stdout")
+    p.add_argument("--option", type=int, default=0, metavar="N",
+                   help="render the Nth alternative instead of the recommendation (1 = the first alternative)")
+    p.add_argument("--approved", action="store_true",
+                   help="only workloads whose inferplace.io/approved-recommendation annotation is this option's id")
+    p.add_argument("--cluster-name", default="${CLUSTER_NAME}",
+                   help="tag value of karpenter.sh/discovery on your subnets and security groups")
+    p.add_argument("--node-role", help="IAM role of the nodes (default KarpenterNodeRole-<cluster name>)")
+    p.add_argument("--deployment", help="the serving Deployment (default: spec.serving.deployment)")
+    p.add_argument("--container", help="its serving container (default: spec.serving.container)")
+    p.add_argument("--deployments", type=Path, action="append", metavar="FILE|DIR",
+                   help="today's Deployment manifests: their container args are kept, only the tensor-parallel "
+                        "flag is changed")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except (InputError, CatalogError) as exc:
+        print(f"inferplace render: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.option < 0:
+        raise InputError(f"--option must be >= 0, got {args.option}")
+    cat = load_catalog()
+    found, problems = subjects(args, cat)
+    cluster = Cluster(args.cluster_name, args.node_role or f"KarpenterNodeRole-{args.cluster_name}")
+    settings = RenderSettings(cluster, args.option, args.approved, args.deployment, args.container)
+    deployments = _deployments(args.deployments or [])
+    done: list[Rendered] = []
+    skipped: list[str] = []
+    for s in found:
+        try:
+            done.append(render(s, cat, settings, deployments))
+        except RenderError as exc:
+            skipped.append(str(exc))
+    for line in problems:
+        print(f"error: {line}", file=sys.stderr)
+    for line in skipped:
+        print(f"not rendered: {line}", file=sys.stderr)
+    if args.out is not None:
+        _write(args.out, done)
+    else:
+        sys.stdout.write(_stream(done))
+    if problems:
+        return EXIT_USAGE
+    return EXIT_NOT_RENDERED if skipped else EXIT_OK
+
+
+def _deployments(paths: list[Path]) -> dict[tuple[str, str], dict[str, Any]]:
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in expand(paths):
+        for doc in yaml_documents(path):
+            if isinstance(doc, dict) and doc.get("kind") == "Deployment":
+                meta = doc.get("metadata") or {}
+                out[(str(meta.get("namespace") or "default"), str(meta.get("name")))] = doc
+    return out
+
+
+class _Plain(yaml.SafeDumper):
+    """No anchors and aliases: a reviewer reads every object as it will be applied."""
+
+    def ignore_aliases(self, data: Any) -> bool:  # noqa: ARG002 - PyYAML's signature
+        return True
+
+
+def _dump(docs: list[dict[str, Any]]) -> str:
+    return yaml.dump_all(docs, Dumper=_Plain, sort_keys=False, default_flow_style=False, width=120)
+
+
+def _header(r: Rendered) -> str:
+    lines = [f"# inferplace render: {r.subject.key} -> {r.summary} (recommendation {r.option_id})"]
+    lines += [f"# note: {n}" for n in r.notes]
+    return "\n".join(lines) + "\n"
+
+
+def _stream(done: list[Rendered]) -> str:
+    parts: list[str] = []
+    for nc in _node_classes(done):
+        parts.append(_dump([nc]))
+    for r in done:
+        parts.append(_header(r) + _dump(r.objects))
+        parts.append(f"# strategic-merge patch of Deployment {r.patch['metadata']['namespace']}/"
+                     f"{r.patch['metadata']['name']} (kubectl patch --type=strategic)\n" + _dump([r.patch]))
+    return "---\n".join(parts)
+
+
+def _node_classes(done: list[Rendered]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for r in done:
+        seen.setdefault(r.node_class["metadata"]["name"], r.node_class)
+    return [seen[k] for k in sorted(seen)]
+
+
+def _write(out: Path, done: list[Rendered]) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for nc in _node_classes(done):
+            (out / f"ec2nodeclass-{nc['metadata']['name']}.yaml").write_text(_dump([nc]))
+        for r in done:
+            d = out / r.subject.namespace / r.subject.name
+            d.mkdir(parents=True, exist_ok=True)
+            (d / "karpenter.yaml").write_text(_header(r) + _dump(r.objects))
+            (d / "deployment-patch.yaml").write_text(_header(r) + _dump([r.patch]))
+    except OSError as exc:
+        raise InputError(f"--out {out}: {exc}") from None
+    print(f"wrote {len(done)} workload(s) under {out}", file=sys.stderr)

@@ -1,0 +1,41 @@
+"""The workloads `render` and `plan` work on: manifests answered here (as `recommend` answers them), or
+the statuses the operator wrote in a cluster (`--from-cluster`, with the operator's kubeconfig handling)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from inferplace.catalog import Catalog
+from inferplace.cli.inputs import InputError
+from inferplace.cli.pricing import add_price_arguments
+from inferplace.cli.recommend import answer
+from inferplace.rollout import Subject
+from inferplace.rollout.subject import approval
+
+
+def add_source_arguments(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("-f", "--filename", type=Path, metavar="FILE.yaml", action="append",
+                     help="InferenceWorkload manifests (file, directory or '-'; repeatable), answered here")
+    src.add_argument("--from-cluster", action="store_true",
+                     help="read the statuses the operator wrote (in-cluster service account, else KUBECONFIG)")
+    p.add_argument("-n", "--namespace", action="append", metavar="NS",
+                   help="with --from-cluster: only this namespace (repeatable; default: all you can list)")
+    add_price_arguments(p)
+
+
+def subjects(args: argparse.Namespace, cat: Catalog) -> tuple[list[Subject], list[str]]:
+    if args.from_cluster:
+        from inferplace.cli.cluster import read_workloads  # noqa: PLC0415 - needs the operator extra
+
+        return read_workloads(args.namespace or [])
+    if args.namespace:
+        raise InputError("-n/--namespace goes with --from-cluster (manifests carry their namespace)")
+    answers, problems = answer(args, cat)
+    out = []
+    for a in answers:
+        meta = a.workload.metadata
+        out.append(Subject(meta.namespace or "default", meta.name, a.workload.spec, a.report.status,
+                           approval(a.document)))
+    return out, problems
