@@ -249,4 +249,4 @@ def test_recommend_refuses_a_bad_rates_file_naming_the_field(tmp_path: Path) -> 
     r = run_cli("recommend", "-f", str(ROOT / "examples/01-steady-chat-llama-3.1-8b/workload.yaml"),
                 "--prices", str(rates))
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert "month must be in 1..12" in r.stderr and "quote dates" in r.stderr
+    assert "prices[0].date:" in r.stderr and "month value is outside expected range of 1-12" in r.stderr

@@ -11,6 +11,7 @@ Money in status is a string with 2 decimals (US dollars; a month is 730 hours).
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -18,26 +19,33 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-DECIMAL_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
+# The input bound of every decimal: up to 15 digits before the point and 9 after (a 1e-9 request rate, a
+# billion-dollar bill); beyond it nothing the model computes is meaningful, and the CRD refuses it too.
+DECIMAL_PATTERN = r"^[0-9]{1,15}(\.[0-9]{1,9})?$"
+MAX_INTEGER = 10**15 - 1
 _DECIMAL_RE = re.compile(DECIMAL_PATTERN)
 
 
 def _parse_decimal(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise ValueError("must be a number, not true/false")
-    if isinstance(value, (int, Decimal)) and value >= 0 and Decimal(value).is_finite():
+    if isinstance(value, (int, Decimal)) and 0 <= value <= MAX_INTEGER and Decimal(value).is_finite():
         return Decimal(value)
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value} is not a number; give a decimal such as \"0.85\" or \"12\"")
         raise ValueError(
             f'write decimals as quoted strings, e.g. "{value}" (floats are not allowed in a '
             "Kubernetes spec)"
         )
-    if isinstance(value, str) and _DECIMAL_RE.fullmatch(value.strip()):
+    if isinstance(value, str) and _DECIMAL_RE.fullmatch(value):
         try:
-            return Decimal(value.strip())
+            return Decimal(value)
         except InvalidOperation:
             pass
-    raise ValueError(f'{value!r} is not a non-negative decimal such as "0.85" or "12"')
+    text = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+    raise ValueError(f'{text} is not a non-negative decimal such as "0.85" or "12" (at most 15 digits before '
+                     "the point and 9 after; no spaces)")
 
 
 def _decimal_text(value: Decimal) -> str:
@@ -51,15 +59,18 @@ Dec = Annotated[
     PlainSerializer(_decimal_text, return_type=str),
     WithJsonSchema({
         "x-kubernetes-int-or-string": True,
-        "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": DECIMAL_PATTERN}],
+        "anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_INTEGER},
+                  {"type": "string", "pattern": DECIMAL_PATTERN, "maxLength": 25}],
     }),
 ]
 """A non-negative decimal: an integer or a decimal string on the wire."""
 
 
 WIRE = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid",
-                  use_attribute_docstrings=True)
-"""camelCase on the wire, snake_case in Python; unknown fields are errors, never dropped."""
+                  use_attribute_docstrings=True, strict=True)
+"""camelCase on the wire, snake_case in Python; unknown fields are errors, never dropped. Strict: what the
+generated CRD refuses is refused here too (`true` or "8" in an integer field, "yes" in a boolean), so a
+manifest the CLI accepts also applies to a cluster."""
 
 
 def wire_with_rules(*rules: tuple[str, str]) -> ConfigDict:

@@ -13,25 +13,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from inferplace.api import API_VERSION, KIND, InferenceWorkload, describe
-
-# libyaml's parser when the platform has it (6x faster on a thousand manifests), else PyYAML's own.
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from inferplace.api import documents as documents_mod
 
 
 class InputError(Exception):
     """The input as a whole cannot be used (exit 2)."""
 
 
-def read_text(path: Path, encoding: str = "utf-8") -> str:
-    """The file's text, or stdin's for `-`."""
+def read_bytes(path: Path) -> bytes:
+    """At most MAX_BYTES of the file, or of stdin for `-` (a larger input stops while being read)."""
     try:
-        return sys.stdin.read() if str(path) == "-" else path.read_text(encoding=encoding)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from None
+        return documents_mod.read_bytes(path, sys.stdin.buffer if str(path) == "-" else None)
+    except documents_mod.ReadError as exc:
+        raise InputError(str(exc)) from None
+
+
+def read_text(path: Path, encoding: str = "utf-8") -> str:
+    """The file's text (bounded as `read_bytes`), or stdin's for `-`."""
+    try:
+        return read_bytes(path).decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: byte {exc.start}: not {encoding} (byte 0x{exc.object[exc.start]:02x})") from None
 
 
 def expand(paths: list[Path]) -> list[Path]:
@@ -49,14 +54,12 @@ def expand(paths: list[Path]) -> list[Path]:
 
 
 def yaml_documents(path: Path) -> list[Any]:
-    """Every non-empty document of a (multi-document) YAML file."""
-    try:
-        return [d for d in yaml.load_all(read_text(path), Loader=_LOADER) if d is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"{path}:{where}: not valid YAML: {problem}") from None
+    """Every non-empty document of a (multi-document) YAML file; InputError naming the first broken one."""
+    docs = documents_mod.documents(read_bytes(path))
+    bad = next((d for d in docs if d.problem), None)
+    if bad is not None:
+        raise InputError(f"{path}: document {bad.index + 1}: {bad.problem}")
+    return [d.value for d in docs if d.value is not None]
 
 
 def csv_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
@@ -104,15 +107,28 @@ def parse_manifest(doc: Any, index: int) -> tuple[Manifest | None, list[str]]:
 
 
 def manifests(paths: list[Path]) -> tuple[list[Manifest], list[str]]:
-    """Every InferenceWorkload in `paths`, and one line per problem with the others."""
-    docs = [d for path in expand(paths) for d in yaml_documents(path)]
-    if not docs:
-        raise InputError(f"{', '.join(map(str, paths))}: no InferenceWorkload manifests found")
+    """Every InferenceWorkload in `paths`, and one line per problem with the others: a broken file or
+    document is reported and the rest still answered."""
     found: list[Manifest] = []
     problems: list[str] = []
-    for i, doc in enumerate(docs):
-        manifest, errs = parse_manifest(doc, i)
-        problems += errs
-        if manifest is not None:
-            found.append(manifest)
+    count = 0
+    for path in expand(paths):
+        try:
+            docs = documents_mod.documents(read_bytes(path))
+        except InputError as exc:
+            problems.append(str(exc))
+            continue
+        many = len(paths) > 1 or path.is_dir() or len(expand(paths)) > 1
+        for d in docs:
+            where = f"{path}: " if many else ""
+            if d.problem is not None:
+                problems.append(f"{where}document {count + 1}: {d.problem}")
+            elif d.value is not None:
+                manifest, errs = parse_manifest(d.value, count)
+                problems += [f"{where}{e}" for e in errs]
+                if manifest is not None:
+                    found.append(manifest)
+            count += 1
+    if not found and not problems:
+        raise InputError(f"{', '.join(map(str, paths))}: no InferenceWorkload manifests found")
     return found, problems

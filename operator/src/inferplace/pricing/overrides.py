@@ -13,21 +13,20 @@ reads them from `--prices FILE`, the operator from its price-override ConfigMap.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from inferplace.api.documents import MAX_BYTES, documents
 from inferplace.api.errors import describe
 from inferplace.api.types import WIRE, Dec
 from inferplace.api.vocabulary import CapacityType, PriceProvider
 from inferplace.pricing.model import MAX_USD_PER_HOUR, Price
 
 ANY_REGION = "*"
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class PriceOverride(BaseModel):
@@ -37,7 +36,7 @@ class PriceOverride(BaseModel):
     usd_per_hour: Dec = Field(gt=0, le=MAX_USD_PER_HOUR)
     source: str = Field(min_length=3, max_length=512)
     """Where the figure comes from (contract, quote, pricing page)."""
-    date: date
+    date: datetime.date = Field(strict=False)  # YAML or JSON text: 'YYYY-MM-DD'
     """When the rate took effect or was quoted (YYYY-MM-DD)."""
     region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$", max_length=32)
     """AWS region the rate is for; every region when omitted."""
@@ -74,19 +73,19 @@ class Overrides:
         return self.by_key.values()
 
 
-def read_overrides(text: str, known_instance_types: Iterable[str] | None = None) -> Overrides:
-    """The user's rates from a price file's text (one YAML document with a `prices` list)."""
-    try:
-        docs = [d for d in yaml.load_all(text, Loader=_LOADER) if d is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise OverrideError([f"{where}not valid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
-    except (ValueError, OverflowError) as exc:  # a scalar the safe loader cannot build, e.g. the date 2026-13-45
-        raise OverrideError([f"a value cannot be read: {str(exc)[:200]} (quote dates as 'YYYY-MM-DD')"]) from None
+def read_overrides(text: str | bytes, known_instance_types: Iterable[str] | None = None) -> Overrides:
+    """The user's rates from a price file (one YAML document with a `prices` list), read by the one
+    hardened YAML reader (bounded, duplicate keys refused, dates kept as written)."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    if len(data) > MAX_BYTES:
+        raise OverrideError([f"larger than {MAX_BYTES // (1024 * 1024)} MiB"])
+    docs = documents(data)
+    bad = [f"document {d.index + 1}: {d.problem}" if len(docs) > 1 else str(d.problem) for d in docs if d.problem]
+    if bad:
+        raise OverrideError(bad)
     if len(docs) != 1:
         raise OverrideError([f"expected one YAML document with a `prices` list, found {len(docs)}"])
-    return parse_overrides(docs[0], known_instance_types)
+    return parse_overrides(docs[0].value, known_instance_types)
 
 
 def parse_overrides(raw: Any, known_instance_types: Iterable[str] | None = None) -> Overrides:

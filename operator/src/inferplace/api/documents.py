@@ -1,0 +1,260 @@
+"""The one YAML reader for everything a user hands inferplace (manifests, price files, Deployments).
+
+It reads YAML the way the API server will store it, and bounds every cost of reading:
+- at most `MAX_BYTES` are read (enforced while reading: `/dev/zero` stops at the limit);
+- the stream is split into documents on `---` lines, as kubectl splits it, and each document is
+  parsed on its own, so one broken document is reported while the others are answered;
+- NUL bytes and bytes that are not UTF-8 are reported with their line and column;
+- aliases may not expand a document beyond `MAX_NODES` values or nest it deeper than `MAX_DEPTH`
+  (a "billion laughs" is refused before anything is built), and an alias may not contain itself;
+- duplicate keys are refused with both line numbers (the API server's JSON would keep the last);
+- values Kubernetes' JSON cannot hold are refused with their path and line: `!!binary`, `!!set`,
+  `!!omap`, `!!pairs`, non-finite floats; dates and times stay strings, as kubectl sends them;
+  a value the loader cannot build (`!!int 0b102`, `!!float abc`, a 5,000-digit integer) is reported,
+  never a traceback. Messages show values cut to `SHOWN` characters, never expanded.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+MAX_BYTES = 16 * 1024 * 1024  # per file or stdin
+MAX_DEPTH = 64  # nesting of mappings and lists
+MAX_NODES = 200_000  # values in one document once aliases are expanded
+SHOWN = 80  # characters of a value quoted in a message
+
+_SPLIT = re.compile(rb"^---[ \t]*(?:#.*)?\r?$", re.MULTILINE)
+_UNJSONABLE = ("tag:yaml.org,2002:binary", "tag:yaml.org,2002:set", "tag:yaml.org,2002:omap",
+               "tag:yaml.org,2002:pairs")
+
+
+class ReadError(ValueError):
+    """The input as a whole cannot be read (too large, unreadable)."""
+
+
+@dataclass(frozen=True)
+class Document:
+    index: int  # 0-based, in the stream
+    line: int  # 1-based line of its first line in the stream
+    value: Any = None  # the parsed document (None: empty, or a problem)
+    problem: str | None = None  # why it could not be read: "line N, column M: ..." or "path: ... (line N)"
+
+
+def shown(value: object) -> str:
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= SHOWN else text[:SHOWN] + f"... ({len(text)} characters)"
+
+
+def read_bytes(path: Path | str, stream: IO[bytes] | None = None) -> bytes:
+    """At most MAX_BYTES of a file (or of `stream`, e.g. stdin's buffer), stopping as soon as it is more."""
+    try:
+        with (open(path, "rb") if stream is None else _nullcontext(stream)) as f:
+            data = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise ReadError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise ReadError(f"{path}: larger than {MAX_BYTES // (1024 * 1024)} MiB; split it into several files")
+    return data
+
+
+class _nullcontext:  # noqa: N801 - contextlib.nullcontext, typed for IO
+    def __init__(self, f: IO[bytes]) -> None:
+        self.f = f
+
+    def __enter__(self) -> IO[bytes]:
+        return self.f
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def split(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """(first line, bytes) of each document, split on `---` lines."""
+    start, line = 0, 1
+    for m in _SPLIT.finditer(data):
+        yield line, data[start:m.start()]
+        line += data.count(b"\n", start, m.end()) + 1
+        start = m.end() + 1
+    yield line, data[start:]
+
+
+def documents(data: bytes) -> list[Document]:
+    """Every non-empty document of a YAML stream, each read on its own."""
+    out: list[Document] = []
+    for first, chunk in split(data):
+        if not chunk.strip() or all(ln.strip().startswith(b"#") or not ln.strip() for ln in chunk.splitlines()):
+            continue
+        index = len(out)
+        value, problem = _one(chunk, first)
+        out.append(Document(index, first, value, problem))
+    return out
+
+
+def _where(chunk: bytes, offset: int, first: int) -> str:
+    line = first + chunk.count(b"\n", 0, offset)
+    column = offset - (chunk.rfind(b"\n", 0, offset) + 1) + 1
+    return f"line {line}, column {column}"
+
+
+def _one(chunk: bytes, first: int) -> tuple[Any, str | None]:
+    nul = chunk.find(b"\x00")
+    if nul >= 0:
+        return None, f"{_where(chunk, nul, first)}: a NUL byte (is this a binary file?)"
+    try:
+        text = chunk.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"{_where(chunk, exc.start, first)}: not UTF-8 (byte 0x{chunk[exc.start]:02x})"
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    loader = _Loader(io.StringIO(text), first)
+    try:
+        root = loader.get_single_node()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f"line {first + mark.line}, column {mark.column + 1}" if mark else f"line {first}"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return None, f"{where}: not valid YAML: {shown(problem)}"
+    finally:
+        loader.dispose()
+    if root is None:
+        return None, None
+    bad = _bounds(root, first)
+    if bad:
+        return None, bad
+    try:
+        return loader.construct_document(root), None
+    except _Refused as exc:
+        path = _path_to(root, exc.node) or "(the document)"
+        return None, f"{path}: {exc.why} (line {first + exc.node.start_mark.line})"
+    except RecursionError:
+        return None, f"line {first}: nested too deeply"
+
+
+# libyaml's parser where the platform has it (several times faster on a thousand manifests); the
+# construction, where every check above happens, is Python either way.
+_BASE: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Refused(Exception):  # noqa: N818
+    def __init__(self, node: Node, why: str) -> None:
+        super().__init__(why)
+        self.node, self.why = node, why
+
+
+class _Loader(_BASE):  # type: ignore[misc, valid-type]
+    """SafeLoader with Kubernetes' JSON in mind: no dates, no duplicate keys, nothing JSON cannot hold."""
+
+    def __init__(self, stream: IO[str], first: int) -> None:
+        super().__init__(stream)
+        self.first = first
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        if node.tag in _UNJSONABLE:
+            raise _Refused(node, f"{node.tag.rsplit(':', 1)[-1]} values cannot be stored by Kubernetes (JSON)")
+        try:
+            value = super().construct_object(node, deep)
+        except _Refused:
+            raise
+        except (yaml.constructor.ConstructorError, ValueError, OverflowError, TypeError) as exc:
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise _Refused(node, f"cannot be read: {shown(problem)}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _Refused(node, f"{shown(node.value)} is not a number Kubernetes can store")
+        return value
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, ScalarNode):
+                key = key_node.value
+                if key in seen:
+                    raise _Refused(key_node, f"duplicate key {shown(key)!r} (lines {self.first + seen[key]} and "
+                                   f"{self.first + key_node.start_mark.line}): the API server would keep only "
+                                   "the last")
+                seen[key] = key_node.start_mark.line
+        out: dict[Any, Any] = super().construct_mapping(node, deep)
+        return out
+
+
+# Dates and times stay strings, as they are in the JSON kubectl sends (YAML 1.1 timestamps are not JSON).
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _bounds(root: Node, first: int) -> str | None:
+    """Depth, expanded size and alias cycles, on the node graph (aliases share nodes: nothing is expanded)."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    state: dict[int, int] = {}  # 1: on the stack, 2: done
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        nid = id(node)
+        kids = _children(node)
+        if done:
+            size[nid] = 1 + sum(size[id(k)] for k in kids)
+            depth[nid] = 1 + max((depth[id(k)] for k in kids), default=0)
+            state[nid] = 2
+            if size[nid] > MAX_NODES:
+                return (f"line {first + node.start_mark.line}: expands to more than {MAX_NODES:,} values "
+                        "(aliases): refused")
+            if depth[nid] > MAX_DEPTH:
+                return f"line {first + node.start_mark.line}: nested deeper than {MAX_DEPTH} levels: refused"
+            continue
+        if state.get(nid) == 2:
+            continue
+        if state.get(nid) == 1:
+            return f"line {first + node.start_mark.line}: an alias contains itself: refused"
+        state[nid] = 1
+        stack.append((node, True))
+        for k in kids:
+            if state.get(id(k)) == 1:
+                return f"line {first + k.start_mark.line}: an alias contains itself: refused"
+            if state.get(id(k)) != 2:
+                stack.append((k, False))
+        if len(stack) > MAX_NODES:
+            return f"line {first + node.start_mark.line}: more than {MAX_NODES:,} values: refused"
+    return None
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _path_to(root: Node, target: Node) -> str:
+    """The field path of `target` (e.g. `metadata.labels.day`), searched breadth-first."""
+    queue: deque[tuple[Node, str]] = deque([(root, "")])
+    seen: set[int] = set()
+    while queue:
+        node, path = queue.popleft()
+        if node is target:
+            return path
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            for k, v in node.value:
+                name = str(k.value) if isinstance(k, ScalarNode) else "?"
+                if k is target:
+                    return f"{path}.{name}".lstrip(".")
+                queue.append((v, f"{path}.{name}".lstrip(".")))
+        elif isinstance(node, SequenceNode):
+            for i, v in enumerate(node.value):
+                queue.append((v, f"{path}[{i}]"))
+    return ""
