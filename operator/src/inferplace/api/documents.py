@@ -94,9 +94,8 @@ def documents(data: bytes) -> list[Document]:
     for first, chunk in split(data):
         if not chunk.strip() or all(ln.strip().startswith(b"#") or not ln.strip() for ln in chunk.splitlines()):
             continue
-        index = len(out)
-        value, problem = _one(chunk, first)
-        out.append(Document(index, first, value, problem))
+        for line, value, problem in _chunk(chunk, first):
+            out.append(Document(len(out), line, value, problem))
     return out
 
 
@@ -106,28 +105,40 @@ def _where(chunk: bytes, offset: int, first: int) -> str:
     return f"line {line}, column {column}"
 
 
-def _one(chunk: bytes, first: int) -> tuple[Any, str | None]:
+def _chunk(chunk: bytes, first: int) -> list[tuple[int, Any, str | None]]:
+    """(line, value, problem) of each document in a chunk: usually one; more where the YAML parser
+    sees boundaries the line split does not (`--- value`, `...`)."""
     nul = chunk.find(b"\x00")
     if nul >= 0:
-        return None, f"{_where(chunk, nul, first)}: a NUL byte (is this a binary file?)"
+        return [(first, None, f"{_where(chunk, nul, first)}: a NUL byte (is this a binary file?)")]
     try:
         text = chunk.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, f"{_where(chunk, exc.start, first)}: not UTF-8 (byte 0x{chunk[exc.start]:02x})"
+        return [(first, None, f"{_where(chunk, exc.start, first)}: not UTF-8 (byte 0x{chunk[exc.start]:02x})")]
     if text.startswith("\ufeff"):
         text = text[1:]
     loader = _Loader(io.StringIO(text), first)
+    out: list[tuple[int, Any, str | None]] = []
     try:
-        root = loader.get_single_node()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        where = f"line {first + mark.line}, column {mark.column + 1}" if mark else f"line {first}"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return None, f"{where}: not valid YAML: {shown(problem)}"
+        while True:
+            try:
+                if not loader.check_node():
+                    break
+                root = loader.get_node()
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+                where = f"line {first + mark.line}, column {mark.column + 1}" if mark else f"line {first}"
+                problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+                out.append((first + (mark.line if mark else 0), None, f"{where}: not valid YAML: {shown(problem)}"))
+                break
+            if root is not None:
+                out.append((first + root.start_mark.line, *_built(loader, root, first)))
     finally:
         loader.dispose()
-    if root is None:
-        return None, None
+    return out
+
+
+def _built(loader: _Loader, root: Node, first: int) -> tuple[Any, str | None]:
     bad = _bounds(root, first)
     if bad:
         return None, bad
@@ -165,7 +176,7 @@ class _Loader(_BASE):  # type: ignore[misc, valid-type]
             value = super().construct_object(node, deep)
         except _Refused:
             raise
-        except (yaml.constructor.ConstructorError, ValueError, OverflowError, TypeError) as exc:
+        except Exception as exc:
             problem = getattr(exc, "problem", None) or str(exc)
             raise _Refused(node, f"cannot be read: {shown(problem)}") from None
         if isinstance(value, float) and not math.isfinite(value):
@@ -175,14 +186,20 @@ class _Loader(_BASE):  # type: ignore[misc, valid-type]
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
-            if isinstance(key_node, ScalarNode):
-                key = key_node.value
-                if key in seen:
-                    raise _Refused(key_node, f"duplicate key {shown(key)!r} (lines {self.first + seen[key]} and "
-                                   f"{self.first + key_node.start_mark.line}): the API server would keep only "
-                                   "the last")
-                seen[key] = key_node.start_mark.line
-        out: dict[Any, Any] = super().construct_mapping(node, deep)
+            if not isinstance(key_node, ScalarNode):  # `? {}` or `? [a]`: JSON keys are strings
+                raise _Refused(key_node, "a key must be a plain value (a string), not a mapping or a list")
+            key = key_node.value
+            if key in seen:
+                raise _Refused(key_node, f"duplicate key {shown(key)!r} (lines {self.first + seen[key]} and "
+                               f"{self.first + key_node.start_mark.line}): the API server would keep only the last")
+            seen[key] = key_node.start_mark.line
+        try:  # runs after construct_object returned (PyYAML fills mappings from a generator)
+            out: dict[Any, Any] = super().construct_mapping(node, deep)
+        except _Refused:
+            raise
+        except Exception as exc:  # e.g. `<<: 5` (a merge key needs a mapping)
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise _Refused(node, f"cannot be read: {shown(problem)}") from None
         return out
 
 

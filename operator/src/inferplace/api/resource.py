@@ -25,8 +25,11 @@ class ObjectMeta(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="allow")
     name: str = Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-    namespace: str | None = Field(default=None, max_length=63)
+    namespace: str | None = Field(default=None, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     generation: int | None = None
+    # Kubernetes stores both as string-to-string maps: a number or a list there is refused at admission.
+    labels: dict[str, str] | None = Field(default=None, strict=True)
+    annotations: dict[str, str] | None = Field(default=None, strict=True)
 
 
 class InferenceWorkload(BaseModel):

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from inferplace.api.documents import shown
 from inferplace.catalog import Catalog, CatalogError, load_catalog
 from inferplace.cli.fidelity import compare, format_report
 from inferplace.cli.inputs import InputError, csv_rows
@@ -103,8 +104,12 @@ def estimate_rows(
 
 def _write(rows: list[dict[str, str]], stream: TextIO) -> None:
     w = csv.DictWriter(stream, fieldnames=list(OUTPUT_COLUMNS), lineterminator="\n")
+    # Python 3.11's csv leaves a lone carriage return unquoted when the line ends in "\n", so a
+    # scenario id holding one would split its row: such rows are written fully quoted.
+    quoted = csv.DictWriter(stream, fieldnames=list(OUTPUT_COLUMNS), lineterminator="\n", quoting=csv.QUOTE_ALL)
     w.writeheader()
-    w.writerows(rows)
+    for row in rows:
+        (quoted if any("\r" in v for v in row.values()) else w).writerow(row)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -129,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
         _write(results, sys.stdout)
     failed = [r for r in results if r["error"]]
     for r in failed:
-        print(f"inferplace estimate: {r['scenario_id']}: {r['error']}", file=sys.stderr)
+        sid = r["scenario_id"]
+        print(f"inferplace estimate: {shown(sid if sid.isprintable() else repr(sid))}: {r['error']}", file=sys.stderr)
     if truth is not None:
         keep = {r["scenario_id"] for r in rows if args.quality == "all" or r.get("quality") == "ok"}
         acc_of = {r["scenario_id"]: r.get("accelerator", "") for r in rows}

@@ -65,7 +65,17 @@ def yaml_documents(path: Path) -> list[Any]:
 def csv_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
     """Rows of a CSV file with a header holding at least `required`; cells stripped."""
     text = read_text(path, encoding="utf-8-sig")
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise InputError(f"{path}: line {line}: a NUL byte (is this a binary file?)")
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _rows(path, reader, required)
+    except csv.Error as exc:  # e.g. a cell over csv.field_size_limit() (131,072 characters)
+        raise InputError(f"{path}: line {reader.line_num + 1}: {exc}") from None
+
+
+def _rows(path: Path, reader: csv.DictReader[str], required: tuple[str, ...]) -> list[dict[str, str]]:
     header = [h.strip() for h in (reader.fieldnames or [])]
     if not header:
         raise InputError(f"{path} is empty: expected a CSV header with {', '.join(required)}")

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from inferplace.catalog import Catalog
-from inferplace.cli.inputs import InputError, read_text
+from inferplace.cli.inputs import InputError, read_bytes
 from inferplace.placement import RegionDefault
 from inferplace.pricing import OverrideError, PriceBook, default_book, read_overrides
 
@@ -29,7 +29,11 @@ def price_book(args: argparse.Namespace, cat: Catalog) -> PriceBook:
     if args.prices is None:
         return default_book()
     try:
-        overrides = read_overrides(read_text(args.prices), cat.instances)
+        data = read_bytes(args.prices)
+    except InputError as exc:
+        raise InputError(f"--prices: {exc}") from None
+    try:
+        overrides = read_overrides(data, cat.instances)
     except OverrideError as exc:
         raise InputError(f"--prices {args.prices}: " + "; ".join(exc.problems)) from None
     return default_book(overrides)

@@ -1,0 +1,258 @@
+"""Property-based: generated manifests, price files and scenario rows, mutated in type, size, depth,
+encoding and structure, through the CLI's entry points, must keep the input contract:
+
+- the exit code is one of the documented ones (0 answered, 2 bad input, 3 no placement);
+- nothing escapes as a traceback (the entry point is called in process, so any exception fails);
+- every problem is one bounded line on stderr, and valid documents next to a bad one are still answered;
+- each case ends within `CASE_TIMEOUT_S` (a hang guard, not a speed test).
+
+`INFERPLACE_PROPERTY_EXAMPLES` sets the examples per property (CI: a few hundred in all;
+`python scripts/fuzz_inputs.py` runs a nightly-sized suite and reports the slowest case and the memory).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import resource
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from inferplace.cli.main import main
+
+from ..support.manifests import workload_doc
+
+pytestmark = pytest.mark.properties
+EXAMPLES = int(os.environ.get("INFERPLACE_PROPERTY_EXAMPLES", "60"))
+CASE_TIMEOUT_S = 60
+MAX_LINE = 4096
+REPORT = os.environ.get("INFERPLACE_PROPERTY_REPORT")
+STATS: dict[str, Any] = {"cases": 0, "slowest_s": 0.0, "slowest": "", "exit_codes": {}}
+
+COMMON = settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get("INFERPLACE_PROPERTY_RANDOM"),
+                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                         HealthCheck.data_too_large])
+
+
+class _HangError(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _guard(seconds: int) -> Iterator[None]:
+    def fire(*_: Any) -> None:
+        raise _HangError(f"no answer within {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, fire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    started = time.perf_counter()
+    with _guard(CASE_TIMEOUT_S), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # argparse's own usage errors
+            code = int(exc.code or 0)
+    took = time.perf_counter() - started
+    STATS["cases"] += 1
+    STATS["exit_codes"][code] = STATS["exit_codes"].get(code, 0) + 1
+    if took > STATS["slowest_s"]:
+        STATS["slowest_s"], STATS["slowest"] = took, " ".join(argv)[:200]
+    return code, out.getvalue(), err.getvalue()
+
+
+def _contract(code: int, err: str, allowed: tuple[int, ...] = (0, 2, 3)) -> None:
+    assert code in allowed, (code, err[-2000:])
+    assert "Traceback" not in err
+    for line in err.splitlines():
+        assert len(line) <= MAX_LINE, line[:300]
+
+
+# --- values and mutations -----------------------------------------------------------------------------
+
+SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40), st.text(alphabet="0123456789._ -e+", max_size=30),
+    st.sampled_from(["0.85", "  60  ", "1_000", "00060", "0x10", "1e3", ".nan", ".inf", "yes", "no", "~",
+                     "2026-13-45", "2026-01-01", "0.000000000000000000000000001", "9" * 400, "__name__",
+                     'chat"} or vector(1)', "x{w}", "p5.48xlarge", "bf16", "fp8", "on-demand", "spot"]),
+)
+VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                       st.dictionaries(st.text(max_size=12), inner, max_size=4)),
+                      max_leaves=12)
+
+
+def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+def _set(obj: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    node = obj
+    for p in path[:-1]:
+        node = node[p]
+    node[path[-1]] = value
+    return obj
+
+
+def _drop(obj: Any, path: tuple[Any, ...]) -> Any:
+    if not path:
+        return obj
+    node = obj
+    for p in path[:-1]:
+        node = node[p]
+    del node[path[-1]]
+    return obj
+
+
+@st.composite
+def mutated(draw: st.DrawFn, base: dict[str, Any]) -> Any:
+    doc = json.loads(json.dumps(base))
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        paths = _paths(doc)
+        path = draw(st.sampled_from(paths))
+        action = draw(st.sampled_from(["replace", "drop", "add"]))
+        if action == "replace":
+            doc = _set(doc, path, draw(VALUES))
+        elif action == "drop" and path:
+            doc = _drop(doc, path)
+        else:
+            target = doc
+            for p in path:
+                target = target[p]
+            if isinstance(target, dict):
+                target[draw(st.text(max_size=10))] = draw(VALUES)
+            elif isinstance(target, list):
+                target.append(draw(VALUES))
+    return doc
+
+
+SPLICES = st.sampled_from([b"\x00", b"\xff\xfe", b"---\n", b"&a ", b"*a", b"!!binary ", b"!!set ", b"[" * 70,
+                           b"\t", b": :", b"'", b'"', b"\n  - ", b"\xef\xbb\xbf", b"%YAML 1.1\n", b"? "])
+
+
+@st.composite
+def yaml_bytes(draw: st.DrawFn, docs: list[Any]) -> bytes:
+    text = yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True).encode()
+    for _ in range(draw(st.integers(min_value=0, max_value=3))):
+        at = draw(st.integers(min_value=0, max_value=len(text)))
+        text = text[:at] + draw(SPLICES) + text[at:]
+    if draw(st.booleans()):
+        text = text[: draw(st.integers(min_value=0, max_value=len(text)))]
+    return text
+
+
+GOOD = workload_doc(name="good")
+
+
+def _write(tmp: Path, name: str, data: bytes) -> str:
+    p = tmp / name
+    p.write_bytes(data)
+    return str(p)
+
+
+# --- the properties ---------------------------------------------------------------------------------------
+
+
+@COMMON
+@given(bad=mutated(workload_doc(name="bad", current={"instanceType": "p5.48xlarge", "replicas": 2,
+                                                     "chipsPerReplica": 1})))
+def test_a_mutated_manifest_never_breaks_the_contract(tmp_path: Path, bad: Any) -> None:
+    f = _write(tmp_path, "w.yaml", yaml.safe_dump_all([GOOD, bad], sort_keys=False).encode())
+    code, out, err = run("recommend", "-f", f, "-o", "json")
+    _contract(code, err)
+    # The good manifest is answered whatever happened to the other.
+    body = json.loads(out)
+    items = body["items"] if body.get("kind") == "List" else [body]
+    assert any(i["metadata"]["name"] == "good" for i in items)
+
+
+@COMMON
+@given(data=st.data())
+def test_mutated_yaml_bytes_never_break_the_contract(tmp_path: Path, data: st.DataObject) -> None:
+    bad = data.draw(mutated(workload_doc(name="bad")))
+    raw = data.draw(yaml_bytes([bad]))
+    f = _write(tmp_path, "w.yaml", yaml.safe_dump(GOOD).encode() + b"---\n" + raw)
+    code, out, err = run("recommend", "-f", f, "-o", "json")
+    _contract(code, err)
+    body = json.loads(out)
+    items = body["items"] if body.get("kind") == "List" else [body]
+    assert any(i["metadata"]["name"] == "good" for i in items)
+
+
+PRICES = {"prices": [{"instanceType": "p5.48xlarge", "capacityType": "on-demand", "usdPerHour": "40.00",
+                      "source": "a negotiated quote", "date": "2026-11-01"}]}
+
+
+@COMMON
+@given(data=st.data())
+def test_a_mutated_price_file_never_breaks_the_contract(tmp_path: Path, data: st.DataObject) -> None:
+    rates = data.draw(mutated(PRICES))
+    raw = data.draw(yaml_bytes([rates]))
+    f = _write(tmp_path, "w.yaml", yaml.safe_dump(GOOD).encode())
+    p = _write(tmp_path, "rates.yaml", raw)
+    code, _, err = run("recommend", "-f", f, "--prices", p, "-o", "json")
+    _contract(code, err)
+    if code == 2:
+        assert err.startswith(("inferplace recommend: --prices", "error:")), err[:300]
+
+
+HEADER = ["scenario_id", "model", "accelerator", "instance_type", "num_chips", "replicas", "chips_per_replica",
+          "weight_dtype", "kv_dtype", "input_tokens", "output_tokens", "batch", "load", "framework", "ttft_slo_ms",
+          "tpot_slo_ms"]
+ROW = ["s1", "meta-llama/Llama-3.1-8B-Instruct", "h100-sxm", "p5.48xlarge", "1", "1", "1", "fp8", "fp8", "1000",
+       "300", "", "server-slo", "vllm", "500", "30"]
+CELLS = st.one_of(st.text(max_size=20), st.sampled_from(["", "0", "-1", "1e9", "nan", "x" * 1000, "8", "bf16",
+                                                         "trn9", "server-slo", "offline-max", "static-batch"]))
+
+
+@COMMON
+@given(rows=st.lists(st.lists(CELLS, min_size=len(ROW), max_size=len(ROW)), min_size=0, max_size=4))
+def test_mutated_scenario_rows_never_break_the_contract(tmp_path: Path, rows: list[list[str]]) -> None:
+    import csv  # noqa: PLC0415
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(HEADER)
+    w.writerow(ROW)
+    w.writerows(rows)
+    f = _write(tmp_path, "s.csv", buf.getvalue().encode())
+    out_csv = tmp_path / "out.csv"
+    code, _, err = run("estimate", "--scenarios", f, "--out", str(out_csv))
+    _contract(code, err, (0, 2, 3))  # 3: some rows have an error column (documented), never a traceback
+    if code in (0, 3):
+        got = list(csv.DictReader(out_csv.open()))
+        assert len(got) == 1 + len(rows)  # every row answered, each with its own reason
+        assert got[0]["error"] == "" and float(got[0]["output_tok_s_total"]) > 0
+
+
+def teardown_module() -> None:
+    if REPORT:
+        STATS["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        Path(REPORT).write_text(json.dumps(STATS, indent=2))
