@@ -16,6 +16,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import resource
 import signal
 import time
@@ -76,6 +77,13 @@ def run(*argv: str) -> tuple[int, str, str]:
     if took > STATS["slowest_s"]:
         STATS["slowest_s"], STATS["slowest"] = took, " ".join(argv)[:200]
     return code, out.getvalue(), err.getvalue()
+
+
+# `error: document 2 (bad): spec.traffic.requestsPerSecond: ...`, a quoted odd key, or the two whole-document
+# problems (not a mapping; the wrong kind/apiVersion).
+_LABEL = r"^error: document \d+(?: \((?:[a-z0-9.-]+|'.*?'|\".*?\")\))?: "
+NAMES_A_FIELD = re.compile(_LABEL + r"(?:\(document\)|[\w./-]*(?:\[(?:\d+|'.*?'|\".*?\")\][\w./-]*|\.[\w./-]+)*): "
+                           r"|" + _LABEL + r"(?:kind/apiVersion|expected an Inference)")
 
 
 def _contract(code: int, err: str, allowed: tuple[int, ...] = (0, 2, 3)) -> None:
@@ -187,6 +195,8 @@ def test_a_mutated_manifest_never_breaks_the_contract(tmp_path: Path, bad: Any) 
     f = _write(tmp_path, "w.yaml", yaml.safe_dump_all([GOOD, bad], sort_keys=False).encode())
     code, out, err = run("recommend", "-f", f, "-o", "json")
     _contract(code, err)
+    for line in err.splitlines():  # YAML is valid here: every problem names its field
+        assert NAMES_A_FIELD.match(line), line[:300]
     # The good manifest is answered whatever happened to the other.
     body = json.loads(out)
     items = body["items"] if body.get("kind") == "List" else [body]

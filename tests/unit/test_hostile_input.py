@@ -249,3 +249,19 @@ def test_the_documented_loader_is_the_only_one_the_product_uses() -> None:
              if "load_all(" in p.read_text() or "CSafeLoader" in p.read_text()]
     assert users == ["api/documents.py"], users
     assert sys.version_info >= (3, 11)
+
+
+def test_odd_keys_are_quoted_in_paths_and_every_problem_names_its_document(tmp_path: Path) -> None:
+    """Found by the property suite: a key holding a newline split its message in two; an unknown model
+    was reported as `bad: ...` where parse problems said `document 2 (bad): ...`."""
+    doc = workload_doc(name="bad")
+    doc["spec"]["traffic"]["a\nb"] = 1
+    r = _with_bad(tmp_path, yaml.safe_dump(doc).encode())
+    _answered_good(r)
+    assert r.stderr.strip().splitlines() == [
+        "error: document 2 (bad): spec.traffic['a\\nb']: unknown field; allowed: outputTokens, peakToMeanRatio, "
+        "profile, promptTokens, requestsPerSecond"]
+    unknown = workload_doc(name="bad", model="no/such-model")
+    r = _with_bad(tmp_path, yaml.safe_dump(unknown).encode())
+    _answered_good(r)
+    assert r.stderr.startswith("error: document 2 (bad): spec.model.name: unknown model 'no/such-model'")

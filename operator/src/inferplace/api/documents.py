@@ -28,6 +28,8 @@ from typing import IO, Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from inferplace.api.errors import field_path
+
 MAX_BYTES = 16 * 1024 * 1024  # per file or stdin
 MAX_DEPTH = 64  # nesting of mappings and lists
 MAX_NODES = 200_000  # values in one document once aliases are expanded
@@ -256,12 +258,12 @@ def _children(node: Node) -> list[Node]:
 
 def _path_to(root: Node, target: Node) -> str:
     """The field path of `target` (e.g. `metadata.labels.day`), searched breadth-first."""
-    queue: deque[tuple[Node, str]] = deque([(root, "")])
+    queue: deque[tuple[Node, tuple[int | str, ...]]] = deque([(root, ())])
     seen: set[int] = set()
     while queue:
         node, path = queue.popleft()
         if node is target:
-            return path
+            return field_path(path) if path else ""
         if id(node) in seen:
             continue
         seen.add(id(node))
@@ -269,9 +271,9 @@ def _path_to(root: Node, target: Node) -> str:
             for k, v in node.value:
                 name = str(k.value) if isinstance(k, ScalarNode) else "?"
                 if k is target:
-                    return f"{path}.{name}".lstrip(".")
-                queue.append((v, f"{path}.{name}".lstrip(".")))
+                    return field_path((*path, name))
+                queue.append((v, (*path, name)))
         elif isinstance(node, SequenceNode):
             for i, v in enumerate(node.value):
-                queue.append((v, f"{path}[{i}]"))
+                queue.append((v, (*path, i)))
     return ""

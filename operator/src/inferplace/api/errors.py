@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from typing import Any
@@ -75,10 +76,27 @@ def _message(err: ErrorDetails, root: type[BaseModel]) -> str:
     return msg.removeprefix("Value error, ")
 
 
+KEY_SHOWN = 60  # characters of a field name shown in a path
+_PLAIN_KEY = re.compile(rf"[A-Za-z0-9_/-]{{1,{KEY_SHOWN}}}")
+
+
+def key_text(part: object) -> str:
+    """A field name as a path shows it: as written when plain, else quoted (empty, a newline, ...) and cut."""
+    text = str(part)
+    if _PLAIN_KEY.fullmatch(text) or text == "[key]":  # pydantic's marker: the key itself is invalid
+        return text
+    quoted = repr(text)
+    return quoted if len(quoted) <= KEY_SHOWN else quoted[:KEY_SHOWN] + "...'"
+
+
 def field_path(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            name = key_text(part)
+            out += (f".{name}" if out else name) if name == str(part) else f"[{name}]"
     return out or "(document)"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from inferplace.api import API_VERSION, KIND, InferenceWorkload, describe
 from inferplace.api import documents as documents_mod
+from inferplace.api.errors import key_text
 
 
 class InputError(Exception):
@@ -97,21 +99,26 @@ class Manifest:
 
     document: dict[str, Any]
     workload: InferenceWorkload
+    label: str = ""  # where it was read, for messages: `[file: ]document N (name)`
 
 
-def parse_manifest(doc: Any, index: int) -> tuple[Manifest | None, list[str]]:
+_DNS_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+
+
+def parse_manifest(doc: Any, index: int, where: str = "") -> tuple[Manifest | None, list[str]]:
     """The manifest, or the problems with it (one `label: path: problem` line each)."""
-    label = f"document {index + 1}"
+    label = f"{where}document {index + 1}"
     if not isinstance(doc, dict):
         return None, [f"{label}: expected an InferenceWorkload manifest (a mapping), got {type(doc).__name__}"]
     meta = doc.get("metadata")
-    if isinstance(meta, dict) and isinstance(meta.get("name"), str):
-        label += f" ({meta['name'][:253]})"
+    if isinstance(meta, dict) and isinstance(meta.get("name"), str) and meta["name"]:
+        name = meta["name"]  # as written when a valid name; else quoted and cut (it may hold a newline)
+        label += f" ({name})" if _DNS_NAME.fullmatch(name) else f" ({key_text(name)})"
     if doc.get("kind") != KIND or doc.get("apiVersion") != API_VERSION:
         return None, [f"{label}: kind/apiVersion must be {KIND} / {API_VERSION}, got "
                       f"{str(doc.get('kind'))[:64]!r} / {str(doc.get('apiVersion'))[:64]!r}"]
     try:
-        return Manifest(doc, InferenceWorkload.model_validate(doc)), []
+        return Manifest(doc, InferenceWorkload.model_validate(doc), label), []
     except ValidationError as exc:
         return None, describe(exc, InferenceWorkload, prefix=f"{label}: ")
 
@@ -121,24 +128,22 @@ def manifests(paths: list[Path]) -> tuple[list[Manifest], list[str]]:
     document is reported and the rest still answered."""
     found: list[Manifest] = []
     problems: list[str] = []
-    count = 0
-    for path in expand(paths):
+    files = expand(paths)
+    for path in files:
         try:
             docs = documents_mod.documents(read_bytes(path))
         except InputError as exc:
             problems.append(str(exc))
             continue
-        many = len(paths) > 1 or path.is_dir() or len(expand(paths)) > 1
-        for d in docs:
-            where = f"{path}: " if many else ""
+        where = f"{path}: " if len(files) > 1 or any(p.is_dir() for p in paths) else ""
+        for d in docs:  # numbered within their file, as `kubectl apply` names them
             if d.problem is not None:
-                problems.append(f"{where}document {count + 1}: {d.problem}")
+                problems.append(f"{where}document {d.index + 1}: {d.problem}")
             elif d.value is not None:
-                manifest, errs = parse_manifest(d.value, count)
-                problems += [f"{where}{e}" for e in errs]
+                manifest, errs = parse_manifest(d.value, d.index, where)
+                problems += errs
                 if manifest is not None:
                     found.append(manifest)
-            count += 1
     if not found and not problems:
         raise InputError(f"{', '.join(map(str, paths))}: no InferenceWorkload manifests found")
     return found, problems

@@ -55,7 +55,7 @@ def answer(args: argparse.Namespace, cat: Catalog) -> tuple[list[formatters.Answ
     answers: list[formatters.Answer] = []
     for m, res in zip(found, results, strict=True):
         if isinstance(res, WorkloadError):
-            problems += [f"{m.workload.metadata.name}: {p}" for p in res.problems]
+            problems += [f"{m.label}: {p}" for p in res.problems]
         else:
             answers.append(formatters.Answer(m.document, m.workload, res))
     return answers, problems
