@@ -38,7 +38,8 @@ EXAMPLES = int(os.environ.get("INFERPLACE_PROPERTY_EXAMPLES", "60"))
 CASE_TIMEOUT_S = 60
 MAX_LINE = 4096
 REPORT = os.environ.get("INFERPLACE_PROPERTY_REPORT")
-STATS: dict[str, Any] = {"cases": 0, "slowest_s": 0.0, "slowest": "", "exit_codes": {}}
+STATS: dict[str, Any] = {"cases": 0, "slowest_s": 0.0, "slowest": "", "slowest_input": "", "exit_codes": {},
+                         "rss_before_mb": 0.0, "max_rss_mb": 0.0, "max_rss_raised_by": ""}
 
 COMMON = settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get("INFERPLACE_PROPERTY_RANDOM"),
                   suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
@@ -74,9 +75,23 @@ def run(*argv: str) -> tuple[int, str, str]:
     took = time.perf_counter() - started
     STATS["cases"] += 1
     STATS["exit_codes"][code] = STATS["exit_codes"].get(code, 0) + 1
-    if took > STATS["slowest_s"]:
-        STATS["slowest_s"], STATS["slowest"] = took, " ".join(argv)[:200]
+    if STATS["cases"] == 1:  # the first case also loads the catalogs and the engine: reported on its own
+        STATS["first_s"] = took
+    elif took > STATS["slowest_s"]:
+        STATS["slowest_s"], STATS["slowest"], STATS["slowest_input"] = took, " ".join(argv)[:200], _inputs(argv)
+    # ru_maxrss only grows: the case that raised it holds the largest memory any case used so far.
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if not STATS["rss_before_mb"]:
+        STATS["rss_before_mb"] = rss
+    if rss > STATS["max_rss_mb"]:
+        STATS["max_rss_mb"], STATS["max_rss_raised_by"] = rss, _inputs(argv)
     return code, out.getvalue(), err.getvalue()
+
+
+def _inputs(argv: tuple[str, ...]) -> str:
+    """The start of each input file a case read, for the report (the temporary files are gone by then)."""
+    shown = [f"{a}: {Path(a).read_bytes()[:240]!r}" for a in argv if a.startswith("/") and Path(a).is_file()]
+    return " | ".join(shown)
 
 
 # `error: document 2 (bad): spec.traffic.requestsPerSecond: ...`, a quoted odd key, or the two whole-document
@@ -264,5 +279,4 @@ def test_mutated_scenario_rows_never_break_the_contract(tmp_path: Path, rows: li
 
 def teardown_module() -> None:
     if REPORT:
-        STATS["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         Path(REPORT).write_text(json.dumps(STATS, indent=2))
