@@ -164,6 +164,11 @@ class _Refused(Exception):  # noqa: N818
         self.node, self.why = node, why
 
 
+def _unbuildable(node: Node, exc: Exception) -> _Refused:
+    """Any error of PyYAML's constructors (ConstructorError, ValueError, OverflowError, ...) as a refusal."""
+    return _Refused(node, f"cannot be read: {shown(getattr(exc, 'problem', None) or str(exc))}")
+
+
 class _Loader(_BASE):  # type: ignore[misc, valid-type]
     """SafeLoader with Kubernetes' JSON in mind: no dates, no duplicate keys, nothing JSON cannot hold."""
 
@@ -179,8 +184,7 @@ class _Loader(_BASE):  # type: ignore[misc, valid-type]
         except _Refused:
             raise
         except Exception as exc:
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise _Refused(node, f"cannot be read: {shown(problem)}") from None
+            raise _unbuildable(node, exc) from None
         if isinstance(value, float) and not math.isfinite(value):
             raise _Refused(node, f"{shown(node.value)} is not a number Kubernetes can store")
         return value
@@ -200,8 +204,7 @@ class _Loader(_BASE):  # type: ignore[misc, valid-type]
         except _Refused:
             raise
         except Exception as exc:  # e.g. `<<: 5` (a merge key needs a mapping)
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise _Refused(node, f"cannot be read: {shown(problem)}") from None
+            raise _unbuildable(node, exc) from None
         return out
 
 

@@ -20,11 +20,14 @@ SHORT_NAMES = ("iw",)
 CATEGORIES = ("inferplace",)
 
 
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"  # a DNS subdomain, as Kubernetes names objects
+
+
 class ObjectMeta(BaseModel):
     """The parts of metadata inferplace reads; the rest (labels, annotations, ...) is kept as is."""
 
     model_config = ConfigDict(populate_by_name=True, extra="allow")
-    name: str = Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    name: str = Field(min_length=1, max_length=253, pattern=NAME_PATTERN)
     namespace: str | None = Field(default=None, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     generation: int | None = None
     # Kubernetes stores both as string-to-string maps: a number or a list there is refused at admission.

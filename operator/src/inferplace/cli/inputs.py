@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from inferplace.api import API_VERSION, KIND, InferenceWorkload, describe
 from inferplace.api import documents as documents_mod
 from inferplace.api.errors import key_text
+from inferplace.api.resource import NAME_PATTERN
 
 
 class InputError(Exception):
@@ -102,7 +103,7 @@ class Manifest:
     label: str = ""  # where it was read, for messages: `[file: ]document N (name)`
 
 
-_DNS_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+_DNS_NAME = re.compile(NAME_PATTERN)
 
 
 def parse_manifest(doc: Any, index: int, where: str = "") -> tuple[Manifest | None, list[str]]:
@@ -113,7 +114,7 @@ def parse_manifest(doc: Any, index: int, where: str = "") -> tuple[Manifest | No
     meta = doc.get("metadata")
     if isinstance(meta, dict) and isinstance(meta.get("name"), str) and meta["name"]:
         name = meta["name"]  # as written when a valid name; else quoted and cut (it may hold a newline)
-        label += f" ({name})" if _DNS_NAME.fullmatch(name) else f" ({key_text(name)})"
+        label += f" ({name})" if len(name) <= 253 and _DNS_NAME.fullmatch(name) else f" ({key_text(name)})"
     if doc.get("kind") != KIND or doc.get("apiVersion") != API_VERSION:
         return None, [f"{label}: kind/apiVersion must be {KIND} / {API_VERSION}, got "
                       f"{str(doc.get('kind'))[:64]!r} / {str(doc.get('apiVersion'))[:64]!r}"]
@@ -129,13 +130,14 @@ def manifests(paths: list[Path]) -> tuple[list[Manifest], list[str]]:
     found: list[Manifest] = []
     problems: list[str] = []
     files = expand(paths)
+    where_shown = len(files) > 1 or any(p.is_dir() for p in paths)
     for path in files:
         try:
             docs = documents_mod.documents(read_bytes(path))
         except InputError as exc:
             problems.append(str(exc))
             continue
-        where = f"{path}: " if len(files) > 1 or any(p.is_dir() for p in paths) else ""
+        where = f"{path}: " if where_shown else ""
         for d in docs:  # numbered within their file, as `kubectl apply` names them
             if d.problem is not None:
                 problems.append(f"{where}document {d.index + 1}: {d.problem}")
