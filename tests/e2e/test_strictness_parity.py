@@ -19,6 +19,7 @@ from typing import Any
 
 import kubernetes
 import pytest
+import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -71,7 +72,8 @@ BOUNDARY: list[Any] = [
     "0.85", "0.000000001", "0.0000000001", "123456789012345", "1234567890123456", "1.123456789",
     "1.1234567890", "nan", "inf", "yes", "on-demand", "bf16", "fp4", "trn2", "us-east-1", "US-EAST-1", "5m",
     "0m", "5M", "x" * 64, "x" * 65, "a" * 253, "a" * 254, "__name__", "namespace", "http://x", "ftp://x",
-    "chat-vllm", "Chat", "a.b", [], ["1"] * 24, ["1"] * 25, [{}], {}, {"a": "b"},
+    "chat-vllm", "Chat", "a.b", [], ["1"] * 24, ["1"] * 25, ["0"] * 24, [0] * 23 + ["0.000000001"], [{}], {},
+    {"a": "b"},
 ]
 BATCH = 400  # manifests per file the CLI reads (its reader stops at 16 MiB)
 WORKERS = 8
@@ -105,10 +107,22 @@ def _verdicts_cli(docs: list[dict[str, Any]], tmp: Path) -> dict[str, str]:
     return out
 
 
+def _go_number(text: str) -> int | float:
+    value = float(text)
+    return int(value) if value.is_integer() and abs(value) < 1e21 else value
+
+
+def as_kubectl_sends(doc: dict[str, Any]) -> dict[str, Any]:
+    """The JSON kubectl sends for a manifest: Go's encoder writes an integral float as an integer
+    (`1.0` -> `1`; test_kubectl_sends_integral_floats_as_integers checks it with the real kubectl)."""
+    sent: dict[str, Any] = json.loads(json.dumps(doc), parse_float=_go_number)
+    return sent
+
+
 def _verdicts_server(cluster: Cluster, docs: list[dict[str, Any]]) -> dict[str, str]:
     """name -> "" when the API server would create it, else its error: a dry-run create with strict
-    field validation (what `kubectl create --validate=strict` asks for), one request per manifest, so
-    each gets its own verdict (kubectl stops a whole List at its client-side check)."""
+    field validation (what `kubectl create --validate=strict` asks for) of what kubectl would send, one
+    request per manifest, so each gets its own verdict (kubectl stops a whole List at its client-side check)."""
     config = kubernetes.client.Configuration()
     kubernetes.config.load_kube_config(config_file=cluster.kubeconfig, client_configuration=config)
     config.connection_pool_maxsize = WORKERS
@@ -118,7 +132,7 @@ def _verdicts_server(cluster: Cluster, docs: list[dict[str, Any]]) -> dict[str, 
         def verdict(doc: dict[str, Any]) -> tuple[str, str]:
             try:
                 api.create_namespaced_custom_object("inferplace.io", "v1alpha1", cluster.namespace,
-                                                    "inferenceworkloads", doc, dry_run="All",
+                                                    "inferenceworkloads", as_kubectl_sends(doc), dry_run="All",
                                                     field_validation="Strict", _request_timeout=30)
             except kubernetes.client.ApiException as exc:
                 if exc.status not in (400, 422):  # refused as invalid, nothing else
@@ -153,11 +167,6 @@ def _compare(cluster: Cluster, docs: list[dict[str, Any]], tmp: Path) -> None:
     assert not disagree, f"{len(disagree)} of {len(docs)} manifests told apart:\n" + "\n".join(disagree[:15])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open (issue 15): 636 of 15,192 boundary manifests told apart on 2026-12-02: the CRD carries no upper or "
-    "exclusive bounds for decimal fields (CLI: requestsPerSecond <= 1e6, peakToMeanRatio 1..100, ...), the API "
-    "server prunes explicit nulls the CLI refuses, accepts integral JSON floats (1.0) the CLI refuses, and reads "
-    "1e-301 as a number where the YAML 1.1 reader reads a string"))
 def test_the_cli_and_the_api_server_agree_on_every_boundary_value(cluster: Cluster, tmp_path: Path) -> None:
     docs = _leaf_variants()
     assert len(docs) > 5000  # every leaf of both manifests times every boundary value
@@ -174,3 +183,27 @@ def test_the_cli_and_the_api_server_agree_on_generated_mutations(cluster: Cluste
             and d.get("kind") == "InferenceWorkload" and d.get("apiVersion") == "inferplace.io/v1alpha1"
             and _json_can_hold(d)]
     _compare(cluster, docs, tmp_path_factory.mktemp("parity"))
+
+
+@pytest.mark.parametrize("suffix", ["yaml", "json"])
+def test_kubectl_sends_integral_floats_as_integers(cluster: Cluster, tmp_path: Path, suffix: str) -> None:
+    """What as_kubectl_sends assumes, seen with the real kubectl: `replicas: 2.0` and `requestsPerSecond:
+    12.0` are created as 2 and 12 (a raw JSON 2.0 sent by another client fails the CRD's CEL rules), and the
+    CLI accepts the same file."""
+    doc = json.loads(json.dumps(BY_NAME))
+    doc["metadata"] = {"name": "floats", "namespace": cluster.namespace}
+    doc["spec"]["current"]["replicas"] = 2.0
+    doc["spec"]["traffic"]["requestsPerSecond"] = 12.0
+    doc["spec"]["traffic"]["promptTokens"] = {"mean": 1000.0, "p95": 2e3}
+    f = tmp_path / f"floats.{suffix}"
+    f.write_text(json.dumps(doc) if suffix == "json" else yaml.safe_dump(doc))
+    assert ("2.0" in f.read_text()) and ("12.0" in f.read_text())
+    r = cluster.kubectl("create", "--dry-run=server", "--validate=strict", "-o", "json", "-f", str(f))
+    created = json.loads(r.stdout)["spec"]
+    assert created["current"]["replicas"] == 2 and isinstance(created["current"]["replicas"], int)
+    assert created["traffic"]["requestsPerSecond"] == 12
+    assert created["traffic"]["promptTokens"] == {"mean": 1000, "p95": 2000}
+    assert created == as_kubectl_sends(doc)["spec"]
+    found, problems = manifests([f])
+    assert problems == [] and found[0].workload.spec.current is not None
+    assert found[0].workload.spec.current.replicas == 2

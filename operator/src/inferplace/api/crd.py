@@ -11,6 +11,7 @@ reports each one it uses in `status.assumptions`; the API server never rewrites 
 from __future__ import annotations
 
 import copy
+from decimal import Decimal
 from typing import Any
 
 import yaml
@@ -18,6 +19,7 @@ import yaml
 from inferplace.api.resource import CATEGORIES, GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION
 from inferplace.api.spec import InferenceWorkloadSpec
 from inferplace.api.status import InferenceWorkloadStatus
+from inferplace.api.types import MAX_INTEGER
 
 DEFAULT_MAX_LENGTH = 4096
 DEFAULT_MAX_ITEMS = 256
@@ -66,6 +68,62 @@ def _collapse_nullable(node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
+_RAW_BOUNDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum"}
+_DEFAULT_DECIMAL_BOUNDS = {"minimum": 0, "maximum": MAX_INTEGER}
+
+
+def _decimal_bounds(node: dict[str, Any]) -> dict[str, Any]:
+    """The bounds of a decimal field in JSON Schema 2020-12 words: those pydantic put on the integer
+    form, tightened by the raw `gt`/`ge`/`lt`/`le` pydantic leaves beside an optional field's schema."""
+    integer = next(v for v in node["anyOf"] if v.get("type") == "integer")
+    bounds = {k: integer[k] for k in _RAW_BOUNDS.values() if k in integer}
+    for raw, keyword in _RAW_BOUNDS.items():
+        if raw in node:
+            bounds[keyword] = node[raw]
+    for lower, upper in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+        if lower in bounds and upper in bounds:  # the exclusive bound, when given, is the tighter one here
+            del bounds[lower]
+    return bounds
+
+
+def _int_or_string(node: dict[str, Any]) -> dict[str, Any]:
+    bounds = _decimal_bounds(node)
+    string = next(v for v in node["anyOf"] if v.get("type") == "string")
+    # maxLength (the pattern's own bound, said outright) keeps the CEL rule's cost estimate small.
+    out: dict[str, Any] = {"anyOf": [{"type": "integer"}, {"type": "string"}], "pattern": string["pattern"],
+                           "maxLength": string["maxLength"]}
+    for keyword, value in bounds.items():  # OpenAPI v3.0: an exclusive bound is a flag on minimum/maximum
+        if keyword.startswith("exclusive"):
+            out["minimum" if keyword == "exclusiveMinimum" else "maximum"] = value
+            out[keyword] = True
+        else:
+            out[keyword] = value
+    out.setdefault("maximum", MAX_INTEGER)
+    return out
+
+
+def _decimal_text(value: float | int) -> str:
+    return format(Decimal(str(value)).normalize(), "f")
+
+
+_CEL_COMPARE = {"exclusiveMinimum": ("> 0", "greater than"), "minimum": (">= 0", "at least"),
+                "exclusiveMaximum": ("< 0", "less than"), "maximum": ("<= 0", "at most")}
+
+
+def _decimal_string_rule(node: dict[str, Any]) -> dict[str, str] | None:
+    """A decimal written as a string ("0.85") checked against the field's bounds, exactly: CEL's
+    quantity library compares decimals without rounding (Kubernetes 1.29 and later)."""
+    found = _decimal_bounds(node)
+    bounds = {k: found[k] for k in _CEL_COMPARE if k in found and _DEFAULT_DECIMAL_BOUNDS.get(k) != found[k]}
+    if not bounds:
+        return None  # the pattern alone bounds the string to 0..MAX_INTEGER
+    checks = [f"quantity(self).compareTo(quantity('{_decimal_text(v)}')) {_CEL_COMPARE[k][0]}"
+              for k, v in bounds.items()]
+    words = [f"{_CEL_COMPARE[k][1]} {_decimal_text(v)}" for k, v in bounds.items()]
+    return {"rule": f"type(self) != string || !isQuantity(self) || ({' && '.join(checks)})",
+            "message": f"must be {' and '.join(words)}"}
+
+
 def _structural(node: Any) -> Any:
     if isinstance(node, list):
         return [_structural(v) for v in node]
@@ -92,11 +150,14 @@ def _structural(node: Any) -> Any:
         else:
             out[key] = _structural(value)
     if node.get("x-kubernetes-int-or-string"):
-        # The one anyOf the API server allows types in: [{type: integer}, {type: string}].
-        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
-        out["pattern"] = next(v["pattern"] for v in node["anyOf"] if v.get("type") == "string")
-        out["minimum"] = 0  # applies to the integer form; the pattern bounds the string form
+        # The one anyOf the API server allows types in: [{type: integer}, {type: string}]. minimum and
+        # maximum apply to the integer form only; the pattern, and a CEL rule on the same bounds, to the string.
+        out.pop("anyOf", None)
         out.pop("type", None)
+        out.update(_int_or_string(node))
+        rule = _decimal_string_rule(node)
+        if rule:
+            rules.append(rule)
     if out.get("type") == "string" and "maxLength" not in out and "enum" not in out:
         out["maxLength"] = DEFAULT_MAX_LENGTH
     if out.get("type") == "array" and "maxItems" not in out:

@@ -28,6 +28,7 @@ from typing import IO, Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from inferplace.api import scalars
 from inferplace.api.errors import field_path
 
 MAX_BYTES = 16 * 1024 * 1024  # per file or stdin
@@ -189,30 +190,49 @@ class _Loader(_BASE):  # type: ignore[misc, valid-type]
             raise _Refused(node, f"{shown(node.value)} is not a number Kubernetes can store")
         return value
 
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
+    def resolve(self, kind: type[Node], value: str, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode and implicit[0]:  # a plain scalar: read as kubectl reads it
+            return scalars.resolve(value)[0]
+        tag: str = super().resolve(kind, value, implicit)
+        return tag
+
+    def construct_go_scalar(self, node: ScalarNode) -> Any:
+        return scalars.resolve_tagged(node.tag, node.value)
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[str, Any]:
+        """Keys as sigs.k8s.io/yaml writes them into JSON (`1` -> "1", `yes` -> "true"); a key written
+        twice is refused (JSON would keep the last); merged keys (`<<`) give way to the mapping's own."""
+        seen: dict[str, int] = {}
         for key_node, _ in node.value:
-            if not isinstance(key_node, ScalarNode):  # `? {}` or `? [a]`: JSON keys are strings
-                raise _Refused(key_node, "a key must be a plain value (a string), not a mapping or a list")
-            key = key_node.value
+            if key_node.tag == scalars.MERGE_TAG:
+                continue
+            key = self._key(key_node, deep)
             if key in seen:
                 raise _Refused(key_node, f"duplicate key {shown(key)!r} (lines {self.first + seen[key]} and "
                                f"{self.first + key_node.start_mark.line}): the API server would keep only the last")
             seen[key] = key_node.start_mark.line
-        try:  # runs after construct_object returned (PyYAML fills mappings from a generator)
-            out: dict[Any, Any] = super().construct_mapping(node, deep)
+        try:
+            self.flatten_mapping(node)  # merged pairs first, then the mapping's own
         except _Refused:
             raise
         except Exception as exc:  # e.g. `<<: 5` (a merge key needs a mapping)
             raise _unbuildable(node, exc) from None
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            out[self._key(key_node, deep)] = self.construct_object(value_node, deep)
         return out
 
+    def _key(self, key_node: Node, deep: bool) -> str:
+        if not isinstance(key_node, ScalarNode):  # `? {}` or `? [a]`: JSON keys are strings
+            raise _Refused(key_node, "a key must be a plain value (a string), not a mapping or a list")
+        try:
+            return scalars.key_text(self.construct_object(key_node, deep))
+        except ValueError as exc:
+            raise _Refused(key_node, str(exc)) from None
 
-# Dates and times stay strings, as they are in the JSON kubectl sends (YAML 1.1 timestamps are not JSON).
-_Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+
+for _tag in scalars.RESOLVED_TAGS:
+    _Loader.add_constructor(_tag, _Loader.construct_go_scalar)
 
 
 def _bounds(root: Node, first: int) -> str | None:

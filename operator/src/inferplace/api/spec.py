@@ -49,7 +49,9 @@ class SlidingWindowShape(BaseModel):
 class Architecture(BaseModel):
     """The shape of a decoder-only transformer not in the catalog (from its config.json)."""
 
-    model_config = wire_with_rules(("self.heads % self.kvHeads == 0", "heads must be a multiple of kvHeads"))
+    model_config = wire_with_rules(("self.heads % self.kvHeads == 0", "heads must be a multiple of kvHeads"),
+                                   ("!has(self.moe) || self.moe.topK <= self.moe.experts",
+                                    "moe.topK cannot exceed moe.experts"))
     layers: int = Field(ge=1, le=512)
     hidden_size: int = Field(ge=64, le=65536)
     heads: int = Field(ge=1, le=1024)
@@ -124,6 +126,9 @@ class Traffic(BaseModel):
     model_config = wire_with_rules(
         ("!has(self.profile) || size(self.profile) == 24 || size(self.profile) == 168",
          "profile: give 24 (a day) or 168 (a week) hourly multipliers"),
+        ("!has(self.profile) || self.profile.exists(h, type(h) == int ? h != 0 : "
+         "(isQuantity(h) && quantity(h).compareTo(quantity('0')) != 0))",
+         "profile: every hour is 0; give at least one hour with traffic"),
     )
     requests_per_second: Dec = Field(gt=0, le=1_000_000)
     """Mean request rate over the day."""

@@ -16,8 +16,10 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic import BeforeValidator, ConfigDict, GetJsonSchemaHandler, PlainSerializer
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 # The input bound of every decimal: up to 15 digits before the point and 9 after (a 1e-9 request rate, a
 # billion-dollar bill); beyond it nothing the model computes is meaningful, and the CRD refuses it too.
@@ -53,15 +55,36 @@ def _decimal_text(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+_BOUND_KEYWORDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum"}
+
+
+class _DecimalJsonSchema:
+    """int-or-string on the wire, with the field's bounds (`Field(gt=0, le=100)`) on the integer form in
+    JSON Schema's own words; the CRD generator checks the string form against the same bounds (CEL)."""
+
+    def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        inner: Any = core_schema.get("schema", {})  # the decimal schema the field's constraints went to
+        bounds: dict[str, Any] = {"minimum": 0, "maximum": MAX_INTEGER}
+        for key, keyword in _BOUND_KEYWORDS.items():
+            if key in inner:
+                number = Decimal(inner[key])
+                bounds[keyword] = int(number) if number == number.to_integral_value() else float(number)
+        if "exclusiveMinimum" in bounds and bounds["exclusiveMinimum"] >= bounds["minimum"]:
+            del bounds["minimum"]
+        if "exclusiveMaximum" in bounds and bounds["exclusiveMaximum"] <= bounds["maximum"]:
+            del bounds["maximum"]
+        return {
+            "x-kubernetes-int-or-string": True,
+            "anyOf": [{"type": "integer", **bounds},
+                      {"type": "string", "pattern": DECIMAL_PATTERN, "maxLength": 25}],
+        }
+
+
 Dec = Annotated[
     Decimal,
     BeforeValidator(_parse_decimal),
     PlainSerializer(_decimal_text, return_type=str),
-    WithJsonSchema({
-        "x-kubernetes-int-or-string": True,
-        "anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_INTEGER},
-                  {"type": "string", "pattern": DECIMAL_PATTERN, "maxLength": 25}],
-    }),
+    _DecimalJsonSchema(),
 ]
 """A non-negative decimal: an integer or a decimal string on the wire."""
 

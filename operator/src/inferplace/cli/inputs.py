@@ -20,6 +20,7 @@ from inferplace.api import API_VERSION, KIND, InferenceWorkload, describe
 from inferplace.api import documents as documents_mod
 from inferplace.api.errors import key_text
 from inferplace.api.resource import NAME_PATTERN
+from inferplace.api.stored import as_stored
 
 
 class InputError(Exception):
@@ -119,7 +120,7 @@ def parse_manifest(doc: Any, index: int, where: str = "") -> tuple[Manifest | No
         return None, [f"{label}: kind/apiVersion must be {KIND} / {API_VERSION}, got "
                       f"{str(doc.get('kind'))[:64]!r} / {str(doc.get('apiVersion'))[:64]!r}"]
     try:
-        return Manifest(doc, InferenceWorkload.model_validate(doc), label), []
+        return Manifest(doc, InferenceWorkload.model_validate(as_stored(doc)), label), []
     except ValidationError as exc:
         return None, describe(exc, InferenceWorkload, prefix=f"{label}: ")
 

@@ -1,0 +1,158 @@
+"""YAML scalars read the way kubectl reads them, so a manifest means the same to the CLI and to a cluster.
+
+kubectl turns YAML into JSON with sigs.k8s.io/yaml, which reads it with go-yaml v2 (go.yaml.in/yaml/v2
+v2.4.3, `resolve()` in resolve.go). That reader is neither YAML 1.1 (PyYAML) nor 1.2: `y`/`n` are
+booleans, `09` and `1e3` are numbers, `1_000` is an integer, `0o17` is octal, a 5,000-digit integer or
+`1e400` stays a string. This module is that resolution, written out, for plain (unquoted) scalars and
+for explicit core tags (`!!int "12"`); quoted scalars are strings. Timestamps stay strings, as go-yaml
+leaves them when decoding into an untyped value. Mapping keys become strings as sigs.k8s.io/yaml makes
+them (`1` -> "1", `yes` -> "true", `1.5` -> "1.5"); a null key is an error there and here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+from typing import Any
+
+NULL_TAG = "tag:yaml.org,2002:null"
+BOOL_TAG = "tag:yaml.org,2002:bool"
+INT_TAG = "tag:yaml.org,2002:int"
+FLOAT_TAG = "tag:yaml.org,2002:float"
+STR_TAG = "tag:yaml.org,2002:str"
+MERGE_TAG = "tag:yaml.org,2002:merge"
+RESOLVED_TAGS = (NULL_TAG, BOOL_TAG, INT_TAG, FLOAT_TAG)
+
+_WORDS: dict[str, tuple[str, Any]] = {
+    **{w: (BOOL_TAG, True) for w in ("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON")},
+    **{w: (BOOL_TAG, False) for w in ("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF")},
+    **{w: (NULL_TAG, None) for w in ("", "~", "null", "Null", "NULL")},
+    **{w: (FLOAT_TAG, math.nan) for w in (".nan", ".NaN", ".NAN")},
+    **{w: (FLOAT_TAG, math.inf) for w in (".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF")},
+    **{w: (FLOAT_TAG, -math.inf) for w in ("-.inf", "-.Inf", "-.INF")},
+}
+_WORD_HINTS = frozenset("yYnNtTfFoO~")
+_NUMBER_HINTS = frozenset("+-0123456789")
+_YAML_STYLE_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_DOT_FLOAT = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?")  # what Go's ParseFloat takes of a text starting with "."
+_DIGITS = {2: frozenset("01"), 8: frozenset("01234567"), 10: frozenset("0123456789"),
+           16: frozenset("0123456789abcdefABCDEF")}
+_INT64_MAX = 2**63 - 1
+_UINT64_MAX = 2**64 - 1
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _go_uint(text: str, base: int = 0) -> int | None:
+    """strconv.ParseUint(text, base, 64): base 0 reads 0b/0o/0x prefixes and a leading 0 as octal."""
+    if not text:
+        return None
+    if base == 0:
+        base = 10
+        if text[0] == "0":
+            prefix = text[1:2].lower()
+            if len(text) >= 3 and prefix in ("b", "o", "x"):
+                base, text = {"b": 2, "o": 8, "x": 16}[prefix], text[2:]
+            else:
+                base, text = 8, text[1:]
+    if len(text.lstrip("0")) > 64 or not set(text) <= _DIGITS[base]:
+        return None
+    value = int(text, base) if text else 0
+    return value if value <= _UINT64_MAX else None
+
+
+def _go_int(text: str, base: int = 0) -> int | None:
+    """strconv.ParseInt(text, base, 64)."""
+    negative = text[:1] == "-"
+    magnitude = _go_uint(text[1:] if text[:1] in ("+", "-") else text, base)
+    if magnitude is None or magnitude > _INT64_MAX + negative:
+        return None
+    return -magnitude if negative else magnitude
+
+
+def _go_float(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None  # Go's ParseFloat refuses what overflows
+
+
+def resolve(text: str) -> tuple[str, Any]:
+    """(tag, value) of a plain scalar, as go-yaml v2's resolve() with no tag."""
+    if text in _WORDS:
+        return _WORDS[text]
+    hint = text[0]
+    if hint == "." and _DOT_FLOAT.fullmatch(text) and (f := _go_float(text)) is not None:
+        return FLOAT_TAG, f
+    if hint in _NUMBER_HINTS:
+        plain = text.replace("_", "")
+        i = _go_int(plain)
+        if i is None:
+            i = _go_uint(plain)
+        if i is not None:
+            return INT_TAG, i
+        if _YAML_STYLE_FLOAT.fullmatch(plain) and (f := _go_float(plain)) is not None:
+            return FLOAT_TAG, f
+        if plain.startswith("0b"):
+            i = _go_int(plain[2:], 2)
+            if i is None:
+                i = _go_uint(plain[2:], 2)
+        elif plain.startswith("-0b"):
+            i = _go_int("-" + plain[3:], 2)
+        if i is not None:
+            return INT_TAG, i
+    if text == "<<":
+        return MERGE_TAG, text
+    return STR_TAG, text
+
+
+def resolve_tagged(tag: str, text: str) -> Any:
+    """The value of `!!int`, `!!float`, `!!bool` or `!!null` text: go-yaml resolves the text, then the
+    tag must agree (an integer may stand for a float); ValueError as go-yaml's "cannot decode"."""
+    found, value = resolve(text) if text else (NULL_TAG, None)
+    if found == tag:
+        return value
+    if tag == FLOAT_TAG and found == INT_TAG:
+        return float(value)
+    raise ValueError(f"cannot decode !!{found.rsplit(':', 1)[1]} `{text[:80]}` as a !!{tag.rsplit(':', 1)[1]}")
+
+
+def key_text(key: Any) -> str:
+    """A mapping key as sigs.k8s.io/yaml writes it into JSON; ValueError for a key it cannot write."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, int):
+        return str(key)
+    if isinstance(key, float):
+        return _float32_text(key)
+    raise ValueError("a key must be a string, a number or true/false" if key is not None else
+                     "a key cannot be null (`~`, `null` or empty)")
+
+
+def _float32_text(value: float) -> str:
+    """strconv.FormatFloat(value, 'g', -1, 32), with go-yaml's names for the non-finite."""
+    if math.isnan(value):
+        return ".nan"
+    if abs(value) > _FLOAT32_MAX * (1 + 2**-25):  # rounds to infinity as a float32
+        return ".inf" if value > 0 else "-.inf"
+    single = struct.unpack("f", struct.pack("f", value))[0]
+    if math.isinf(single):
+        return ".inf" if value > 0 else "-.inf"
+    if single == 0:
+        return "-0" if math.copysign(1, single) < 0 else "0"
+    for digits in range(1, 10):  # the shortest decimal that reads back as the same float32
+        text = f"{single:.{digits - 1}e}"
+        if struct.unpack("f", struct.pack("f", float(text)))[0] == single:
+            break
+    mantissa, exponent = text.split("e")
+    sign = "-" if mantissa.startswith("-") else ""
+    figures = mantissa.lstrip("-").replace(".", "").rstrip("0") or "0"
+    exp = int(exponent)
+    if exp < -4 or exp >= 6:  # %e, as Go's shortest 'g' decides it
+        body = figures[0] + ("." + figures[1:] if len(figures) > 1 else "")
+        return f"{sign}{body}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if exp < 0:
+        return f"{sign}0.{'0' * (-exp - 1)}{figures}"
+    whole = figures[:exp + 1].ljust(exp + 1, "0")
+    rest = figures[exp + 1:]
+    return f"{sign}{whole}{'.' + rest if rest else ''}"
