@@ -39,7 +39,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 VERSION = "v1.36.3"  # k8s.io/kubernetes in realk8s/go.mod; the staging modules are v0.36.3
 ETCD_VERSION = "v3.6.8"
 SOURCES = Path(__file__).resolve().parent / "realk8s"
-BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kubectl")
+# yaml-to-json: kubectl's own reading of YAML, the oracle of tests/e2e/test_yaml_reading_parity.py
+BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "yaml-to-json")
 START_TIMEOUT_S = 90.0
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from inferplace.api.documents import shown
 from inferplace.api.spec import InferenceWorkloadSpec
 from inferplace.api.status import InferenceWorkloadStatus
 from inferplace.api.types import WIRE
@@ -33,6 +35,42 @@ class ObjectMeta(BaseModel):
     # Kubernetes stores both as string-to-string maps: a number or a list there is refused at admission.
     labels: dict[str, str] | None = Field(default=None, strict=True)
     annotations: dict[str, str] | None = Field(default=None, strict=True)
+
+    # The API server's own checks of both maps (apimachinery's ValidateLabels / ValidateAnnotations).
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, labels: dict[str, str] | None) -> dict[str, str] | None:
+        for key, value in (labels or {}).items():
+            _qualified_name(key)
+            if len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
+                raise ValueError(f"{shown(value)!r} (key {shown(key)!r}) is not a label value: at most 63 "
+                                 "letters, digits, '-', '_' or '.', starting and ending with a letter or digit")
+        return labels
+
+    @field_validator("annotations")
+    @classmethod
+    def _annotations(cls, annotations: dict[str, str] | None) -> dict[str, str] | None:
+        for key in annotations or {}:
+            _qualified_name(key)
+        size = sum(len(k.encode()) + len(v.encode()) for k, v in (annotations or {}).items())
+        if size > ANNOTATIONS_MAX_BYTES:
+            raise ValueError(f"{size:,} bytes in all; the API server allows {ANNOTATIONS_MAX_BYTES:,}")
+        return annotations
+
+
+ANNOTATIONS_MAX_BYTES = 256 * 1024
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+_QUALIFIED = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def _qualified_name(key: str) -> None:
+    """`[prefix/]name`: prefix a DNS subdomain of at most 253 characters, name at most 63."""
+    prefix, _, name = key.rpartition("/") if "/" in key else ("", "", key)
+    if (key.count("/") > 1 or len(name) > 63 or not _QUALIFIED.fullmatch(name)
+            or ("/" in key and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)))):
+        raise ValueError(f"{shown(key)!r} is not a valid key: [prefix/]name, the name at most 63 letters, digits, "
+                         "'-', '_' or '.' starting and ending with a letter or digit, the prefix a DNS subdomain")
 
 
 class InferenceWorkload(BaseModel):

@@ -25,17 +25,18 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 RESOLVED_TAGS = (NULL_TAG, BOOL_TAG, INT_TAG, FLOAT_TAG)
 
 _WORDS: dict[str, tuple[str, Any]] = {
-    **{w: (BOOL_TAG, True) for w in ("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON")},
-    **{w: (BOOL_TAG, False) for w in ("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF")},
-    **{w: (NULL_TAG, None) for w in ("", "~", "null", "Null", "NULL")},
-    **{w: (FLOAT_TAG, math.nan) for w in (".nan", ".NaN", ".NAN")},
-    **{w: (FLOAT_TAG, math.inf) for w in (".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF")},
-    **{w: (FLOAT_TAG, -math.inf) for w in ("-.inf", "-.Inf", "-.INF")},
+    **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"), (BOOL_TAG, True)),
+    **dict.fromkeys(("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"), (BOOL_TAG, False)),
+    **dict.fromkeys(("", "~", "null", "Null", "NULL"), (NULL_TAG, None)),
+    **dict.fromkeys((".nan", ".NaN", ".NAN"), (FLOAT_TAG, math.nan)),
+    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), (FLOAT_TAG, math.inf)),
+    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), (FLOAT_TAG, -math.inf)),
 }
 _WORD_HINTS = frozenset("yYnNtTfFoO~")
 _NUMBER_HINTS = frozenset("+-0123456789")
 _YAML_STYLE_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
-_DOT_FLOAT = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?")  # what Go's ParseFloat takes of a text starting with "."
+# What Go's ParseFloat takes of a text starting with ".": underscores only between digits.
+_DOT_FLOAT = re.compile(r"\.[0-9]+(_[0-9]+)*([eE][-+]?[0-9]+(_[0-9]+)*)?")
 _DIGITS = {2: frozenset("01"), 8: frozenset("01234567"), 10: frozenset("0123456789"),
            16: frozenset("0123456789abcdefABCDEF")}
 _INT64_MAX = 2**63 - 1
@@ -80,7 +81,7 @@ def resolve(text: str) -> tuple[str, Any]:
     if text in _WORDS:
         return _WORDS[text]
     hint = text[0]
-    if hint == "." and _DOT_FLOAT.fullmatch(text) and (f := _go_float(text)) is not None:
+    if hint == "." and _DOT_FLOAT.fullmatch(text) and (f := _go_float(text.replace("_", ""))) is not None:
         return FLOAT_TAG, f
     if hint in _NUMBER_HINTS:
         plain = text.replace("_", "")
@@ -107,7 +108,7 @@ def resolve(text: str) -> tuple[str, Any]:
 def resolve_tagged(tag: str, text: str) -> Any:
     """The value of `!!int`, `!!float`, `!!bool` or `!!null` text: go-yaml resolves the text, then the
     tag must agree (an integer may stand for a float); ValueError as go-yaml's "cannot decode"."""
-    found, value = resolve(text) if text else (NULL_TAG, None)
+    found, value = resolve(text)
     if found == tag:
         return value
     if tag == FLOAT_TAG and found == INT_TAG:
@@ -122,6 +123,8 @@ def key_text(key: Any) -> str:
     if isinstance(key, bool):
         return "true" if key else "false"
     if isinstance(key, int):
+        if key > _INT64_MAX:  # go-yaml makes it a uint64, a key sigs.k8s.io/yaml cannot write
+            raise ValueError(f"a number key above {_INT64_MAX} cannot be a JSON key; quote it")
         return str(key)
     if isinstance(key, float):
         return _float32_text(key)

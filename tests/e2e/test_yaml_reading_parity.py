@@ -1,0 +1,93 @@
+"""The CLI reads YAML as kubectl does (issue 15): plain scalars and mapping keys, generated from the
+characters that decide how go-yaml v2 resolves a scalar (digits, signs, `._`, base prefixes, exponents,
+the letters of true/false/yes/no/on/off/null/.inf/.nan), go through the CLI's reader and through
+`yaml-to-json`, a main package built with the control plane that calls k8s.io/apimachinery's
+yaml.ToJSON, the function kubectl reads manifests with. Each must give the same JSON value, or both
+refuse it. Known, deliberate differences: a key written twice (after kubectl's key conversion, `yes`
+and `true` are one key) is refused here where kubectl keeps the last; and NaN/infinity, which JSON
+cannot hold, are refused here where kubectl fails later."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import subprocess
+from typing import Any
+
+import pytest
+
+from inferplace.api.documents import documents
+
+from ..support import controlplane
+
+pytestmark = pytest.mark.e2e
+
+ORACLE = controlplane.cache_dir() / "yaml-to-json"
+FIXED = ["09", "1e3", "y", "n", "0o17", "00060", "1_000", "0b102", "-0b101", "1e400", "1e-400", ".5", "._5",
+         "18446744073709551615", "18446744073709551616", "9223372036854775808", "=", "2001-12-14", "yEs", "On",
+         "0x", "0x1F", "+1", "-0", "00", "1.", "+.5", "1e-301", "1_0.5", "0x_1f", ".1e3", "~", "12:30", "0.",
+         "-.inf2", ".NaN", "+.INF", "NULL", "Off", "0B11", "0O7", "1E5", "1e+5", "+0x10", "-0o10", "0b", "1__0"]
+
+
+def _oracle(texts: list[str]) -> list[dict[str, str]]:
+    if not ORACLE.is_file():
+        if os.environ.get("INFERPLACE_REQUIRE_E2E"):
+            pytest.fail(f"{ORACLE} is missing: run `python -m tests.support.controlplane build`")
+        pytest.skip(f"{ORACLE} is not built (python -m tests.support.controlplane build)")
+    proc = subprocess.run([str(ORACLE)], input=json.dumps(texts), capture_output=True, text=True, timeout=120,
+                          check=True)
+    out: list[dict[str, str]] = json.loads(proc.stdout)
+    return out
+
+
+def _ours(text: str) -> tuple[Any, str | None]:
+    (doc,) = documents(text.encode())
+    return doc.value, doc.problem
+
+
+def _same(ours: Any, theirs: Any) -> bool:
+    """Equal as JSON values: kubectl's JSON has no int/float distinction (9.0 is written 9)."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        return ours.keys() == theirs.keys() and all(_same(ours[k], theirs[k]) for k in ours)
+    if isinstance(ours, bool) or isinstance(theirs, bool):
+        return ours is theirs
+    if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)):
+        return ours == theirs or math.isclose(ours, theirs, rel_tol=1e-15)
+    return bool(type(ours) is type(theirs) and ours == theirs)
+
+
+def _compare(texts: list[str]) -> None:
+    docs = [f"a: {t}\n" for t in texts] + [f"{t}: v\n" for t in texts]
+    told_apart = []
+    for doc, theirs in zip(docs, _oracle(docs), strict=True):
+        value, problem = _ours(doc)
+        if "error" in theirs or problem is not None:
+            if ("error" in theirs) != (problem is not None) and not _deliberate(problem):
+                told_apart.append(f"{doc!r}: kubectl: {theirs.get('error') or theirs['json']}; cli: {problem or value}")
+            continue
+        if not _same(value, json.loads(theirs["json"])):
+            told_apart.append(f"{doc!r}: kubectl: {theirs['json']}; cli: {json.dumps(value)}")
+    assert not told_apart, f"{len(told_apart)} of {len(docs)} read differently:\n" + "\n".join(told_apart[:20])
+
+
+def _deliberate(problem: str | None) -> bool:
+    return problem is not None and ("is not a number Kubernetes can store" in problem or "duplicate key" in problem)
+
+
+def test_the_scalars_that_misled_the_yaml_1_1_reader_are_read_as_kubectl_reads_them() -> None:
+    _compare(FIXED)
+
+
+PIECES = ["0", "1", "7", "9", "00", "12", "0x", "0X", "0o", "0O", "0b", "0B", "1_0", "_", ".", "e", "E", "e+", "e-",
+          "5", "f", "F", "a", "inf", "Inf", "nan", "NaN", "y", "Y", "n", "N", "o", "on", "ON", "yes", "No", "True",
+          "fAlse", "~", "null", "Null", "+", "-", "9223372036854775807", "18446744073709551616", "e400", "e-400"]
+GENERATED = 20_000
+
+
+def test_generated_scalars_are_read_as_kubectl_reads_them() -> None:
+    rng = random.Random(15)  # fixed: the same cases every run
+    texts = {"".join(rng.choice(["", "", "+", "-", "."])
+                     + "".join(rng.choices(PIECES, k=rng.randint(1, 4)))) for _ in range(GENERATED)}
+    _compare(sorted(t for t in texts if t.strip() == t and not t.startswith(("- ", "? "))))
