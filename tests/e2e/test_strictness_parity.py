@@ -152,9 +152,10 @@ def _json_can_hold(doc: Any) -> bool:
     return True
 
 
-def _compare(cluster: Cluster, docs: list[dict[str, Any]], tmp: Path) -> None:
+def _compare(cluster: Cluster, docs: list[dict[str, Any]], tmp: Path, metadata: list[dict[str, Any]] | None = None
+             ) -> None:
     for i, d in enumerate(docs):
-        d["metadata"] = {"name": f"p{i}"}
+        d["metadata"] = {**(metadata[i] if metadata else {}), "name": f"p{i}"}
     cli, server = _verdicts_cli(docs, tmp), _verdicts_server(cluster, docs)
     unanswered = [f"p{i}" for i in range(len(docs)) if f"p{i}" not in server]
     assert not unanswered, f"the API server gave no verdict for {unanswered[:5]} (kubectl output changed?)"
@@ -207,3 +208,16 @@ def test_kubectl_sends_integral_floats_as_integers(cluster: Cluster, tmp_path: P
     found, problems = manifests([f])
     assert problems == [] and found[0].workload.spec.current is not None
     assert found[0].workload.spec.current.replicas == 2
+
+
+LABEL_KEYS = ["a", "A", "a.b", "a_b", "-a", "a-", "x" * 63, "x" * 64, "example.com/a", "Example.com/a", "a/b/c",
+              "/a", "a/", "e" * 253 + "/a", "e" * 254 + "/a", "a b", "ä", "1"]
+LABEL_VALUES = ["", "a", "a.b-c_d", "-a", "a-", "x" * 63, "x" * 64, "a b", "ä", "1.5"]
+
+
+def test_the_cli_and_the_api_server_agree_on_labels_and_annotations(cluster: Cluster, tmp_path: Path) -> None:
+    metadata = ([{"labels": {k: "v"}} for k in LABEL_KEYS] + [{"labels": {"k": v}} for v in LABEL_VALUES]
+                + [{"annotations": {k: "any text, even with spaces"}} for k in LABEL_KEYS]
+                + [{"annotations": {"a": "x" * (256 * 1024 - 1)}}, {"annotations": {"a": "x" * (256 * 1024)}}])
+    docs = [json.loads(json.dumps(BY_NAME)) for _ in metadata]
+    _compare(cluster, docs, tmp_path, metadata)

@@ -51,7 +51,7 @@ class ObjectMeta(BaseModel):
     @classmethod
     def _annotations(cls, annotations: dict[str, str] | None) -> dict[str, str] | None:
         for key in annotations or {}:
-            _qualified_name(key)
+            _qualified_name(key, lowered=True)  # the API server checks annotation keys lowercased
         size = sum(len(k.encode()) + len(v.encode()) for k, v in (annotations or {}).items())
         if size > ANNOTATIONS_MAX_BYTES:
             raise ValueError(f"{size:,} bytes in all; the API server allows {ANNOTATIONS_MAX_BYTES:,}")
@@ -64,12 +64,13 @@ _QUALIFIED = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
-def _qualified_name(key: str) -> None:
+def _qualified_name(written: str, lowered: bool = False) -> None:
     """`[prefix/]name`: prefix a DNS subdomain of at most 253 characters, name at most 63."""
+    key = written.lower() if lowered else written
     prefix, _, name = key.rpartition("/") if "/" in key else ("", "", key)
     if (key.count("/") > 1 or len(name) > 63 or not _QUALIFIED.fullmatch(name)
             or ("/" in key and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)))):
-        raise ValueError(f"{shown(key)!r} is not a valid key: [prefix/]name, the name at most 63 letters, digits, "
+        raise ValueError(f"{shown(written)!r} is not a valid key: [prefix/]name, the name at most 63 letters, digits, "
                          "'-', '_' or '.' starting and ending with a letter or digit, the prefix a DNS subdomain")
 
 
