@@ -105,7 +105,7 @@ def test_neuron_and_capacity_block_render_objects_the_api_server_accepts(cluster
                                                                         spec: dict[str, Any], tmp_path: Path) -> None:
     body = {"traffic": {"requestsPerSecond": 2, "promptTokens": {"mean": 1000}, "outputTokens": {"mean": 200}}}
     doc = {"apiVersion": "inferplace.io/v1alpha1", "kind": "InferenceWorkload",
-           "metadata": {"name": "n", "namespace": "team"}, "spec": {**body, **spec}}
+           "metadata": {"name": "neuron", "namespace": "team"}, "spec": {**body, **spec}}
     f = tmp_path / "w.yaml"
     f.write_text(yaml.safe_dump(doc))
     r = _render("-f", str(f), "--out", str(tmp_path / "out"))

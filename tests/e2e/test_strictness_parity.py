@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from inferplace.cli.inputs import manifests
 
-from ..properties.test_input_contract import _paths, _set, mutated
+from ..support.mutations import mutated, paths, set_at
 from .conftest import Cluster
 
 pytestmark = pytest.mark.e2e
@@ -82,12 +82,12 @@ WORKERS = 8
 def _leaf_variants() -> list[dict[str, Any]]:
     out = []
     for base in (BY_NAME, BY_ARCHITECTURE):
-        for path in _paths(base["spec"]):
+        for path in paths(base["spec"]):
             if not path:
                 continue
             for value in BOUNDARY:
                 doc = json.loads(json.dumps(base))
-                _set(doc["spec"], path, json.loads(json.dumps(value)))
+                set_at(doc["spec"], path, json.loads(json.dumps(value)))
                 out.append(doc)
     return out
 

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from inferplace.cli.main import main
 
 from ..support.manifests import workload_doc
+from ..support.mutations import mutated
 
 pytestmark = pytest.mark.properties
 EXAMPLES = int(os.environ.get("INFERPLACE_PROPERTY_EXAMPLES", "60"))
@@ -109,72 +110,6 @@ def _contract(code: int, err: str, allowed: tuple[int, ...] = (0, 2, 3)) -> None
 
 
 # --- values and mutations -----------------------------------------------------------------------------
-
-SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=40), st.text(alphabet="0123456789._ -e+", max_size=30),
-    st.sampled_from(["0.85", "  60  ", "1_000", "00060", "0x10", "1e3", ".nan", ".inf", "yes", "no", "~",
-                     "2026-13-45", "2026-01-01", "0.000000000000000000000000001", "9" * 400, "__name__",
-                     'chat"} or vector(1)', "x{w}", "p5.48xlarge", "bf16", "fp8", "on-demand", "spot"]),
-)
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                       st.dictionaries(st.text(max_size=12), inner, max_size=4)),
-                      max_leaves=12)
-
-
-def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
-def _set(obj: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value
-    node = obj
-    for p in path[:-1]:
-        node = node[p]
-    node[path[-1]] = value
-    return obj
-
-
-def _drop(obj: Any, path: tuple[Any, ...]) -> Any:
-    if not path:
-        return obj
-    node = obj
-    for p in path[:-1]:
-        node = node[p]
-    del node[path[-1]]
-    return obj
-
-
-@st.composite
-def mutated(draw: st.DrawFn, base: dict[str, Any]) -> Any:
-    doc = json.loads(json.dumps(base))
-    for _ in range(draw(st.integers(min_value=1, max_value=3))):
-        paths = _paths(doc)
-        path = draw(st.sampled_from(paths))
-        action = draw(st.sampled_from(["replace", "drop", "add"]))
-        if action == "replace":
-            doc = _set(doc, path, draw(VALUES))
-        elif action == "drop" and path:
-            doc = _drop(doc, path)
-        else:
-            target = doc
-            for p in path:
-                target = target[p]
-            if isinstance(target, dict):
-                target[draw(st.text(max_size=10))] = draw(VALUES)
-            elif isinstance(target, list):
-                target.append(draw(VALUES))
-    return doc
-
 
 SPLICES = st.sampled_from([b"\x00", b"\xff\xfe", b"---\n", b"&a ", b"*a", b"!!binary ", b"!!set ", b"[" * 70,
                            b"\t", b": :", b"'", b'"', b"\n  - ", b"\xef\xbb\xbf", b"%YAML 1.1\n", b"? "])

@@ -148,3 +148,11 @@ def test_the_cli_applies_the_bounds_the_crd_applies(tmp_path: Path, value: Any, 
     assert bool(found) is accepted, problems
     if not accepted:
         assert "spec.traffic.requestsPerSecond" in problems[0]
+
+
+def test_a_word_kubectl_reads_as_a_boolean_gets_advice_to_quote_it(tmp_path: Path) -> None:
+    f = tmp_path / "w.yaml"
+    f.write_text(yaml.safe_dump(_spec()).replace("name: w", "name: n"))  # PyYAML writes `n` unquoted
+    found, problems = manifests([f])
+    assert not found
+    assert "metadata.name: must be a string (unquoted y/n/yes/no/on/off/true/false are booleans" in problems[0]

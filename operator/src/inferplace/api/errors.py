@@ -71,6 +71,8 @@ def _message(err: ErrorDetails, root: type[BaseModel]) -> str:
     if kind == "list_type":
         return "must be a list"
     if kind in ("string_type",):
+        if isinstance(err.get("input"), bool):  # `name: n` or `no`: kubectl reads them unquoted as booleans
+            return "must be a string (unquoted y/n/yes/no/on/off/true/false are booleans to kubectl; quote it)"
         return "must be a string"
     msg = err["msg"]
     return msg.removeprefix("Value error, ")
