@@ -19,7 +19,7 @@ import yaml
 from inferplace.api.resource import CATEGORIES, GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION
 from inferplace.api.spec import InferenceWorkloadSpec
 from inferplace.api.status import InferenceWorkloadStatus
-from inferplace.api.types import MAX_INTEGER
+from inferplace.api.types import BOUND_KEYWORDS, MAX_INTEGER
 
 DEFAULT_MAX_LENGTH = 4096
 DEFAULT_MAX_ITEMS = 256
@@ -68,7 +68,6 @@ def _collapse_nullable(node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
-_RAW_BOUNDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum"}
 _DEFAULT_DECIMAL_BOUNDS = {"minimum": 0, "maximum": MAX_INTEGER}
 
 
@@ -76,8 +75,8 @@ def _decimal_bounds(node: dict[str, Any]) -> dict[str, Any]:
     """The bounds of a decimal field in JSON Schema 2020-12 words: those pydantic put on the integer
     form, tightened by the raw `gt`/`ge`/`lt`/`le` pydantic leaves beside an optional field's schema."""
     integer = next(v for v in node["anyOf"] if v.get("type") == "integer")
-    bounds = {k: integer[k] for k in _RAW_BOUNDS.values() if k in integer}
-    for raw, keyword in _RAW_BOUNDS.items():
+    bounds = {k: integer[k] for k in BOUND_KEYWORDS.values() if k in integer}
+    for raw, keyword in BOUND_KEYWORDS.items():
         if raw in node:
             bounds[keyword] = node[raw]
     for lower, upper in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
@@ -86,8 +85,7 @@ def _decimal_bounds(node: dict[str, Any]) -> dict[str, Any]:
     return bounds
 
 
-def _int_or_string(node: dict[str, Any]) -> dict[str, Any]:
-    bounds = _decimal_bounds(node)
+def _int_or_string(node: dict[str, Any], bounds: dict[str, Any]) -> dict[str, Any]:
     string = next(v for v in node["anyOf"] if v.get("type") == "string")
     # maxLength (the pattern's own bound, said outright) keeps the CEL rule's cost estimate small.
     out: dict[str, Any] = {"anyOf": [{"type": "integer"}, {"type": "string"}], "pattern": string["pattern"],
@@ -110,10 +108,9 @@ _CEL_COMPARE = {"exclusiveMinimum": ("> 0", "greater than"), "minimum": (">= 0",
                 "exclusiveMaximum": ("< 0", "less than"), "maximum": ("<= 0", "at most")}
 
 
-def _decimal_string_rule(node: dict[str, Any]) -> dict[str, str] | None:
+def _decimal_string_rule(found: dict[str, Any]) -> dict[str, str] | None:
     """A decimal written as a string ("0.85") checked against the field's bounds, exactly: CEL's
     quantity library compares decimals without rounding (Kubernetes 1.29 and later)."""
-    found = _decimal_bounds(node)
     bounds = {k: found[k] for k in _CEL_COMPARE if k in found and _DEFAULT_DECIMAL_BOUNDS.get(k) != found[k]}
     if not bounds:
         return None  # the pattern alone bounds the string to 0..MAX_INTEGER
@@ -154,8 +151,9 @@ def _structural(node: Any) -> Any:
         # maximum apply to the integer form only; the pattern, and a CEL rule on the same bounds, to the string.
         out.pop("anyOf", None)
         out.pop("type", None)
-        out.update(_int_or_string(node))
-        rule = _decimal_string_rule(node)
+        bounds = _decimal_bounds(node)
+        out.update(_int_or_string(node, bounds))
+        rule = _decimal_string_rule(bounds)
         if rule:
             rules.append(rule)
     if out.get("type") == "string" and "maxLength" not in out and "enum" not in out:

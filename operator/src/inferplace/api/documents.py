@@ -202,24 +202,25 @@ class _Loader(_BASE):  # type: ignore[misc, valid-type]
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[str, Any]:
         """Keys as sigs.k8s.io/yaml writes them into JSON (`1` -> "1", `yes` -> "true"); a key written
         twice is refused (JSON would keep the last); merged keys (`<<`) give way to the mapping's own."""
-        seen: dict[str, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == scalars.MERGE_TAG:
-                continue
-            key = self._key(key_node, deep)
-            if key in seen:
-                raise _Refused(key_node, f"duplicate key {shown(key)!r} (lines {self.first + seen[key]} and "
-                               f"{self.first + key_node.start_mark.line}): the API server would keep only the last")
-            seen[key] = key_node.start_mark.line
+        own = sum(1 for key_node, _ in node.value if key_node.tag != scalars.MERGE_TAG)
         try:
-            self.flatten_mapping(node)  # merged pairs first, then the mapping's own
+            self.flatten_mapping(node)  # merged pairs first, then the mapping's own, in order
         except _Refused:
             raise
         except Exception as exc:  # e.g. `<<: 5` (a merge key needs a mapping)
             raise _unbuildable(node, exc) from None
         out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            out[self._key(key_node, deep)] = self.construct_object(value_node, deep)
+        seen: dict[str, int] = {}
+        first_own = len(node.value) - own
+        for i, (key_node, value_node) in enumerate(node.value):
+            key = self._key(key_node, deep)
+            if i >= first_own:
+                if key in seen:
+                    raise _Refused(key_node, f"duplicate key {shown(key)!r} (lines {self.first + seen[key]} and "
+                                   f"{self.first + key_node.start_mark.line}): the API server would keep only "
+                                   "the last")
+                seen[key] = key_node.start_mark.line
+            out[key] = self.construct_object(value_node, deep)
         return out
 
     def _key(self, key_node: Node, deep: bool) -> str:

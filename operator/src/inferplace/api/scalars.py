@@ -32,7 +32,6 @@ _WORDS: dict[str, tuple[str, Any]] = {
     **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), (FLOAT_TAG, math.inf)),
     **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), (FLOAT_TAG, -math.inf)),
 }
-_WORD_HINTS = frozenset("yYnNtTfFoO~")
 _NUMBER_HINTS = frozenset("+-0123456789")
 _YAML_STYLE_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 # What Go's ParseFloat takes of a text starting with ".": underscores only between digits.
@@ -41,7 +40,6 @@ _DIGITS = {2: frozenset("01"), 8: frozenset("01234567"), 10: frozenset("01234567
            16: frozenset("0123456789abcdefABCDEF")}
 _INT64_MAX = 2**63 - 1
 _UINT64_MAX = 2**64 - 1
-_FLOAT32_MAX = 3.4028234663852886e38
 
 
 def _go_uint(text: str, base: int = 0) -> int | None:
@@ -136,10 +134,11 @@ def _float32_text(value: float) -> str:
     """strconv.FormatFloat(value, 'g', -1, 32), with go-yaml's names for the non-finite."""
     if math.isnan(value):
         return ".nan"
-    if abs(value) > _FLOAT32_MAX * (1 + 2**-25):  # rounds to infinity as a float32
+    try:
+        single = struct.unpack("f", struct.pack("f", value))[0]  # rounded to float32, as Go's float32(v)
+    except OverflowError:  # rounds to infinity as a float32
         return ".inf" if value > 0 else "-.inf"
-    single = struct.unpack("f", struct.pack("f", value))[0]
-    if math.isinf(single):
+    if math.isinf(single):  # value itself was infinite
         return ".inf" if value > 0 else "-.inf"
     if single == 0:
         return "-0" if math.copysign(1, single) < 0 else "0"

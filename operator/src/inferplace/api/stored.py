@@ -7,7 +7,8 @@ Two things happen to a manifest between `kubectl apply` and validation, and the 
 - the API server drops an explicit `null` wherever the CRD's structural schema has a field for it and
   no `nullable` (apiextensions-apiserver's PruneNonNullableNullsWithoutDefaults): `e2eP95Ms: null` is
   as if it were not written. A null where the schema has no field (an unknown key) is kept, and refused.
-The document itself is never changed: the result is a copy.
+The document itself is never changed: the result is a copy, or the document itself when it holds no
+null and no float (most do not; the CRD's schema is then not even built).
 """
 
 from __future__ import annotations
@@ -21,8 +22,18 @@ _GO_INTEGER_TEXT = 1e21  # Go's encoder writes floats below this without an expo
 
 
 def as_stored(document: dict[str, Any]) -> dict[str, Any]:
+    if not _holds_null_or_float(document):
+        return document
     stored: dict[str, Any] = _stored(document, _root_schema())
     return stored
+
+
+def _holds_null_or_float(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_null_or_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_null_or_float(v) for v in value)
+    return value is None or isinstance(value, float)
 
 
 @cache

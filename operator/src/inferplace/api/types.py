@@ -55,7 +55,8 @@ def _decimal_text(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-_BOUND_KEYWORDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum"}
+BOUND_KEYWORDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum"}
+"""pydantic's constraint names and JSON Schema's for the same bound."""
 
 
 class _DecimalJsonSchema:
@@ -65,7 +66,7 @@ class _DecimalJsonSchema:
     def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         inner: Any = core_schema.get("schema", {})  # the decimal schema the field's constraints went to
         bounds: dict[str, Any] = {"minimum": 0, "maximum": MAX_INTEGER}
-        for key, keyword in _BOUND_KEYWORDS.items():
+        for key, keyword in BOUND_KEYWORDS.items():
             if key in inner:
                 number = Decimal(inner[key])
                 bounds[keyword] = int(number) if number == number.to_integral_value() else float(number)
