@@ -167,13 +167,15 @@ def _drive(rt: Runtime, until: Any, steps: int = 400) -> None:
 def test_the_workers_evaluate_write_the_status_and_post_the_event() -> None:
     rt, writer, clock = _runtime()
     rt.seen("ADDED", _body())
-    _drive(rt, lambda: writer.statuses)
+    entry = rt.entries["team", "w"]
+    # Wait for the whole evaluation, not its first write: the event is posted after the status (CI once
+    # looked between the two).
+    _drive(rt, lambda: entry.evaluated_at is not None and not entry.running)
     (ns, name, status) = writer.statuses[0]
     assert (ns, name) == ("team", "w")
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert ready["status"] == "True" and ready["lastTransitionTime"] == "2026-12-01T12:00:00Z"
     assert writer.events == [("w", "Normal", "RecommendationChanged")]
-    entry = rt.entries["team", "w"]
     # What is kept is what the next evaluation reads back, and the fingerprint of the rest.
     assert entry.status == kept(status) and entry.evaluated_generation == 1
     assert entry.status is not None and entry.status["conditions"] == status["conditions"]
