@@ -46,10 +46,18 @@ def test_keys_become_the_strings_kubectl_makes_of_them() -> None:
         ".inf", "-2.5e-07", "100000", "1.6777216e+07"]  # float32 'g', as sigs.k8s.io/yaml writes them
 
 
+def test_keys_kubectl_holds_apart_are_kept_apart() -> None:
+    (doc,) = documents(b"0: a\n-0.0: b\n.inf: c\n.nan: d")  # an int zero is not a float zero to Go
+    assert doc.problem is None and doc.value == {"0": "a", "-0": "b", ".inf": "c", ".nan": "d"}
+
+
 @pytest.mark.parametrize(("text", "says"), [
     ("~: x", "a key cannot be null"),
     ("9223372036854775808: x", "cannot be a JSON key"),
     ("true: a\nyes: b", "duplicate key 'true' (lines 1 and 2)"),  # one key to kubectl: refused, not last-wins
+    ("0.0: a\n-0.0: b", "duplicate key '-0' (lines 1 and 2)"),  # equal Go floats: one map key to go-yaml
+    ("&k x: a\n*k : b", "duplicate key 'x' (lines 1 and 2)"),  # the alias's line, not its anchor's
+    ("-0.0: a\n'-0': b", "duplicate key '-0' (lines 1 and 2)"),  # one JSON text
     ("a: !!int abc", "cannot decode !!str `abc` as a !!int"),
 ])
 def test_what_kubectl_cannot_read_or_would_read_silently_is_refused(text: str, says: str) -> None:

@@ -7,11 +7,13 @@ It reads YAML the way the API server will store it, and bounds every cost of rea
 - NUL bytes and bytes that are not UTF-8 are reported with their line and column;
 - aliases may not expand a document beyond `MAX_NODES` values or nest it deeper than `MAX_DEPTH`
   (a "billion laughs" is refused before anything is built), and an alias may not contain itself;
-- duplicate keys are refused with both line numbers (the API server's JSON would keep the last);
+- duplicate keys are refused with both line numbers (the API server's JSON would keep the last), also
+  two keys kubectl holds as one (`yes` and `true`, `0.0` and `-0.0`);
 - values Kubernetes' JSON cannot hold are refused with their path and line: `!!binary`, `!!set`,
-  `!!omap`, `!!pairs`, non-finite floats; dates and times stay strings, as kubectl sends them;
-  a value the loader cannot build (`!!int 0b102`, `!!float abc`, a 5,000-digit integer) is reported,
-  never a traceback. Messages show values cut to `SHOWN` characters, never expanded.
+  `!!omap`, `!!pairs`, non-finite floats (as keys they are text, `.inf`, as kubectl writes them);
+  dates and times stay strings, as kubectl sends them; a value the loader cannot build (`!!int 0b102`,
+  `!!float abc`, a 5,000-digit integer) is reported, never a traceback. Messages show values cut to
+  `SHOWN` characters, never expanded.
 """
 
 from __future__ import annotations
@@ -170,6 +172,9 @@ def _unbuildable(node: Node, exc: Exception) -> _Refused:
     return _Refused(node, f"cannot be read: {shown(getattr(exc, 'problem', None) or str(exc))}")
 
 
+_FLOAT_ZERO = object()  # stands for 0.0 and -0.0 in the duplicate check: equal to no key text
+
+
 class _Loader(_BASE):  # type: ignore[misc, valid-type]
     """SafeLoader with Kubernetes' JSON in mind: no dates, no duplicate keys, nothing JSON cannot hold."""
 
@@ -210,24 +215,38 @@ class _Loader(_BASE):  # type: ignore[misc, valid-type]
         except Exception as exc:  # e.g. `<<: 5` (a merge key needs a mapping)
             raise _unbuildable(node, exc) from None
         out: dict[str, Any] = {}
-        seen: dict[str, int] = {}
+        seen: dict[object, int] = {}
+        keys_met: set[Node] = set()
         first_own = len(node.value) - own
         for i, (key_node, value_node) in enumerate(node.value):
-            key = self._key(key_node, deep)
+            key, float_zero = self._key(key_node, deep)
             if i >= first_own:
-                if key in seen:
-                    raise _Refused(key_node, f"duplicate key {shown(key)!r} (lines {self.first + seen[key]} and "
-                                   f"{self.first + key_node.start_mark.line}): the API server would keep only "
-                                   "the last")
-                seen[key] = key_node.start_mark.line
+                # An alias key (`*k: v`) is the anchored node, marked where the anchor is: its value says where.
+                line = (value_node if key_node in keys_met else key_node).start_mark.line
+                keys_met.add(key_node)
+                # go-yaml's map holds 0.0 and -0.0 as one key (Go compares them equal) before they become
+                # the texts "0" and "-0": one key to kubectl, so one here.
+                for same in (key, _FLOAT_ZERO) if float_zero else (key,):
+                    if same in seen:
+                        raise _Refused(key_node, f"duplicate key {shown(key)!r} (lines {self.first + seen[same]} "
+                                       f"and {self.first + line}): the API server would keep only the last")
+                    seen[same] = line
             out[key] = self.construct_object(value_node, deep)
         return out
 
-    def _key(self, key_node: Node, deep: bool) -> str:
+    def _key(self, key_node: Node, deep: bool) -> tuple[str, bool]:
+        """The key's JSON text, and whether go-yaml reads it as a float zero."""
         if not isinstance(key_node, ScalarNode):  # `? {}` or `? [a]`: JSON keys are strings
             raise _Refused(key_node, "a key must be a plain value (a string), not a mapping or a list")
+        if key_node.tag in scalars.RESOLVED_TAGS:  # built here: `.inf` and `.nan` are fine keys (JSON text)
+            try:
+                value = scalars.resolve_tagged(key_node.tag, key_node.value)
+            except ValueError as exc:
+                raise _unbuildable(key_node, exc) from None
+        else:
+            value = self.construct_object(key_node, deep)
         try:
-            return scalars.key_text(self.construct_object(key_node, deep))
+            return scalars.key_text(value), isinstance(value, float) and value == 0
         except ValueError as exc:
             raise _Refused(key_node, str(exc)) from None
 
