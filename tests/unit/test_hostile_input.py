@@ -52,9 +52,12 @@ def _doc(**metadata: str) -> bytes:
     ("{f: !!float abc}", "metadata.labels.f: cannot be read: cannot decode !!str `abc` as a !!float"),
     ("{i: !!int 0b102}", "metadata.labels.i: cannot be read"),
     ("{t: !!timestamp xyz}", "metadata.labels.t: cannot be read"),
-    ("{b: !!binary aGVsbG8=}", "metadata.labels.b: binary values cannot be stored"),
-    ("{s: !!set {a, b}}", "metadata.labels.s: set values cannot be stored"),
-], ids=["number-label", "5000-digit-label", "float-abc", "int-0b102", "timestamp-xyz", "binary", "set"])
+    ("{b: !!binary aGVsbG8}", "metadata.labels.b: cannot be read: !!binary value contains invalid base64"),
+    ("{d: !!timestamp 2001-02-29}", "metadata.labels.d: cannot be read: cannot decode !!str `2001-02-29` as"),
+    ("{s: !!set {a, b}}", "metadata.labels.s: must be a string"),  # a mapping to kubectl: {a: null, b: null}
+    ("{m: !!map [1]}", "metadata.labels.m: must be a string"),  # a list to kubectl: tags on collections ignored
+], ids=["number-label", "5000-digit-label", "float-abc", "int-0b102", "timestamp-xyz", "binary-not-base64",
+        "timestamp-no-such-day", "set", "map-tag-on-a-list"])
 def test_values_the_loader_cannot_build_are_reported_with_path_and_line(tmp_path: Path, value: str,
                                                                         says: str) -> None:
     r = _with_bad(tmp_path, _doc(labels=value))
@@ -113,7 +116,7 @@ def test_duplicate_keys_are_refused_with_both_lines(tmp_path: Path) -> None:
     (b"a: 1\nb: \xff\xfe\n", "column 4: not UTF-8"),
     (b"a: [1\n", "not valid YAML"),
     (b"kind: x\n? {}\n: 1\n", "a key must be a plain value (a string)"),  # found by the property suite
-    (b"kind: x\n<<: 5\n", "cannot be read: expected a mapping or list of mappings for merging"),
+    (b"kind: x\n<<: 5\n", "a merge (`<<`) needs a mapping or a list of mappings"),
 ], ids=["nul", "not-utf8", "syntax", "mapping-as-key", "merge-of-a-scalar"])
 def test_one_broken_document_does_not_sink_the_rest(tmp_path: Path, data: bytes, says: str) -> None:
     r = _with_bad(tmp_path, data)
@@ -190,7 +193,7 @@ def test_price_files_are_read_by_the_same_reader(tmp_path: Path) -> None:
         ("prices:\n- {instanceType: p5.48xlarge, capacityType: on-demand, usdPerHour: '1', source: quote,"
          " date: 2026-13-45}\n", "prices[0].date:"),
         ("prices: []\nprices: []\n", "duplicate key 'prices'"),
-        ("prices: !!binary aGVsbG8=\n", "binary values cannot be stored"),
+        ("prices: !!binary aGVsbG8\n", "!!binary value contains invalid base64 data"),
     ):
         rates = _file(tmp_path, text.encode(), "rates.yaml")
         r = run_cli(*base, str(rates), "-o", "json")

@@ -39,8 +39,6 @@ MAX_NODES = 200_000  # values in one document once aliases are expanded
 SHOWN = 80  # characters of a value quoted in a message
 
 _SPLIT = re.compile(rb"^---[ \t]*(?:#.*)?\r?$", re.MULTILINE)
-_UNJSONABLE = ("tag:yaml.org,2002:binary", "tag:yaml.org,2002:set", "tag:yaml.org,2002:omap",
-               "tag:yaml.org,2002:pairs")
 
 
 class ReadError(ValueError):
@@ -122,7 +120,8 @@ def _chunk(chunk: bytes, first: int) -> list[tuple[int, Any, str | None]]:
         return [(first, None, f"{_where(chunk, exc.start, first)}: not UTF-8 (byte 0x{chunk[exc.start]:02x})")]
     if text.startswith("\ufeff"):
         text = text[1:]
-    loader = _Loader(io.StringIO(text), first)
+    loader = (_PyLoader if _BARE_TAG.search(text) else _Loader)(io.StringIO(text))
+    loader.first, loader.zero_keys = first, {}
     out: list[tuple[int, Any, str | None]] = []
     try:
         while True:
@@ -143,10 +142,11 @@ def _chunk(chunk: bytes, first: int) -> list[tuple[int, Any, str | None]]:
     return out
 
 
-def _built(loader: _Loader, root: Node, first: int) -> tuple[Any, str | None]:
+def _built(loader: _Reading, root: Node, first: int) -> tuple[Any, str | None]:
     bad = _bounds(root, first)
     if bad:
         return None, bad
+    _retag(root)
     try:
         return loader.construct_document(root), None
     except _Refused as exc:
@@ -175,16 +175,20 @@ def _unbuildable(node: Node, exc: Exception) -> _Refused:
 _FLOAT_ZERO = object()  # stands for 0.0 and -0.0 in the duplicate check: equal to no key text
 
 
-class _Loader(_BASE):  # type: ignore[misc, valid-type]
-    """SafeLoader with Kubernetes' JSON in mind: no dates, no duplicate keys, nothing JSON cannot hold."""
+# PyYAML's stubs type its loaders loosely (and one parser is C): the mixin is checked as if on Any; at run
+# time it sits before SafeConstructor in both loaders' order, so super() reaches PyYAML's own.
+_MIXIN_BASE: Any = object
 
-    def __init__(self, stream: IO[str], first: int) -> None:
-        super().__init__(stream)
-        self.first = first
+
+class _Reading(_MIXIN_BASE):  # type: ignore[misc]
+    """Construction as kubectl's reader (go-yaml v2 under sigs.k8s.io/yaml) gives it, with Kubernetes'
+    JSON in mind: no dates, no duplicate keys, no number JSON cannot hold. Mixed into the libyaml loader
+    and into the pure-Python one."""
+
+    first: int  # the line the document starts on, for messages
+    zero_keys: dict[Node, frozenset[str]]  # each mapping built so far: its keys go-yaml read as float zeros
 
     def construct_object(self, node: Node, deep: bool = False) -> Any:
-        if node.tag in _UNJSONABLE:
-            raise _Refused(node, f"{node.tag.rsplit(':', 1)[-1]} values cannot be stored by Kubernetes (JSON)")
         try:
             value = super().construct_object(node, deep)
         except _Refused:
@@ -204,35 +208,58 @@ class _Loader(_BASE):  # type: ignore[misc, valid-type]
     def construct_go_scalar(self, node: ScalarNode) -> Any:
         return scalars.resolve_tagged(node.tag, node.value)
 
+    def construct_go_binary(self, node: ScalarNode) -> str:
+        return scalars.binary_text(node.value)
+
+    def construct_merge_text(self, node: ScalarNode) -> str:  # `a: <<` is the text "<<" to go-yaml
+        return str(node.value)
+
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[str, Any]:
-        """Keys as sigs.k8s.io/yaml writes them into JSON (`1` -> "1", `yes` -> "true"); a key written
-        twice is refused (JSON would keep the last); merged keys (`<<`) give way to the mapping's own."""
-        own = sum(1 for key_node, _ in node.value if key_node.tag != scalars.MERGE_TAG)
-        try:
-            self.flatten_mapping(node)  # merged pairs first, then the mapping's own, in order
-        except _Refused:
-            raise
-        except Exception as exc:  # e.g. `<<: 5` (a merge key needs a mapping)
-            raise _unbuildable(node, exc) from None
-        out: dict[str, Any] = {}
-        seen: dict[object, int] = {}
+        """Keys as sigs.k8s.io/yaml writes them into JSON (`1` -> "1", `yes` -> "true"), pairs in go-yaml's
+        order: a merge (`<<`) writes its keys where it stands. A key written twice is refused (JSON would
+        keep the last), and so is a key a later merge replaces (kubectl keeps the merged value, where YAML
+        keeps the mapping's own)."""
+        out = _Keys()
+        own: dict[object, int] = {}  # identity -> line, for the mapping's own keys
         keys_met: set[Node] = set()
-        first_own = len(node.value) - own
-        for i, (key_node, value_node) in enumerate(node.value):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.tag == scalars.MERGE_TAG and key_node.value == "<<":
+                merge_line = self.first + key_node.start_mark.line
+                for merged in self._merged(value_node):
+                    built = self.construct_object(merged, deep=True)
+                    zeros = self.zero_keys.get(merged, frozenset())
+                    for key, value in built.items():
+                        ids = _identities(key, key in zeros)
+                        hit = next((own[i] for i in ids if i in own), None)
+                        if hit is not None:
+                            raise _Refused(key_node, f"key {shown(key)!r} (line {self.first + hit}) is replaced by "
+                                           f"the merge on line {merge_line}: kubectl keeps the merged value; "
+                                           "write `<<` before the mapping's own keys")
+                        out.put(key, ids, value)
+                continue
             key, float_zero = self._key(key_node, deep)
-            if i >= first_own:
-                # An alias key (`*k: v`) is the anchored node, marked where the anchor is: its value says where.
-                line = (value_node if key_node in keys_met else key_node).start_mark.line
-                keys_met.add(key_node)
-                # go-yaml's map holds 0.0 and -0.0 as one key (Go compares them equal) before they become
-                # the texts "0" and "-0": one key to kubectl, so one here.
-                for same in (key, _FLOAT_ZERO) if float_zero else (key,):
-                    if same in seen:
-                        raise _Refused(key_node, f"duplicate key {shown(key)!r} (lines {self.first + seen[same]} "
-                                       f"and {self.first + line}): the API server would keep only the last")
-                    seen[same] = line
-            out[key] = self.construct_object(value_node, deep)
-        return out
+            # An alias key (`*k: v`) is the anchored node, marked where the anchor is: its value says where.
+            line = (value_node if key_node in keys_met else key_node).start_mark.line
+            keys_met.add(key_node)
+            # go-yaml's map holds 0.0 and -0.0 as one key (Go compares them equal) before they become
+            # the texts "0" and "-0": one key to kubectl, so one here.
+            ids = _identities(key, float_zero)
+            for same in ids:
+                if same in own:
+                    raise _Refused(key_node, f"duplicate key {shown(key)!r} (lines {self.first + own[same]} "
+                                   f"and {self.first + line}): the API server would keep only the last")
+            own.update(dict.fromkeys(ids, line))
+            out.put(key, ids, self.construct_object(value_node, deep))
+        self.zero_keys[node] = frozenset(out.float_zeros())
+        return dict(out.values)
+
+    def _merged(self, value_node: Node) -> list[MappingNode]:
+        """The mappings a merge writes, in the order go-yaml writes them (a list from its end: the first wins)."""
+        if isinstance(value_node, MappingNode):
+            return [value_node]
+        if isinstance(value_node, SequenceNode) and all(isinstance(n, MappingNode) for n in value_node.value):
+            return [n for n in reversed(value_node.value) if isinstance(n, MappingNode)]
+        raise _Refused(value_node, "a merge (`<<`) needs a mapping or a list of mappings")
 
     def _key(self, key_node: Node, deep: bool) -> tuple[str, bool]:
         """The key's JSON text, and whether go-yaml reads it as a float zero."""
@@ -251,8 +278,82 @@ class _Loader(_BASE):  # type: ignore[misc, valid-type]
             raise _Refused(key_node, str(exc)) from None
 
 
-for _tag in scalars.RESOLVED_TAGS:
-    _Loader.add_constructor(_tag, _Loader.construct_go_scalar)
+_FLOAT_ZERO = object()  # stands for 0.0 and -0.0 in the key checks: equal to no key text
+
+
+def _identities(key: str, float_zero: bool) -> tuple[object, ...]:
+    return (key, _FLOAT_ZERO) if float_zero else (key,)
+
+
+class _Keys:
+    """A mapping as go-yaml's map fills it: a key equal to one already there (0.0 then -0.0) replaces it,
+    text and value, as Go's map assignment does."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.text_of: dict[object, str] = {}
+
+    def put(self, key: str, ids: tuple[object, ...], value: Any) -> None:
+        for i in ids:
+            old = self.text_of.get(i)
+            if old is not None and old != key:
+                del self.values[old]
+                self.text_of = {k: t for k, t in self.text_of.items() if t != old}
+        self.values[key] = value
+        self.text_of.update(dict.fromkeys(ids, key))
+
+    def float_zeros(self) -> list[str]:
+        return [t for i, t in self.text_of.items() if i is _FLOAT_ZERO]
+
+
+class _Loader(_Reading, _BASE):  # type: ignore[misc, valid-type]
+    """libyaml's parser: the one used unless a document has a bare `!` tag."""
+
+
+class _PyLoader(_Reading, yaml.SafeLoader):  # type: ignore[misc]  # construct_mapping's keys are str
+    """PyYAML's own parser, for a document with a bare `!` tag: go-yaml reads `! 12` as the text "12" where
+    PyYAML resolves it as if untagged, and only the Python composer lets the two be told apart."""
+
+    def compose_scalar_node(self, anchor: Any) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if event.tag == "!":
+            event.tag = scalars.MERGE_TAG if event.value == "<<" else scalars.STR_TAG
+        return super().compose_scalar_node(anchor)
+
+
+# A `!` standing alone, where a tag can stand (also matches the rare text such as `a ! b`: then the slower
+# parser reads it, with the same result).
+_BARE_TAG = re.compile(r"(?:^|[\s\[\]{},])!(?=[\s\[\]{},]|$)", re.MULTILINE)
+
+for _cls in (_Loader, _PyLoader):
+    for _tag in scalars.RESOLVED_TAGS:
+        _cls.add_constructor(_tag, _Reading.construct_go_scalar)
+    _cls.add_constructor(scalars.BINARY_TAG, _Reading.construct_go_binary)
+    _cls.add_constructor(scalars.MERGE_TAG, _Reading.construct_merge_text)
+
+
+def _retag(root: Node) -> None:
+    """Tags as go-yaml heeds them: none on a mapping or a list (`!!set {a}` is a mapping, `!!omap [..]`
+    a list), and on a scalar only those it resolves; any other (`!foo 1`, `!!python/tuple x`) leaves
+    the text. Merge keys are `<<` only (`!!merge x` is the key "x")."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            node.tag = scalars.MAP_TAG
+            stack.extend(n for pair in node.value for n in pair)
+        elif isinstance(node, SequenceNode):
+            node.tag = scalars.SEQ_TAG
+            stack.extend(node.value)
+        elif node.tag not in _HEEDED or (node.tag == scalars.MERGE_TAG and node.value != "<<"):
+            node.tag = scalars.STR_TAG
+
+
+_HEEDED = frozenset((*scalars.RESOLVED_TAGS, scalars.STR_TAG, scalars.BINARY_TAG, scalars.MERGE_TAG))
 
 
 def _bounds(root: Node, first: int) -> str | None:

@@ -11,6 +11,7 @@ them (`1` -> "1", `yes` -> "true", `1.5` -> "1.5"); a null key is an error there
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 import struct
@@ -22,7 +23,12 @@ INT_TAG = "tag:yaml.org,2002:int"
 FLOAT_TAG = "tag:yaml.org,2002:float"
 STR_TAG = "tag:yaml.org,2002:str"
 MERGE_TAG = "tag:yaml.org,2002:merge"
-RESOLVED_TAGS = (NULL_TAG, BOOL_TAG, INT_TAG, FLOAT_TAG)
+TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+BINARY_TAG = "tag:yaml.org,2002:binary"
+MAP_TAG = "tag:yaml.org,2002:map"
+SEQ_TAG = "tag:yaml.org,2002:seq"
+# The tags go-yaml resolves (resolvableTag); with any other tag a scalar is its text (`!foo 1` is "1").
+RESOLVED_TAGS = (NULL_TAG, BOOL_TAG, INT_TAG, FLOAT_TAG, TIMESTAMP_TAG)
 
 _WORDS: dict[str, tuple[str, Any]] = {
     **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"), (BOOL_TAG, True)),
@@ -104,14 +110,110 @@ def resolve(text: str) -> tuple[str, Any]:
 
 
 def resolve_tagged(tag: str, text: str) -> Any:
-    """The value of `!!int`, `!!float`, `!!bool` or `!!null` text: go-yaml resolves the text, then the
-    tag must agree (an integer may stand for a float); ValueError as go-yaml's "cannot decode"."""
+    """The value of `!!int`, `!!float`, `!!bool`, `!!null` or `!!timestamp` text: go-yaml resolves the
+    text, then the tag must agree (an integer may stand for a float); ValueError as go-yaml's "cannot
+    decode". A timestamp stays the text written, as go-yaml leaves it in an untyped value."""
+    if tag == TIMESTAMP_TAG and is_timestamp(text):
+        return text
     found, value = resolve(text)
     if found == tag:
         return value
     if tag == FLOAT_TAG and found == INT_TAG:
         return float(value)
     raise ValueError(f"cannot decode !!{found.rsplit(':', 1)[1]} `{text[:80]}` as a !!{tag.rsplit(':', 1)[1]}")
+
+
+# go-yaml's allowedTimestampFormats as Go's time.Parse reads them: `1`, `2`, `15`, `4`, `5` take one or
+# two digits, `.999999999` an optional fraction of any length (`.` or `,`), a layout space any run of
+# spaces, `Z07:00` `Z` or `+hh:mm`/`-hh:mm` (hh at most 24, mm at most 60).
+_TIMESTAMP_LAYOUTS = ("2006-1-2T15:4:5.999999999Z07:00", "2006-1-2t15:4:5.999999999Z07:00",
+                      "2006-1-2 15:4:5.999999999", "2006-1-2")
+_TWO_DIGITS = re.compile(r"[0-9]{1,2}")
+
+
+def is_timestamp(text: str) -> bool:
+    """go-yaml's parseTimestamp: YYYY- first, then one of its four layouts, with Go's range checks."""
+    if not (len(text) > 4 and text[:4].isascii() and text[:4].isdigit() and text[4] == "-"):
+        return False
+    return any(_go_parses(layout, text) for layout in _TIMESTAMP_LAYOUTS)
+
+
+def _go_parses(layout: str, value: str) -> bool:
+    year = int(value[:4])
+    rest = value[5:]
+    fields: list[int] = []
+    for part in re.split(r"(T|t| |:|\.999999999|Z07:00|-)", layout[5:]):
+        if part in ("1", "2", "15", "4", "5"):
+            m = _TWO_DIGITS.match(rest)
+            if m is None:
+                return False
+            fields.append(int(m.group()))
+            rest = rest[m.end():]
+        elif part == " ":  # a layout space: one or more spaces (time.Parse's skip)
+            if not rest.startswith(" "):
+                return False
+            rest = rest.lstrip(" ")
+        elif part == ".999999999":  # optional; any number of digits
+            if len(rest) >= 2 and rest[0] in ".," and "0" <= rest[1] <= "9":
+                j = 1
+                while j < len(rest) and "0" <= rest[j] <= "9":
+                    j += 1
+                rest = rest[j:]
+        elif part == "Z07:00":
+            if rest.startswith("Z"):
+                rest = rest[1:]
+            elif (len(rest) >= 6 and rest[0] in "+-" and rest[3] == ":" and rest[1:3].isdigit()
+                  and rest[4:6].isdigit() and rest[1:3].isascii() and rest[4:6].isascii()
+                  and int(rest[1:3]) <= 24 and int(rest[4:6]) <= 60):
+                rest = rest[6:]
+            else:
+                return False
+        elif part:
+            if not rest.startswith(part):
+                return False
+            rest = rest[len(part):]
+    if rest:
+        return False  # extra text
+    month, day, *clock = fields
+    if not 1 <= month <= 12:
+        return False
+    if clock and not (clock[0] < 24 and clock[1] < 60 and clock[2] < 60):
+        return False
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    days = (31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[month - 1]
+    return 1 <= day <= days
+
+
+def binary_text(text: str) -> str:
+    """A `!!binary` scalar as go-yaml reads it into an untyped value: base64 (Go's StdEncoding: padding
+    required, line breaks ignored) decoded to bytes, which JSON then holds as a string, each byte that
+    is not UTF-8 becoming U+FFFD (Go's encoding/json). ValueError for text that is not base64."""
+    packed = text.replace("\r", "").replace("\n", "")
+    if len(packed) % 4 or not _BASE64.fullmatch(packed):
+        raise ValueError("!!binary value contains invalid base64 data")
+    return go_utf8(base64.b64decode(packed))
+
+
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
+def go_utf8(data: bytes) -> str:
+    """bytes as Go's encoding/json writes a string holding them: each byte that does not start a valid
+    UTF-8 sequence becomes U+FFFD on its own (Python's "replace" folds some runs into one)."""
+    out: list[str] = []
+    i = 0
+    while i < len(data):
+        for width in (1, 2, 3, 4):
+            try:
+                out.append(data[i:i + width].decode("utf-8"))
+            except UnicodeDecodeError:
+                continue
+            i += width
+            break
+        else:
+            out.append("\ufffd")
+            i += 1
+    return "".join(out)
 
 
 def key_text(key: Any) -> str:
