@@ -9,6 +9,7 @@ one of the two values silently (which one can change from run to run: Go's map o
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -130,4 +131,128 @@ def test_two_keys_are_one_key_here_exactly_when_they_are_one_to_kubectl() -> Non
             told_apart.append(f"{doc!r}: kubectl: {theirs['json']}; cli: {problem or json.dumps(value)}")
     merged = sum(1 for theirs in answers if "json" in theirs and len(json.loads(theirs["json"])) == 1)
     assert merged > 100, "too few pairs kubectl holds as one key: the test would not see a difference"
+    assert not told_apart, f"{len(told_apart)} of {len(docs)} read differently:\n" + "\n".join(told_apart[:20])
+
+
+TAGS = ["", "!", "!!str", "!!int", "!!float", "!!bool", "!!null", "!!timestamp", "!!binary", "!!map", "!!seq", "!!set",
+        "!!omap", "!!pairs", "!!merge", "!!value", "!!yaml", "!foo", "!<tag:example.com,2000:x>", "!!python/tuple"]
+TAGGED_FIXED = ["a: !!map [1]\n", "a: !!seq {x: 1}\n", "a: !!seq x\n", "a: !!set {x, y}\n", "a: !!omap [{x: 1}, {y: 2}]\n",
+                "a: !!binary |\n  aGVs\n  bG8=\n", "a: !!binary /w==\n", "a: !!binary 7aCA\n", "a: !!binary\n", "a: ! \"12\"\n",
+                "a: ! <<\n", "a: <<\n", "!!binary aGVsbG8=: v\n", "! 12: v\n", "a: !!timestamp 2001-12-14 21:59:43.10 -5\n",
+                "a: !!timestamp 2001-12-14t21:59:43.10-05:00\n", "a: !!timestamp 2000-02-29\n", "a: !!timestamp 1900-02-29\n",
+                "x: &m {a: 2}\ny: {<<: [*m, {a: 5}], b: 1}\n", "y: {!!merge <<: {a: 1}}\n", "y: {!!merge x: {a: 1}}\n",
+                "y: {\"<<\": {a: 1}}\n", "y: {<<: 5}\n", "y: {<<: [5]}\n", "y: {<<: {<<: {c: 1}, c: 2}}\n",
+                "y: {<<: {0.0: a}, -0.0: b}\n", "y: {! <<: {a: 1}}\n", "y: {<<: {a: 1}, <<: {a: 2}}\n",
+                "x: {p: &m {a: 1}}\ny: {<<: *m}\n"]
+
+
+def _timestamps(rng: random.Random, n: int) -> list[str]:
+    """Text near go-yaml's timestamp layouts: field widths, separators, fractions, zones, impossible days."""
+    def num(lo: int, hi: int, width: int | None = None) -> str:
+        v = str(rng.randint(lo, hi))
+        return v.zfill(width) if width else rng.choice([v, v.zfill(2)])
+
+    out = []
+    for _ in range(n):
+        text = f"{num(0, 9999, 4)}-{num(0, 13)}-{num(0, 32)}"
+        if rng.random() < 0.7:
+            text += rng.choice(["T", "t", " ", "  ", "_"]) + f"{num(0, 25)}:{num(0, 61)}:{num(0, 61)}"
+            if rng.random() < 0.5:
+                text += rng.choice([".", ","]) + str(rng.randint(0, 10**rng.randint(0, 12)))
+            if rng.random() < 0.6:
+                text += rng.choice(["Z", "z", f"+{num(0, 26, 2)}:{num(0, 61, 2)}", f"-{num(0, 9)}:{num(0, 9, 2)}",
+                                    " +05:00", "+0500", "Zx"])
+        out.append(text)
+    return out
+
+
+def _base64ish(rng: random.Random, n: int) -> list[str]:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    out = [base64.b64encode(bytes(rng.randrange(256) for _ in range(rng.randint(0, 9)))).decode() for _ in range(n)]
+    out += ["".join(rng.choice(alphabet + "=-_ ") for _ in range(rng.randint(1, 12))) for _ in range(n)]
+    return [t for t in out if t.strip() == t]
+
+
+def test_tags_timestamps_and_binary_are_read_as_kubectl_reads_them() -> None:
+    """Explicit tags as go-yaml heeds them: ignored on mappings and lists, resolved on scalars where it
+    resolves them (`!!int`, `!!timestamp`, ...), `!!binary` decoded, any other tag leaving the text."""
+    rng = random.Random(17)
+    bodies = ([*rng.sample(_generated(), 400), *FIXED, "[1, x]", "{x: 1}", "<<", '"12"', "''", "|\n  aGVs\n  bG8=\n"]
+              + _timestamps(rng, 1500) + _base64ish(rng, 300))
+    docs = list(TAGGED_FIXED)
+    for body in bodies:
+        for tag in rng.sample(TAGS, 6):
+            docs.append(f"a: {tag} {body}\n")
+            if "\n" not in body and not body.startswith(("[", "{", "|")):
+                docs.append(f"{tag} {body}: v\n")
+    for ts in _timestamps(rng, 3000):
+        docs.append(f"a: !!timestamp {ts}\n")
+    told_apart = []
+    answers = _oracle(docs)
+    for doc, theirs in zip(docs, answers, strict=True):
+        value, problem = _ours(doc)
+        if "error" in theirs or problem is not None:
+            if ("error" in theirs) != (problem is not None) and "duplicate key" not in (problem or ""):
+                told_apart.append(f"{doc!r}: kubectl: {theirs.get('error') or theirs['json']}; cli: {problem or value}")
+            continue
+        if not _same(value, json.loads(theirs["json"])):
+            told_apart.append(f"{doc!r}: kubectl: {theirs['json']}; cli: {json.dumps(value)}")
+    read = sum(1 for theirs in answers if "json" in theirs)
+    assert read > len(docs) // 3, "too few documents kubectl reads: the comparison would be thin"
+    assert not told_apart, f"{len(told_apart)} of {len(docs)} read differently:\n" + "\n".join(told_apart[:20])
+
+
+MERGE_KEYS = ["a", "b", "c", "d", "0", "0.0", "-0.0", "yes", "true"]  # yes/true and 0.0/-0.0: one key to kubectl
+
+
+def _mapping(rng: random.Random, anchors: list[str], depth: int = 0) -> str:
+    """A flow mapping of own keys and merges (inline, lists, aliases to earlier anchors), in any order."""
+    pairs = []
+    keys = rng.sample(MERGE_KEYS, len(MERGE_KEYS))  # each key once per mapping: few plain duplicates
+    for _ in range(rng.randint(0, 4)):
+        if depth < 2 and rng.random() < 0.35:
+            choice = rng.random()
+            if anchors and choice < 0.4:
+                merged = f"*{rng.choice(anchors)}"
+            elif choice < 0.7:
+                merged = _mapping(rng, anchors, depth + 1)
+            else:
+                items = [f"*{rng.choice(anchors)}" if anchors and rng.random() < 0.5 else _mapping(rng, [], depth + 1)
+                         for _ in range(rng.randint(1, 3))]
+                merged = "[" + ", ".join(items) + "]"
+            pairs.append(f"<<: {merged}")
+        else:
+            pairs.append(f"{keys.pop()}: {rng.randint(1, 9)}")
+    return "{" + ", ".join(pairs) + "}"
+
+
+MERGES = 3_000
+
+
+def test_merges_are_read_as_kubectl_reads_them() -> None:
+    """Merge keys where go-yaml applies them: in order, each writing its keys where it stands (a list from
+    its end). Refused here, deliberately: a key given twice, and a key a later merge replaces (kubectl
+    keeps the merged value, YAML the mapping's own)."""
+    rng = random.Random(18)
+    docs = []
+    for _ in range(MERGES):
+        anchors = [f"m{i}" for i in range(rng.randint(0, 2))]
+        # An anchor at the top or one level down (filled in later by PyYAML: a merge must not read it early).
+        lines = [f"{name}: &{name} {_mapping(rng, anchors[:i])}" if rng.random() < 0.5 else
+                 f"{name}: {{p: &{name} {_mapping(rng, anchors[:i])}}}" for i, name in enumerate(anchors)]
+        docs.append("\n".join([*lines, f"y: {_mapping(rng, anchors)}"]) + "\n")
+    answers = _oracle(docs)
+    told_apart, deliberate = [], 0
+    for doc, theirs in zip(docs, answers, strict=True):
+        value, problem = _ours(doc)
+        if problem is not None and ("duplicate key" in problem or "is replaced by the merge" in problem):
+            deliberate += 1
+            continue
+        if "error" in theirs or problem is not None:
+            if ("error" in theirs) != (problem is not None):
+                told_apart.append(f"{doc!r}: kubectl: {theirs.get('error') or theirs['json']}; cli: {problem or value}")
+            continue
+        if not _same(value, json.loads(theirs["json"])):
+            told_apart.append(f"{doc!r}: kubectl: {theirs['json']}; cli: {json.dumps(value)}")
+    assert deliberate < len(docs) // 2, f"{deliberate} of {len(docs)} refused: the comparison would be thin"
     assert not told_apart, f"{len(told_apart)} of {len(docs)} read differently:\n" + "\n".join(told_apart[:20])

@@ -112,7 +112,12 @@ def _contract(code: int, err: str, allowed: tuple[int, ...] = (0, 2, 3)) -> None
 # --- values and mutations -----------------------------------------------------------------------------
 
 SPLICES = st.sampled_from([b"\x00", b"\xff\xfe", b"---\n", b"&a ", b"*a", b"!!binary ", b"!!set ", b"[" * 70,
+                           b"!!seq ", b"!!map ", b"!!timestamp ", b"!!merge ", b"! ", b"!foo ", b"<<: ", b"<<: *a\n",
                            b"\t", b": :", b"'", b'"', b"\n  - ", b"\xef\xbb\xbf", b"%YAML 1.1\n", b"? "])
+
+
+TAGS = st.sampled_from([b"!!str", b"!!int", b"!!float", b"!!bool", b"!!null", b"!!timestamp", b"!!binary", b"!!map",
+                        b"!!seq", b"!!set", b"!!omap", b"!!merge", b"!", b"!foo", b"!<tag:example.com,2000:x>"])
 
 
 @st.composite
@@ -121,6 +126,12 @@ def yaml_bytes(draw: st.DrawFn, docs: list[Any]) -> bytes:
     for _ in range(draw(st.integers(min_value=0, max_value=3))):
         at = draw(st.integers(min_value=0, max_value=len(text)))
         text = text[:at] + draw(SPLICES) + text[at:]
+    # A tag where a value starts (after `: ` or `- `), where a random splice seldom lands.
+    starts = [m.end() for m in re.finditer(rb"(?::|^ *-) ", text, re.MULTILINE)]
+    for _ in range(draw(st.integers(min_value=0, max_value=2)) if starts else 0):
+        at = draw(st.sampled_from(starts))
+        text = text[:at] + draw(TAGS) + b" " + text[at:]
+        starts = [m.end() for m in re.finditer(rb"(?::|^ *-) ", text, re.MULTILINE)]
     if draw(st.booleans()):
         text = text[: draw(st.integers(min_value=0, max_value=len(text)))]
     return text

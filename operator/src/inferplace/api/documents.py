@@ -8,9 +8,11 @@ It reads YAML the way the API server will store it, and bounds every cost of rea
 - aliases may not expand a document beyond `MAX_NODES` values or nest it deeper than `MAX_DEPTH`
   (a "billion laughs" is refused before anything is built), and an alias may not contain itself;
 - duplicate keys are refused with both line numbers (the API server's JSON would keep the last), also
-  two keys kubectl holds as one (`yes` and `true`, `0.0` and `-0.0`);
-- values Kubernetes' JSON cannot hold are refused with their path and line: `!!binary`, `!!set`,
-  `!!omap`, `!!pairs`, non-finite floats (as keys they are text, `.inf`, as kubectl writes them);
+  two keys kubectl holds as one (`yes` and `true`, `0.0` and `-0.0`, `1` and `1.0`) and a key a later
+  merge (`<<`) replaces (kubectl keeps the merged value, YAML the mapping's own);
+- tags count as go-yaml counts them (none on mappings and lists; `!!timestamp` checked and kept as
+  text, `!!binary` decoded, unknown tags leave the text), merges applied where they stand;
+- non-finite floats are refused as values (JSON cannot hold them), and are text as keys (`.inf`);
   dates and times stay strings, as kubectl sends them; a value the loader cannot build (`!!int 0b102`,
   `!!float abc`, a 5,000-digit integer) is reported, never a traceback. Messages show values cut to
   `SHOWN` characters, never expanded.
@@ -121,7 +123,7 @@ def _chunk(chunk: bytes, first: int) -> list[tuple[int, Any, str | None]]:
     if text.startswith("\ufeff"):
         text = text[1:]
     loader = (_PyLoader if _BARE_TAG.search(text) else _Loader)(io.StringIO(text))
-    loader.first, loader.zero_keys = first, {}
+    loader.first, loader.go_keys = first, {}
     out: list[tuple[int, Any, str | None]] = []
     try:
         while True:
@@ -172,9 +174,6 @@ def _unbuildable(node: Node, exc: Exception) -> _Refused:
     return _Refused(node, f"cannot be read: {shown(getattr(exc, 'problem', None) or str(exc))}")
 
 
-_FLOAT_ZERO = object()  # stands for 0.0 and -0.0 in the duplicate check: equal to no key text
-
-
 # PyYAML's stubs type its loaders loosely (and one parser is C): the mixin is checked as if on Any; at run
 # time it sits before SafeConstructor in both loaders' order, so super() reaches PyYAML's own.
 _MIXIN_BASE: Any = object
@@ -186,7 +185,7 @@ class _Reading(_MIXIN_BASE):  # type: ignore[misc]
     and into the pure-Python one."""
 
     first: int  # the line the document starts on, for messages
-    zero_keys: dict[Node, frozenset[str]]  # each mapping built so far: its keys go-yaml read as float zeros
+    go_keys: dict[Node, dict[str, object]]  # each mapping built so far: its keys as go-yaml's map held them
 
     def construct_object(self, node: Node, deep: bool = False) -> Any:
         try:
@@ -215,43 +214,50 @@ class _Reading(_MIXIN_BASE):  # type: ignore[misc]
         return str(node.value)
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[str, Any]:
-        """Keys as sigs.k8s.io/yaml writes them into JSON (`1` -> "1", `yes` -> "true"), pairs in go-yaml's
-        order: a merge (`<<`) writes its keys where it stands. A key written twice is refused (JSON would
-        keep the last), and so is a key a later merge replaces (kubectl keeps the merged value, where YAML
-        keeps the mapping's own)."""
-        out = _Keys()
-        own: dict[object, int] = {}  # identity -> line, for the mapping's own keys
+        """A mapping as kubectl's reader builds it: go-yaml fills a Go map pair by pair (a merge, `<<`,
+        writes its keys where it stands; equal keys, such as 0.0 and -0.0, are one), then sigs.k8s.io/yaml
+        makes each key a JSON string (`1` -> "1", `yes` -> "true"). Refused, where kubectl would answer
+        silently: a key given twice (it keeps the last), a key a later merge replaces (it keeps the merged
+        value, YAML the mapping's own), and two keys that become one string (`1` and `1.0`: it keeps
+        either value)."""
+        entries: dict[object, tuple[str, Any, Node, int]] = {}  # Go key -> (text, value, key node, line)
+        own: dict[object, int] = {}  # Go key -> line, for the mapping's own keys
         keys_met: set[Node] = set()
         for key_node, value_node in node.value:
             if isinstance(key_node, ScalarNode) and key_node.tag == scalars.MERGE_TAG and key_node.value == "<<":
-                merge_line = self.first + key_node.start_mark.line
+                merge_line = key_node.start_mark.line
                 for merged in self._merged(value_node):
-                    built = self.construct_object(merged, deep=True)
-                    zeros = self.zero_keys.get(merged, frozenset())
-                    for key, value in built.items():
-                        ids = _identities(key, key in zeros)
-                        hit = next((own[i] for i in ids if i in own), None)
-                        if hit is not None:
-                            raise _Refused(key_node, f"key {shown(key)!r} (line {self.first + hit}) is replaced by "
-                                           f"the merge on line {merge_line}: kubectl keeps the merged value; "
-                                           "write `<<` before the mapping's own keys")
-                        out.put(key, ids, value)
+                    # Built afresh (not from the cache): an anchored mapping may not be filled in yet.
+                    built = self.construct_mapping(merged, deep=True)
+                    merged_keys = self.go_keys[merged]
+                    for text, value in built.items():
+                        go_key = merged_keys[text]
+                        if go_key in own:
+                            raise _Refused(key_node, f"key {shown(text)!r} (line {self.first + own[go_key]}) is "
+                                           f"replaced by the merge on line {self.first + merge_line}: kubectl keeps "
+                                           "the merged value; write `<<` before the mapping's own keys")
+                        entries[go_key] = (text, value, key_node, merge_line)
                 continue
-            key, float_zero = self._key(key_node, deep)
+            text, go_key = self._key(key_node, deep)
             # An alias key (`*k: v`) is the anchored node, marked where the anchor is: its value says where.
             line = (value_node if key_node in keys_met else key_node).start_mark.line
             keys_met.add(key_node)
-            # go-yaml's map holds 0.0 and -0.0 as one key (Go compares them equal) before they become
-            # the texts "0" and "-0": one key to kubectl, so one here.
-            ids = _identities(key, float_zero)
-            for same in ids:
-                if same in own:
-                    raise _Refused(key_node, f"duplicate key {shown(key)!r} (lines {self.first + own[same]} "
-                                   f"and {self.first + line}): the API server would keep only the last")
-            own.update(dict.fromkeys(ids, line))
-            out.put(key, ids, self.construct_object(value_node, deep))
-        self.zero_keys[node] = frozenset(out.float_zeros())
-        return dict(out.values)
+            if go_key in own:
+                raise _Refused(key_node, f"duplicate key {shown(text)!r} (lines {self.first + own[go_key]} "
+                               f"and {self.first + line}): the API server would keep only the last")
+            own[go_key] = line
+            entries[go_key] = (text, self.construct_object(value_node, deep), key_node, line)
+        out: dict[str, Any] = {}
+        go_keys: dict[str, object] = {}
+        lines: dict[str, int] = {}
+        for go_key, (text, value, key_node, line) in entries.items():
+            if text in out:
+                first, second = sorted((lines[text], line))
+                raise _Refused(key_node, f"duplicate key {shown(text)!r} (lines {self.first + first} and "
+                               f"{self.first + second}): one key to kubectl, which keeps either value")
+            out[text], go_keys[text], lines[text] = value, go_key, line
+        self.go_keys[node] = go_keys
+        return out
 
     def _merged(self, value_node: Node) -> list[MappingNode]:
         """The mappings a merge writes, in the order go-yaml writes them (a list from its end: the first wins)."""
@@ -261,8 +267,9 @@ class _Reading(_MIXIN_BASE):  # type: ignore[misc]
             return [n for n in reversed(value_node.value) if isinstance(n, MappingNode)]
         raise _Refused(value_node, "a merge (`<<`) needs a mapping or a list of mappings")
 
-    def _key(self, key_node: Node, deep: bool) -> tuple[str, bool]:
-        """The key's JSON text, and whether go-yaml reads it as a float zero."""
+    def _key(self, key_node: Node, deep: bool) -> tuple[str, object]:
+        """The key's JSON text, and the key as go-yaml's Go map compares it (0.0 equals -0.0; 1 is not 1.0;
+        NaN equals nothing)."""
         if not isinstance(key_node, ScalarNode):  # `? {}` or `? [a]`: JSON keys are strings
             raise _Refused(key_node, "a key must be a plain value (a string), not a mapping or a list")
         if key_node.tag in scalars.RESOLVED_TAGS:  # built here: `.inf` and `.nan` are fine keys (JSON text)
@@ -273,37 +280,12 @@ class _Reading(_MIXIN_BASE):  # type: ignore[misc]
         else:
             value = self.construct_object(key_node, deep)
         try:
-            return scalars.key_text(value), isinstance(value, float) and value == 0
+            text = scalars.key_text(value)
         except ValueError as exc:
             raise _Refused(key_node, str(exc)) from None
-
-
-_FLOAT_ZERO = object()  # stands for 0.0 and -0.0 in the key checks: equal to no key text
-
-
-def _identities(key: str, float_zero: bool) -> tuple[object, ...]:
-    return (key, _FLOAT_ZERO) if float_zero else (key,)
-
-
-class _Keys:
-    """A mapping as go-yaml's map fills it: a key equal to one already there (0.0 then -0.0) replaces it,
-    text and value, as Go's map assignment does."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-        self.text_of: dict[object, str] = {}
-
-    def put(self, key: str, ids: tuple[object, ...], value: Any) -> None:
-        for i in ids:
-            old = self.text_of.get(i)
-            if old is not None and old != key:
-                del self.values[old]
-                self.text_of = {k: t for k, t in self.text_of.items() if t != old}
-        self.values[key] = value
-        self.text_of.update(dict.fromkeys(ids, key))
-
-    def float_zeros(self) -> list[str]:
-        return [t for i, t in self.text_of.items() if i is _FLOAT_ZERO]
+        if isinstance(value, float) and math.isnan(value):
+            return text, object()
+        return text, (type(value).__name__, value)
 
 
 class _Loader(_Reading, _BASE):  # type: ignore[misc, valid-type]

@@ -118,7 +118,7 @@ def resolve_tagged(tag: str, text: str) -> Any:
     found, value = resolve(text)
     if found == tag:
         return value
-    if tag == FLOAT_TAG and found == INT_TAG:
+    if tag == FLOAT_TAG and found == INT_TAG and value <= _INT64_MAX:  # go-yaml's int64, not its uint64
         return float(value)
     raise ValueError(f"cannot decode !!{found.rsplit(':', 1)[1]} `{text[:80]}` as a !!{tag.rsplit(':', 1)[1]}")
 
