@@ -164,3 +164,40 @@ def test_a_word_kubectl_reads_as_a_boolean_gets_advice_to_quote_it(tmp_path: Pat
     found, problems = manifests([f])
     assert not found
     assert "metadata.name: must be a string (unquoted y/n/yes/no/on/off/true/false are booleans" in problems[0]
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("a: !!map [1]", {"a": [1]}),  # go-yaml ignores tags on collections (PyYAML raised here: a traceback)
+    ("a: !!seq x", {"a": "x"}),
+    ("a: !!set {x, y}", {"a": {"x": None, "true": None}}),
+    ("a: !!omap [{x: 1}]", {"a": [{"x": 1}]}),
+    ("a: !foo 12", {"a": "12"}),  # an unknown tag leaves the text
+    ("a: ! 12", {"a": "12"}),  # so does the bare `!` (PyYAML would resolve 12)
+    ("a: !!merge x", {"a": "x"}),
+    ("a: !!timestamp 2001-12-14 21:59:43.10", {"a": "2001-12-14 21:59:43.10"}),  # the text, not a datetime
+    ("a: !!timestamp 2000-02-29", {"a": "2000-02-29"}),
+    ("a: !!binary aGVsbG8=", {"a": "hello"}),
+    ("a: !!binary /w==", {"a": "\ufffd"}),  # a byte that is not UTF-8, as Go's JSON writes it
+    ("!!binary aGVsbG8=: v", {"hello": "v"}),
+    ("x: {p: &m {a: 1}}\ny: {<<: *m, b: 2}", {"x": {"p": {"a": 1}}, "true": {"a": 1, "b": 2}}),
+    ("y: {<<: [{a: 1}, {a: 2}]}", {"true": {"a": 1}}),  # a list of merges: the first wins
+    ("y: {<<: {a: 1}, a: 2}", {"true": {"a": 2}}),  # the mapping's own key after the merge wins
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_tags_and_merges_are_read_as_kubectl_reads_them(text: str, value: Any) -> None:
+    (doc,) = documents(text.encode())
+    assert doc.problem is None and doc.value == value, doc.problem
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("a: !!timestamp 2001-02-29", "cannot decode !!str `2001-02-29` as a !!timestamp"),  # no such day
+    ("a: !!timestamp 2001-12-14T21:59:43", "cannot decode !!str"),  # a `T` needs a zone in go-yaml's layouts
+    ("a: !!timestamp 1", "cannot decode !!int `1` as a !!timestamp"),
+    ("a: !!binary aGVsbG8", "!!binary value contains invalid base64 data"),
+    ("a: !!float 18446744073709551615", "cannot decode !!int"),  # a uint64 to go-yaml: not made a float
+    ("y: {a: 1, <<: {a: 2}}", "key 'a' (line 1) is replaced by the merge on line 1"),  # kubectl keeps 2
+    ("y: {<<: {0: 1}, 0.0: 2}", "duplicate key '0' (lines 1 and 1): one key to kubectl, which keeps either"),
+    ("y: {<<: 5}", "a merge (`<<`) needs a mapping or a list of mappings"),
+])
+def test_tags_and_merges_kubectl_refuses_or_reads_silently_are_refused(text: str, says: str) -> None:
+    (doc,) = documents(text.encode())
+    assert doc.problem is not None and says in doc.problem, doc.problem
