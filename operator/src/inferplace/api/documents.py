@@ -145,10 +145,9 @@ def _chunk(chunk: bytes, first: int) -> list[tuple[int, Any, str | None]]:
 
 
 def _built(loader: _Reading, root: Node, first: int) -> tuple[Any, str | None]:
-    bad = _bounds(root, first)
+    bad = _prepared(root, first)
     if bad:
         return None, bad
-    _retag(root)
     try:
         return loader.construct_document(root), None
     except _Refused as exc:
@@ -314,43 +313,33 @@ for _cls in (_Loader, _PyLoader):
     _cls.add_constructor(scalars.MERGE_TAG, _Reading.construct_merge_text)
 
 
-def _retag(root: Node) -> None:
-    """Tags as go-yaml heeds them: none on a mapping or a list (`!!set {a}` is a mapping, `!!omap [..]`
-    a list), and on a scalar only those it resolves; any other (`!foo 1`, `!!python/tuple x`) leaves
-    the text. Merge keys are `<<` only (`!!merge x` is the key "x")."""
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, MappingNode):
-            node.tag = scalars.MAP_TAG
-            stack.extend(n for pair in node.value for n in pair)
-        elif isinstance(node, SequenceNode):
-            node.tag = scalars.SEQ_TAG
-            stack.extend(node.value)
-        elif node.tag not in _HEEDED or (node.tag == scalars.MERGE_TAG and node.value != "<<"):
-            node.tag = scalars.STR_TAG
-
-
 _HEEDED = frozenset((*scalars.RESOLVED_TAGS, scalars.STR_TAG, scalars.BINARY_TAG, scalars.MERGE_TAG))
 
 
-def _bounds(root: Node, first: int) -> str | None:
-    """Depth, expanded size and alias cycles, on the node graph (aliases share nodes: nothing is expanded)."""
+def _retag_scalar(node: Node) -> None:
+    """On a scalar go-yaml heeds only the tags it resolves; any other (`!foo 1`, `!!python/tuple x`) leaves
+    the text. A merge key is `<<` only (`!!merge x` is the key "x")."""
+    if node.tag not in _HEEDED or (node.tag == scalars.MERGE_TAG and node.value != "<<"):
+        node.tag = scalars.STR_TAG
+
+
+def _prepared(root: Node, first: int) -> str | None:
+    """One walk over the node graph (aliases share nodes: nothing is expanded): depth, expanded size and
+    alias cycles checked before anything is built, and tags set as go-yaml heeds them (none on a mapping
+    or a list: `!!set {a}` is a mapping, `!!omap [..]` a list). Scalars are not pushed: most nodes are."""
+    if not isinstance(root, (MappingNode, SequenceNode)):
+        _retag_scalar(root)
+        return None
     size: dict[int, int] = {}
     depth: dict[int, int] = {}
     state: dict[int, int] = {}  # 1: on the stack, 2: done
-    stack: list[tuple[Node, bool]] = [(root, False)]
+    stack: list[tuple[Node, list[Node] | None]] = [(root, None)]
     while stack:
-        node, done = stack.pop()
+        node, kids = stack.pop()
         nid = id(node)
-        kids = _children(node)
-        if done:
-            size[nid] = 1 + sum(size[id(k)] for k in kids)
-            depth[nid] = 1 + max((depth[id(k)] for k in kids), default=0)
+        if kids is not None:  # every collection below is done
+            size[nid] = 1 + sum(size.get(id(k), 1) for k in kids)  # a scalar is 1 and 1 deep
+            depth[nid] = 1 + max((depth.get(id(k), 1) for k in kids), default=0)
             state[nid] = 2
             if size[nid] > MAX_NODES:
                 return (f"line {first + node.start_mark.line}: expands to more than {MAX_NODES:,} values "
@@ -363,23 +352,25 @@ def _bounds(root: Node, first: int) -> str | None:
         if state.get(nid) == 1:
             return f"line {first + node.start_mark.line}: an alias contains itself: refused"
         state[nid] = 1
-        stack.append((node, True))
+        if isinstance(node, MappingNode):
+            node.tag = scalars.MAP_TAG
+            kids = [n for pair in node.value for n in pair]
+        else:
+            node.tag = scalars.SEQ_TAG
+            kids = list(node.value)
+        stack.append((node, kids))
         for k in kids:
-            if state.get(id(k)) == 1:
+            if not isinstance(k, (MappingNode, SequenceNode)):
+                _retag_scalar(k)
+                continue
+            kid_state = state.get(id(k))
+            if kid_state == 1:
                 return f"line {first + k.start_mark.line}: an alias contains itself: refused"
-            if state.get(id(k)) != 2:
-                stack.append((k, False))
+            if kid_state != 2:
+                stack.append((k, None))
         if len(stack) > MAX_NODES:
             return f"line {first + node.start_mark.line}: more than {MAX_NODES:,} values: refused"
     return None
-
-
-def _children(node: Node) -> list[Node]:
-    if isinstance(node, MappingNode):
-        return [n for pair in node.value for n in pair]
-    if isinstance(node, SequenceNode):
-        return list(node.value)
-    return []
 
 
 def _path_to(root: Node, target: Node) -> str:
