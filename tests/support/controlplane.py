@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import ipaddress
 import json
 import os
@@ -49,12 +50,28 @@ def cache_dir() -> Path:
     return Path(root) / VERSION / "bin"
 
 
+def sources_digest() -> str:
+    """What the binaries are built from (go.mod, go.sum, the mains): a cache built from other sources,
+    such as an older yaml-to-json, is built again."""
+    h = hashlib.sha256()
+    for p in sorted(SOURCES.rglob("*")):
+        if p.is_file() and (p.suffix == ".go" or p.name in ("go.mod", "go.sum")):
+            h.update(p.relative_to(SOURCES).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _stamp() -> Path:
+    return cache_dir() / "SOURCES.sha256"
+
+
 def built() -> bool:
-    return all((cache_dir() / b).is_file() for b in BINARIES)
+    stamp = _stamp()
+    return (all((cache_dir() / b).is_file() for b in BINARIES) and stamp.is_file()
+            and stamp.read_text().strip() == sources_digest())
 
 
 def build(log: Path | None = None) -> float:
-    """Build the four binaries into the cache; the seconds it took (0 when already built)."""
+    """Build the binaries into the cache; the seconds it took (0 when already built from these sources)."""
     if built():
         return 0.0
     if shutil.which("go") is None:
@@ -82,6 +99,7 @@ def build(log: Path | None = None) -> float:
     for b in BINARIES:
         (tmp / b).replace(out / b)  # only whole binaries land in the cache
     tmp.rmdir()
+    _stamp().write_text(sources_digest() + "\n")
     return time.monotonic() - started
 
 

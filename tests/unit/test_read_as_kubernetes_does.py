@@ -201,3 +201,20 @@ def test_tags_and_merges_are_read_as_kubectl_reads_them(text: str, value: Any) -
 def test_tags_and_merges_kubectl_refuses_or_reads_silently_are_refused(text: str, says: str) -> None:
     (doc,) = documents(text.encode())
     assert doc.problem is not None and says in doc.problem, doc.problem
+
+
+@pytest.mark.parametrize(("text", "values", "says"), [
+    ("a: 1\n--- x\nb: 2\n", [None], "'--- x': kubectl reads a line starting with `---` as a document separator"),
+    ("--- |\n  text\n", [None], "invalid Yaml document separator"),  # YAML allows it, kubectl does not
+    ("a: 1\n----\n", [None], "invalid Yaml document separator"),
+    ("a: 1\n--- # fine\nb: 2\n", [{"a": 1}, {"b": 2}], None),
+    ("a: 1\r\n---\r\r\nb: 2\r\n", [{"a": 1}, {"b": 2}], None),  # kubectl trims the line: still a separator
+    ("a: 1\n...\nb: 2\n", [{"a": 1}, None], "text after the end of the document: kubectl reads one document"),
+    ("'s'\n ---\nb: 2\n", ["s", None], "text after the end of the document"),  # kubectl drops `b` silently
+    ("i: |\n  j", [{"i": "j\n"}], None),  # kubectl's line reader ends the last line too
+])
+def test_files_are_split_as_kubectl_apply_splits_them(text: str, values: list[Any], says: str | None) -> None:
+    docs = documents(text.encode())
+    assert [d.value for d in docs] == values
+    problems = [d.problem for d in docs if d.problem]
+    assert (says is None and not problems) or (says is not None and any(says in p for p in problems)), problems

@@ -40,7 +40,7 @@ MAX_DEPTH = 64  # nesting of mappings and lists
 MAX_NODES = 200_000  # values in one document once aliases are expanded
 SHOWN = 80  # characters of a value quoted in a message
 
-_SPLIT = re.compile(rb"^---[ \t]*(?:#.*)?\r?$", re.MULTILINE)
+_SEPARATOR_LIKE = re.compile(rb"^---(.*)$", re.MULTILINE)  # kubectl's test: the line starts with `---`
 
 
 class ReadError(ValueError):
@@ -84,13 +84,21 @@ class _nullcontext:  # noqa: N801 - contextlib.nullcontext, typed for IO
 
 
 def split(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """(first line, bytes) of each document, split on `---` lines."""
+    """(first line, bytes) of each document, split on `---` lines as kubectl splits them (apimachinery's
+    YAMLReader): a line starting with `---` with nothing but spaces or a comment after it."""
     start, line = 0, 1
-    for m in _SPLIT.finditer(data):
+    for m in _SEPARATOR_LIKE.finditer(data):
+        if not _separates(m.group(1)):
+            continue  # reported by _bad_separator, as kubectl refuses it
         yield line, data[start:m.start()]
         line += data.count(b"\n", start, m.end()) + 1
         start = m.end() + 1
     yield line, data[start:]
+
+
+def _separates(rest: bytes) -> bool:
+    text = rest.decode("utf-8", "replace").strip()  # Go's strings.TrimSpace
+    return not text or text.startswith("#")
 
 
 def documents(data: bytes) -> list[Document]:
@@ -104,6 +112,19 @@ def documents(data: bytes) -> list[Document]:
     return out
 
 
+def _bad_separator(chunk: bytes, first: int) -> str | None:
+    """kubectl reads every line starting with `---` as a document separator and refuses the whole file
+    when anything but a comment follows it (`--- |`, `--- {a: 1}`, `----`), though YAML allows some."""
+    for m in _SEPARATOR_LIKE.finditer(chunk):
+        if not _separates(m.group(1)):
+            line = first + chunk.count(b"\n", 0, m.start())
+            written = m.group(0).decode("utf-8", "replace").rstrip()
+            return (f"line {line}: {shown(written)!r}: kubectl reads a line starting with `---` as a document "
+                    "separator, with nothing but a comment after it (invalid Yaml document separator); "
+                    "put the rest on the next line")
+    return None
+
+
 def _where(chunk: bytes, offset: int, first: int) -> str:
     line = first + chunk.count(b"\n", 0, offset)
     column = offset - (chunk.rfind(b"\n", 0, offset) + 1) + 1
@@ -111,17 +132,23 @@ def _where(chunk: bytes, offset: int, first: int) -> str:
 
 
 def _chunk(chunk: bytes, first: int) -> list[tuple[int, Any, str | None]]:
-    """(line, value, problem) of each document in a chunk: usually one; more where the YAML parser
-    sees boundaries the line split does not (`--- value`, `...`)."""
+    """(line, value, problem) of the document in a chunk (a part between `---` lines). The YAML parser
+    could see more (`... ` then text, `--- text`): kubectl would drop or refuse them, and so they are
+    reported."""
     nul = chunk.find(b"\x00")
     if nul >= 0:
         return [(first, None, f"{_where(chunk, nul, first)}: a NUL byte (is this a binary file?)")]
+    bad = _bad_separator(chunk, first)
+    if bad:
+        return [(first, None, bad)]
     try:
         text = chunk.decode("utf-8")
     except UnicodeDecodeError as exc:
         return [(first, None, f"{_where(chunk, exc.start, first)}: not UTF-8 (byte 0x{chunk[exc.start]:02x})")]
     if text.startswith("\ufeff"):
         text = text[1:]
+    if not text.endswith("\n"):  # kubectl's line reader ends every line, the last too (`|` keeps it)
+        text += "\n"
     loader = (_PyLoader if _BARE_TAG.search(text) else _Loader)(io.StringIO(text))
     loader.first, loader.go_keys = first, {}
     out: list[tuple[int, Any, str | None]] = []
@@ -135,6 +162,11 @@ def _chunk(chunk: bytes, first: int) -> list[tuple[int, Any, str | None]]:
                 mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
                 where = f"line {first + mark.line}, column {mark.column + 1}" if mark else f"line {first}"
                 problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+                if "document start" in problem:  # the document ended (`...`, a closed flow value) and text follows
+                    out.append((first + (mark.line if mark else 0), None, f"{where}: text after the end of the "
+                                "document: kubectl reads one document between `---` lines and would drop it; "
+                                "put `---` before it"))
+                    break
                 out.append((first + (mark.line if mark else 0), None, f"{where}: not valid YAML: {shown(problem)}"))
                 break
             if root is not None:
