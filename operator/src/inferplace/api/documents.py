@@ -149,7 +149,12 @@ def _chunk(chunk: bytes, first: int) -> list[tuple[int, Any, str | None]]:
         text = text[1:]
     if not text.endswith("\n"):  # kubectl's line reader ends every line, the last too (`|` keeps it)
         text += "\n"
-    loader = (_PyLoader if _BARE_TAG.search(text) else _Loader)(io.StringIO(text))
+    try:
+        loader = (_PyLoader if _PYTHON_NEEDED.search(text) else _Loader)(io.StringIO(text))
+    except yaml.reader.ReaderError as exc:  # PyYAML's own reader checks the characters when it is made
+        line = first + text.count("\n", 0, exc.position)
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        return [(line, None, f"line {line}: not valid YAML: unacceptable character #x{code:04x}: {exc.reason}")]
     loader.first, loader.go_keys = first, {}
     out: list[tuple[int, Any, str | None]] = []
     try:
@@ -168,6 +173,11 @@ def _chunk(chunk: bytes, first: int) -> list[tuple[int, Any, str | None]]:
                                 "put `---` before it"))
                     break
                 out.append((first + (mark.line if mark else 0), None, f"{where}: not valid YAML: {shown(problem)}"))
+                break
+            except (ValueError, OverflowError):  # PyYAML's Python scanner: chr() of an escape such as \UFFFFFFFF
+                mark = loader.get_mark()
+                out.append((first + mark.line, None, f"line {first + mark.line}, column {mark.column + 1}: not valid "
+                            "YAML: found invalid Unicode character escape code"))
                 break
             if root is not None:
                 out.append((first + root.start_mark.line, *_built(loader, root, first)))
@@ -324,19 +334,27 @@ class _Loader(_Reading, _BASE):  # type: ignore[misc, valid-type]
 
 
 class _PyLoader(_Reading, yaml.SafeLoader):  # type: ignore[misc]  # construct_mapping's keys are str
-    """PyYAML's own parser, for a document with a bare `!` tag: go-yaml reads `! 12` as the text "12" where
-    PyYAML resolves it as if untagged, and only the Python composer lets the two be told apart."""
+    """PyYAML's own parser, for the rare document where libyaml and go-yaml differ: a bare `!` tag (go-yaml
+    reads `! 12` as the text "12" where PyYAML resolves it as if untagged; only the Python composer lets
+    the two be told apart) and the `\\/` escape (YAML 1.2's, which go-yaml v2 refuses)."""
+
+    ESCAPE_REPLACEMENTS = {  # type: ignore[misc]  # noqa: RUF012  (Final in the stubs; PyYAML reads it per class)
+        k: v for k, v in yaml.SafeLoader.ESCAPE_REPLACEMENTS.items() if k != "/"}
 
     def compose_scalar_node(self, anchor: Any) -> Any:
         event = self.peek_event()  # type: ignore[no-untyped-call]
+        if _SURROGATE.search(event.value):  # an escape such as \ud800: libyaml and go-yaml refuse it
+            raise yaml.scanner.ScannerError("while scanning a quoted scalar", event.start_mark,
+                                            "found invalid Unicode character escape code", event.start_mark)
         if event.tag == "!":
             event.tag = scalars.MERGE_TAG if event.value == "<<" else scalars.STR_TAG
         return super().compose_scalar_node(anchor)
 
 
-# A `!` standing alone, where a tag can stand (also matches the rare text such as `a ! b`: then the slower
-# parser reads it, with the same result).
-_BARE_TAG = re.compile(r"(?:^|[\s\[\]{},])!(?=[\s\[\]{},]|$)", re.MULTILINE)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# A `!` standing alone, where a tag can stand, or a `\/` (also matches the rare text such as `a ! b`: then
+# the slower parser reads it, with the same result).
+_PYTHON_NEEDED = re.compile(r"(?:^|[\s\[\]{},])!(?=[\s\[\]{},]|$)|\\/", re.MULTILINE)
 
 for _cls in (_Loader, _PyLoader):
     for _tag in scalars.RESOLVED_TAGS:
