@@ -268,3 +268,29 @@ def test_odd_keys_are_quoted_in_paths_and_every_problem_names_its_document(tmp_p
     r = _with_bad(tmp_path, yaml.safe_dump(unknown).encode())
     _answered_good(r)
     assert r.stderr.startswith("error: document 2 (bad): spec.model.name: unknown model 'no/such-model'")
+
+
+@pytest.mark.parametrize(("flags", "says"), [
+    (["--deployment", "UPPER"], "--deployment 'UPPER' is not a Deployment name"),
+    (["--container", ""], "--container '' is not a container name"),  # not the default, silently
+    (["--node-role", ""], "--node-role '' is not an IAM role name"),
+    (["--cluster-name", "bad name!"], "--cluster-name 'bad name!' is not an EKS cluster name"),
+    (["--cluster-name", "a" * 60], "the default 'KarpenterNodeRole-aaaa"),
+    (["--from-cluster", "-n", "Bad_NS"], "-n/--namespace 'Bad_NS' is not a namespace"),
+])
+def test_render_names_are_checked_before_anything_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            flags: list[str], says: str) -> None:
+    from inferplace.cli.main import main  # noqa: PLC0415
+
+    source = [] if "--from-cluster" in flags else ["-f", str(_file(tmp_path, GOOD))]
+    assert main(["render", *source, "--out", str(tmp_path / "out"), *flags]) == 2
+    assert says in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_render_keeps_envsubst_placeholders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from inferplace.cli.main import main  # noqa: PLC0415
+
+    example = Path(__file__).parents[2] / "examples" / "01-steady-chat-llama-3.1-8b" / "workload.yaml"
+    assert main(["render", "-f", str(example), "--cluster-name", "${CLUSTER}", "--node-role", "Nodes-${CLUSTER}"]) == 0
+    assert "role: Nodes-${CLUSTER}" in capsys.readouterr().out

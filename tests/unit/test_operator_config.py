@@ -26,6 +26,13 @@ def test_defaults_and_environment() -> None:
     assert c.prometheus_url == "http://prom:9090" and c.metrics_host_port == ("0.0.0.0", 8081)
 
 
+def test_namespace_patterns_and_urls_that_kopf_and_requests_take_are_accepted() -> None:
+    c = _parse(["-n", "team-*", "-n", "!kube-*", "-n", "a1", "-n", "myapp-*,!*-pr-*,*-pr-123",
+                "--prometheus-url", "https://[::1]:9090/prom", "--liveness", "http://127.0.0.1:8080/healthz"], {})
+    assert c.namespaces == ("team-*", "!kube-*", "a1", "myapp-*,!*-pr-*,*-pr-123")
+    assert c.prometheus_url == "https://[::1]:9090/prom"
+
+
 def test_flags_win_over_environment() -> None:
     c = _parse(["-n", "x", "--interval", "30s"], {"INFERPLACE_NAMESPACES": "a", "INFERPLACE_INTERVAL": "2m"})
     assert c.namespaces == ("x",) and c.interval_s == 30
@@ -40,6 +47,15 @@ def test_flags_win_over_environment() -> None:
     (["-A", "--bearer-token-file", "/nonexistent/token"], {}, "no such file"),
     (["-A", "--metrics-address", "8081"], {}, "HOST:PORT"),
     (["-n", "a"], {"INFERPLACE_ALL_NAMESPACES": "true"}, "exclude each other"),
+    (["-n", ""], {}, "'' is not a namespace"),
+    (["-n", "Team_A"], {}, "'Team_A' is not a namespace"),
+    (["-n", "a,,b"], {}, "'a,,b' is not a namespace"),
+    ([], {"INFERPLACE_NAMESPACES": "a,-b"}, "'-b' is not a namespace"),
+    (["-A", "--prometheus-url", "http://[::1"], {}, "not an http(s) URL"),
+    (["-A", "--prometheus-url", "http://prom:99999"], {}, "not an http(s) URL"),
+    (["-A", "--prometheus-url", "http:///api"], {}, "not an http(s) URL"),
+    (["-A", "--liveness", "healthz"], {}, "--liveness / INFERPLACE_LIVENESS: 'healthz' is not an http(s) URL"),
+    (["-A", "--liveness", "http://0.0.0.0/healthz"], {}, "needs a port"),
 ])
 def test_bad_settings_name_the_flag_and_variable(argv: list[str], env: dict[str, str], message: str) -> None:
     with pytest.raises(config.ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -71,3 +87,20 @@ def test_sigv4_signs_for_amazon_managed_prometheus(monkeypatch: pytest.MonkeyPat
     auth = req.headers["Authorization"]
     assert auth.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/") and "/us-east-1/aps/aws4_request" in auth
     assert "X-Amz-Date" in req.headers
+
+
+@pytest.mark.parametrize("kubeconfig", ["missing", "not-yaml"])
+def test_no_cluster_to_watch_is_one_line_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str], kubeconfig: str) -> None:
+    from inferplace.cli.main import main  # noqa: PLC0415
+
+    path = tmp_path / "kubeconfig"
+    if kubeconfig == "not-yaml":
+        path.write_text("clusters: [\n")
+    for var in ("KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"):  # not in a pod
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    assert main(["operator", "-A", "--metrics-address", "off", "--liveness", "off"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("inferplace operator: error: no cluster to watch") and err.count("\n") == 1, err
+    assert "Traceback" not in err

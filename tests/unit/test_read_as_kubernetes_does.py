@@ -204,9 +204,9 @@ def test_tags_and_merges_kubectl_refuses_or_reads_silently_are_refused(text: str
 
 
 @pytest.mark.parametrize(("text", "values", "says"), [
-    ("a: 1\n--- x\nb: 2\n", [None], "'--- x': kubectl reads a line starting with `---` as a document separator"),
+    ("a: 1\n--- x\nb: 2\n", [{"a": 1}, None], "'--- x': kubectl reads a line starting with `---` as a document"),
     ("--- |\n  text\n", [None], "invalid Yaml document separator"),  # YAML allows it, kubectl does not
-    ("a: 1\n----\n", [None], "invalid Yaml document separator"),
+    ("a: 1\n----\n", [{"a": 1}, None], "invalid Yaml document separator"),  # `a` answered on its own
     ("a: 1\n--- # fine\nb: 2\n", [{"a": 1}, {"b": 2}], None),
     ("a: 1\r\n---\r\r\nb: 2\r\n", [{"a": 1}, {"b": 2}], None),  # kubectl trims the line: still a separator
     ("a: 1\n...\nb: 2\n", [{"a": 1}, None], "text after the end of the document: kubectl reads one document"),

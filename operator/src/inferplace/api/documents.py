@@ -83,46 +83,41 @@ class _nullcontext:  # noqa: N801 - contextlib.nullcontext, typed for IO
         pass
 
 
-def split(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """(first line, bytes) of each document, split on `---` lines as kubectl splits them (apimachinery's
-    YAMLReader): a line starting with `---` with nothing but spaces or a comment after it."""
-    start, line = 0, 1
+def split(data: bytes) -> Iterator[tuple[int, bytes, str | None]]:
+    """(first line, bytes, problem) of each document, split on `---` lines as kubectl splits them
+    (apimachinery's YAMLReader): every line starting with `---`. kubectl refuses the file at one with more
+    than a comment after it (`--- |`, `--- {a: 1}`, `----`), though YAML allows some: the document it
+    starts is reported, the others are still read."""
+    start, line, problem = 0, 1, None
     for m in _SEPARATOR_LIKE.finditer(data):
-        if not _separates(m.group(1)):
-            continue  # reported by _bad_separator, as kubectl refuses it
-        yield line, data[start:m.start()]
+        yield line, data[start:m.start()], problem
+        problem = _bad_separator(m, line + data.count(b"\n", start, m.start()))
         line += data.count(b"\n", start, m.end()) + 1
         start = m.end() + 1
-    yield line, data[start:]
+    yield line, data[start:], problem
 
 
-def _separates(rest: bytes) -> bool:
-    text = rest.decode("utf-8", "replace").strip()  # Go's strings.TrimSpace
-    return not text or text.startswith("#")
+def _bad_separator(m: re.Match[bytes], line: int) -> str | None:
+    rest = m.group(1).decode("utf-8", "replace").strip()  # Go's strings.TrimSpace
+    if not rest or rest.startswith("#"):
+        return None
+    written = m.group(0).decode("utf-8", "replace").rstrip()
+    return (f"line {line}: {shown(written)!r}: kubectl reads a line starting with `---` as a document separator, "
+            "with nothing but a comment after it (invalid Yaml document separator); put the rest on the next line")
 
 
 def documents(data: bytes) -> list[Document]:
     """Every non-empty document of a YAML stream, each read on its own."""
     out: list[Document] = []
-    for first, chunk in split(data):
+    for first, chunk, problem in split(data):
+        if problem is not None:
+            out.append(Document(len(out), first - 1, None, problem))
+            continue
         if not chunk.strip() or all(ln.strip().startswith(b"#") or not ln.strip() for ln in chunk.splitlines()):
             continue
-        for line, value, problem in _chunk(chunk, first):
-            out.append(Document(len(out), line, value, problem))
+        for line, value, why in _chunk(chunk, first):
+            out.append(Document(len(out), line, value, why))
     return out
-
-
-def _bad_separator(chunk: bytes, first: int) -> str | None:
-    """kubectl reads every line starting with `---` as a document separator and refuses the whole file
-    when anything but a comment follows it (`--- |`, `--- {a: 1}`, `----`), though YAML allows some."""
-    for m in _SEPARATOR_LIKE.finditer(chunk):
-        if not _separates(m.group(1)):
-            line = first + chunk.count(b"\n", 0, m.start())
-            written = m.group(0).decode("utf-8", "replace").rstrip()
-            return (f"line {line}: {shown(written)!r}: kubectl reads a line starting with `---` as a document "
-                    "separator, with nothing but a comment after it (invalid Yaml document separator); "
-                    "put the rest on the next line")
-    return None
 
 
 def _where(chunk: bytes, offset: int, first: int) -> str:
@@ -138,9 +133,6 @@ def _chunk(chunk: bytes, first: int) -> list[tuple[int, Any, str | None]]:
     nul = chunk.find(b"\x00")
     if nul >= 0:
         return [(first, None, f"{_where(chunk, nul, first)}: a NUL byte (is this a binary file?)")]
-    bad = _bad_separator(chunk, first)
-    if bad:
-        return [(first, None, bad)]
     try:
         text = chunk.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -24,7 +24,7 @@ def read_workloads(namespaces: Sequence[str]) -> tuple[list[Subject], list[str]]
     try:
         client = kubernetes.client.ApiClient(load_configuration())
     except Exception as exc:
-        raise InputError(f"--from-cluster: no usable kubeconfig: {str(exc)[:300]}") from None
+        raise InputError(f"--from-cluster: no usable kubeconfig: {' '.join(str(exc).split())[:300]}") from None
     api = kubernetes.client.CustomObjectsApi(client)
     items: list[dict[str, Any]] = []
     try:

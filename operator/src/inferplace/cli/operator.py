@@ -26,6 +26,14 @@ def run(args: argparse.Namespace) -> int:
     except configuration.ConfigError as exc:
         print(f"inferplace operator: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    from inferplace.controller.kube import load_configuration  # noqa: PLC0415 - needs the kubernetes client
+
+    try:
+        load_configuration()
+    except Exception as exc:  # said here in one line, not as kopf's startup traceback
+        print("inferplace operator: error: no cluster to watch: not in a pod with a service account, and no usable "
+              f"kubeconfig (KUBECONFIG or ~/.kube/config): {' '.join(str(exc).split())[:300]}", file=sys.stderr)
+        return EXIT_USAGE
     import kopf  # noqa: PLC0415 - only this subcommand needs kopf
 
     import inferplace.controller.handlers  # noqa: F401, PLC0415 - registers the handlers

@@ -14,12 +14,15 @@ approved with --approved: the reason on stderr); 2 bad input.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from inferplace.api.resource import NAME_PATTERN
+from inferplace.api.spec import K8S_NAME
 from inferplace.catalog import CatalogError, load_catalog
 from inferplace.cli.inputs import InputError, expand, yaml_documents
 from inferplace.cli.subjects import add_source_arguments, subjects
@@ -57,9 +60,37 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
 
+# What each name becomes: a Deployment (DNS subdomain) and container (DNS label) name, an EKS cluster name
+# (the discovery tag), an IAM role name; `${VAR}` placeholders are kept for envsubst.
+_PLACEHOLDER = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+_NAME_RULES = (
+    ("deployment", "--deployment", re.compile(NAME_PATTERN), 253, "a Deployment name (lowercase letters, digits, "
+     "'-' and '.')"),
+    ("container", "--container", re.compile(K8S_NAME), 63, "a container name (lowercase letters, digits and '-')"),
+    ("cluster_name", "--cluster-name", re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]*$"), 100,
+     "an EKS cluster name (letters, digits, '-' and '_', starting with a letter or digit) or a ${VAR} placeholder"),
+    ("node_role", "--node-role", re.compile(r"^[\w+=,.@-]+$", re.ASCII), 64,
+     "an IAM role name (letters, digits and +=,.@_-) or a ${VAR} placeholder"),
+)
+
+
+def _check_names(args: argparse.Namespace) -> None:
+    for attr, flag, pattern, limit, what in _NAME_RULES:
+        value = getattr(args, attr)
+        if value is None:
+            continue
+        bare = _PLACEHOLDER.sub("x", value)
+        if not value or not pattern.match(bare) or (bare == value and len(value) > limit):
+            raise InputError(f"{flag} {value[:80]!r} is not {what}, at most {limit} characters")
+    derived = f"KarpenterNodeRole-{args.cluster_name}"
+    if args.node_role is None and not _PLACEHOLDER.search(derived) and len(derived) > 64:
+        raise InputError(f"--node-role: the default {derived[:80]!r} is over IAM's 64 characters; give --node-role")
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.option < 0:
         raise InputError(f"--option must be >= 0, got {args.option}")
+    _check_names(args)
     cat = load_catalog()
     found, problems = subjects(args, cat)
     cluster = Cluster(args.cluster_name, args.node_role or f"KarpenterNodeRole-{args.cluster_name}")

@@ -4,8 +4,10 @@ the statuses the operator wrote in a cluster (`--from-cluster`, with the operato
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
+from inferplace.api.spec import K8S_NAME
 from inferplace.catalog import Catalog
 from inferplace.cli.inputs import InputError
 from inferplace.cli.pricing import add_price_arguments
@@ -28,6 +30,11 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
 def subjects(args: argparse.Namespace, cat: Catalog) -> tuple[list[Subject], list[str]]:
     if args.from_cluster:
         from inferplace.cli.cluster import read_workloads  # noqa: PLC0415 - needs the operator extra
+
+        for ns in args.namespace or []:
+            if len(ns) > 63 or not re.match(K8S_NAME, ns):
+                raise InputError(f"-n/--namespace {ns[:80]!r} is not a namespace (lowercase letters, digits and '-', "
+                                 "at most 63)")
 
         return read_workloads(args.namespace or [])
     if args.namespace:

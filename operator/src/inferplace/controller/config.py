@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,6 +155,36 @@ def _region(text: str | None) -> str | None:
     return text or None
 
 
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")  # a DNS-1123 label, as Kubernetes names them
+_GLOB = re.compile(r"!?[-a-z0-9*?]{1,63}")  # kopf's globs (`team-*`) and exclusions (`!kube-*`)
+
+
+def _namespace(ns: str) -> None:
+    """A namespace, or kopf's pattern: globs joined by commas (`myapp-*,!*-pr-*`), the rightmost match wins."""
+    globs = ns.split(",")
+    if not all(_GLOB.fullmatch(g) and (any(c in g for c in "*?!") or _NAMESPACE.fullmatch(g)) for g in globs):
+        raise ConfigError(f"--namespace / INFERPLACE_NAMESPACES: {ns[:70]!r} is not a namespace (lowercase letters, "
+                          "digits and '-', at most 63, starting and ending with a letter or digit) nor a pattern "
+                          "such as team-* or myapp-*,!*-pr-*")
+
+
+def _http_url(url: str | None, what: str, port_needed: bool = False) -> str | None:
+    """An http(s) URL with a host (and a port where one must be bound), checked as urllib reads it."""
+    if url is None:
+        return None
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port  # ValueError for a port that is no number or out of range
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and not re.search(r"\s", url)
+    except ValueError:
+        ok, port = False, None
+    if not ok:
+        raise ConfigError(f"{what}: {url[:100]!r} is not an http(s) URL such as http://prometheus:9090")
+    if port_needed and port is None:
+        raise ConfigError(f"{what}: {url[:100]!r} needs a port to listen on, e.g. http://0.0.0.0:8080/healthz")
+    return url
+
+
 def from_args(a: argparse.Namespace, env: Mapping[str, str] | None = None) -> OperatorConfig:
     e = os.environ if env is None else env
     namespaces = tuple(a.namespaces or [n.strip() for n in (_env("NAMESPACES", e) or "").split(",") if n.strip()])
@@ -165,9 +196,9 @@ def from_args(a: argparse.Namespace, env: Mapping[str, str] | None = None) -> Op
     if not namespaces and not all_ns:
         raise ConfigError("say what to watch: --namespace NS (repeatable) or --all-namespaces "
                           "(INFERPLACE_NAMESPACES=a,b or INFERPLACE_ALL_NAMESPACES=true)")
-    url = a.prometheus_url or None
-    if url is not None and not re.fullmatch(r"https?://[^\s]+", url):
-        raise ConfigError(f"--prometheus-url / INFERPLACE_PROMETHEUS_URL: {url!r} is not an http(s) URL")
+    for ns in namespaces:
+        _namespace(ns)
+    url = _http_url(a.prometheus_url or None, "--prometheus-url / INFERPLACE_PROMETHEUS_URL")
     if a.basic_auth_username and not a.basic_auth_password_file:
         raise ConfigError("--basic-auth-username needs --basic-auth-password-file "
                           "(INFERPLACE_BASIC_AUTH_PASSWORD_FILE)")
@@ -195,7 +226,8 @@ def from_args(a: argparse.Namespace, env: Mapping[str, str] | None = None) -> Op
         workers=int(_number(a.workers, "--workers / INFERPLACE_WORKERS", 1, 64)),
         api_timeout_s=duration_s(a.api_timeout, "--api-timeout / INFERPLACE_API_TIMEOUT"),
         metrics_address=metrics_address,
-        liveness_url=None if a.liveness == "off" else a.liveness,
+        liveness_url=None if a.liveness == "off" else _http_url(a.liveness, "--liveness / INFERPLACE_LIVENESS",
+                                                                 port_needed=True),
         log_format=a.log_format, log_level=a.log_level,
         prices_file=_readable(a.prices_file, "--prices / INFERPLACE_PRICES_FILE"),
         region=_region(a.region),
