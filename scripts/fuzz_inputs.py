@@ -1,7 +1,7 @@
 """Nightly-sized run of the input-contract property suite (tests/properties): generated and mutated
 manifests, YAML bytes, price files and scenario rows through the CLI's entry points.
 
-    python scripts/fuzz_inputs.py                    # 2,500 examples per property (10,000 cases), random seed
+    python scripts/fuzz_inputs.py                    # 6,250 examples per property (25,000 cases), random seed
     python scripts/fuzz_inputs.py --examples 200 --derandomize   # CI's fixed examples, more of them
 
 Prints the number of generated cases run, the exit codes seen, the slowest case (with the start of its
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--examples", type=int, default=2500, help="examples per property (4 properties)")
+    parser.add_argument("--examples", type=int, default=6250, help="examples per property (4 properties)")
     parser.add_argument("--derandomize", action="store_true", help="the fixed examples CI runs, not a random seed")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
