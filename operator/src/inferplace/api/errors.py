@@ -78,7 +78,14 @@ def _message(err: ErrorDetails, root: type[BaseModel]) -> str:
     return msg.removeprefix("Value error, ")
 
 
+SHOWN = 80  # characters of a value quoted in a message
 KEY_SHOWN = 60  # characters of a field name shown in a path
+
+
+def shown(value: object) -> str:
+    """A value as a message quotes it: cut to `SHOWN` characters, never expanded."""
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= SHOWN else text[:SHOWN] + f"... ({len(text)} characters)"
 _PLAIN_KEY = re.compile(rf"[A-Za-z0-9_/-]{{1,{KEY_SHOWN}}}")
 
 

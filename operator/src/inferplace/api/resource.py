@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from inferplace.api.documents import shown
+from inferplace.api.errors import shown
 from inferplace.api.spec import InferenceWorkloadSpec
 from inferplace.api.status import InferenceWorkloadStatus
 from inferplace.api.types import WIRE

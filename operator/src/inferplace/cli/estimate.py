@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from inferplace.api.documents import shown
+from inferplace.api.errors import shown
 from inferplace.catalog import Catalog, CatalogError, load_catalog
 from inferplace.cli.fidelity import compare, format_report
 from inferplace.cli.inputs import InputError, csv_rows
