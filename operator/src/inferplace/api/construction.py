@@ -24,7 +24,7 @@ from inferplace.api import scalars
 from inferplace.api.errors import shown
 
 # libyaml's parser where the platform has it (several times faster on a thousand manifests); the
-# construction, where every check above happens, is Python either way.
+# construction, where every check of this module happens, is Python either way.
 _BASE: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
