@@ -100,7 +100,7 @@ def _inputs(argv: tuple[str, ...]) -> str:
 _LABEL = r"^error: document \d+(?: \((?:[a-z0-9.-]+|'.*?'|\".*?\")\))?: "
 NAMES_A_FIELD = re.compile(_LABEL + r"(?:\(document\)|[\w./-]*(?:\[(?:\d+|'.*?'|\".*?\")\][\w./-]*|\.[\w./-]+)*): "
                            r"|" + _LABEL + r"(?:kind/apiVersion|expected an Inference)"
-                           r"|" + _LABEL + r"line \d+: '---.*': kubectl reads a line starting with `---`")
+                           r"|" + _LABEL + r"line \d+: (?:'---.*'|\"---.*\"): kubectl reads a line starting with `---`")
 
 
 def _contract(code: int, err: str, allowed: tuple[int, ...] = (0, 2, 3)) -> None:
