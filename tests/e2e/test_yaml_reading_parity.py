@@ -63,6 +63,17 @@ def _compare(texts: list[str]) -> None:
     _compare_documents([f"a: {t}\n" for t in texts] + [f"{t}: v\n" for t in texts])
 
 
+def _difference(doc: str, theirs: dict[str, str], value: Any, problem: str | None) -> str | None:
+    """How the two readers told one document apart: one refused it and the other did not, or the values differ."""
+    if "error" in theirs or problem is not None:
+        if ("error" in theirs) != (problem is not None):
+            return f"{doc!r}: kubectl: {theirs.get('error') or theirs['json']}; cli: {problem or value}"
+        return None
+    if not _same(value, json.loads(theirs["json"])):
+        return f"{doc!r}: kubectl: {theirs['json']}; cli: {json.dumps(value)}"
+    return None
+
+
 def _compare_documents(docs: list[str]) -> list[dict[str, str]]:
     """Each document through both readers: the same JSON value, or both refuse it. kubectl's answers."""
     answers = _oracle(docs)
@@ -71,12 +82,9 @@ def _compare_documents(docs: list[str]) -> list[dict[str, str]]:
         value, problem = _ours(doc)
         if doc.startswith("---") and problem is not None and "invalid Yaml document separator" in problem:
             continue  # a file's line: `kubectl apply` refuses it (test_files_are_split_...), yaml.ToJSON does not
-        if "error" in theirs or problem is not None:
-            if ("error" in theirs) != (problem is not None):
-                told_apart.append(f"{doc!r}: kubectl: {theirs.get('error') or theirs['json']}; cli: {problem or value}")
-            continue
-        if not _same(value, json.loads(theirs["json"])):
-            told_apart.append(f"{doc!r}: kubectl: {theirs['json']}; cli: {json.dumps(value)}")
+        difference = _difference(doc, theirs, value, problem)
+        if difference:
+            told_apart.append(difference)
     assert not told_apart, f"{len(told_apart)} of {len(docs)} read differently:\n" + "\n".join(told_apart[:20])
     return answers
 
@@ -254,12 +262,9 @@ def test_merges_are_read_as_kubectl_reads_them() -> None:
         if problem is not None and ("duplicate key" in problem or "is replaced by the merge" in problem):
             deliberate += 1
             continue
-        if "error" in theirs or problem is not None:
-            if ("error" in theirs) != (problem is not None):
-                told_apart.append(f"{doc!r}: kubectl: {theirs.get('error') or theirs['json']}; cli: {problem or value}")
-            continue
-        if not _same(value, json.loads(theirs["json"])):
-            told_apart.append(f"{doc!r}: kubectl: {theirs['json']}; cli: {json.dumps(value)}")
+        difference = _difference(doc, theirs, value, problem)
+        if difference:
+            told_apart.append(difference)
     assert deliberate < len(docs) // 2, f"{deliberate} of {len(docs)} refused: the comparison would be thin"
     assert not told_apart, f"{len(told_apart)} of {len(docs)} read differently:\n" + "\n".join(told_apart[:20])
 
