@@ -1,8 +1,10 @@
-"""Golden outputs: `inferplace recommend -o json` of every example, timestamps masked.
+"""Golden outputs: `inferplace recommend -o json --as-of AS_OF` of every example.
 
-The figures of every example are pinned here so a refactor cannot change them unnoticed. A change
-that alters them on purpose (new prices, a better model) regenerates the files in one deliberate
-commit that says how each answer changed and why:
+The figures of every example are pinned here so a refactor cannot change them unnoticed. They are
+written and compared at one fixed as-of, so price ages, staleness and every timestamp are the same
+on any day: a golden file changes only when behaviour does. A change that alters them on purpose
+(new prices, a better model) regenerates the files in one deliberate commit that says how each
+answer changed and why:
 
     python -m tests.golden.golden --update
 """
@@ -13,7 +15,6 @@ import argparse
 import contextlib
 import io
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -22,27 +23,21 @@ from inferplace.cli.main import main
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p.parent for p in (ROOT / "examples").glob("*/workload.yaml"))
 GOLDEN = Path(__file__).parent / "recommend"
-MASK = "<time>"
-_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+AS_OF = "2026-12-01"  # the one clock of every golden file; move it only with a deliberate regeneration
 
 
-def masked(node: Any) -> Any:
-    """The document with every RFC 3339 timestamp replaced by a fixed mask."""
-    if isinstance(node, dict):
-        return {k: masked(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [masked(v) for v in node]
-    if isinstance(node, str) and _TIMESTAMP.match(node):
-        return MASK
-    return node
-
-
-def recommend_json(example: Path) -> tuple[int, Any]:
-    """Exit code and the masked JSON document of `inferplace recommend -f EXAMPLE -o json`."""
+def recommend_text(example: Path, *extra: str, as_of: str = AS_OF) -> tuple[int, str]:
+    """Exit code and stdout of `inferplace recommend -f EXAMPLE -o json --as-of AS_OF [extra...]`."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = main(["recommend", "-f", str(example / "workload.yaml"), "-o", "json"])
-    return code, masked(json.loads(out.getvalue()))
+        code = main(["recommend", "-f", str(example / "workload.yaml"), "-o", "json", "--as-of", as_of, *extra])
+    return code, out.getvalue()
+
+
+def recommend_json(example: Path, as_of: str = AS_OF) -> tuple[int, Any]:
+    """Exit code and the JSON document of `inferplace recommend -f EXAMPLE -o json --as-of AS_OF`."""
+    code, text = recommend_text(example, as_of=as_of)
+    return code, json.loads(text)
 
 
 def golden_path(example: Path) -> Path:
@@ -59,7 +54,8 @@ def update() -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--update", action="store_true", help="rewrite the golden files from today's code")
+    parser.add_argument("--update", action="store_true",
+                        help=f"rewrite the golden files from today's code, as of {AS_OF}")
     if parser.parse_args().update:
         update()
     else:

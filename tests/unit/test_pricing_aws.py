@@ -115,7 +115,7 @@ def test_on_demand_reserved_and_spot_prices_are_read_exactly_across_pages() -> N
     _spot(clients, "us-east-1", [("p5.48xlarge", "us-east-1a", "27.100000", NOW),
                                   ("p5.48xlarge", "us-east-1b", "29.500000", NOW),
                                   ("p5.48xlarge", "us-east-1a", "26.000000", datetime(2026, 11, 30, tzinfo=UTC))])
-    got = fetch(clients, ["p5.48xlarge", "g6e.12xlarge"], ["us-east-1"], now=NOW)
+    got = fetch(clients, ["p5.48xlarge", "g6e.12xlarge"], ["us-east-1"], NOW)
     clients.done()
     assert got.problems == [] and got.calls == 3
     table = {(p.instance_type, p.capacity_type): (p.usd_per_hour, p.as_of, p.provider) for p in got.prices}
@@ -137,7 +137,7 @@ def test_an_unavailable_zero_price_and_a_malformed_entry_are_skipped_with_reason
     _products(clients, "us-east-2", "p5e.48xlarge,trn2.48xlarge", [[
         _entry("trn2.48xlarge", "us-east-2", "0.0000000000"), "{not json",
         _entry("p5e.48xlarge", "us-east-2", "39.8")]])
-    got = fetch(clients, ["trn2.48xlarge", "p5e.48xlarge"], ["us-east-2"], spot=False, now=NOW)
+    got = fetch(clients, ["trn2.48xlarge", "p5e.48xlarge"], ["us-east-2"], NOW, spot=False)
     assert [(p.instance_type, p.usd_per_hour) for p in got.prices] == [("p5e.48xlarge", 39.8)]
     assert any("0.0000000000 USD/h (unavailable there)" in p for p in got.problems)
     assert any("not the documented shape" in p for p in got.problems)
@@ -149,7 +149,7 @@ def test_access_denied_or_throttling_is_a_reason_and_spot_is_still_read(code: st
     clients.stub("pricing", "us-east-1").add_client_error("get_products", service_error_code=code,
                                                           service_message="no", http_status_code=status)
     _spot(clients, "us-east-1", [("p5.48xlarge", "us-east-1a", "27.1", NOW)])
-    got = fetch(clients, ["p5.48xlarge"], ["us-east-1"], now=NOW)
+    got = fetch(clients, ["p5.48xlarge"], ["us-east-1"], NOW)
     assert got.problems == [f"pricing:GetProducts for us-east-1: {code}: An error occurred ({code}) when calling the "
                             "GetProducts operation: no"]
     assert [(p.capacity_type, p.usd_per_hour) for p in got.prices] == [("spot", 27.1)]
@@ -167,7 +167,7 @@ def test_a_timeout_is_a_reason_not_a_hang() -> None:
         raise ReadTimeoutError(endpoint_url=request.url)
 
     pricing.meta.events.register("before-send.pricing.GetProducts", timeout)
-    got = fetch(lambda _service, _region: pricing, ["p5.48xlarge"], ["us-east-1"], spot=False, now=NOW)
+    got = fetch(lambda _service, _region: pricing, ["p5.48xlarge"], ["us-east-1"], NOW, spot=False)
     assert sent and sent[0].startswith("https://api.pricing.us-east-1.amazonaws.com")
     assert got.prices == [] and got.problems[0].startswith("pricing:GetProducts for us-east-1: ReadTimeoutError")
 
@@ -175,5 +175,5 @@ def test_a_timeout_is_a_reason_not_a_hang() -> None:
 def test_an_entry_for_another_region_is_never_used_for_this_one() -> None:
     clients = Clients()
     _products(clients, "us-west-2", "p5.48xlarge", [[_entry("p5.48xlarge", "us-east-1", "55.04")]])
-    got = fetch(clients, ["p5.48xlarge"], ["us-west-2"], spot=False, now=NOW)
+    got = fetch(clients, ["p5.48xlarge"], ["us-west-2"], NOW, spot=False)
     assert got.prices == [] and "is for us-east-1, not us-west-2" in got.problems[0]

@@ -15,7 +15,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from inferplace.api.clock import AsOf, rfc3339
 from inferplace.catalog import CatalogError, load_catalog
+from inferplace.cli.as_of import as_of
 from inferplace.cli.inputs import InputError
 from inferplace.cli.subjects import add_source_arguments, subjects
 from inferplace.rollout import Move, Plan, plan_moves
@@ -56,11 +58,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     cat = load_catalog()
-    found, problems = subjects(args, cat)
+    clock = as_of(args)
+    found, problems = subjects(args, cat, clock)
     plan = plan_moves(found, args.budget_weeks, args.max_moves)
     for line in problems:
         print(f"error: {line}", file=sys.stderr)
-    sys.stdout.write(_json(plan) if args.output == "json" else _table(plan))
+    # --from-cluster: each workload's answer is as of its own status.lastEvaluationTime.
+    when = None if args.from_cluster else clock
+    sys.stdout.write(_json(plan, when) if args.output == "json" else _table(plan, when))
     if args.plot is not None:
         _plot(plan, args.plot)
     return EXIT_USAGE if problems else EXIT_OK
@@ -73,16 +78,18 @@ def _move(m: Move) -> dict[str, Any]:
             "confidence": m.confidence, "monthlyCostToday": f"{m.today:.2f}" if m.today is not None else None}
 
 
-def _json(p: Plan) -> str:
-    body = {"monthlyCostToday": f"{p.today:.2f}", "monthlyCostRecommended": f"{p.recommended:.2f}",
+def _json(p: Plan, when: AsOf | None) -> str:
+    body = {"asOf": rfc3339(when.at) if when else None,
+            "monthlyCostToday": f"{p.today:.2f}", "monthlyCostRecommended": f"{p.recommended:.2f}",
             "budgetWeeks": str(p.budget_weeks) if p.budget_weeks is not None else None, "maxMoves": p.max_moves,
             "chosen": [_move(m) for m in p.chosen], "savingsMonthly": f"{p.saving:.2f}", "weeks": str(p.weeks),
             "waiting": [_move(m) for m in p.waiting], "notInTotals": p.unpriced}
     return json.dumps(body, indent=2) + "\n"
 
 
-def _table(p: Plan) -> str:
+def _table(p: Plan, when: AsOf | None) -> str:
     out = io.StringIO()
+    out.write(f"{when.describe()}\n" if when else "as of each workload's status.lastEvaluationTime (--from-cluster)\n")
     possible = p.today - p.recommended
     out.write(f"fleet: ${p.today:,.2f}/month today; ${p.recommended:,.2f}/month on every recommendation "
               f"(saves ${possible:,.2f}/month, {len(p.moves)} moves, "

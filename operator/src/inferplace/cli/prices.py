@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pydantic_core
 import yaml
 
+from inferplace.api.clock import rfc3339, system_clock
 from inferplace.catalog import CatalogError, load_catalog
+from inferplace.cli.as_of import ENV, add_as_of_argument, as_of
 from inferplace.cli.inputs import InputError
 from inferplace.cli.pricing import REGION, add_price_arguments, price_book
 from inferplace.pricing import Price
@@ -31,6 +33,7 @@ def register(sub: Any) -> None:
     add_price_arguments(p)
     p.add_argument("--instance-type", metavar="TYPE", help="only this instance type")
     p.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    add_as_of_argument(p)
     actions = p.add_subparsers(dest="action", metavar="{refresh}")
     r = actions.add_parser("refresh", help="read live prices from AWS and write a rates file",
                            description="Read on-demand, reserved and spot prices from the AWS price APIs (standard "
@@ -45,7 +48,7 @@ def register(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-def _row(p: Price, today: Any) -> dict[str, Any]:
+def _row(p: Price, today: date) -> dict[str, Any]:
     return {"instanceType": p.instance_type, "region": p.region, "capacityType": p.capacity_type,
             "usdPerHour": f"{p.usd_per_hour:.10g}", "asOf": p.as_of.isoformat(), "ageDays": p.age_days(today),
             "provider": p.provider, "source": p.source, "note": p.note}
@@ -64,14 +67,16 @@ def run(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     cat = load_catalog()
     book = price_book(args, cat)
-    today = datetime.now(UTC).date()
-    rows = [_row(p, today) for p in book.listing(args.region, args.instance_type)]
+    clock = as_of(args)
+    rows = [_row(p, clock.at.date()) for p in book.listing(args.region, args.instance_type)]
     if args.output == "json":
-        sys.stdout.write(pydantic_core.to_json(rows, indent=2).decode() + "\n")
+        body = {"asOf": rfc3339(clock.at), "prices": rows}
+        sys.stdout.write(pydantic_core.to_json(body, indent=2).decode() + "\n")
         return EXIT_OK
     if not rows:
         print("no prices match", file=sys.stderr)
         return EXIT_OK
+    print(f"{clock.describe()}: ages count to this day")
     head = ("instance", "region", "capacity", "$/hour", "as of", "age (d)", "from")
     cells = [head, *((r["instanceType"], r["region"], r["capacityType"], r["usdPerHour"], r["asOf"], str(r["ageDays"]),
                       r["provider"]) for r in rows)]
@@ -83,6 +88,10 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _refresh(args: argparse.Namespace) -> int:
+    clock = as_of(args)
+    if clock.fixed:
+        raise InputError(f"{clock.source}: refresh reads today's live prices and stamps them with the system "
+                         f"clock; an as-of applies to listing prices (unset {ENV} for refresh)")
     bad = [r for r in args.refresh_regions if not REGION.fullmatch(r)]
     if bad:
         raise InputError(f"--region {bad[0][:40]!r} is not an AWS region such as us-east-1")
@@ -93,13 +102,13 @@ def _refresh(args: argparse.Namespace) -> int:
     except ImportError:
         raise InputError("refresh needs botocore: pip install 'inferplace[aws]'") from None
     types = args.refresh_types or sorted(load_catalog().instances)
-    got = fetch(clients, types, args.refresh_regions, spot=not args.no_spot)
+    got = fetch(clients, types, args.refresh_regions, clock.at, spot=not args.no_spot)
     for problem in got.problems:
         print(f"inferplace prices refresh: {problem}", file=sys.stderr)
     if not got.prices:
         print("inferplace prices refresh: no prices were read; nothing written", file=sys.stderr)
         return EXIT_PARTIAL if got.problems else EXIT_OK
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = rfc3339(system_clock())
     doc = {"prices": [{"instanceType": p.instance_type, "capacityType": p.capacity_type,
                        "usdPerHour": f"{p.usd_per_hour:.10g}", "source": f"{p.source}, read {now}",
                        "date": p.as_of.isoformat(), "region": p.region}

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from inferplace.api.clock import AsOf
 from inferplace.catalog import Catalog, CatalogError, load_catalog
 from inferplace.cli import formatters
+from inferplace.cli.as_of import add_as_of_argument, as_of
 from inferplace.cli.inputs import InputError, manifests
 from inferplace.cli.pricing import add_price_arguments, price_book, region_default
 from inferplace.placement import WorkloadError, recommend
@@ -34,6 +35,7 @@ def register(sub: Any) -> None:
     p.add_argument("--plot", type=Path, metavar="FILE.svg|FILE.png",
                    help="draw cost per 1M output tokens against projected TPOT p95 (needs matplotlib)")
     add_price_arguments(p)
+    add_as_of_argument(p)
     p.set_defaults(run=run)
 
 
@@ -45,13 +47,13 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
 
-def answer(args: argparse.Namespace, cat: Catalog) -> tuple[list[formatters.Answer], list[str]]:
-    """Every manifest in `args.filename` answered (priced as `add_price_arguments` says), and the problems."""
+def answer(args: argparse.Namespace, cat: Catalog, clock: AsOf) -> tuple[list[formatters.Answer], list[str]]:
+    """Every manifest in `args.filename` answered as of `clock` (priced as `add_price_arguments` says),
+    and the problems."""
     book = price_book(args, cat)
     found, problems = manifests(args.filename)
-    now = datetime.now(UTC)
     items = [(m.workload.metadata.name, m.workload.spec) for m in found]
-    results = recommend(items, cat, book, now, region_default(args, book)) if found else []
+    results = recommend(items, cat, book, clock(), region_default(args, book)) if found else []
     answers: list[formatters.Answer] = []
     for m, res in zip(found, results, strict=True):
         if isinstance(res, WorkloadError):
@@ -64,10 +66,11 @@ def answer(args: argparse.Namespace, cat: Catalog) -> tuple[list[formatters.Answ
 def _run(args: argparse.Namespace) -> int:
     if args.top < 0:
         raise InputError(f"--top must be >= 0, got {args.top}")
-    answers, problems = answer(args, load_catalog())
+    clock = as_of(args)
+    answers, problems = answer(args, load_catalog(), clock)
     for line in problems:
         print(f"error: {line}", file=sys.stderr)
-    options = formatters.Options(top=args.top)
+    options = formatters.Options(top=args.top, as_of=clock)
     if answers:
         sys.stdout.write(formatters.TEXT[args.output](answers, options))
     if args.plot is not None and answers:

@@ -24,6 +24,7 @@ import yaml
 from inferplace.api.resource import NAME_PATTERN
 from inferplace.api.spec import K8S_NAME
 from inferplace.catalog import CatalogError, load_catalog
+from inferplace.cli.as_of import as_of
 from inferplace.cli.inputs import InputError, expand, yaml_documents
 from inferplace.cli.subjects import add_source_arguments, subjects
 from inferplace.rollout import Rendered, RenderError, RenderSettings, render
@@ -92,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"--option must be >= 0, got {args.option}")
     _check_names(args)
     cat = load_catalog()
-    found, problems = subjects(args, cat)
+    found, problems = subjects(args, cat, as_of(args))
     cluster = Cluster(args.cluster_name, args.node_role or f"KarpenterNodeRole-{args.cluster_name}")
     settings = RenderSettings(cluster, args.option, args.approved, args.deployment, args.container)
     deployments = _deployments(args.deployments or [])
@@ -138,7 +139,9 @@ def _dump(docs: list[dict[str, Any]]) -> str:
 
 
 def _header(r: Rendered) -> str:
-    lines = [f"# inferplace render: {r.subject.key} -> {r.summary} (recommendation {r.option_id})"]
+    # The time of the answer rendered: the as-of for manifests, the operator's evaluation for --from-cluster.
+    when = r.subject.status.last_evaluation_time or "an unknown time"
+    lines = [f"# inferplace render: {r.subject.key} -> {r.summary} (recommendation {r.option_id}, as of {when})"]
     lines += [f"# note: {n}" for n in r.notes]
     return "\n".join(lines) + "\n"
 

@@ -7,8 +7,10 @@ import argparse
 import re
 from pathlib import Path
 
+from inferplace.api.clock import AsOf
 from inferplace.api.spec import K8S_NAME
 from inferplace.catalog import Catalog
+from inferplace.cli.as_of import ENV, add_as_of_argument
 from inferplace.cli.inputs import InputError
 from inferplace.cli.pricing import add_price_arguments
 from inferplace.cli.recommend import answer
@@ -25,10 +27,15 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", "--namespace", action="append", metavar="NS",
                    help="with --from-cluster: only this namespace (repeatable; default: all you can list)")
     add_price_arguments(p)
+    add_as_of_argument(p)
 
 
-def subjects(args: argparse.Namespace, cat: Catalog) -> tuple[list[Subject], list[str]]:
+def subjects(args: argparse.Namespace, cat: Catalog, clock: AsOf) -> tuple[list[Subject], list[str]]:
+    """The workloads to work on: manifests answered as of `clock`, or the operator's answers."""
     if args.from_cluster:
+        if clock.fixed:
+            raise InputError(f"{clock.source}: an as-of applies to manifests answered here; --from-cluster uses "
+                             f"the operator's answers, each as of its status.lastEvaluationTime (unset {ENV})")
         from inferplace.cli.cluster import read_workloads  # noqa: PLC0415 - needs the operator extra
 
         for ns in args.namespace or []:
@@ -39,7 +46,7 @@ def subjects(args: argparse.Namespace, cat: Catalog) -> tuple[list[Subject], lis
         return read_workloads(args.namespace or [])
     if args.namespace:
         raise InputError("-n/--namespace goes with --from-cluster (manifests carry their namespace)")
-    answers, problems = answer(args, cat)
+    answers, problems = answer(args, cat, clock)
     out = []
     for a in answers:
         meta = a.workload.metadata

@@ -187,6 +187,10 @@ def _http_url(url: str | None, what: str, port_needed: bool = False) -> str | No
 
 def from_args(a: argparse.Namespace, env: Mapping[str, str] | None = None) -> OperatorConfig:
     e = os.environ if env is None else env
+    if (_env("AS_OF", e) or "").strip():
+        # A fixed clock would freeze price ages and stamp every status with one time: the CLI's, not ours.
+        raise ConfigError("INFERPLACE_AS_OF fixes the CLI's clock for reproducible reports; the operator always "
+                          "uses the system clock: unset it")
     namespaces = tuple(a.namespaces or [n.strip() for n in (_env("NAMESPACES", e) or "").split(",") if n.strip()])
     all_ns = bool(a.all_namespaces) if a.all_namespaces is not None else (
         (_env("ALL_NAMESPACES", e) or "").lower() in ("1", "true", "yes"))

@@ -13,6 +13,7 @@ from typing import Any
 import kopf
 
 from inferplace.api import GROUP, PLURAL, VERSION
+from inferplace.api.clock import Clock, system_clock
 from inferplace.catalog import Catalog, load_catalog
 from inferplace.controller import config as configuration
 from inferplace.controller.backends import metrics_backends
@@ -28,7 +29,8 @@ from inferplace.pricing.aws import Fetched
 log = logging.getLogger("inferplace.operator")
 
 
-def _prices(cfg: configuration.OperatorConfig, cat: Catalog, runtime_telemetry: Telemetry) -> OperatorPrices:
+def _prices(cfg: configuration.OperatorConfig, cat: Catalog, runtime_telemetry: Telemetry,
+            clock: Clock) -> OperatorPrices:
     overrides = None
     if cfg.prices_file:
         with open(cfg.prices_file, encoding="utf-8") as fh:
@@ -41,14 +43,14 @@ def _prices(cfg: configuration.OperatorConfig, cat: Catalog, runtime_telemetry: 
         clients = botocore_clients(cfg.api_timeout_s)
 
         def fetcher(types: Sequence[str], regions: Sequence[str]) -> Fetched:
-            return fetch(clients, types, regions)
+            return fetch(clients, types, regions, clock())
 
     def counted(got: Fetched) -> None:
         runtime_telemetry.price_refresh_errors.inc(len(got.problems))
 
     regions = {cfg.region or snapshot.default_region}
     return OperatorPrices(overrides, snapshot, fetcher, sorted(cat.instances), regions, cfg.price_refresh_interval_s,
-                          on_refresh=counted)
+                          clock=clock, on_refresh=counted)
 
 
 @kopf.on.startup()
@@ -72,18 +74,19 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     # state, set the peak memory. `seen` only records the body, so a short idle time costs nothing.
     settings.queueing.idle_timeout = 0.5
     telemetry = Telemetry()
+    clock = system_clock  # the operator's one clock: every status, Event, price age and Prometheus window
     try:
-        kube = KubeWriter.connect(cfg.api_timeout_s, cfg.workers)
+        kube = KubeWriter.connect(cfg.api_timeout_s, cfg.workers, clock)
         catalog = load_catalog()
-        prices = _prices(cfg, catalog, telemetry)
-        backends = metrics_backends(cfg)
+        prices = _prices(cfg, catalog, telemetry, clock)
+        backends = metrics_backends(cfg, clock)
     except Exception as exc:
         # Retrying cannot fix a missing kubeconfig, a bad price file or missing AWS support: stop with the reason.
         raise kopf.PermanentError(f"cannot start: {exc}") from exc
     region = RegionDefault(cfg.region, "the operator's --region") if cfg.region else RegionDefault(
         prices.snapshot.default_region, "the price snapshot's default region")
     tuning = DEFAULTS.model_copy(update={"pricing": PricingSettings(max_age_days=cfg.max_price_age_days)})
-    runtime = Runtime(cfg, catalog, kube, backends, prices, region, tuning, telemetry=telemetry)
+    runtime = Runtime(cfg, catalog, kube, backends, prices, region, tuning, telemetry=telemetry, clock=clock)
     telemetry.price_age.set_function(prices.age_seconds)
     prices.start()
     runtime.start()

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from inferplace.api import GROUP, KIND, PLURAL, VERSION
+from inferplace.api.clock import Clock, system_clock
 
 log = logging.getLogger("inferplace.kube")
 
@@ -59,14 +59,15 @@ class Superseded(Exception):  # noqa: N818 - the spec changed while it was evalu
 class KubeWriter:
     api_client: Any  # kubernetes.client.ApiClient
     timeout_s: float
+    clock: Clock = system_clock  # Event times
 
     @classmethod
-    def connect(cls, timeout_s: float, pool: int) -> KubeWriter:
+    def connect(cls, timeout_s: float, pool: int, clock: Clock = system_clock) -> KubeWriter:
         import kubernetes  # noqa: PLC0415 - heavy; only the operator needs it
 
         conf = load_configuration()
         conf.connection_pool_maxsize = max(pool, 4)
-        return cls(kubernetes.client.ApiClient(conf), timeout_s)
+        return cls(kubernetes.client.ApiClient(conf), timeout_s, clock)
 
     @property
     def _timeout(self) -> tuple[float, float]:
@@ -125,7 +126,7 @@ class KubeWriter:
                    message: str) -> None:
         import kubernetes  # noqa: PLC0415
 
-        now = datetime.now(UTC)
+        now = self.clock()
         event = kubernetes.client.CoreV1Event(
             metadata=kubernetes.client.V1ObjectMeta(generate_name=f"{name}.", namespace=namespace),
             involved_object=kubernetes.client.V1ObjectReference(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 
+from inferplace.api.clock import Clock, system_clock
 from inferplace.api.vocabulary import CapacityType
 from inferplace.controller.reconcile import PricesState
 from inferplace.pricing import Overrides, Price, PriceBook, PriceSource, Snapshot
@@ -31,7 +32,7 @@ class OperatorPrices:
     instance_types: Sequence[str]
     regions: set[str]
     interval_s: float = 12 * 3600.0
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Clock = system_clock
     on_refresh: Callable[[Fetched], None] | None = None  # telemetry
     _live: dict[tuple[str, str, CapacityType], Price] = field(default_factory=dict)
     _refreshed_at: datetime | None = None

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from inferplace.api import InferenceWorkloadSpec, describe
+from inferplace.api.clock import rfc3339
 from inferplace.api.status import Condition, InferenceWorkloadStatus, Observed, Placement, PriceUsed
 from inferplace.api.types import fixed
 from inferplace.api.vocabulary import APPROVAL_ANNOTATION, ConditionType
@@ -27,7 +28,6 @@ from inferplace.metrics import MetricsUnavailable, Observation
 from inferplace.placement import RegionDefault, WorkloadError, report, resolve
 from inferplace.placement.calibrate import derive_calibration
 from inferplace.placement.calibration import Calibration
-from inferplace.placement.report import rfc3339
 from inferplace.placement.search import search
 from inferplace.placement.settings import DEFAULTS, Settings
 from inferplace.placement.traffic import observed_traffic

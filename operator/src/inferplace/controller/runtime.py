@@ -21,10 +21,11 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from inferplace.api import InferenceWorkloadSpec
+from inferplace.api.clock import Clock, system_clock
 from inferplace.api.vocabulary import APPROVAL_ANNOTATION, Platform
 from inferplace.catalog import Catalog
 from inferplace.controller.config import OperatorConfig
@@ -118,10 +119,6 @@ BackendFactory = Callable[[str | None], MetricsBackend | None]
 """The metrics backend for a workload's `spec.metrics.prometheusUrl` (None: the operator's own)."""
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class Entry:
     namespace: str
@@ -159,7 +156,7 @@ class Runtime:
     settings: Settings = DEFAULTS
     telemetry: Telemetry = field(default_factory=Telemetry)
     entries: dict[tuple[str, str], Entry] = field(default_factory=dict)
-    clock: Callable[[], datetime] = _now  # wall time for status timestamps
+    clock: Clock = system_clock  # wall time for status timestamps, price ages, Prometheus windows
     monotonic: Callable[[], float] = time.monotonic  # scheduling
     tick_s: float = 1.0  # how often the scheduler looks for workloads that fell due
     probe_s: float = API_PROBE_S

@@ -29,6 +29,7 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from requests.auth import AuthBase
 from urllib3.util.retry import Retry
 
+from inferplace.api.clock import Clock, system_clock
 from inferplace.api.vocabulary import duration_seconds
 from inferplace.metrics.observation import MetricsUnavailable, Observation, ObserveRequest
 from inferplace.metrics.profiles import GPU_UTILIZATION, NEURON_UTILIZATION, PROFILES, Query, expression
@@ -68,6 +69,7 @@ class PrometheusBackend:
     session: requests.Session | None = None
     share_s: float = 0.0  # > 0: answer all workloads from grouped queries kept this long
     queries_sent: int = 0  # HTTP queries made (instant and range): what a cycle costs Prometheus
+    clock: Clock = system_clock  # the end of every window ("now") unless a request fixes it
     _shared: dict[tuple[str, str, float], _Shared] = field(default_factory=dict, init=False, repr=False)
     _locks: dict[tuple[str, str, float], threading.Lock] = field(default_factory=dict, init=False, repr=False)
     _guard: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -135,7 +137,7 @@ class PrometheusBackend:
             now = time.monotonic()
             kept = self._shared.get(what)
             if kept is None or now - kept.at > self.share_s:
-                wall = time.time()
+                wall = self.clock().timestamp()
                 try:
                     kept = _Shared(now, wall, value=fetch())
                 except (Unreachable, *ANSWER_FAULTS) as exc:
@@ -167,7 +169,7 @@ class PrometheusBackend:
             queries["accelerator_utilization"] = GPU_UTILIZATION
         elif request.platform == "neuron":
             queries["accelerator_utilization"] = NEURON_UTILIZATION
-        at = request.at if request.at is not None else time.time()
+        at = request.at if request.at is not None else self.clock().timestamp()
         values: dict[str, float | None] = {}
         problems: dict[str, str] = {}
         unreachable: str | None = None
@@ -226,7 +228,7 @@ class PrometheusBackend:
         promql = expression(profile[name], sel, "1h", names)
         if shared:
             # Whole hours only change once an hour: the range is cut at the last whole hour.
-            start, end = sample_range(time.time(), span)
+            start, end = sample_range(self.clock().timestamp(), span)
             answer, _ = self._kept(("range", promql, end), lambda: self.series(promql, names, start, end, HOUR_S))
         else:
             start, end = sample_range(at, span)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from inferplace.api.clock import rfc3339
 from inferplace.api.status import BreakEven as BreakEvenStatus
 from inferplace.api.status import (
     Condition,
@@ -62,10 +63,6 @@ class Report:
     # Monthly cost against the mean request rate per node pool: computed only when a plot asks for it.
     curves: Callable[[], list[CostCurve]] = list
     today_rps: float = 0.0
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _price_used(price: Price, today: date) -> PriceUsed:
@@ -473,4 +470,4 @@ def _curve_label(o: Outcome, opt: Choice) -> str:
     return summary(o, opt) if isinstance(opt, ManagedOption) else _pool(o, opt)
 
 
-__all__ = ["PlotPoint", "Report", "build_report", "rfc3339"]
+__all__ = ["PlotPoint", "Report", "build_report"]

@@ -126,9 +126,10 @@ def _transport_errors() -> tuple[type[Exception], ...]:
     return (ClientError, BotoCoreError)
 
 
-def fetch(clients: ClientFactory, instance_types: Sequence[str], regions: Iterable[str],
-          spot: bool = True, now: datetime | None = None) -> Fetched:
-    """Every on-demand, reserved and (with `spot`) spot price AWS lists for `instance_types` in `regions`."""
+def fetch(clients: ClientFactory, instance_types: Sequence[str], regions: Iterable[str], now: datetime,
+          spot: bool = True) -> Fetched:
+    """Every on-demand, reserved and (with `spot`) spot price AWS lists for `instance_types` in `regions`;
+    spot prices are the latest at `now`."""
     errors = _transport_errors()
     out = Fetched()
     types = sorted(set(instance_types))
@@ -156,7 +157,7 @@ def fetch(clients: ClientFactory, instance_types: Sequence[str], regions: Iterab
         except errors as exc:
             out.problems.append(_error(exc, f"pricing:GetProducts for {region}"))
         if spot:
-            _spot(clients, types, region, now or datetime.now(UTC), out, errors)
+            _spot(clients, types, region, now, out, errors)
     return out
 
 

@@ -59,10 +59,11 @@ class Exporter:
     truth: Truth
     host: str = "127.0.0.1"
     port: int = 0
-    started: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.monotonic)  # counters grow with the time served, not the date
 
     def render(self, now: float | None = None) -> str:
-        t = max((now or time.time()) - self.started, 0.0)
+        """The exposition at monotonic time `now` (default: the present)."""
+        t = max((time.monotonic() if now is None else now) - self.started, 0.0)
         tr = self.truth
         out: list[str] = []
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inferplace.api import InferenceWorkload
+from inferplace.api.clock import AsOf
 from inferplace.api.status import InferenceWorkloadStatus
 from inferplace.placement import Report
 
@@ -21,6 +22,7 @@ class Answer:
 @dataclass(frozen=True)
 class Options:
     top: int = 5  # alternatives to show per workload
+    as_of: AsOf | None = None  # the clock the answers were given by (the table says it)
 
 
 TextFormatter = Callable[[Sequence[Answer], Options], str]

@@ -122,4 +122,6 @@ def one(answer: Answer, top: int) -> str:
 
 
 def table(answers: Sequence[Answer], options: Options) -> str:
-    return "\n\n".join(one(a, options.top) for a in answers) + "\n"
+    # JSON and YAML carry the time as status.lastEvaluationTime; the table says it once, with its source.
+    head = [f"{options.as_of.describe()}: price ages and staleness count to this time\n"] if options.as_of else []
+    return "\n".join([*head, "\n\n".join(one(a, options.top) for a in answers) + "\n"])
