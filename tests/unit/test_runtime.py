@@ -149,7 +149,7 @@ def test_deleted_objects_are_forgotten() -> None:
     assert rt.entries == {}
 
 
-def _drive(rt: Runtime, until: Any, steps: int = 400) -> None:
+def _drive(rt: Runtime, until: Any, steps: int = 6000) -> None:  # up to a minute: a slow machine only waits
     async def go() -> None:
         rt.start()
         try:
