@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -162,13 +163,41 @@ def test_extreme_but_valid_decimals_get_an_answer(tmp_path: Path) -> None:
     for spec in ({"traffic": {"requestsPerSecond": "0.000000001", "promptTokens": {"mean": 1000},
                               "outputTokens": {"mean": 200}}},
                  {"economics": {"targetUtilization": "0.000000001"}},
-                 {"traffic": {"requestsPerSecond": 1000000, "promptTokens": {"mean": 10000000},
-                              "outputTokens": {"mean": 10000000}}}):
+                 {"traffic": {"requestsPerSecond": 1000000, "promptTokens": {"mean": 100000},
+                              "outputTokens": {"mean": 31072}}}):
         doc = workload_doc(name="edge")
         doc["spec"].update(spec)
         r = run_cli("recommend", "-f", str(_file(tmp_path, yaml.safe_dump(doc).encode())), "-o", "json")
         assert r.returncode in (0, 3), r.stderr  # a recommendation, or the reasons there is none
         assert "Traceback" not in r.stderr and json.loads(r.stdout)["status"]["conditions"]
+
+
+def test_a_request_longer_than_the_models_context_is_refused_naming_the_fields(tmp_path: Path) -> None:
+    doc = workload_doc(name="long")
+    doc["spec"]["traffic"] = {"requestsPerSecond": 1, "promptTokens": {"mean": 1000, "p95": 10_000_000},
+                              "outputTokens": {"mean": 200}}
+    r = run_cli("recommend", "-f", str(_file(tmp_path, yaml.safe_dump(doc).encode())))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert ("spec.traffic.promptTokens + spec.traffic.outputTokens: 10,000,000 + 200 tokens (each its p95, else its "
+            "mean) exceed the 131,072-token context of meta-llama/Llama-3.1-8B") in r.stderr
+
+
+@pytest.mark.parametrize(("moe", "context", "says"), [
+    ({"experts": 8, "topK": 2, "expertIntermediateSize": 14336, "denseLayers": 32}, 32768,
+     "moe.denseLayers (32) must be fewer than layers (32)"),
+    (None, 128, "spec.model.architecture.maxContext: must be >= 1024"),
+])
+def test_an_architecture_that_cannot_exist_is_refused(tmp_path: Path, moe: Any, context: int, says: str) -> None:
+    arch: dict[str, Any] = {"layers": 32, "hiddenSize": 4096, "heads": 32, "kvHeads": 8, "intermediateSize": 14336,
+                            "vocabSize": 32000, "maxContext": context}
+    if moe:
+        arch["moe"] = moe
+    doc = workload_doc(name="arch")
+    doc["spec"]["model"] = {"architecture": arch, "family": "mixtral", "weightPrecision": "bf16"}
+    doc["spec"]["traffic"] = {"requestsPerSecond": 1, "promptTokens": {"mean": 100}, "outputTokens": {"mean": 20}}
+    r = run_cli("recommend", "-f", str(_file(tmp_path, yaml.safe_dump(doc).encode())))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert says in r.stderr, r.stderr
 
 
 def test_nan_and_inf_are_told_apart_from_quoting_advice(tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ def _obs(**values: float) -> Observation:
 
 def _predicted_means(spec: dict[str, Any], obs: Observation) -> tuple[float, float]:
     """The engine's mean TTFT and TPOT for today's placement at the observed load."""
-    w, _, _ = observed_traffic(resolve("w", InferenceWorkloadSpec.model_validate(spec), CAT, REGION), obs)
+    w = observed_traffic(resolve("w", InferenceWorkloadSpec.model_validate(spec), CAT, REGION), obs).workload
     current = search([w], CAT, BOOK)[0].current
     assert current is not None
     return current.row.at_mean

@@ -62,6 +62,21 @@ class FakeBackend:
         return self.answer
 
 
+@dataclass
+class FakeBackends:
+    """One backend for every URL, and what the runtime asked to keep."""
+
+    backend: MetricsBackend | None
+    retained: list[set[str | None]] = field(default_factory=list)
+
+    def __call__(self, url: str | None) -> MetricsBackend | None:
+        return self.backend
+
+    def retain(self, urls: Any) -> int:
+        self.retained.append(set(urls))
+        return 0
+
+
 class Clock:
     def __init__(self) -> None:
         self.t = 1000.0
@@ -73,7 +88,7 @@ class Clock:
 def _runtime(backend: MetricsBackend | None = None, interval_s: float = 300.0) -> tuple[Runtime, FakeWriter, Clock]:
     writer, clock = FakeWriter(), Clock()
     cfg = OperatorConfig(all_namespaces=True, interval_s=interval_s, jitter=0.0, workers=1)
-    rt = Runtime(cfg, CAT, writer, lambda _url: backend, FixedPrices(default_book()),
+    rt = Runtime(cfg, CAT, writer, FakeBackends(backend), FixedPrices(default_book()),
                  RegionDefault("us-east-1", "the test's default"), clock=lambda: NOW, monotonic=clock, tick_s=0.01)
     return rt, writer, clock
 

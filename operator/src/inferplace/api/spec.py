@@ -46,12 +46,19 @@ class SlidingWindowShape(BaseModel):
     """Fraction of layers using the window, e.g. "0.8333" for 5 local per global layer."""
 
 
+MIN_CONTEXT = 1024
+
+
 class Architecture(BaseModel):
     """The shape of a decoder-only transformer not in the catalog (from its config.json)."""
 
     model_config = wire_with_rules(("self.heads % self.kvHeads == 0", "heads must be a multiple of kvHeads"),
                                    ("!has(self.moe) || self.moe.topK <= self.moe.experts",
-                                    "moe.topK cannot exceed moe.experts"))
+                                    "moe.topK cannot exceed moe.experts"),
+                                   ("!has(self.moe) || !has(self.moe.denseLayers) || "
+                                    "self.moe.denseLayers < self.layers",
+                                    "moe.denseLayers must be fewer than layers (a model with only dense layers has no "
+                                    "moe)"))
     layers: int = Field(ge=1, le=512)
     hidden_size: int = Field(ge=64, le=65536)
     heads: int = Field(ge=1, le=1024)
@@ -62,7 +69,8 @@ class Architecture(BaseModel):
     """Per-head dimension; hiddenSize / heads when omitted."""
     intermediate_size: int = Field(ge=64, le=262144)
     vocab_size: int = Field(ge=256, le=1_000_000)
-    max_context: int = Field(default=131072, ge=128, le=10_000_000)
+    max_context: int = Field(default=131072, ge=MIN_CONTEXT, le=10_000_000)
+    """Longest prompt plus output it serves, in tokens (at least 1,024: GPT-2's, the shortest of any family)."""
     tied_embeddings: bool = False
     moe: MoEShape | None = None
     sliding_window: SlidingWindowShape | None = None
@@ -73,6 +81,9 @@ class Architecture(BaseModel):
             raise ValueError(f"heads ({self.heads}) must be a multiple of kvHeads ({self.kv_heads})")
         if self.moe and self.moe.top_k > self.moe.experts:
             raise ValueError("moe.topK cannot exceed moe.experts")
+        if self.moe and self.moe.dense_layers >= self.layers:
+            raise ValueError(f"moe.denseLayers ({self.moe.dense_layers}) must be fewer than layers ({self.layers}): "
+                             "a model with only dense layers has no moe")
         return self
 
 
@@ -259,8 +270,11 @@ class Metrics(BaseModel):
     shape_window: str = Field(default="7d", pattern=DURATION_PATTERN, max_length=8)
     """How far back the traffic's shape is read (hourly request rates folded onto a week from 7d, onto a day
     from 1d; at most 28d); it replaces spec.traffic.profile when complete."""
-    prometheus_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$", max_length=2048)
-    """Query this Prometheus instead of the operator's; the operator's credentials are never sent to it."""
+    prometheus_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#@]+(/[^\s?#@]*)?$", max_length=2048)
+    """Query this Prometheus instead of the operator's, only if it is under an entry of the operator's allow-list
+    (the chart's prometheus.allowedUrls, set by the platform; empty unless set, and then this URL is refused before
+    any request). The operator's credentials are never sent to it, and nothing it answers is copied into status. A
+    base URL: no user:password@, query or fragment."""
 
 
 class Scaling(BaseModel):

@@ -262,9 +262,12 @@ class Observed(BaseModel):
     kv_cache_usage: DecimalText | None = None
     """0-1."""
     accelerator_utilization: DecimalText | None = None
-    """0-1 (DCGM GPU utilization, or neuron-monitor NeuronCore utilization of the whole cluster)."""
+    """0-1 (DCGM GPU utilization, or neuron-monitor NeuronCore utilization of the nodes running the workload's pods)."""
+    window_coverage: DecimalText | None = None
+    """The fraction of the window the workload's series cover (0-1); rates are used only from 0.9 (a rate over a
+    window its series cover in part reads low)."""
     missing: list[Annotated[str, Field(max_length=512)]] = Field(default=[], max_length=16)
-    """Figures that could not be read, and why."""
+    """Figures that could not be read or were dropped as implausible, and why."""
 
 
 class InferenceWorkloadStatus(BaseModel):

@@ -11,10 +11,12 @@ import os
 import re
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from inferplace.api.vocabulary import duration_seconds
+from inferplace.metrics.urls import AllowList, UrlError
+from inferplace.metrics.urls import check as check_url
 
 
 class ConfigError(ValueError):
@@ -27,6 +29,10 @@ class OperatorConfig:
     all_namespaces: bool = False
     prometheus_url: str | None = None
     prometheus_timeout_s: float = 10.0
+    allowed_prometheus_urls: AllowList = field(default_factory=AllowList)  # where spec.metrics.prometheusUrl may point
+    max_answer_bytes: int = 4 * 1024 * 1024  # one Prometheus answer, read as it streams
+    evaluation_timeout_s: float = 30.0  # all of one evaluation's Prometheus reads together
+    unhealthy_after_s: float = 300.0  # /healthz fails when evaluations or the API server stop this long
     bearer_token_file: str | None = None
     basic_auth_username: str | None = None
     basic_auth_password_file: str | None = None
@@ -75,6 +81,19 @@ def add_arguments(p: argparse.ArgumentParser, env: Mapping[str, str] | None = No
                    help="Prometheus (or Amazon Managed Prometheus workspace) query URL [INFERPLACE_PROMETHEUS_URL]")
     p.add_argument("--prometheus-timeout", default=_env("PROMETHEUS_TIMEOUT", e, "10s"), metavar="DURATION",
                    help="timeout of each Prometheus query (default 10s) [INFERPLACE_PROMETHEUS_TIMEOUT]")
+    p.add_argument("--allowed-prometheus-url", action="append", dest="allowed_prometheus_urls", metavar="URL",
+                   help="a Prometheus base URL that spec.metrics.prometheusUrl may name: its server, and paths under "
+                        "its path (repeatable; none by default: a per-workload URL is refused before any request) "
+                        "[INFERPLACE_ALLOWED_PROMETHEUS_URLS, comma-separated]")
+    p.add_argument("--max-answer-size", default=_env("MAX_ANSWER_SIZE", e, "4Mi"), metavar="BYTES",
+                   help="largest Prometheus answer read, enforced as it streams (default 4Mi; Ki/Mi suffixes) "
+                        "[INFERPLACE_MAX_ANSWER_SIZE]")
+    p.add_argument("--evaluation-timeout", default=_env("EVALUATION_TIMEOUT", e, "30s"), metavar="DURATION",
+                   help="all of one evaluation's Prometheus reads together end by then, whatever the server does "
+                        "(default 30s) [INFERPLACE_EVALUATION_TIMEOUT]")
+    p.add_argument("--unhealthy-after", default=_env("UNHEALTHY_AFTER", e, "5m"), metavar="DURATION",
+                   help="/healthz fails when queued evaluations make no progress, or the Kubernetes API does not "
+                        "answer, for this long (default 5m) [INFERPLACE_UNHEALTHY_AFTER]")
     p.add_argument("--bearer-token-file", default=_env("BEARER_TOKEN_FILE", e),
                    help="send this file's token to Prometheus (re-read on every query) "
                         "[INFERPLACE_BEARER_TOKEN_FILE]")
@@ -168,6 +187,24 @@ def _namespace(ns: str) -> None:
                           "such as team-* or myapp-*,!*-pr-*")
 
 
+def _bytes(text: str, what: str) -> int:
+    m = re.fullmatch(r"\s*([0-9]+)\s*(Ki|Mi)?\s*", text)
+    n = int(m.group(1)) * {None: 1, "Ki": 1024, "Mi": 1024**2}[m.group(2)] if m else -1
+    if not 64 * 1024 <= n <= 256 * 1024**2:
+        raise ConfigError(f"{what}: {text[:40]!r}; allowed: 64Ki to 256Mi (a number of bytes, or Ki/Mi)")
+    return n
+
+
+def _prometheus_url(url: str | None, what: str) -> str | None:
+    """A Prometheus base URL without credentials, query or fragment (credentials go in their files)."""
+    if url is None:
+        return None
+    try:
+        return check_url(url)
+    except UrlError as exc:
+        raise ConfigError(f"{what}: {exc}") from None
+
+
 def _http_url(url: str | None, what: str, port_needed: bool = False) -> str | None:
     """An http(s) URL with a host (and a port where one must be bound), checked as urllib reads it."""
     if url is None:
@@ -202,7 +239,11 @@ def from_args(a: argparse.Namespace, env: Mapping[str, str] | None = None) -> Op
                           "(INFERPLACE_NAMESPACES=a,b or INFERPLACE_ALL_NAMESPACES=true)")
     for ns in namespaces:
         _namespace(ns)
-    url = _http_url(a.prometheus_url or None, "--prometheus-url / INFERPLACE_PROMETHEUS_URL")
+    url = _prometheus_url(a.prometheus_url or None, "--prometheus-url / INFERPLACE_PROMETHEUS_URL")
+    allowed_raw = a.allowed_prometheus_urls or (_env("ALLOWED_PROMETHEUS_URLS", e) or "").split(",")
+    for u in allowed_raw:
+        if u.strip():
+            _prometheus_url(u.strip(), "--allowed-prometheus-url / INFERPLACE_ALLOWED_PROMETHEUS_URLS")
     if a.basic_auth_username and not a.basic_auth_password_file:
         raise ConfigError("--basic-auth-username needs --basic-auth-password-file "
                           "(INFERPLACE_BASIC_AUTH_PASSWORD_FILE)")
@@ -218,6 +259,10 @@ def from_args(a: argparse.Namespace, env: Mapping[str, str] | None = None) -> Op
     return OperatorConfig(
         namespaces=namespaces, all_namespaces=all_ns, prometheus_url=url,
         prometheus_timeout_s=duration_s(a.prometheus_timeout, "--prometheus-timeout / INFERPLACE_PROMETHEUS_TIMEOUT"),
+        allowed_prometheus_urls=AllowList.of(allowed_raw),
+        max_answer_bytes=_bytes(a.max_answer_size, "--max-answer-size / INFERPLACE_MAX_ANSWER_SIZE"),
+        evaluation_timeout_s=duration_s(a.evaluation_timeout, "--evaluation-timeout / INFERPLACE_EVALUATION_TIMEOUT"),
+        unhealthy_after_s=duration_s(a.unhealthy_after, "--unhealthy-after / INFERPLACE_UNHEALTHY_AFTER"),
         bearer_token_file=_readable(a.bearer_token_file, "--bearer-token-file / INFERPLACE_BEARER_TOKEN_FILE"),
         basic_auth_username=a.basic_auth_username or None,
         basic_auth_password_file=_readable(a.basic_auth_password_file,

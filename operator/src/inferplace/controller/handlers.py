@@ -136,6 +136,7 @@ async def seen(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> 
 @kopf.on.probe(id="evaluations")
 def probe(memo: kopf.Memo, **_: Any) -> dict[str, float]:
     runtime: Runtime | None = memo.get("runtime")
-    if runtime is None or not runtime.healthy():
-        raise RuntimeError("the evaluation loop is not running")
+    why = "the operator has not started" if runtime is None else runtime.health()
+    if runtime is None or why is not None:
+        raise RuntimeError(why)  # kopf answers /healthz with 500: the kubelet restarts the pod
     return {"workloads": len(runtime.entries), "queued": runtime.queue.qsize()}

@@ -55,6 +55,25 @@ class Superseded(Exception):  # noqa: N818 - the spec changed while it was evalu
     """The object's generation moved on: a status for the old one is not written; the new one follows."""
 
 
+class ApiUnavailable(Exception):  # noqa: N818 - a state: the API server did not answer
+    """The API server is down, overloaded or unreachable: nothing to do with the workload."""
+
+
+UNAVAILABLE_STATUS = (0, 429, 500, 502, 503, 504)  # 0: the client's own code for "no HTTP answer"
+
+
+def _unavailable(exc: BaseException) -> ApiUnavailable | None:
+    """ApiUnavailable for a fault of the connection or the server, None for an answer about the object."""
+    import kubernetes  # noqa: PLC0415
+    import urllib3  # noqa: PLC0415
+
+    if isinstance(exc, urllib3.exceptions.HTTPError | ConnectionError | TimeoutError):
+        return ApiUnavailable(f"{type(exc).__name__}")
+    if isinstance(exc, kubernetes.client.ApiException) and (exc.status or 0) in UNAVAILABLE_STATUS:
+        return ApiUnavailable(f"HTTP {exc.status or 'no answer'} {exc.reason or ''}".strip())
+    return None
+
+
 @dataclass
 class KubeWriter:
     api_client: Any  # kubernetes.client.ApiClient
@@ -97,6 +116,11 @@ class KubeWriter:
             if exc.status == 422 and len(patch) > 1:
                 # A failed `test` is a bare 422 "Invalid" that does not say which one failed: look.
                 self._refused(api, namespace, name, uid, generation)
+            raise _unavailable(exc) or exc from exc
+        except Exception as exc:
+            down = _unavailable(exc)
+            if down is not None:
+                raise down from exc
             raise
 
     def _refused(self, api: Any, namespace: str, name: str, uid: str | None, generation: int | None) -> None:
@@ -142,6 +166,10 @@ class KubeWriter:
         except kubernetes.client.ApiException as exc:
             # Events are best effort (RBAC may forbid them, or the namespace may be terminating).
             log.warning("event %s for %s/%s not posted: HTTP %s", reason, namespace, name, exc.status)
+        except Exception as exc:
+            if _unavailable(exc) is None:
+                raise
+            log.debug("event %s for %s/%s not posted: the API server did not answer", reason, namespace, name)
 
     def close(self) -> None:
         self.api_client.close()

@@ -80,13 +80,21 @@ def _cond(type_: ConditionType, ok: bool | None, reason: str, message: str, gene
                      last_transition_time=rfc3339(now), observed_generation=generation)
 
 
-def _keep_transition_times(new: list[Condition], old: list[dict[str, Any]]) -> list[Condition]:
+def _past(text: Any, now: datetime) -> bool:
+    """An RFC 3339 time read back from a status, not after `now` (an edited status is not trusted over the clock)."""
+    try:
+        return isinstance(text, str) and datetime.fromisoformat(text.replace("Z", "+00:00")) <= now
+    except ValueError:
+        return False
+
+
+def _keep_transition_times(new: list[Condition], old: list[dict[str, Any]], now: datetime) -> list[Condition]:
     """API conventions: lastTransitionTime changes only when the status of a condition does."""
     before = {c.get("type"): c for c in old if isinstance(c, dict)}
     out = []
     for c in new:
         prev = before.get(c.type)
-        same = prev and prev.get("status") == c.status and isinstance(prev.get("lastTransitionTime"), str)
+        same = prev and prev.get("status") == c.status and _past(prev.get("lastTransitionTime"), now)
         out.append(c.model_copy(update={"last_transition_time": prev["lastTransitionTime"]}) if same and prev else c)
     return out
 
@@ -106,7 +114,7 @@ def _observed(obs: Observation) -> Observed:
         ttft_p95_ms=num(obs.ttft_p95_s, 1e3, 1), tpot_mean_ms=num(obs.tpot_mean_s, 1e3, 2),
         tpot_p50_ms=num(obs.tpot_p50_s, 1e3, 2), tpot_p95_ms=num(obs.tpot_p95_s, 1e3, 2),
         running_batch=num(obs.running_batch, places=2), kv_cache_usage=num(obs.kv_cache_usage),
-        accelerator_utilization=num(obs.accelerator_utilization),
+        accelerator_utilization=num(obs.accelerator_utilization), window_coverage=num(obs.coverage),
         missing=[f"{k}: {why}"[:512] for k, why in sorted(obs.problems.items())][:16],
     )
 
@@ -219,7 +227,7 @@ def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: 
                  cond("PricesCurrent", None, "NotEvaluated", "the spec could not be evaluated"),
                  cond("Approved", None, "NotEvaluated", "the spec could not be evaluated")]
         status = InferenceWorkloadStatus(
-            observed_generation=generation, conditions=_keep_transition_times(conds, old_conditions),
+            observed_generation=generation, conditions=_keep_transition_times(conds, old_conditions, now),
             observed=_observed(obs) if obs else None, last_evaluation_time=rfc3339(now))
         event = None if _ready_reason(old_conditions) == reason else ("Warning", reason, message[:1024])
         return Evaluation(_wire(status), False, event, None, None, None)
@@ -241,12 +249,17 @@ def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: 
         return failed("CannotEvaluate", "; ".join(exc.problems), metrics)
 
     if obs is not None:
-        w, note, replaced = observed_traffic(w, obs, settings.calibration)
-        if not replaced:
-            metrics = metrics.model_copy(update={"message": f"live figures read; {note}"})
+        use = observed_traffic(w, obs, settings.calibration)
+        w = use.workload
+        if use.reason == "WindowNotCovered":
+            metrics = cond("MetricsAvailable", False, use.reason, use.note)
+        elif use.reason == "TrafficDisagrees":
+            metrics = cond("MetricsAvailable", True, use.reason, use.note)
+        elif not use.replaced:
+            metrics = metrics.model_copy(update={"message": f"live figures read; {use.note}"})
         else:
             missing = ", ".join(sorted(obs.problems)) or "none"
-            metrics = metrics.model_copy(update={"message": f"{note}; figures not read: {missing}"[:4096]})
+            metrics = metrics.model_copy(update={"message": f"{use.note}; figures not read: {missing}"[:4096]})
     cal = derive_calibration(w, cat, obs, settings.calibration)
     calibration = cal if isinstance(cal, Calibration) else None
     (outcome,) = search([w], cat, book, [calibration])
@@ -258,7 +271,7 @@ def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: 
     fresh, why, message = _prices_condition(st, prices, settings.pricing.max_age_days)
     priced = cond("PricesCurrent", fresh, why, message)
     consent = cond("Approved", *_approval(st, approved))
-    conds = _keep_transition_times([*st.conditions, metrics, calibrated, priced, consent], old_conditions)
+    conds = _keep_transition_times([*st.conditions, metrics, calibrated, priced, consent], old_conditions, now)
     st = st.model_copy(update={"conditions": conds, "observed": _observed(obs) if obs else None})
     rec = st.recommendation
     before, after = _key(previous.get("recommendation")), _key(rec)

@@ -29,10 +29,11 @@ from inferplace.api.clock import Clock, system_clock
 from inferplace.api.vocabulary import APPROVAL_ANNOTATION, Platform
 from inferplace.catalog import Catalog
 from inferplace.controller.config import OperatorConfig
-from inferplace.controller.kube import Gone, Superseded
+from inferplace.controller.kube import ApiUnavailable, Gone, Superseded
 from inferplace.controller.reconcile import SNAPSHOT_ONLY, InvalidSpec, PricesState, parse_spec, reconcile
 from inferplace.controller.telemetry import Telemetry
 from inferplace.metrics import MetricsBackend, MetricsUnavailable, Observation, ObserveRequest, SelectorError
+from inferplace.metrics.plausible import checked
 from inferplace.placement import RegionDefault
 from inferplace.placement.settings import DEFAULTS, Settings
 from inferplace.pricing import PriceBook
@@ -43,6 +44,8 @@ ERROR_BACKOFF_S = 30.0  # first retry after an unexpected failure; doubles up to
 HEARTBEAT_INTERVALS = 12  # an unchanged status is still rewritten this many intervals after the last write
 RELIST_AFTER_S = 30.0  # a re-listed workload evaluated longer ago than this is evaluated again
 API_PROBE_S = 10.0  # how often the API server is asked whether it is there (GET /version)
+RETAIN_EVERY_S = 60.0  # how often per-URL metrics backends no workload names are dropped
+URGENT, PERIODIC = 0, 1  # queue priorities: a spec change or an approval goes ahead of periodic re-evaluations
 # Fields that change at every evaluation although nothing else did: not a reason to write.
 VOLATILE = ("lastEvaluationTime",)
 DIGEST = "_digest"  # key of the kept status's fingerprint (never written to the API)
@@ -115,8 +118,14 @@ class FixedPrices:
         pass
 
 
-BackendFactory = Callable[[str | None], MetricsBackend | None]
-"""The metrics backend for a workload's `spec.metrics.prometheusUrl` (None: the operator's own)."""
+class BackendFactory(Protocol):
+    """The metrics backend for a workload's `spec.metrics.prometheusUrl` (None: the operator's own)."""
+
+    def __call__(self, url: str | None) -> MetricsBackend | None:
+        """Raises MetricsUnavailable when the URL may not be asked (before any request)."""
+
+    def retain(self, urls: Iterable[str | None]) -> int:
+        """Drop what is kept for URLs no workload names any more."""
 
 
 @dataclass
@@ -129,6 +138,7 @@ class Entry:
     status: dict[str, Any] | None
     due: float = 0.0  # monotonic time of the next periodic evaluation
     queued: bool = False
+    urgent: bool = False  # queued ahead of periodic re-evaluations
     running: bool = False
     dirty: bool = False  # changed while running: evaluate again when done
     failures: int = 0
@@ -162,11 +172,16 @@ class Runtime:
     probe_s: float = API_PROBE_S
 
     def __post_init__(self) -> None:
-        self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        # (priority, order, key): spec changes and approvals before periodic re-evaluations, each in turn.
+        self.queue: asyncio.PriorityQueue[tuple[int, int, tuple[str, str]]] = asyncio.PriorityQueue()
+        self._order = 0
         self.pool = ThreadPoolExecutor(self.config.workers, thread_name_prefix="inferplace-eval")
         self.probe_pool = ThreadPoolExecutor(1, thread_name_prefix="inferplace-api-probe")
         self.tasks: list[asyncio.Task[None]] = []
         self.api_down_since: float | None = None
+        self.api_up: asyncio.Event | None = None  # made on the loop by start(): set while the API answers
+        self.progress_at = self.monotonic()  # the last time an evaluation ended, or nothing was waiting
+        self.retained_at = self.monotonic()
 
     # ---- inputs from the watch ------------------------------------------------------------------
 
@@ -189,7 +204,7 @@ class Runtime:
                           status, approved=approved)
             self.entries[key] = entry
             self.telemetry.workloads.set(len(self.entries))
-            self._enqueue(entry)
+            self._enqueue(entry, urgent=True)
             return
         if event_type is None and not entry.queued and not entry.running and (
                 entry.evaluated_at is None or self.monotonic() - entry.evaluated_at > RELIST_AFTER_S):
@@ -202,7 +217,7 @@ class Runtime:
             if entry.running:
                 entry.dirty = True
             else:
-                self._enqueue(entry)
+                self._enqueue(entry, urgent=True)
         if meta.get("generation") != entry.generation:
             entry.spec = parse_spec(body.get("spec"))
         entry.generation = meta.get("generation")
@@ -212,17 +227,23 @@ class Runtime:
             if entry.running:
                 entry.dirty = True
             else:
-                self._enqueue(entry)
+                self._enqueue(entry, urgent=True)
 
-    def _enqueue(self, entry: Entry) -> None:
-        if not entry.queued:
-            entry.queued = True
-            self.queue.put_nowait(entry.key)
-            self.telemetry.queue.set(self.queue.qsize())
+    def _enqueue(self, entry: Entry, urgent: bool = False) -> None:
+        """Queue `entry` once; an urgent request for one already queued as periodic goes ahead (the
+        older queue item is skipped when it comes up)."""
+        if entry.queued and (entry.urgent or not urgent):
+            return
+        entry.queued, entry.urgent = True, urgent
+        self._order += 1
+        self.queue.put_nowait((URGENT if urgent else PERIODIC, self._order, entry.key))
+        self.telemetry.queue.set(self.queue.qsize())
 
     # ---- the loops ------------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.api_up = asyncio.Event()
+        self.api_up.set()
         self.tasks.append(asyncio.create_task(self._scheduler(), name="inferplace-scheduler"))
         self.tasks.append(asyncio.create_task(self._api_probe(), name="inferplace-api-probe"))
         for i in range(self.config.workers):
@@ -237,7 +258,19 @@ class Runtime:
         self.kube.close()
 
     def healthy(self) -> bool:
-        return bool(self.tasks) and not any(t.done() for t in self.tasks)
+        return self.health() is None
+
+    def health(self) -> str | None:
+        """Why the operator is not doing its work (None: it is): a loop ended, the API server has not
+        answered, or queued evaluations have not progressed, for longer than --unhealthy-after."""
+        if not self.tasks or any(t.done() for t in self.tasks):
+            return "the evaluation loop is not running"
+        now, limit = self.monotonic(), self.config.unhealthy_after_s
+        if self.api_down_since is not None and now - self.api_down_since > limit:
+            return f"the Kubernetes API has not answered for {now - self.api_down_since:.0f} s"
+        if self.api_down_since is None and self.queue.qsize() and now - self.progress_at > limit:
+            return f"no evaluation has ended for {now - self.progress_at:.0f} s with {self.queue.qsize()} queued"
+        return None
 
     def enqueue_due(self) -> int:
         """Queue every workload whose periodic evaluation fell due; how many were queued."""
@@ -245,7 +278,18 @@ class Runtime:
         due = [e for e in self.entries.values() if not e.queued and not e.running and e.due and e.due <= now]
         for entry in due:
             self._enqueue(entry)
+        if self.queue.qsize() == 0:
+            self.progress_at = now
+        if now - self.retained_at >= RETAIN_EVERY_S:
+            self.retained_at = now
+            self.retain_backends()
         return len(due)
+
+    def retain_backends(self) -> int:
+        """Drop the per-URL metrics backends of URLs no workload names any more."""
+        urls = {e.spec.metrics.prometheus_url for e in self.entries.values()
+                if isinstance(e.spec, InferenceWorkloadSpec) and e.spec.metrics is not None}
+        return self.backends.retain(urls)
 
     async def _scheduler(self) -> None:
         while True:
@@ -261,16 +305,24 @@ class Runtime:
             try:
                 await loop.run_in_executor(self.probe_pool, self.kube.ping)
             except Exception as exc:
-                if self.api_down_since is None:
-                    self.api_down_since = self.monotonic()
-                    log.warning("Kubernetes API unreachable (%s): evaluations wait for it", str(exc)[:300])
+                self.api_went_away(f"{type(exc).__name__}: {str(exc)[:200]}")
                 continue
             if self.api_down_since is not None:
                 away = self.monotonic() - self.api_down_since
                 self.api_down_since = None
+                if self.api_up is not None:
+                    self.api_up.set()
                 self.api_returned()
                 log.warning("Kubernetes API back after %.0f s: evaluating all %d workloads again", away,
                             len(self.entries))
+
+    def api_went_away(self, why: str) -> None:
+        """Stop evaluating until the API server answers again; one log line per outage, not one per workload."""
+        if self.api_down_since is None:
+            self.api_down_since = self.monotonic()
+            if self.api_up is not None:
+                self.api_up.clear()
+            log.warning("Kubernetes API unreachable (%s): evaluations wait for it", why)
 
     def api_returned(self) -> None:
         now = self.monotonic()
@@ -280,12 +332,14 @@ class Runtime:
     async def _worker(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            key = await self.queue.get()
+            if self.api_up is not None:
+                await self.api_up.wait()  # while the API server is away, evaluations wait instead of failing
+            priority, _, key = await self.queue.get()
             self.telemetry.queue.set(self.queue.qsize())
             entry = self.entries.get(key)
-            if entry is None:
-                continue
-            entry.queued, entry.running, entry.dirty = False, True, False
+            if entry is None or not entry.queued or (priority == PERIODIC and entry.urgent):
+                continue  # deleted, or this item was overtaken by an urgent one
+            entry.queued, entry.urgent, entry.running, entry.dirty = False, False, True, False
             snapshot = (entry.namespace, entry.name, entry.uid, entry.generation, entry.spec, entry.status,
                         entry.approved)
             try:
@@ -297,7 +351,13 @@ class Runtime:
             except Superseded:
                 # The spec changed under the evaluation: the watch brings the new generation; evaluate it.
                 entry.running = False
-                self._enqueue(entry)
+                self._enqueue(entry, urgent=True)
+                continue
+            except ApiUnavailable as exc:
+                # Not this workload's fault: wait for the API server (one line, no traceback) and try again.
+                entry.running = False
+                self.api_went_away(str(exc)[:200])
+                self._enqueue(entry, urgent=True)
                 continue
             except Exception:
                 log.exception("evaluation of %s/%s failed", *key)
@@ -314,8 +374,9 @@ class Runtime:
                 entry.due = self.monotonic() + self._interval()
             finally:
                 entry.running = False
+                self.progress_at = self.monotonic()
             if entry.dirty and (entry.stale() or entry.approved != snapshot[6]):
-                self._enqueue(entry)
+                self._enqueue(entry, urgent=True)
 
     def _interval(self) -> float:
         j = self.config.jitter
@@ -364,15 +425,20 @@ class Runtime:
         last = previous.get("lastEvaluationTime")
         try:
             age = (self.clock() - datetime.fromisoformat(str(last).replace("Z", "+00:00"))).total_seconds()
-        except ValueError:
+        except (ValueError, TypeError):
             return False
-        return age < HEARTBEAT_INTERVALS * self.config.interval_s
+        # A time in the future (an edited status) is not trusted over the clock: write.
+        return 0 <= age < HEARTBEAT_INTERVALS * self.config.interval_s
 
     def _observe(self, spec: InferenceWorkloadSpec) -> tuple[Observation | None, MetricsUnavailable | None]:
         m = spec.metrics
         if m is None:
             return None, None
-        backend = self.backends(m.prometheus_url)
+        try:
+            backend = self.backends(m.prometheus_url)
+        except MetricsUnavailable as exc:
+            self.telemetry.prometheus_errors.labels(exc.reason).inc()
+            return None, exc
         if backend is None:
             fault = MetricsUnavailable("NoPrometheus", "no Prometheus to ask: set spec.metrics.prometheusUrl or the "
                                        "operator's --prometheus-url (INFERPLACE_PROMETHEUS_URL)")
@@ -390,7 +456,7 @@ class Runtime:
         bad = sum(1 for p in obs.problems.values() if p.startswith("bad answer"))
         if bad:
             self.telemetry.prometheus_errors.labels("BadAnswer").inc(bad)
-        return obs, None
+        return checked(obs), None
 
     def _platform(self, spec: InferenceWorkloadSpec) -> Platform | None:
         inst = self.catalog.instances.get(spec.current.instance_type.lower()) if spec.current else None

@@ -58,24 +58,27 @@ class Observation:
     # query over the window; None when the window is under a day or the series has gaps (see problems).
     hourly_requests_per_second: tuple[float, ...] | None = None
     hourly_source: str = ""  # which series and how many days were folded
+    # The fraction of the window the workload's series cover (0-1); None: not measured. A rate over a
+    # window the series cover only in part reads low: `rate()` divides by the whole window.
+    coverage: float | None = None
 
     @classmethod
     def of(cls, window: str, time: float, figures: Mapping[str, float | None],
            problems: Mapping[str, str], hourly: tuple[float, ...] | None = None,
-           hourly_source: str = "") -> Observation:
+           hourly_source: str = "", coverage: float | None = None) -> Observation:
         """An observation from figures keyed by name (as the metric profiles name them)."""
         unknown = sorted(set(figures) - set(FIGURES))
         if unknown:
             raise ValueError(f"not figures of an Observation: {', '.join(unknown)}")
         return cls(window, time, problems=dict(problems), hourly_requests_per_second=hourly,
-                   hourly_source=hourly_source, **figures)
+                   hourly_source=hourly_source, coverage=coverage, **figures)
 
     def figures(self) -> dict[str, float | None]:
         """Every figure by name (the names the metric profiles use)."""
         return {name: getattr(self, name) for name in FIGURES}
 
 
-NOT_FIGURES = ("window", "time", "problems", "hourly_requests_per_second", "hourly_source")
+NOT_FIGURES = ("window", "time", "problems", "hourly_requests_per_second", "hourly_source", "coverage")
 FIGURES: tuple[str, ...] = tuple(f.name for f in fields(Observation) if f.name not in NOT_FIGURES)
 """The single values an Observation carries, by name."""
 

@@ -30,7 +30,7 @@ class Query:
     @property
     def grouped(self) -> bool:
         """Answered per combination of the selector's label values (else one value for all)."""
-        return "{by}" in self.template or "{le}" in self.template
+        return "{by}" in self.template or "{le}" in self.template or "{byc}" in self.template
 
 
 def _colon_variants(*names: str) -> tuple[str, ...]:
@@ -103,20 +103,54 @@ TRTLLM: dict[str, Query] = {
 PROFILES: dict[MetricsServer, dict[str, Query]] = {"vllm": VLLM, "sglang": SGLANG, "tgi": TGI, "trtllm": TRTLLM}
 assert all(set(p) <= set(FIGURES) for p in PROFILES.values()), "a profile names a figure Observation lacks"
 
-# Accelerator utilization: DCGM carries pod labels (with honorLabels); neuron-monitor's series carry
-# no pod labels, so the workload's selector is not applied to it.
+# Accelerator utilization: DCGM carries pod labels (with honorLabels).
 GPU_UTILIZATION = Query(AVG_GAUGE, ("DCGM_FI_DEV_GPU_UTIL",), scale=0.01)
-NEURON_UTILIZATION = Query("avg(avg_over_time({m}[{w}]))", ("neuroncore_utilization_ratio",))
+
+# neuron-monitor's series carry no pod labels (they are per node and core): the workload's own pods,
+# found by its selector on a series each of them exports, are joined to their nodes (kube-state-metrics'
+# kube_pod_info), the nodes to their EC2 instance ids (kube_node_info's provider_id), and those to
+# neuron-monitor's instance_id. One bad series on another node cannot reach this workload.
+NEURON_JOIN = (
+    "avg by ({by}) (max by ({byc}instance_id) ("
+    "max by ({byc}namespace, pod) (present_over_time({m}{sel}[{w}]))"
+    " * on (namespace, pod) group_left(node) max by (namespace, pod, node) (kube_pod_info)"
+    " * on (node) group_left(instance_id) max by (node, instance_id) "
+    "(label_replace(kube_node_info, \"instance_id\", \"$1\", \"provider_id\", \".*/(i-[0-9a-f]+)$\")))"
+    " * on (instance_id) group_left() avg by (instance_id) (avg_over_time(neuroncore_utilization_ratio[{w}])))"
+)
+PRESENCE = "sum by ({by}) ({m}{sel})"  # 1 sample a step wherever the workload's series exist
 
 
-_PLACEHOLDER = re.compile(r"\{(m|sel|w|by|le)\}")
+def _pod_series(profile: dict[str, Query]) -> tuple[str, ...] | None:
+    """Names of a series every serving pod of this stack exports: its request counter, else a gauge."""
+    for figure in ("requests_per_second", "output_tokens_per_second", "running_batch"):
+        q = profile.get(figure)
+        if q is not None and q.template in (RATE, AVG_GAUGE):
+            return q.names
+    return None
+
+
+def coverage_query(profile: dict[str, Query]) -> Query | None:
+    """Where the workload's series exist over time (for how much of the window they cover)."""
+    names = _pod_series(profile)
+    return None if names is None else Query(PRESENCE, names)
+
+
+def neuron_utilization(profile: dict[str, Query]) -> Query:
+    """NeuronCore utilization on the nodes that run the workload's pods (0-1)."""
+    names = _pod_series(profile) or ("vllm:num_requests_running",)
+    return Query(NEURON_JOIN, names)
+
+
+_PLACEHOLDER = re.compile(r"\{(m|sel|w|by|byc|le)\}")
 
 
 def expression(query: Query, sel: str, win: str, by: tuple[str, ...] = ()) -> str:
     """One PromQL expression trying every alternative name, grouped by the label names `by` (validated
     label names, as `selector` checks them); placeholders filled in one pass."""
     def filled(name: str) -> str:
-        values = {"m": name, "sel": sel, "w": win, "by": ", ".join(by), "le": ", ".join(("le", *by))}
+        values = {"m": name, "sel": sel, "w": win, "by": ", ".join(by), "le": ", ".join(("le", *by)),
+                  "byc": "".join(f"{b}, " for b in by)}
         return _PLACEHOLDER.sub(lambda m: values[m.group(1)], query.template)
 
     parts = [filled(name) for name in query.names]

@@ -1,5 +1,5 @@
-"""The plain Prometheus backend: queries over HTTP with a timeout, a bearer token, basic auth or a
-CA bundle.
+"""The plain Prometheus backend: queries over HTTP with a bearer token, basic auth or a CA bundle,
+each bounded in time and size (`transport.BoundedSession`), all of one workload's within one budget.
 
 Every figure is one query grouped by the selector's label names (`sum by (namespace, model_name)`),
 so one answer holds that figure for every workload whose selector uses the same label names. With
@@ -7,10 +7,12 @@ so one answer holds that figure for every workload whose selector uses the same 
 a cycle over 1,000 workloads costs one query per figure, not one per figure per workload. Without
 it (the CLI, tests at a fixed time) the query carries the workload's own matchers.
 
-Every request has a timeout; the client does not retry (the operator's timer is the retry). Faults
-(unreachable, slow, 5xx, malformed answers, NaN, no series) never raise past `observe`: a figure
+The client does not retry (the operator's timer is the retry). Faults (unreachable, slow, too large,
+redirected elsewhere, 5xx, malformed answers, NaN, no series) never raise past `observe`: a figure
 that cannot be read is None and its reason is kept, and `MetricsUnavailable` is raised only when
-nothing at all could be read, with a reason a condition can carry.
+nothing at all could be read, with a reason a condition can carry. No reason quotes the server.
+A fault is kept like an answer, so a broken server costs one wait per query and interval, not one
+per workload.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,27 +32,44 @@ from urllib3.util.retry import Retry
 
 from inferplace.api.clock import Clock, system_clock
 from inferplace.api.vocabulary import duration_seconds
+from inferplace.metrics import answers
+from inferplace.metrics.answers import AnswerFault, Key, Series, Table
+from inferplace.metrics.deadline import Deadline
 from inferplace.metrics.observation import MetricsUnavailable, Observation, ObserveRequest
-from inferplace.metrics.profiles import GPU_UTILIZATION, NEURON_UTILIZATION, PROFILES, Query, expression
+from inferplace.metrics.profiles import (
+    GPU_UTILIZATION,
+    PROFILES,
+    Query,
+    coverage_query,
+    expression,
+    neuron_utilization,
+)
 from inferplace.metrics.promql import check_label_name, selector, window
 from inferplace.metrics.shape import HOUR_S, fold, profile_hours, sample_range
+from inferplace.metrics.transport import BoundedSession, Limits, TransportFault
+from inferplace.metrics.urls import shown
 
-DEFAULT_TIMEOUT_S = 10.0
-ANSWER_FAULTS = (PrometheusApiClientException, requests.RequestException, ValueError, KeyError, TypeError)
-
-Key = tuple[str, ...]  # the values of the grouping labels, in the order of the names
-Table = dict[Key, float]  # an instant answer: one value per label-value combination
-Series = dict[Key, list[tuple[float, float]]]  # a range answer
+DEFAULT_TIMEOUT_S = 10.0  # one request
+DEFAULT_BUDGET_S = 30.0  # all the requests of one workload's observation
+COVERAGE_POINTS = 60  # the coverage query samples the window this many times
+# Faults of one answer: the figure is missing, the others are still read.
+ANSWER_FAULTS = (PrometheusApiClientException, AnswerFault, ValueError, KeyError, TypeError, IndexError,
+                 RecursionError, UnicodeDecodeError)
 
 
 class Unreachable(Exception):  # noqa: N818 - a state, as MetricsUnavailable
-    """The server did not answer (connection refused, timeout)."""
+    """The server did not answer (connection refused, reset, the budget spent): reading on is pointless."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
 
 
 @dataclass
 class _Shared:
     """An answer kept for `PrometheusBackend.share_s` seconds (a fault too, so a dead server costs one
-    timeout per query and not one per workload)."""
+    wait per query and not one per workload)."""
 
     at: float  # monotonic, for its age
     wall: float  # unix time the query answered for: the observation's time
@@ -66,21 +84,27 @@ class PrometheusBackend:
     headers: dict[str, str] | None = None
     auth: AuthBase | tuple[str, str] | None = None
     ca_bundle: str | None = None
-    session: requests.Session | None = None
     share_s: float = 0.0  # > 0: answer all workloads from grouped queries kept this long
+    budget_s: float = DEFAULT_BUDGET_S  # every request of one observation, together
+    limits: Limits = field(default_factory=Limits)
+    trust_env: bool = False  # proxies and .netrc from the environment: only for the platform's own server
     queries_sent: int = 0  # HTTP queries made (instant and range): what a cycle costs Prometheus
     clock: Clock = system_clock  # the end of every window ("now") unless a request fixes it
+    monotonic: Any = time.monotonic
     _shared: dict[tuple[str, str, float], _Shared] = field(default_factory=dict, init=False, repr=False)
     _locks: dict[tuple[str, str, float], threading.Lock] = field(default_factory=dict, init=False, repr=False)
     _guard: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    def _client(self) -> PrometheusConnect:
-        session = self.session or requests.Session()
+    def _client(self, budget: Deadline) -> PrometheusConnect:
+        session = BoundedSession(lambda: budget.within(self.timeout_s), self.limits, self.trust_env)
         if self.ca_bundle:
             session.verify = self.ca_bundle
-        # No client-side retries: the operator's timer retries, and a hanging server must cost one timeout.
+        # No client-side retries: the operator's timer retries, and a hanging server must cost one wait.
         return PrometheusConnect(url=self.url.rstrip("/"), headers=self.headers, auth=self.auth, session=session,
                                  timeout=self.timeout_s, retry=Retry(total=0))
+
+    def budget(self) -> Deadline:
+        return Deadline(self.budget_s, self.monotonic)
 
     # --- one query -------------------------------------------------------------------------------
 
@@ -89,18 +113,7 @@ class PrometheusBackend:
         """An instant query's finite values by the values of `names`. Raises on faults."""
         params: dict[str, Any] = {} if at is None else {"time": f"{at:.3f}"}
         result = self._send(lambda c: c.custom_query(promql, params=params), client)
-        out: Table = {}
-        for series in _series(result):
-            sample = series.get("value")
-            if not isinstance(sample, list) or len(sample) != 2:
-                raise ValueError(f"malformed sample: {sample!r}"[:200])
-            key = _key(series, names)
-            if key in out:
-                raise ValueError(f"more than one series for {dict(zip(names, key, strict=True))}")
-            value = float(sample[1])
-            if math.isfinite(value):
-                out[key] = value
-        return out
+        return answers.table(result, names)
 
     def series(self, promql: str, names: tuple[str, ...], start: float, end: float, step_s: int,
                client: PrometheusConnect | None = None) -> Series:
@@ -108,13 +121,7 @@ class PrometheusBackend:
         result = self._send(lambda c: c.custom_query_range(
             promql, start_time=datetime.fromtimestamp(start, UTC), end_time=datetime.fromtimestamp(end, UTC),
             step=str(step_s)), client)
-        out: Series = {}
-        for s in _series(result):
-            values = s.get("values")
-            if not isinstance(values, list):
-                raise ValueError(f"malformed range answer: {str(s)[:200]}")
-            out[_key(s, names)] = [(float(t), float(v)) for t, v in values]
-        return out
+        return answers.series(result, names)
 
     def query(self, promql: str, at: float | None = None, client: PrometheusConnect | None = None) -> float | None:
         """The single value of an ungrouped instant query (None: no series)."""
@@ -124,9 +131,13 @@ class PrometheusBackend:
     def _send(self, call: Any, client: PrometheusConnect | None) -> Any:
         self.queries_sent += 1
         try:
-            return call(client or self._client())
+            return call(client or self._client(self.budget()))
+        except TransportFault as exc:
+            if exc.reason == "DeadlineExceeded":
+                raise Unreachable(exc.reason, exc.message) from exc
+            raise
         except (requests.Timeout, requests.ConnectionError) as exc:
-            raise Unreachable(f"{type(exc).__name__}: {exc}"[:300]) from exc
+            raise Unreachable("PrometheusUnreachable", _connection_fault(exc)) from exc
 
     def _kept(self, what: tuple[str, str, float], fetch: Any) -> tuple[Any, float]:
         """(`fetch()`, when it was fetched) once per `share_s` for every caller asking the same `what`;
@@ -134,7 +145,7 @@ class PrometheusBackend:
         with self._guard:
             lock = self._locks.setdefault(what, threading.Lock())
         with lock:
-            now = time.monotonic()
+            now = self.monotonic()
             kept = self._shared.get(what)
             if kept is None or now - kept.at > self.share_s:
                 wall = self.clock().timestamp()
@@ -164,52 +175,81 @@ class PrometheusBackend:
         shared = self.share_s > 0 and request.at is None
         sel = selector({}) if shared else selector(dict(request.selector))
         w = window(request.window)
-        queries: dict[str, Query] = dict(PROFILES[request.server])
+        profile = PROFILES[request.server]
+        queries: dict[str, Query] = dict(profile)
         if request.platform == "gpu":
             queries["accelerator_utilization"] = GPU_UTILIZATION
         elif request.platform == "neuron":
-            queries["accelerator_utilization"] = NEURON_UTILIZATION
+            # neuron-monitor's series carry no pod labels: joined to the workload's own pods' nodes.
+            queries["accelerator_utilization"] = neuron_utilization(profile)
         at = request.at if request.at is not None else self.clock().timestamp()
+        budget = self.budget()
         values: dict[str, float | None] = {}
         problems: dict[str, str] = {}
-        unreachable: str | None = None
-        client = self._client()  # one connection pool for all the figures
-        for name, q in queries.items():
-            by = names if q.grouped else ()
-            promql = expression(q, sel, w, by)
-            try:
-                if shared:
-                    answer, fetched = self._kept(("instant", promql, 0.0), lambda p=promql, b=by: self.table(p, b))
-                    at = min(at, fetched)  # the oldest answer used: the figures are at least that fresh
-                else:
-                    answer = self.table(promql, by, at, client)
-            except Unreachable as exc:
-                unreachable = str(exc)
-                values[name], problems[name] = None, "Prometheus unreachable or too slow"
-                break  # the server is down or hanging: do not wait out a timeout per figure
-            except ANSWER_FAULTS as exc:
-                values[name], problems[name] = None, f"bad answer: {str(exc)[:200]}"
-                continue
-            value = answer.get(mine if q.grouped else ())
-            values[name] = None if value is None else value * q.scale
-            if value is None:
-                problems[name] = "no series (or NaN) for this selector and window"
-        if unreachable is not None:
-            raise MetricsUnavailable("PrometheusUnreachable",
-                                     f"{self.url}: {unreachable} (timeout {self.timeout_s:g} s)")
-        if all(v is None for v in values.values()):
-            bad = [p for p in problems.values() if p.startswith("bad answer")]
-            if bad:
-                raise MetricsUnavailable("PrometheusError", f"{self.url}: {bad[0]}")
-            shown = selector(dict(request.selector)) or "(no selector)"
-            raise MetricsUnavailable("NoSeries", f"no {request.server} series match {shown} over {w}")
+        client = self._client(budget)  # one connection pool for all the figures
+        first_fault: BaseException | None = None
         try:
-            hourly, source, why = self._hourly(request, names, mine, sel, at, shared, client)
-        except (Unreachable, *ANSWER_FAULTS) as exc:
-            hourly, source, why = None, "", f"bad answer: {str(exc)[:200]}"
+            for name, q in queries.items():
+                by = names if q.grouped else ()
+                promql = expression(q, sel, w, by)
+                try:
+                    if shared:
+                        answer, fetched = self._kept(("instant", promql, 0.0),
+                                                     lambda p=promql, b=by: self.table(p, b, client=client))
+                        at = min(at, fetched)  # the oldest answer used: the figures are at least that fresh
+                    else:
+                        answer = self.table(promql, by, at, client)
+                except ANSWER_FAULTS as exc:
+                    values[name], problems[name] = None, f"bad answer: {answers.summary(exc)}"
+                    first_fault = first_fault or exc
+                    continue
+                value = answer.get(mine if q.grouped else ())
+                values[name] = None if value is None else value * q.scale
+                if value is None:
+                    problems[name] = "no series (or NaN) for this selector and window"
+            if all(v is None for v in values.values()):
+                if first_fault is not None:
+                    raise MetricsUnavailable(answers.reason(first_fault),
+                                             f"{shown(self.url)}: bad answer: {answers.summary(first_fault)}")
+                described = selector(dict(request.selector)) or "(no selector)"
+                raise MetricsUnavailable("NoSeries", f"no {request.server} series match {described} over {w}")
+            coverage = self._coverage(request, names, mine, sel, at, shared, client, problems)
+            try:
+                hourly, source, why = self._hourly(request, names, mine, sel, at, shared, client)
+            except ANSWER_FAULTS as exc:
+                hourly, source, why = None, "", f"bad answer: {answers.summary(exc)}"
+        except Unreachable as exc:
+            # The server is down, hanging or dripping: do not wait out another timeout per figure.
+            raise MetricsUnavailable(exc.reason, f"{shown(self.url)}: {exc.message} (each query "
+                                                 f"{self.timeout_s:g} s, all {self.budget_s:g} s)") from None
         if why is not None:
             problems["hourly_requests_per_second"] = why
-        return Observation.of(w, at, values, problems, hourly, source)
+        return Observation.of(w, at, values, problems, hourly, source, coverage)
+
+    def _coverage(self, request: ObserveRequest, names: tuple[str, ...], mine: Key, sel: str, at: float,
+                  shared: bool, client: PrometheusConnect, problems: dict[str, str]) -> float | None:
+        """The fraction of the window the workload's series cover (a young Prometheus, a new workload or a
+        gap reads a rate over less time than the window, and `rate()` divides by the whole window)."""
+        q = coverage_query(PROFILES[request.server])
+        if q is None:
+            return None
+        span = duration_seconds(request.window)
+        step = max(math.ceil(span / COVERAGE_POINTS), 1)
+        by = names
+        promql = expression(q, sel, "", by)
+        try:
+            if shared:
+                def fetch() -> Series:
+                    end = self.clock().timestamp()
+                    return self.series(promql, by, end - span, end, step, client)
+                answer, _ = self._kept(("coverage", promql, span), fetch)
+            else:
+                answer = self.series(promql, by, at - span, at, step, client)
+        except ANSWER_FAULTS as exc:
+            problems["coverage"] = f"bad answer: {answers.summary(exc)}"
+            return None
+        points = len(answer.get(mine, []))
+        return min(points * step / span, 1.0) if span > 0 else None
 
     def _hourly(self, request: ObserveRequest, names: tuple[str, ...], mine: Key, sel: str, at: float, shared: bool,
                 client: PrometheusConnect) -> tuple[tuple[float, ...] | None, str, str | None]:
@@ -229,7 +269,8 @@ class PrometheusBackend:
         if shared:
             # Whole hours only change once an hour: the range is cut at the last whole hour.
             start, end = sample_range(self.clock().timestamp(), span)
-            answer, _ = self._kept(("range", promql, end), lambda: self.series(promql, names, start, end, HOUR_S))
+            answer, _ = self._kept(("range", promql, end),
+                                   lambda: self.series(promql, names, start, end, HOUR_S, client))
         else:
             start, end = sample_range(at, span)
             answer = self.series(promql, names, start, end, HOUR_S, client)
@@ -247,14 +288,9 @@ class PrometheusBackend:
         return shape, source, why or None
 
 
-def _series(result: Any) -> list[Mapping[str, Any]]:
-    if not isinstance(result, list) or not all(isinstance(s, dict) for s in result):
-        raise ValueError(f"unexpected answer shape: {type(result).__name__}")
-    return result
+def _connection_fault(exc: BaseException) -> str:
+    """A connection fault's kind, without the library's text (which can hold the URL's credentials)."""
+    if isinstance(exc, requests.Timeout):
+        return "no answer in time"
+    return f"connection failed ({type(exc).__name__})"
 
-
-def _key(series: Mapping[str, Any], names: tuple[str, ...]) -> Key:
-    metric = series.get("metric") or {}
-    if not isinstance(metric, dict):
-        raise ValueError(f"malformed series labels: {metric!r}"[:200])
-    return tuple(str(metric.get(n, "")) for n in names)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from inferplace.metrics.plausible import MAX_RATE
+
 HOUR_S = 3600
 DAY_S = 24 * HOUR_S
 WEEK_S = 7 * DAY_S
@@ -43,10 +45,10 @@ def slot(t: float, hours: int) -> int:
 
 
 def fold(samples: Sequence[tuple[float, float]], hours: int) -> tuple[tuple[float, ...] | None, str]:
-    """Mean rate in each slot, or None and why when a slot has no finite sample."""
+    """Mean rate in each slot, or None and why when a slot has no plausible sample (finite, 0..MAX_RATE)."""
     sums, counts = [0.0] * hours, [0] * hours
     for t, v in samples:
-        if math.isfinite(v) and v >= 0:
+        if math.isfinite(v) and 0 <= v <= MAX_RATE:
             i = slot(t, hours)
             sums[i] += v
             counts[i] += 1

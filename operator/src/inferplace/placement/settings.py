@@ -47,6 +47,8 @@ class CalibrationBands(BaseModel):
     """Beyond this factor either way the measurement is not of the placement the spec describes."""
     min_requests_per_second: float = Field(default=0.01, gt=0, le=1000)
     """Below this a window's means rest on a handful of requests: neither traffic nor latency is used."""
+    max_disagreement: float = Field(default=10.0, gt=1, le=1000)
+    """An observed request rate this many times above or below the declared one is reported, not used."""
 
 
 class ConfidenceSettings(BaseModel):

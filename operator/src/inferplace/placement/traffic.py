@@ -1,18 +1,33 @@
-"""The traffic a workload is sized for: what the spec declares, or what Prometheus observed."""
+"""The traffic a workload is sized for: what the spec declares, or what Prometheus observed.
+
+Observed figures arrive checked (metrics.plausible: finite, bounded, over a covered window). Here they
+meet the workload: token means beyond the model's context are not used, and an observed rate more
+than `CalibrationBands.max_disagreement` times off the declared one is reported, not acted on (a
+wrong selector, a young series or an exporter bug must not resize a fleet silently).
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from inferplace.metrics.observation import Observation
+from inferplace.metrics.plausible import RATES, coverage_note
 from inferplace.placement.settings import DEFAULTS, CalibrationBands
 from inferplace.placement.workload import Workload, normalised_profile
 
 
-def observed_traffic(w: Workload, obs: Observation,
-                     bands: CalibrationBands = DEFAULTS.calibration) -> tuple[Workload, str, bool]:
-    """The workload with its traffic replaced by the observed one where it was read, the note that
-    says so, and whether it was replaced.
+@dataclass(frozen=True)
+class TrafficUse:
+    """The workload as it will be sized, and what became of the observed traffic."""
+
+    workload: Workload
+    note: str
+    replaced: bool
+    reason: str  # Observed, TooLittleTraffic, WindowNotCovered or TrafficDisagrees (CamelCase, for a condition)
+
+
+def observed_traffic(w: Workload, obs: Observation, bands: CalibrationBands = DEFAULTS.calibration) -> TrafficUse:
+    """The workload with its traffic replaced by the observed one where it was read and is believable.
 
     The declared p95 lengths keep their ratio to the mean (the length histograms have 1-2-5 buckets,
     too coarse for a p95). The traffic's shape is the observed one where Prometheus held a complete
@@ -20,13 +35,23 @@ def observed_traffic(w: Workload, obs: Observation,
     """
     w, shaped = _observed_shape(w, obs)
     rps = obs.requests_per_second
-    out_mean = obs.output_tokens_mean
-    in_mean = obs.prompt_tokens_mean
+    out_mean = _within_context(obs.output_tokens_mean, w)
+    in_mean = _within_context(obs.prompt_tokens_mean, w)
     if rps is None and out_mean and obs.output_tokens_per_second is not None:
         rps = obs.output_tokens_per_second / out_mean
+    covered = coverage_note(obs)
+    if rps is None and covered and any(obs.problems.get(r, "").startswith("dropped: the window") for r in RATES):
+        return TrafficUse(w, f"declared traffic used: {covered}, too little for a rate over {obs.window}{shaped}",
+                          False, "WindowNotCovered")
     if rps is None or rps < bands.min_requests_per_second:
-        return w, (f"declared traffic used: {rps or 0:.3g} requests/s observed in {obs.window}, too little to "
-                   f"replace it{shaped}"), False
+        return TrafficUse(w, f"declared traffic used: {rps or 0:.3g} requests/s observed in {obs.window}, too little "
+                             f"to replace it{shaped}", False, "TooLittleTraffic")
+    factor = max(rps / w.rps, w.rps / rps)
+    if factor > bands.max_disagreement:
+        return TrafficUse(w, f"declared traffic used: {rps:.3g} req/s observed in {obs.window} is "
+                             f"{rps / w.rps:.3g}x the declared {w.rps:g} req/s (more than {bands.max_disagreement:g}x "
+                             "apart): check spec.metrics.selector, or update spec.traffic if the traffic changed"
+                             f"{shaped}", False, "TrafficDisagrees")
     used = [f"{rps:.3g} req/s"]
     prompt = (w.prompt_mean, w.prompt_p95)
     output = (w.output_mean, w.output_p95)
@@ -39,8 +64,13 @@ def observed_traffic(w: Workload, obs: Observation,
     peak = "" if shaped else f"peak-to-mean {w.peak_to_mean:g} and "
     note = (f"traffic observed over {obs.window} ({', '.join(used)} mean) replaces spec.traffic; "
             f"{peak}p95/mean length ratios as declared{shaped}")
-    return replace(w, rps=rps, prompt_mean=prompt[0], prompt_p95=prompt[1], output_mean=output[0],
-                   output_p95=output[1], assumptions=(*w.assumptions, note)), note, True
+    return TrafficUse(replace(w, rps=rps, prompt_mean=prompt[0], prompt_p95=prompt[1], output_mean=output[0],
+                              output_p95=output[1], assumptions=(*w.assumptions, note)), note, True, "Observed")
+
+
+def _within_context(mean: float | None, w: Workload) -> float | None:
+    """An observed token mean the model can serve; None beyond its context (not a length of this model)."""
+    return mean if mean is not None and mean <= w.model.max_context else None
 
 
 def _observed_shape(w: Workload, obs: Observation) -> tuple[Workload, str]:

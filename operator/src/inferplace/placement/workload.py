@@ -121,6 +121,18 @@ def _custom_model(name: str, spec: InferenceWorkloadSpec) -> ModelArch:
     )
 
 
+def _within_context(spec: InferenceWorkloadSpec, model: ModelArch) -> list[str]:
+    """A request longer than the model's context cannot be served: refused, naming the fields."""
+    t = spec.traffic
+    prompt = int(t.prompt_tokens.p95 or t.prompt_tokens.mean)
+    output = int(t.output_tokens.p95 or t.output_tokens.mean)
+    if prompt + output <= model.max_context:
+        return []
+    return [f"spec.traffic.promptTokens + spec.traffic.outputTokens: {prompt:,} + {output:,} tokens (each its p95, "
+            f"else its mean) exceed the {model.max_context:,}-token context of {model.id}; a request that long "
+            "cannot be served"]
+
+
 def _known_models(cat: Catalog) -> str:
     return ", ".join(sorted({m.id for m in cat.models.values()}))
 
@@ -190,6 +202,8 @@ def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog, region: Region
         except CatalogError as exc:
             problems.append(f"spec.speculativeDecoding.draftModel: {exc}; known: {_known_models(cat)}")
 
+    if model is not None:
+        problems += _within_context(spec, model)
     if problems or model is None:
         raise WorkloadError(problems)
 
