@@ -24,6 +24,9 @@ TTFT_BUCKETS = [(0.1, 0.2), (0.25, 0.7), (0.5, 0.96), (1.0, 1.0)]  # (le, cumula
 ITL_BUCKETS = [(0.01, 0.1), (0.025, 0.6), (0.05, 0.97), (0.1, 1.0)]
 RUNNING = {"p0": 20.0, "p1": 30.0}
 KV_OLD_NAME = {"p0": 0.4, "p1": 0.6}
+POD_NODE = {"p0": "n1", "p1": "n1", "q0": "n2"}
+NODE_INSTANCE = {"n1": "i-0aaa", "n2": "i-0bbb", "n3": "i-0ccc"}
+NEURON_CORES = {"i-0aaa": [0.6, 0.8], "i-0bbb": [0.1], "i-0ccc": [1e308]}  # chat's node: 0.7 on average
 
 
 def hist_quantile(buckets: list[tuple[float, float]], q: float) -> float:
@@ -82,6 +85,20 @@ def _openmetrics(end: int) -> str:
         gauge("vllm:num_requests_running", lab, RUNNING.get(pod, 99.0))
         gauge("vllm:gpu_cache_usage_perc", lab, KV_OLD_NAME.get(pod, 0.99))
         gauge("DCGM_FI_DEV_GPU_UTIL", f'gpu="0",namespace="{ns}",pod="{pod}"', 70.0 if ns == "chat" else 5.0)
+    # Neuron: kube-state-metrics maps pods to nodes and nodes to EC2 instances; neuron-monitor reports per
+    # instance and core, without pod labels. A third node runs none of these pods and reports nonsense.
+    families: dict[str, list[tuple[str, float]]] = {"kube_pod_info": [], "kube_node_info": [],
+                                                    "neuroncore_utilization_ratio": []}
+    for pod, ns in pods:
+        families["kube_pod_info"].append((f'namespace="{ns}",pod="{pod}",node="{POD_NODE[pod]}"', 1.0))
+    for node, instance in NODE_INSTANCE.items():
+        families["kube_node_info"].append((f'node="{node}",provider_id="aws:///us-east-2a/{instance}"', 1.0))
+        for core, value in enumerate(NEURON_CORES[instance]):
+            families["neuroncore_utilization_ratio"].append((f'instance_id="{instance}",neuroncore="{core}"', value))
+    for name, series in families.items():
+        out.append(f"# TYPE {name} gauge")
+        for t in times:
+            out += [f"{name}{{{labels}}} {value} {t}" for labels, value in series]
     out.append("# EOF")
     return "\n".join(out) + "\n"
 

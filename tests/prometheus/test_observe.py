@@ -116,20 +116,22 @@ def test_slow_server_times_out_once() -> None:
         with pytest.raises(MetricsUnavailable) as err:
             PrometheusBackend(url, timeout_s=0.5).observe(ObserveRequest("vllm", CHAT, "30m"))
         asked = len(url.queries)
-    assert err.value.reason == "PrometheusUnreachable" and "timeout 0.5 s" in err.value.message
+    assert err.value.reason == "DeadlineExceeded" and "each query 0.5 s" in err.value.message
     assert asked == 1  # one timeout, not one per figure: the first transport fault ends the observation
 
 
-@pytest.mark.parametrize(("body", "status"), [
-    (b'{"status":"error","error":"boom"}', 503),
-    (b"<html>not json</html>", 200),
-    (json.dumps({"status": "success", "data": {"result": "nope"}}).encode(), 200),
-    (json.dumps({"status": "success", "data": {"result": [{"value": [1, "x", 3]}]}}).encode(), 200),
+@pytest.mark.parametrize(("body", "status", "reason", "says"), [
+    (b'{"status":"error","error":"boom"}', 503, "PrometheusError", "HTTP 503"),
+    (b"<html>not json</html>", 200, "BadAnswer", "not JSON"),
+    (json.dumps({"status": "success", "data": {"result": "nope"}}).encode(), 200, "BadAnswer", "not a list"),
+    (json.dumps({"status": "success", "data": {"result": [{"value": [1, "x", 3]}]}}).encode(), 200, "BadAnswer",
+     "not a [time, value] pair"),
 ])
-def test_bad_answers_are_prometheus_errors(body: bytes, status: int) -> None:
+def test_bad_answers_are_prometheus_errors(body: bytes, status: int, reason: str, says: str) -> None:
     with fake_prometheus(body, status) as url, pytest.raises(MetricsUnavailable) as err:
         PrometheusBackend(url, timeout_s=2).observe(ObserveRequest("vllm", CHAT, "30m"))
-    assert err.value.reason == "PrometheusError"
+    assert err.value.reason == reason and says in err.value.message, err.value.message
+    assert "boom" not in err.value.message and "html" not in err.value.message  # nothing of the body
     # A bad answer is one figure's problem: every figure of the profile was still asked for, once.
     assert len(url.queries) == len(PROFILES["vllm"])
 
@@ -149,7 +151,8 @@ def test_shared_answers_serve_every_selector_from_one_query_per_figure(prometheu
     src = PrometheusBackend(prometheus.url, timeout_s=5, share_s=300)
     chat = src.observe(ObserveRequest("vllm", CHAT, "30m", platform="gpu"))
     sent = src.queries_sent
-    assert sent == len(PROFILES["vllm"]) + 1  # every vLLM figure plus the GPU utilization, once
+    assert sent == len(PROFILES["vllm"]) + 2  # every vLLM figure, the GPU utilization and the coverage, once
+    assert chat.coverage == pytest.approx(1.0)
     other = src.observe(ObserveRequest("vllm", {"namespace": "other"}, "30m", platform="gpu"))
     assert src.queries_sent == sent  # answered from the same queries
     # "Now" is past the last sample, so rate() extrapolates less than the window: compare with the
@@ -165,4 +168,17 @@ def test_shared_answers_serve_every_selector_from_one_query_per_figure(prometheu
         src.observe(ObserveRequest("vllm", {"namespace": "nope"}, "30m"))
     assert err.value.reason == "NoSeries" and src.queries_sent == sent  # no matching group: no new query
     src.observe(ObserveRequest("vllm", {"namespace": "chat", "pod": "p0"}, "30m"))
-    assert src.queries_sent == sent + len(PROFILES["vllm"])  # other label names: another grouping
+    assert src.queries_sent == sent + len(PROFILES["vllm"]) + 1  # other label names: another grouping (+ coverage)
+
+
+def test_neuron_utilization_is_the_workloads_own_nodes_not_the_clusters(prometheus: Prom) -> None:
+    # neuron-monitor has no pod labels: the workload's pods -> their nodes -> EC2 instance ids -> the cores.
+    # The node running none of them reports 1e308 and must not reach either workload.
+    src = PrometheusBackend(prometheus.url, timeout_s=5)
+    chat = src.observe(ObserveRequest("vllm", CHAT, "30m", at=prometheus.end, platform="neuron"))
+    other = src.observe(ObserveRequest("vllm", {"namespace": "other"}, "30m", at=prometheus.end, platform="neuron"))
+    assert chat.accelerator_utilization == pytest.approx(0.7)
+    assert other.accelerator_utilization == pytest.approx(0.1)
+    shared = PrometheusBackend(prometheus.url, timeout_s=5, share_s=300)
+    assert shared.observe(ObserveRequest("vllm", CHAT, "30m", platform="neuron")).accelerator_utilization == \
+        pytest.approx(0.7)

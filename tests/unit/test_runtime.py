@@ -17,35 +17,11 @@ from inferplace.metrics import MetricsBackend, MetricsUnavailable, Observation, 
 from inferplace.placement import RegionDefault
 from inferplace.pricing import default_book
 
+from ..support.fakes import FakeWriter
 from ..support.manifests import CURRENT, workload_doc
 from ..support.plan import NOW
 
 CAT = load_catalog()
-
-
-@dataclass
-class FakeWriter:
-    statuses: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-    events: list[tuple[str, str, str]] = field(default_factory=list)
-    fail_with: Exception | None = None
-    closed: bool = False
-
-    def write_status(self, namespace: str, name: str, uid: str | None, status: dict[str, Any],
-                     generation: int | None = None) -> None:
-        if self.fail_with is not None:
-            raise self.fail_with
-        self.statuses.append((namespace, name, status))
-
-    def post_event(self, namespace: str, name: str, uid: str | None, kind_type: str, reason: str,
-                   message: str) -> None:
-        self.events.append((name, kind_type, reason))
-
-    def ping(self) -> None:
-        if self.fail_with is not None:
-            raise self.fail_with
-
-    def close(self) -> None:
-        self.closed = True
 
 
 @dataclass

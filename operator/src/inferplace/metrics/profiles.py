@@ -118,7 +118,8 @@ NEURON_JOIN = (
     "(label_replace(kube_node_info, \"instance_id\", \"$1\", \"provider_id\", \".*/(i-[0-9a-f]+)$\")))"
     " * on (instance_id) group_left() avg by (instance_id) (avg_over_time(neuroncore_utilization_ratio[{w}])))"
 )
-PRESENCE = "sum by ({by}) ({m}{sel})"  # 1 sample a step wherever the workload's series exist
+# At each step where the workload's series exist, the time of the oldest of their latest samples.
+PRESENCE = "min by ({by}) (timestamp({m}{sel}))"
 
 
 def _pod_series(profile: dict[str, Query]) -> tuple[str, ...] | None:

@@ -152,7 +152,7 @@ class PrometheusBackend:
                 try:
                     kept = _Shared(now, wall, value=fetch())
                 except (Unreachable, *ANSWER_FAULTS) as exc:
-                    kept = _Shared(now, wall, fault=exc)
+                    kept = _Shared(now, wall, fault=_bare(exc))
                 with self._guard:
                     self._shared[what] = kept
                     # Range answers are keyed by their last hour: forget those no query can ask for again.
@@ -248,8 +248,13 @@ class PrometheusBackend:
         except ANSWER_FAULTS as exc:
             problems["coverage"] = f"bad answer: {answers.summary(exc)}"
             return None
-        points = len(answer.get(mine, []))
-        return min(points * step / span, 1.0) if span > 0 else None
+        points = answer.get(mine, [])
+        if not points or span <= 0:
+            problems["coverage"] = f"not measured: no {q.names[0]} series for this selector"
+            return None
+        # The steps the series exist at (gaps count against it), and how far back their first sample is.
+        since_first = points[-1][0] - points[0][1]
+        return max(min(len(points) * step, since_first, span) / span, 0.0)
 
     def _hourly(self, request: ObserveRequest, names: tuple[str, ...], mine: Key, sel: str, at: float, shared: bool,
                 client: PrometheusConnect) -> tuple[tuple[float, ...] | None, str, str | None]:
@@ -286,6 +291,14 @@ class PrometheusBackend:
         source = f"Prometheus: {what}, {got} hours up to {datetime.fromtimestamp(end, UTC):%Y-%m-%dT%H:%MZ}, " \
                  f"folded onto {hours} hours"
         return shape, source, why or None
+
+
+def _bare(exc: BaseException) -> BaseException:
+    """The fault as kept for later callers: its reason and message only. The raised one holds its traceback,
+    whose frames hold what was read (megabytes of a cut-off answer), and the client's exception the body."""
+    if isinstance(exc, Unreachable):
+        return Unreachable(exc.reason, exc.message)
+    return AnswerFault(answers.reason(exc), answers.summary(exc))
 
 
 def _connection_fault(exc: BaseException) -> str:

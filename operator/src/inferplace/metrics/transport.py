@@ -100,7 +100,7 @@ class BoundedSession(requests.Session):
                                                              f"{deadline.seconds:g} s")
                 if sock is not None:
                     sock.settimeout(left)  # each wait is bounded by what is left, not a fresh timeout
-                chunk = resp.raw.read(CHUNK, decode_content=True)
+                chunk = resp.raw.read1(CHUNK, decode_content=True)  # what has arrived, not a full chunk
                 if not chunk:
                     break
                 body += chunk
