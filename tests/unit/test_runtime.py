@@ -11,7 +11,8 @@ import pytest
 
 from inferplace.catalog import load_catalog
 from inferplace.controller.config import OperatorConfig
-from inferplace.controller.kube import Gone
+from inferplace.controller.kube import ApiUnavailable, Gone
+from inferplace.controller.reconcile import parse_spec
 from inferplace.controller.runtime import DIGEST, ERROR_BACKOFF_S, FixedPrices, Runtime, fingerprint, kept
 from inferplace.metrics import MetricsBackend, MetricsUnavailable, Observation, ObserveRequest
 from inferplace.placement import RegionDefault
@@ -225,3 +226,87 @@ def test_an_approval_is_evaluated_at_once_though_the_generation_stays() -> None:
     body["metadata"]["annotations"] = {"inferplace.io/approved-recommendation": "0123456789ab"}
     rt.seen("MODIFIED", body)
     assert entry.queued and entry.approved == "0123456789ab"
+
+
+def test_a_spec_change_goes_ahead_of_periodic_re_evaluations() -> None:
+    rt, _, clock = _runtime()
+    for i in range(5):
+        rt.seen("ADDED", _body(name=f"p{i}", uid=f"u{i}", status={"observedGeneration": 1}))
+    while rt.queue.qsize():
+        rt.queue.get_nowait()
+    for e in rt.entries.values():
+        e.queued, e.urgent, e.evaluated_generation, e.due = False, False, 1, clock.t
+    clock.t += 1
+    assert rt.enqueue_due() == 5  # five periodic re-evaluations waiting
+    rt.seen("MODIFIED", _body(name="p3", uid="u3", generation=2, status={"observedGeneration": 1}))
+    first = rt.queue.get_nowait()
+    assert first[0] == 0 and first[2] == ("team", "p3")  # the edited one first
+    keys = [rt.queue.get_nowait()[2] for _ in range(rt.queue.qsize())]
+    assert ("team", "p3") in keys  # its periodic item is still there, and skipped by the worker
+    assert rt.entries["team", "p3"].urgent
+
+
+def test_the_worker_skips_a_periodic_item_an_urgent_one_overtook() -> None:
+    rt, writer, clock = _runtime()
+    rt.seen("ADDED", _body(status={"observedGeneration": 1}))
+    entry = rt.entries["team", "w"]
+    while rt.queue.qsize():
+        rt.queue.get_nowait()
+    entry.queued, entry.urgent, entry.evaluated_generation, entry.due = False, False, 1, clock.t
+    clock.t += 1
+    rt.enqueue_due()
+    rt.seen("MODIFIED", _body(generation=2, status={"observedGeneration": 1}))
+    _drive(rt, lambda: entry.evaluated_at is not None and not entry.running and rt.queue.qsize() == 0)
+    assert len(writer.statuses) == 1  # evaluated once, for the urgent item
+
+
+def test_while_the_api_server_is_away_evaluations_wait_with_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    rt, writer, _ = _runtime()
+    writer.fail_with = ApiUnavailable("MaxRetryError")
+    for i in range(20):
+        rt.seen("ADDED", _body(name=f"w{i}", uid=f"u{i}"))
+
+    async def go() -> None:
+        rt.start()
+        try:
+            for _ in range(100):
+                await asyncio.sleep(0.01)
+            assert rt.api_down_since is not None and rt.api_up is not None and not rt.api_up.is_set()
+            assert all(e.queued for e in rt.entries.values())  # waiting, not failed
+        finally:
+            await rt.stop()
+
+    with caplog.at_level("WARNING", logger="inferplace.operator"):
+        asyncio.run(go())
+    assert [r.getMessage()[:30] for r in caplog.records] == ["Kubernetes API unreachable (Ma"]
+    assert not any(r.exc_info for r in caplog.records)
+    assert all(e.failures == 0 for e in rt.entries.values())
+
+
+def test_health_says_why_when_evaluations_or_the_api_server_stop() -> None:
+    rt, _, clock = _runtime()
+    loop = asyncio.new_event_loop()
+    rt.tasks = [loop.create_future()]  # type: ignore[list-item]  # a loop task still running
+    loop.close()
+    assert rt.health() is None
+    rt.seen("ADDED", _body())
+    clock.t += rt.config.unhealthy_after_s + 1
+    assert rt.health() == f"no evaluation has ended for {rt.config.unhealthy_after_s + 1:.0f} s with 1 queued"
+    rt.progress_at = clock.t
+    rt.api_down_since = clock.t - rt.config.unhealthy_after_s - 5
+    assert rt.health() == f"the Kubernetes API has not answered for {rt.config.unhealthy_after_s + 5:.0f} s"
+
+
+def test_a_future_evaluation_time_in_an_edited_status_does_not_stop_the_heartbeat() -> None:
+    rt, writer, _ = _runtime()
+    first = rt.evaluate_and_write("team", "w", "u1", 1, _spec_of(_body()), None)
+    edited = dict(kept(first) or {})
+    edited["lastEvaluationTime"] = "2999-01-01T00:00:00Z"
+    writes = len(writer.statuses)
+    rt.evaluate_and_write("team", "w", "u1", 1, _spec_of(_body()), edited)
+    assert len(writer.statuses) == writes + 1  # written again, not trusted as "written recently"
+    assert writer.statuses[-1][2]["lastEvaluationTime"] == "2026-12-01T12:00:00Z"
+
+
+def _spec_of(body: dict[str, Any]) -> Any:
+    return parse_spec(body["spec"])
