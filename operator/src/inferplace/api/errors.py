@@ -82,6 +82,18 @@ SHOWN = 80  # characters of a value quoted in a message
 KEY_SHOWN = 60  # characters of a field name shown in a path
 
 
+# What a terminal acts on instead of printing: C0 and C1 controls (ESC starts colour, clear-screen and
+# window-title sequences) and the bidirectional overrides that reorder what a reader sees.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every character a terminal would act on written as an escape (`\x1b`, `\u202e`);
+    newlines and tabs kept, so a table keeps its lines."""
+    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                       else f"\\u{ord(m.group()):04x}", text)
+
+
 def shown(value: object) -> str:
     """A value as a message quotes it: cut to `SHOWN` characters, never expanded."""
     text = repr(value) if not isinstance(value, str) else value

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any, TextIO
 
 from inferplace import __version__
+from inferplace.api.errors import terminal_safe
 from inferplace.cli import crd, estimate, operator, plan, prices, recommend, render
 
 EXIT_USAGE = 2
@@ -33,11 +35,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Escaped:
+    """A text stream whose every write has the characters a terminal acts on escaped: a message quoting a
+    file's content cannot clear the screen, colour it or set the window title."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(terminal_safe(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    err = sys.stderr
+    sys.stderr = _Escaped(err)
     try:
+        args = build_parser().parse_args(argv)
         return int(args.run(args))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        sys.stderr = err

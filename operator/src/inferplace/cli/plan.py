@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from inferplace.api.clock import AsOf, rfc3339
+from inferplace.api.errors import terminal_safe
 from inferplace.catalog import CatalogError, load_catalog
 from inferplace.cli.as_of import as_of
 from inferplace.cli.inputs import InputError
@@ -65,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {line}", file=sys.stderr)
     # --from-cluster: each workload's answer is as of its own status.lastEvaluationTime.
     when = None if args.from_cluster else clock
-    sys.stdout.write(_json(plan, when) if args.output == "json" else _table(plan, when))
+    sys.stdout.write(_json(plan, when) if args.output == "json" else terminal_safe(_table(plan, when)))
     if args.plot is not None:
         _plot(plan, args.plot)
     return EXIT_USAGE if problems else EXIT_OK

@@ -18,6 +18,7 @@ import pydantic_core
 import yaml
 
 from inferplace.api.clock import rfc3339, system_clock
+from inferplace.api.errors import terminal_safe
 from inferplace.catalog import CatalogError, load_catalog
 from inferplace.cli.as_of import ENV, add_as_of_argument, as_of
 from inferplace.cli.inputs import InputError
@@ -44,8 +45,19 @@ def register(sub: Any) -> None:
     r.add_argument("--instance-type", dest="refresh_types", action="append", metavar="TYPE",
                    help="only these instance types (repeatable; default: every type the catalog knows)")
     r.add_argument("--no-spot", action="store_true", help="skip spot prices")
-    r.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per call (default 10)")
+    r.add_argument("--timeout", type=_seconds, default=10.0, metavar="SECONDS",
+                   help="per call (default 10; 0.1 to 300)")
     p.set_defaults(run=run)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of seconds such as 10 or 2.5") from None
+    if not 0.1 <= value <= 300:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text[:40]!r}: give 0.1 to 300 seconds")
+    return value
 
 
 def _row(p: Price, today: date) -> dict[str, Any]:
@@ -66,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     cat = load_catalog()
-    book = price_book(args, cat)
     clock = as_of(args)
+    book = price_book(args, cat, clock.at.date())
     rows = [_row(p, clock.at.date()) for p in book.listing(args.region, args.instance_type)]
     if args.output == "json":
         body = {"asOf": rfc3339(clock.at), "prices": rows}
@@ -82,8 +94,9 @@ def _list(args: argparse.Namespace) -> int:
                       r["provider"]) for r in rows)]
     widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
     for c in cells:
-        print("  ".join(v.rjust(w) if i in (3, 5) else v.ljust(w) for i, (v, w) in enumerate(zip(c, widths,
-                                                                                                 strict=True))).rstrip())
+        line = "  ".join(v.rjust(w) if i in (3, 5) else v.ljust(w) for i, (v, w) in enumerate(zip(c, widths,
+                                                                                                  strict=True)))
+        print(terminal_safe(line.rstrip()))
     return EXIT_OK
 
 

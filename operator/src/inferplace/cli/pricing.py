@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import re
 from pathlib import Path
 
@@ -23,7 +24,8 @@ def add_price_arguments(p: argparse.ArgumentParser) -> None:
                         "other price; see README")
 
 
-def price_book(args: argparse.Namespace, cat: Catalog) -> PriceBook:
+def price_book(args: argparse.Namespace, cat: Catalog, today: datetime.date) -> PriceBook:
+    """The price book `--prices` and `--region` ask for; a rate dated after `today` (the as-of) is refused."""
     if args.region is not None and not REGION.fullmatch(args.region):
         raise InputError(f"--region {args.region[:40]!r} is not an AWS region such as us-east-1")
     if args.prices is None:
@@ -33,7 +35,7 @@ def price_book(args: argparse.Namespace, cat: Catalog) -> PriceBook:
     except InputError as exc:
         raise InputError(f"--prices: {exc}") from None
     try:
-        overrides = read_overrides(data, cat.instances)
+        overrides = read_overrides(data, cat.instances, today)
     except OverrideError as exc:
         raise InputError(f"--prices {args.prices}: " + "; ".join(exc.problems)) from None
     return default_book(overrides)

@@ -8,7 +8,10 @@ workloads that were valid are still answered).
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,38 +50,69 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
 
-def answer(args: argparse.Namespace, cat: Catalog, clock: AsOf) -> tuple[list[formatters.Answer], list[str]]:
-    """Every manifest in `args.filename` answered as of `clock` (priced as `add_price_arguments` says),
-    and the problems."""
-    book = price_book(args, cat)
+CHUNK = 32  # workloads searched together; each chunk's answers are written and dropped before the next
+
+
+@dataclass
+class Tally:
+    """What the exit status needs of answers already written and dropped."""
+
+    problems: list[str] = field(default_factory=list)
+    unplaced: int = 0
+    printed: int = 0  # problems already on stderr
+
+
+def answers(args: argparse.Namespace, cat: Catalog, clock: AsOf, tally: Tally) -> Iterator[formatters.Answer]:
+    """Every manifest in `args.filename` answered as of `clock` (priced as `add_price_arguments` says), a
+    chunk at a time; each problem goes into `tally` as it is found."""
+    book = price_book(args, cat, clock.at.date())
+    region = region_default(args, book)
     found, problems = manifests(args.filename)
-    items = [(m.workload.metadata.name, m.workload.spec) for m in found]
-    results = recommend(items, cat, book, clock(), region_default(args, book)) if found else []
-    answers: list[formatters.Answer] = []
-    for m, res in zip(found, results, strict=True):
-        if isinstance(res, WorkloadError):
-            problems += [f"{m.label}: {p}" for p in res.problems]
-        else:
-            answers.append(formatters.Answer(m.document, m.workload, res))
-    return answers, problems
+    tally.problems += problems
+    for start in range(0, len(found), CHUNK):
+        chunk = found[start:start + CHUNK]
+        items = [(m.workload.metadata.name, m.workload.spec) for m in chunk]
+        for m, res in zip(chunk, recommend(items, cat, book, clock(), region), strict=True):
+            if isinstance(res, WorkloadError):
+                tally.problems += [f"{m.label}: {p}" for p in res.problems]
+                continue
+            if res.status.recommendation is None:
+                tally.unplaced += 1
+            yield formatters.Answer(m.document, m.workload, res)
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.top < 0:
         raise InputError(f"--top must be >= 0, got {args.top}")
     clock = as_of(args)
-    answers, problems = answer(args, load_catalog(), clock)
-    for line in problems:
-        print(f"error: {line}", file=sys.stderr)
+    tally = Tally()
+    stream = answers(args, load_catalog(), clock, tally)
     options = formatters.Options(top=args.top, as_of=clock)
-    if answers:
-        sys.stdout.write(formatters.TEXT[args.output](answers, options))
-    if args.plot is not None and answers:
-        image = formatters.FILES["plot"](answers, options, args.plot.suffix)
+    drawn: list[formatters.Answer] = []  # --plot draws every workload at once: only then are answers kept
+    first = next(stream, None)
+    if first is not None:
+        def written() -> Iterator[formatters.Answer]:
+            for a in itertools.chain([first], stream):
+                _report(tally)
+                if args.plot is not None:
+                    drawn.append(a)
+                yield a
+        for piece in formatters.TEXT[args.output](written(), options):
+            sys.stdout.write(piece)
+    _report(tally)
+    if args.plot is not None and drawn:
+        image = formatters.FILES["plot"](drawn, options, args.plot.suffix)
         try:
             args.plot.write_bytes(image)
         except OSError as exc:
             raise InputError(f"cannot write {args.plot}: {exc}") from None
-    if problems:
+    if tally.problems:
         return EXIT_USAGE
-    return EXIT_OK if all(a.report.status.recommendation for a in answers) else EXIT_NO_PLACEMENT
+    return EXIT_NO_PLACEMENT if tally.unplaced else EXIT_OK
+
+
+def _report(tally: Tally) -> None:
+    """Print the problems found since the last call (as they are found, beside the answers)."""
+    for line in tally.problems[tally.printed:]:
+        print(f"error: {line}", file=sys.stderr)
+    tally.printed = len(tally.problems)

@@ -14,6 +14,7 @@ approved with --approved: the reason on stderr); 2 bad input.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from inferplace.api.errors import terminal_safe
 from inferplace.api.resource import NAME_PATTERN
 from inferplace.api.spec import K8S_NAME
 from inferplace.catalog import CatalogError, load_catalog
@@ -93,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"--option must be >= 0, got {args.option}")
     _check_names(args)
     cat = load_catalog()
-    found, problems = subjects(args, cat, as_of(args))
+    found, problems = subjects(args, cat, as_of(args), alternatives=args.option)
     cluster = Cluster(args.cluster_name, args.node_role or f"KarpenterNodeRole-{args.cluster_name}")
     settings = RenderSettings(cluster, args.option, args.approved, args.deployment, args.container)
     deployments = _deployments(args.deployments or [])
@@ -117,14 +119,41 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_NOT_RENDERED if skipped else EXIT_OK
 
 
+# Where today's Deployment must hold mappings and lists for its containers to be read.
+_DEPLOYMENT_SHAPE = (("metadata",), ("spec",), ("spec", "template"), ("spec", "template", "metadata"),
+                     ("spec", "template", "spec"))
+
+
 def _deployments(paths: list[Path]) -> dict[tuple[str, str], dict[str, Any]]:
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for path in expand(paths):
-        for doc in yaml_documents(path):
+        for i, doc in enumerate(yaml_documents(path), 1):
             if isinstance(doc, dict) and doc.get("kind") == "Deployment":
+                _check_deployment(doc, f"--deployments {path}: document {i}")
                 meta = doc.get("metadata") or {}
                 out[(str(meta.get("namespace") or "default"), str(meta.get("name")))] = doc
     return out
+
+
+def _check_deployment(doc: dict[str, Any], where: str) -> None:
+    """InputError naming the field when a Deployment is not shaped as the API server would accept it."""
+    for path in _DEPLOYMENT_SHAPE:
+        node: Any = doc
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is not None and not isinstance(node, dict):
+            raise InputError(f"{where}: {'.'.join(path)}: must be a mapping, got {type(node).__name__}")
+    meta = doc.get("metadata") or {}
+    for key in ("name", "namespace"):
+        if meta.get(key) is not None and not isinstance(meta.get(key), str):
+            raise InputError(f"{where}: metadata.{key}: must be a string")
+    pod = ((doc.get("spec") or {}).get("template") or {}).get("spec") or {}
+    containers = pod.get("containers")
+    if containers is not None and not (isinstance(containers, list) and all(isinstance(c, dict) for c in containers)):
+        raise InputError(f"{where}: spec.template.spec.containers: must be a list of containers (mappings)")
+    for j, c in enumerate(containers or []):
+        if c.get("args") is not None and not isinstance(c.get("args"), list):
+            raise InputError(f"{where}: spec.template.spec.containers[{j}].args: must be a list of strings")
 
 
 class _Plain(yaml.SafeDumper):
@@ -141,9 +170,10 @@ def _dump(docs: list[dict[str, Any]]) -> str:
 def _header(r: Rendered) -> str:
     # The time of the answer rendered: the as-of for manifests, the operator's evaluation for --from-cluster.
     when = r.subject.status.last_evaluation_time or "an unknown time"
-    lines = [f"# inferplace render: {r.subject.key} -> {r.summary} (recommendation {r.option_id}, as of {when})"]
-    lines += [f"# note: {n}" for n in r.notes]
-    return "\n".join(lines) + "\n"
+    lines = [f"inferplace render: {r.subject.key} -> {r.summary} (recommendation {r.option_id}, as of {when})"]
+    lines += [f"note: {n}" for n in r.notes]
+    # A comment line each: a newline in a note would start a line of YAML, a control character act on a terminal.
+    return "".join(f"# {terminal_safe(line.replace(chr(10), ' ').replace(chr(13), ' '))}\n" for line in lines)
 
 
 def _stream(done: list[Rendered]) -> str:
@@ -168,12 +198,27 @@ def _write(out: Path, done: list[Rendered]) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
         for nc in _node_classes(done):
-            (out / f"ec2nodeclass-{nc['metadata']['name']}.yaml").write_text(_dump([nc]))
+            _write_under(out, (f"ec2nodeclass-{nc['metadata']['name']}.yaml",), _dump([nc]))
         for r in done:
-            d = out / r.subject.namespace / r.subject.name
-            d.mkdir(parents=True, exist_ok=True)
-            (d / "karpenter.yaml").write_text(_header(r) + _dump(r.objects))
-            (d / "deployment-patch.yaml").write_text(_header(r) + _dump([r.patch]))
+            where = (r.subject.namespace, r.subject.name)
+            _write_under(out, (*where, "karpenter.yaml"), _header(r) + _dump(r.objects))
+            _write_under(out, (*where, "deployment-patch.yaml"), _header(r) + _dump([r.patch]))
     except OSError as exc:
-        raise InputError(f"--out {out}: {exc}") from None
+        raise InputError(f"--out {out}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
     print(f"wrote {len(done)} workload(s) under {out}", file=sys.stderr)
+
+
+def _write_under(out: Path, parts: tuple[str, ...], text: str) -> None:
+    """Write `out/parts...` without following a symlink anywhere below `out`: a link committed into a
+    GitOps checkout must not turn a render into a write elsewhere (refused, naming the path)."""
+    here = out
+    for i, part in enumerate(parts):
+        here = here / part
+        if here.is_symlink():
+            raise InputError(f"--out {out}: {here} is a symbolic link; render writes only real files and "
+                             "directories under --out (remove the link)")
+        if i < len(parts) - 1:
+            here.mkdir(exist_ok=True)
+    fd = os.open(here, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)

@@ -13,7 +13,7 @@ from inferplace.catalog import Catalog
 from inferplace.cli.as_of import ENV, add_as_of_argument
 from inferplace.cli.inputs import InputError
 from inferplace.cli.pricing import add_price_arguments
-from inferplace.cli.recommend import answer
+from inferplace.cli.recommend import Tally, answers
 from inferplace.rollout import Subject
 from inferplace.rollout.subject import approval
 
@@ -30,8 +30,10 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     add_as_of_argument(p)
 
 
-def subjects(args: argparse.Namespace, cat: Catalog, clock: AsOf) -> tuple[list[Subject], list[str]]:
-    """The workloads to work on: manifests answered as of `clock`, or the operator's answers."""
+def subjects(args: argparse.Namespace, cat: Catalog, clock: AsOf, alternatives: int = 0) -> tuple[list[Subject],
+                                                                                                  list[str]]:
+    """The workloads to work on: manifests answered as of `clock`, or the operator's answers. Of each
+    manifest's answer, the recommendation and the first `alternatives` alternatives are kept."""
     if args.from_cluster:
         if clock.fixed:
             raise InputError(f"{clock.source}: an as-of applies to manifests answered here; --from-cluster uses "
@@ -46,10 +48,14 @@ def subjects(args: argparse.Namespace, cat: Catalog, clock: AsOf) -> tuple[list[
         return read_workloads(args.namespace or [])
     if args.namespace:
         raise InputError("-n/--namespace goes with --from-cluster (manifests carry their namespace)")
-    answers, problems = answer(args, cat, clock)
+    tally = Tally()
     out = []
-    for a in answers:
+    for a in answers(args, cat, clock, tally):
         meta = a.workload.metadata
-        out.append(Subject(meta.namespace or "default", meta.name, a.workload.spec, a.report.status,
-                           approval(a.document)))
-    return out, problems
+        # What plan and render read of a status; the rest (why each node pool lost, assumptions) is dropped
+        # as each chunk is answered, so a fleet of thousands holds its choices, not its explanations.
+        status = a.report.status
+        slim = status.model_copy(update={"rejected": [], "assumptions": [], "break_even": None,
+                                         "alternatives": status.alternatives[:alternatives]})
+        out.append(Subject(meta.namespace or "default", meta.name, a.workload.spec, slim, approval(a.document)))
+    return out, tally.problems

@@ -34,7 +34,7 @@ def _prices(cfg: configuration.OperatorConfig, cat: Catalog, runtime_telemetry: 
     overrides = None
     if cfg.prices_file:
         with open(cfg.prices_file, encoding="utf-8") as fh:
-            overrides = read_overrides(fh.read(), cat.instances)
+            overrides = read_overrides(fh.read(), cat.instances, clock().date())
     snapshot = bundled()
     fetcher = None
     if cfg.live_prices:

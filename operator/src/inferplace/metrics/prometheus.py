@@ -248,7 +248,7 @@ class PrometheusBackend:
         except ANSWER_FAULTS as exc:
             problems["coverage"] = f"bad answer: {answers.summary(exc)}"
             return None
-        points = answer.get(mine, [])
+        points: list[tuple[float, float]] = answer.get(mine, [])
         if not points or span <= 0:
             problems["coverage"] = f"not measured: no {q.names[0]} series for this selector"
             return None

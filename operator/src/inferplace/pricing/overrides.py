@@ -27,6 +27,10 @@ from inferplace.api.vocabulary import CapacityType, PriceProvider
 from inferplace.pricing.model import MAX_USD_PER_HOUR, Price
 
 ANY_REGION = "*"
+# Text a terminal would act on (C0/C1 controls, bidirectional overrides): refused in anything a user
+# writes that reaches a table, a status or a log.
+PLAIN_TEXT = r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$"
+FUTURE_SLACK = datetime.timedelta(days=1)  # a rate dated "tomorrow" where the writer's day is ahead of UTC
 
 
 class PriceOverride(BaseModel):
@@ -34,7 +38,7 @@ class PriceOverride(BaseModel):
     instance_type: str = Field(min_length=3, max_length=64, pattern=r"^[a-z0-9-]+\.[0-9a-z]+$")
     capacity_type: CapacityType
     usd_per_hour: Dec = Field(gt=0, le=MAX_USD_PER_HOUR)
-    source: str = Field(min_length=3, max_length=512)
+    source: str = Field(min_length=3, max_length=512, pattern=PLAIN_TEXT)
     """Where the figure comes from (contract, quote, pricing page)."""
     date: datetime.date = Field(strict=False)  # YAML or JSON text: 'YYYY-MM-DD'
     """When the rate took effect or was quoted (YYYY-MM-DD)."""
@@ -73,9 +77,11 @@ class Overrides:
         return self.by_key.values()
 
 
-def read_overrides(text: str | bytes, known_instance_types: Iterable[str] | None = None) -> Overrides:
+def read_overrides(text: str | bytes, known_instance_types: Iterable[str] | None = None,
+                   today: datetime.date | None = None) -> Overrides:
     """The user's rates from a price file (one YAML document with a `prices` list), read by the one
-    hardened YAML reader (bounded, duplicate keys refused, dates kept as written)."""
+    hardened YAML reader (bounded, duplicate keys refused, dates kept as written); with `today`, a rate
+    dated after it is refused (it would count as fresh for years)."""
     data = text.encode("utf-8") if isinstance(text, str) else text
     if len(data) > MAX_BYTES:
         raise OverrideError([f"larger than {MAX_BYTES // (1024 * 1024)} MiB"])
@@ -85,10 +91,11 @@ def read_overrides(text: str | bytes, known_instance_types: Iterable[str] | None
         raise OverrideError(bad)
     if len(docs) != 1:
         raise OverrideError([f"expected one YAML document with a `prices` list, found {len(docs)}"])
-    return parse_overrides(docs[0].value, known_instance_types)
+    return parse_overrides(docs[0].value, known_instance_types, today)
 
 
-def parse_overrides(raw: Any, known_instance_types: Iterable[str] | None = None) -> Overrides:
+def parse_overrides(raw: Any, known_instance_types: Iterable[str] | None = None,
+                    today: datetime.date | None = None) -> Overrides:
     """The user's rates from the parsed YAML; OverrideError with one `prices[i].field: problem` line each."""
     try:
         parsed = PriceOverrides.model_validate(raw)
@@ -98,6 +105,10 @@ def parse_overrides(raw: Any, known_instance_types: Iterable[str] | None = None)
     problems: list[str] = []
     by_key: dict[tuple[str, str, CapacityType], Price] = {}
     for i, o in enumerate(parsed.prices):
+        if today is not None and o.date > today + FUTURE_SLACK:
+            problems.append(f"prices[{i}].date: {o.date.isoformat()} is after today ({today.isoformat()}): a rate "
+                            "cannot be dated in the future (it would count as fresh)")
+            continue
         if known is not None and o.instance_type not in known:
             problems.append(f"prices[{i}].instanceType: unknown instance type {o.instance_type!r}; known: "
                             f"{', '.join(sorted(known))}")

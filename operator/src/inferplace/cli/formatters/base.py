@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +25,9 @@ class Options:
     as_of: AsOf | None = None  # the clock the answers were given by (the table says it)
 
 
-TextFormatter = Callable[[Sequence[Answer], Options], str]
-"""Renders answers as the text printed on stdout."""
+TextFormatter = Callable[[Iterator[Answer], Options], Iterator[str]]
+"""Renders answers as the text printed on stdout, piece by piece as they come: an answer is written and
+dropped before the next is computed, so memory follows one answer, not the number of workloads."""
 
 FileFormatter = Callable[[Sequence[Answer], Options, str], bytes]
 """Renders answers into the bytes of a file whose suffix (e.g. ".svg") is given."""

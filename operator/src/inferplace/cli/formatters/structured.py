@@ -8,7 +8,7 @@ libyaml's emitter where PyYAML has it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import pydantic_core
@@ -19,16 +19,35 @@ from inferplace.cli.formatters.base import Answer, Options, trimmed
 _DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-def _objects(answers: Sequence[Answer], options: Options) -> list[dict[str, Any]]:
-    return [{**a.document, "status": trimmed(a.report.status, options.top).model_dump(
-        by_alias=True, exclude_none=True, mode="json")} for a in answers]
+def _object(a: Answer, options: Options) -> dict[str, Any]:
+    return {**a.document, "status": trimmed(a.report.status, options.top).model_dump(
+        by_alias=True, exclude_none=True, mode="json")}
 
 
-def as_json(answers: Sequence[Answer], options: Options) -> str:
-    objects = _objects(answers, options)
-    body: Any = objects[0] if len(objects) == 1 else {"apiVersion": "v1", "kind": "List", "items": objects}
-    return pydantic_core.to_json(body, indent=2).decode() + "\n"
+def as_json(answers: Iterator[Answer], options: Options) -> Iterator[str]:
+    """One object for one answer; a `List` of them for several, written item by item (the same bytes as
+    the whole list serialised at once)."""
+    first = next(answers, None)
+    if first is None:
+        return
+    second = next(answers, None)
+    if second is None:
+        yield pydantic_core.to_json(_object(first, options), indent=2).decode() + "\n"
+        return
+    yield '{\n  "apiVersion": "v1",\n  "kind": "List",\n  "items": ['
+    for i, a in enumerate(_chain(first, second, answers)):
+        item = pydantic_core.to_json(_object(a, options), indent=2).decode().replace("\n", "\n    ")
+        yield ("," if i else "") + "\n    " + item
+    yield "\n  ]\n}\n"
 
 
-def as_yaml(answers: Sequence[Answer], options: Options) -> str:
-    return yaml.dump_all(_objects(answers, options), Dumper=_DUMPER, sort_keys=False, width=120)
+def as_yaml(answers: Iterator[Answer], options: Options) -> Iterator[str]:
+    for i, a in enumerate(answers):
+        yield yaml.dump_all([_object(a, options)], Dumper=_DUMPER, sort_keys=False, width=120,
+                            explicit_start=i > 0)
+
+
+def _chain(first: Answer, second: Answer, rest: Iterator[Answer]) -> Iterator[Answer]:
+    yield first
+    yield second
+    yield from rest

@@ -8,8 +8,9 @@ is wrapped at 100 characters.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
+from inferplace.api.errors import terminal_safe
 from inferplace.api.status import Placement
 from inferplace.cli.formatters.base import Answer, Options
 
@@ -121,7 +122,10 @@ def one(answer: Answer, top: int) -> str:
     return "\n".join(lines)
 
 
-def table(answers: Sequence[Answer], options: Options) -> str:
+def table(answers: Iterator[Answer], options: Options) -> Iterator[str]:
     # JSON and YAML carry the time as status.lastEvaluationTime; the table says it once, with its source.
-    head = [f"{options.as_of.describe()}: price ages and staleness count to this time\n"] if options.as_of else []
-    return "\n".join([*head, "\n\n".join(one(a, options.top) for a in answers) + "\n"])
+    if options.as_of:
+        yield f"{options.as_of.describe()}: price ages and staleness count to this time\n\n"
+    for i, a in enumerate(answers):
+        # Text from files (a rate's source, a model name) reaches a terminal here: escaped, never acted on.
+        yield ("\n" if i else "") + terminal_safe(one(a, options.top)) + "\n"
