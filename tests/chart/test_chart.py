@@ -181,3 +181,24 @@ def test_kind_stack_matches_the_kubernetes_schemas() -> None:
     assert {d["kind"] for d in docs} >= {"Deployment", "Service", "ConfigMap"}
     for doc in docs:
         kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+
+def test_the_prometheus_allow_list_and_limits_reach_the_operator() -> None:
+    values = _values(CHART / "values.yaml")
+    values["prometheus"] |= {"allowedUrls": ["http://prom-a.monitoring:9090", "https://thanos.example.com/team-a"],
+                             "maxAnswerSize": "8Mi"}
+    values["evaluation"] |= {"timeout": "20s", "unhealthyAfter": "10m"}
+    container = one(render(values), "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    cfg = config.from_env({k: str(v) for k, v in env.items() if v is not None and not str(v).startswith("/")})
+    assert cfg.allowed_prometheus_urls.allows("https://thanos.example.com/team-a/api")
+    assert not cfg.allowed_prometheus_urls.allows("https://thanos.example.com/team-b")
+    assert (cfg.max_answer_bytes, cfg.evaluation_timeout_s, cfg.unhealthy_after_s) == (8 * 1024**2, 20.0, 600.0)
+
+
+@pytest.mark.parametrize("url", ["http://u:p@prom:9090", "http://prom:9090/?x=1", "http://a,b"])
+def test_the_chart_refuses_an_allowed_url_with_credentials_or_a_query(url: str) -> None:
+    values = _values(CHART / "values.yaml")
+    values["prometheus"]["allowedUrls"] = [url]
+    with pytest.raises(Exception, match="allowedUrls"):
+        render(values)

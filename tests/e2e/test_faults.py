@@ -40,6 +40,7 @@ class Rig:
     metrics_url: str
     log: Path
     proc: subprocess.Popen[bytes]
+    allowed: dict[str, int]  # ports of Prometheus URLs the operator allows workloads to name
 
     def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = [str(self.plane.bin / "kubectl"), "--kubeconfig", str(self.plane.kubeconfig), *args]
@@ -102,16 +103,18 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         subprocess.run([*kubectl, "create", "namespace", ns], check=True, capture_output=True, timeout=60)
         log = root / "operator.log"
         metrics_port, live_port = free_port(), free_port()
+        allowed = {"down": free_port(), "slow": free_port()}
         # A long interval: every evaluation seen here is caused by the fault, not by the timer.
         cmd = [sys.executable, "-m", "inferplace", "operator", "--namespace", ns, "--interval", "10m",
                "--prometheus-timeout", "2s", "--api-timeout", "5s", "--log-format", "plain",
-               "--metrics-address", f"127.0.0.1:{metrics_port}", "--liveness", f"http://127.0.0.1:{live_port}/healthz"]
+               "--metrics-address", f"127.0.0.1:{metrics_port}", "--liveness", f"http://127.0.0.1:{live_port}/healthz",
+               *(a for port in allowed.values() for a in ("--allowed-prometheus-url", f"http://127.0.0.1:{port}"))]
         with log.open("w") as out:
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                     env=os.environ | {"KUBECONFIG": str(plane.kubeconfig)})
             try:
                 assert wait_http(f"http://127.0.0.1:{live_port}/healthz", 60, proc), log.read_text()[-3000:]
-                yield Rig(plane, ns, f"http://127.0.0.1:{metrics_port}/metrics", log, proc)
+                yield Rig(plane, ns, f"http://127.0.0.1:{metrics_port}/metrics", log, proc, allowed)
             finally:
                 stop(proc)
 
@@ -217,6 +220,7 @@ def test_workloads_deleted_while_evaluated_cause_no_error_loop(rig: Rig) -> None
 
 class _Slow(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        self.server.asked += 1  # type: ignore[attr-defined]
         time.sleep(5)  # longer than the operator's 2 s Prometheus timeout
         self.send_response(200)
         self.end_headers()
@@ -225,15 +229,19 @@ class _Slow(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.parametrize("kind", ["down", "slow"])
-def test_prometheus_down_or_slow_falls_back_to_the_declared_traffic(rig: Rig, kind: str) -> None:
+@pytest.mark.parametrize(("kind", "reason"), [("down", "PrometheusUnreachable"), ("slow", "DeadlineExceeded"),
+                                                ("elsewhere", "PrometheusUrlNotAllowed")])
+def test_prometheus_down_slow_or_not_allowed_falls_back_to_the_declared_traffic(rig: Rig, kind: str,
+                                                                                reason: str) -> None:
     server = None
-    if kind == "slow":
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    if kind in ("slow", "elsewhere"):
+        port = rig.allowed.get(kind, 0)  # "elsewhere": a server the operator was not told it may ask
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Slow)
+        server.asked = 0  # type: ignore[attr-defined]
         threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{server.server_address[1]}"
     else:
-        url = f"http://127.0.0.1:{free_port()}"  # nothing listens here
+        url = f"http://127.0.0.1:{rig.allowed['down']}"  # nothing listens here
     try:
         name = f"prom-{kind}"
         rig.apply(name, constraints=SELF_HOSTED,
@@ -241,9 +249,11 @@ def test_prometheus_down_or_slow_falls_back_to_the_declared_traffic(rig: Rig, ki
         took = eventually(lambda: rig.evaluated(name), 30, f"{name} evaluated", rig)
         obj = rig.get(name)
         metrics = condition(obj, "MetricsAvailable")
-        assert (metrics["status"], metrics["reason"]) == ("False", "PrometheusUnreachable"), metrics
+        assert (metrics["status"], metrics["reason"]) == ("False", reason), metrics
         assert "declared spec.traffic" in metrics["message"] and condition(obj, "Ready")["status"] == "True"
         assert took < 20  # one timeout, not one per figure
+        if kind == "elsewhere":
+            assert server is not None and server.asked == 0  # type: ignore[attr-defined]  # refused before asking
     finally:
         if server is not None:
             server.shutdown()

@@ -151,8 +151,9 @@ async def test_create_update_and_interval_reevaluate(api: Any) -> None:
 
 @pytest.mark.asyncio
 @pytest.mark.kmock(cls=Emulator)
-async def test_unevaluable_spec_and_prometheus_down(api: Any) -> None:
+async def test_unevaluable_spec_and_prometheus_down(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     closed = free_port()  # nothing listens here
+    monkeypatch.setenv("INFERPLACE_ALLOWED_PROMETHEUS_URLS", f"http://127.0.0.1:{closed}")
     with _run() as runner:
         await until(lambda: len(api[km.action.WATCH]))
         bad = _doc("ghost", model={"name": "acme/NoSuchModel-7B"})
@@ -173,7 +174,8 @@ async def test_unevaluable_spec_and_prometheus_down(api: Any) -> None:
 @pytest.mark.asyncio
 @pytest.mark.prometheus
 @pytest.mark.kmock(cls=Emulator)
-async def test_live_metrics_reach_the_status(api: Any, live_prometheus: Live) -> None:
+async def test_live_metrics_reach_the_status(api: Any, live_prometheus: Live, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INFERPLACE_ALLOWED_PROMETHEUS_URLS", live_prometheus.url)
     metrics = {"server": "vllm", "selector": {"namespace": "chat"}, "window": WINDOW,
                "prometheusUrl": live_prometheus.url}
     with _run() as runner:

@@ -22,6 +22,8 @@ from inferplace.controller.backends import MetricsBackends
 from inferplace.controller.config import OperatorConfig
 from inferplace.controller.reconcile import parse_spec
 from inferplace.controller.runtime import FixedPrices, Runtime
+from inferplace.metrics.deadline import Deadline
+from inferplace.metrics.transport import BoundedSession, TransportFault
 from inferplace.metrics.urls import AllowList
 from inferplace.placement import RegionDefault
 from inferplace.pricing import default_book
@@ -227,3 +229,25 @@ def test_per_url_backends_are_dropped_with_the_last_workload_that_named_them() -
     for i in range(50):
         rt.seen("DELETED", {"metadata": {"namespace": "t", "name": f"w{i}"}})
     assert rt.retain_backends() == 50 and backends.others == {}
+
+
+def test_each_request_ends_at_its_deadline_not_at_a_fresh_timeout_per_byte() -> None:
+    with serving(Hostile("drip", every_s=0.3)) as h:
+        session = BoundedSession(lambda: Deadline(1.0))
+        started = time.monotonic()
+        with pytest.raises(TransportFault) as err:
+            session.request("GET", f"{h.url}/api/v1/query", params={"query": "up"})
+        took = time.monotonic() - started
+    assert err.value.reason == "DeadlineExceeded"
+    assert 0.9 < took < 1.3, took  # the socket wait is cut to what is left, not one more drip interval
+
+
+def test_a_same_host_redirect_is_followed_and_another_host_refused() -> None:
+    with serving(Hostile("redirect")) as h:
+        resp = BoundedSession(lambda: Deadline(5.0)).request("GET", f"{h.url}/api/v1/query", params={"query": "up"})
+        assert resp.status_code == 200 and json.loads(resp.content)["status"] == "success"
+        assert [p.split("?")[0] for p in h.requests] == ["/api/v1/query", "/moved/api/v1/query"]
+    with serving(Hostile("ok")) as elsewhere, serving(Hostile("redirect", location=elsewhere.url)) as h:
+        with pytest.raises(TransportFault, match="redirect to another host"):
+            BoundedSession(lambda: Deadline(5.0)).request("GET", f"{h.url}/api/v1/query", params={"query": "up"})
+        assert elsewhere.requests == []

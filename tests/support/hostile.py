@@ -3,7 +3,8 @@
 Modes: `drip` (a valid answer, one byte every `every_s`), `hang` (reads the request, never answers),
 `huge` (a `status` answer of `size` bytes, generated as it is sent, never held), `deep` (JSON nested
 `size` levels), `values` (well-formed answers whose every sample is `value`: 1e308, NaN, -5 ...),
-`wrong` (a result of the wrong type), `redirect` (302 to `location`), `ok` (a plausible answer).
+`wrong` (a result of the wrong type), `redirect` (302 to `location` + /moved + the path; an empty
+`location` redirects to the same server, which answers /moved/... plausibly), `ok` (a plausible answer).
 Every server a test starts, it stops (`serving` is a context manager); `requests` counts what it got.
 """
 
@@ -66,9 +67,11 @@ class _Handler(BaseHTTPRequestHandler):
         if h.mode == "hang":
             h.stop.wait(120)
             return
-        if h.mode == "redirect":
+        if h.mode == "redirect" and path.startswith("/moved"):
+            path = path.removeprefix("/moved")  # where a same-host redirect lands: a plausible answer
+        elif h.mode == "redirect":
             self.send_response(302)
-            self.send_header("Location", h.location + self.path)
+            self.send_header("Location", h.location + "/moved" + self.path)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import urllib.parse
 from collections.abc import Callable
@@ -98,8 +99,9 @@ class BoundedSession(requests.Session):
                 if left <= 0:
                     raise TransportFault("DeadlineExceeded", f"the answer did not arrive within "
                                                              f"{deadline.seconds:g} s")
-                if sock is not None:
-                    sock.settimeout(left)  # each wait is bounded by what is left, not a fresh timeout
+                if sock is not None and sock.fileno() != -1:
+                    with contextlib.suppress(OSError):  # closed under us once the body is complete
+                        sock.settimeout(left)  # each wait is bounded by what is left, not a fresh timeout
                 chunk = resp.raw.read1(CHUNK, decode_content=True)  # what has arrived, not a full chunk
                 if not chunk:
                     break
@@ -118,9 +120,14 @@ class BoundedSession(requests.Session):
 
 
 def _socket(resp: requests.Response) -> socket.socket | None:
-    """The connection's socket, to bound each read by the deadline (None if urllib3 hides it)."""
-    conn = getattr(resp.raw, "connection", None) or getattr(resp.raw, "_connection", None)
+    """The connection's socket, to bound each read by what is left of the deadline (None if hidden: then each
+    read is bounded by the timeout the request was sent with, and the deadline is checked between reads).
+    http.client reads the body through a SocketIO over it; urllib3 2 no longer keeps it on the connection."""
+    conn = getattr(resp.raw, "connection", None)
     sock = getattr(conn, "sock", None)
+    if not isinstance(sock, socket.socket):
+        stream = getattr(getattr(getattr(resp.raw, "_fp", None), "fp", None), "raw", None)
+        sock = getattr(stream, "_sock", None)
     return sock if isinstance(sock, socket.socket) else None
 
 
