@@ -15,8 +15,8 @@ import statistics
 import time
 
 from inferplace.catalog import load_catalog
-from inferplace.cli.scenario_csv import resolve_row
 from inferplace.engine import LOADS, predict
+from inferplace.evidence.rows import resolve_row
 from inferplace.placement.scenarios import ScenarioError, to_arrays
 
 MODELS = ["meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.3-70B-Instruct",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from inferplace.catalog import load_catalog
-from inferplace.cli.scenario_csv import resolve_row
 from inferplace.engine import Results, predict
+from inferplace.evidence.rows import resolve_row
 from inferplace.placement.scenarios import to_arrays
 
 BASE = {

@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from inferplace.cli.estimate import estimate_rows
-from inferplace.cli.fidelity import compare, summarize
+from inferplace.evidence.compare import compare, summarize
+from inferplace.evidence.predictions import estimate_rows
 
 
 def test_calibration_errors_are_within_the_acceptance_thresholds(data_dir: Path) -> None:

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from inferplace.catalog import load_catalog
-from inferplace.cli.scenario_csv import resolve_row
 from inferplace.engine import predict
 from inferplace.engine.roofline import decode_step, kv_replication, weight_footprint
 from inferplace.engine.shapes import ShapeArrays, shape_of
+from inferplace.evidence.rows import resolve_row
 from inferplace.placement.scenarios import ScenarioError, to_arrays
 
 from ..support.engine import BASE, predict_rows

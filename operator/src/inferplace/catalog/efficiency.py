@@ -33,7 +33,32 @@ FRAMEWORK_ALIASES: dict[str, str] = {
     "nxdi-vllm": "nxdi",
     "nxdi": "nxdi",
     "vllm-neuron": "nxdi",
+    # optimum-neuron exports NxD models at one compiled length (no context buckets): a stack of its own
+    # for the static shapes, fitted with NxD Inference's fractions of peak (evidence.groups).
+    "optimum-neuron-vllm": "optimum-neuron",  # vLLM with optimum-neuron's platform plugin
+    "optimum-neuron-static": "optimum-neuron",  # optimum-neuron's generate() on the same compiled models
+    "optimum-neuron": "optimum-neuron",
+    "tgi-neuron": "tgi-neuron",  # TGI's Neuron backend (optimum-neuron models, TGI's own scheduler)
 }
+
+
+class HeldOutError(BaseModel):
+    """Absolute percentage error of predictions on measurements the fit did not see."""
+
+    model_config = ConfigDict(extra="forbid")
+    median_pct: float = Field(ge=0)
+    p90_pct: float = Field(ge=0)
+    values: int = Field(ge=1)
+
+
+class Coverage(BaseModel):
+    """What a group's measurements span on one chip; a prediction beyond it is an extrapolation."""
+
+    model_config = ConfigDict(extra="forbid")
+    configurations: int = Field(ge=1)
+    models: int = Field(ge=1)
+    max_concurrency_per_replica: float = Field(gt=0)
+    max_prompt_tokens: float = Field(gt=0)
 
 
 class EfficiencyParams(BaseModel):
@@ -48,6 +73,11 @@ class EfficiencyParams(BaseModel):
     link_fraction: float = Field(gt=0, le=1.0)
     runtime_max_batch: int = Field(ge=1, le=16384)
     tail_ratio: float = Field(ge=1.0, le=3.0)
+    bucket_floor: float = Field(default=0.0, ge=0, le=65536)
+    """Compiled static shapes (Neuron): prompts and contexts cost their power-of-two bucket from this many
+    tokens; 0: the stack runs any length as it is."""
+    moe_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
+    """Routed-expert matmuls' efficiency relative to the dense ones (1: as fast)."""
     how: str = Field(min_length=3, description="fitted on what, or inherited from where")
     # Held-out (leave-one-model-out) absolute percentage error on quality-ok published values;
     # None where there was nothing to hold out (the group is then not validated).
@@ -55,6 +85,11 @@ class EfficiencyParams(BaseModel):
     error_p90_pct: float | None = Field(default=None, ge=0)
     error_values: int = Field(default=0, ge=0)
     inherits: str | None = Field(default=None, description="the group whose fit this one reuses")
+    same_fit_as: str | None = Field(default=None, description="fitted together with this group (other constants)")
+    stack: str = ""
+    # Per hold-out ("configuration", "model"), per metric family ("throughput", "ttft", "tpot").
+    held_out: dict[Literal["configuration", "model"], dict[str, HeldOutError]] = {}
+    coverage: dict[str, Coverage] = {}
 
 
 class _EfficiencyFile(BaseModel):

@@ -56,7 +56,7 @@ class ModelArch(BaseModel):
     head_dim: int = Field(ge=16, le=1024)
     intermediate: int = Field(ge=64, le=262144)
     vocab: int = Field(ge=256, le=1_000_000)
-    max_context: int = Field(ge=128, le=10_000_000)
+    max_context: int = Field(ge=128, le=16_777_216)  # Llama 4 Scout: 10,485,760
     tied_embeddings: bool = False
     attention: Literal["mha", "gqa", "mla"]
     moe: MoE | None = None

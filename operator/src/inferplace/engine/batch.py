@@ -38,6 +38,10 @@ class Efficiency:
     link_fraction: F64
     runtime_max_batch: F64
     tail_ratio: F64  # p99 / p50 of per-request TPOT and TTFT away from queueing
+    # Compiled static shapes (Neuron): a prompt is prefilled at the next power of two of its length, and
+    # a decode step attends over the next power of two of its context, from this many tokens; 0: none.
+    bucket_floor: F64 | None = None
+    moe_fraction: F64 | None = None  # routed-expert matmul efficiency relative to dense (None: 1)
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ class ScenarioArrays:
             collective_latency=e.collective_latency,
             memory_reserve=e.memory_reserve,
             link_fraction=e.link_fraction,
+            moe_fraction=1.0 if e.moe_fraction is None else e.moe_fraction,
         )
 
 
@@ -103,35 +108,60 @@ class Prepared:
     fits: NDArray[np.bool_]
 
 
-def prepare(sa: ScenarioArrays, seq: F64) -> Prepared:
-    """`seq`: tokens of KV each running sequence holds on average."""
+def prepare(sa: ScenarioArrays, seq: F64, padded: bool = True) -> Prepared:
+    """`seq`: tokens of KV each running sequence holds on average. `padded`: decode steps of a static-shape
+    stack run its compiled batch (a measured server: compiled for its batch limit); without, they run the
+    batch they hold (a deployment sized for its load is compiled for the batch it runs at that load)."""
     place = sa.hardware()
     draft_place = sa.hardware(draft=True)
-    dec = Decoder(sa.shape, place, sa.draft, draft_place, sa.spec_k, sa.spec_alpha)
     bmax = max_batch(sa.shape, place, seq)
     # A draft model's weights and KV cache share the replica's memory.
     draft_cost = np.where(sa.spec_k > 0, max_batch(sa.draft, draft_place, seq), np.inf)
     bmax = np.where(sa.spec_k > 0, np.floor(1.0 / (1.0 / np.maximum(bmax, 1e-9) + 1.0 / draft_cost)), bmax)
     fits = (kv_capacity(sa.shape, place) > 0) & (bmax >= 1)
+    static, compiled = None, None
+    if sa.eff.bucket_floor is not None and np.any(sa.eff.bucket_floor > 0):
+        static = sa.eff.bucket_floor > 0
+        if padded:  # every decode step runs the compiled batch (a static batch is compiled for itself)
+            cap = np.maximum(np.minimum(bmax, sa.eff.runtime_max_batch), 1.0)
+            cap = np.where(sa.load == 0, np.where(np.isnan(sa.batch), 1.0, sa.batch), cap)
+            compiled = np.where(static, cap, 0.0)
+    dec = Decoder(sa.shape, place, sa.draft, draft_place, sa.spec_k, sa.spec_alpha, static, compiled)
     return Prepared(dec, bmax, fits)
+
+
+def bucketed(tokens: F64, floor: F64 | None) -> F64:
+    """What a compiled static shape costs: the next power of two of `tokens`, at least `floor` (where the
+    floor is positive; elsewhere `tokens` as they are)."""
+    if floor is None:
+        return tokens
+    shape = np.maximum(np.exp2(np.ceil(np.log2(np.maximum(tokens, 1.0)))), floor)
+    return np.where(floor > 0, shape, tokens)
 
 
 def predict(sa: ScenarioArrays) -> Results:
     """Throughput and latency percentiles for every scenario; NaN where the model does not fit."""
     # Under continuous batching sequences are at every stage of their output, so one holds
-    # ISL + OSL/2 tokens of KV on average; a static batch holds ISL + OSL at its last step.
-    seq = np.where(sa.load == 0, sa.isl + sa.osl, sa.isl + sa.osl / 2.0)
+    # ISL + OSL/2 tokens of KV on average; a static batch holds ISL + OSL at its last step. Compiled
+    # static shapes hold (and attend over) the bucket the sequence falls in.
+    floor = sa.eff.bucket_floor
+    seq = bucketed(np.where(sa.load == 0, sa.isl + sa.osl, sa.isl + sa.osl / 2.0), floor)
     prep = prepare(sa, seq)
     dec, bmax = prep.dec, prep.bmax
     requested = np.where(np.isnan(sa.batch), 1.0, sa.batch)
     fits = prep.fits & ~((sa.load == 0) & (bmax < requested))
     cap = sa.eff.runtime_max_batch
     tail = sa.eff.tail_ratio
-
-    s_out = static_batch(dec, requested, sa.isl, sa.osl, tail)
-    c_out = closed_loop(dec, requested, bmax, sa.isl, sa.osl, cap, tail)
-    o_out = offline_max(dec, bmax, sa.isl, sa.osl, cap)
-    v_out = server_slo(dec, bmax, sa.isl, sa.osl, sa.ttft_slo, sa.tpot_slo, tail, cap)
+    # Closed loop: the clients are spread over the replicas (a load balancer in front of them all).
+    clients = requested / np.maximum(sa.replicas, 1.0)
+    # A prompt is prefilled at its bucket's length; decode attends over the bucket of its context.
+    isl = bucketed(sa.isl, floor)
+    mid = bucketed(sa.isl + sa.osl / 2.0, floor)
+    end = bucketed(sa.isl + sa.osl, floor)
+    s_out = static_batch(dec, requested, isl, sa.osl, tail, mid, end)
+    c_out = closed_loop(dec, clients, bmax, isl, sa.osl, cap, tail, mid)
+    o_out = offline_max(dec, bmax, isl, sa.osl, cap, mid)
+    v_out = server_slo(dec, bmax, isl, sa.osl, sa.ttft_slo, sa.tpot_slo, tail, cap, mid)
 
     modes = [s_out, c_out, o_out, v_out]
     which = [sa.load == i for i in range(len(LOADS))]
@@ -143,6 +173,8 @@ def predict(sa: ScenarioArrays) -> Results:
     nan = np.where(fits, 1.0, np.nan)
     return Results(
         output_tok_s_total=pick("throughput") * sa.replicas * nan,
+        ttft_mean=pick("ttft_mean") * nan,
+        tpot_mean=pick("tpot_mean") * nan,
         ttft_p50=pick("ttft_p50") * nan,
         ttft_p99=pick("ttft_p99") * nan,
         tpot_p50=pick("tpot_p50") * nan,

@@ -41,6 +41,9 @@ class Hardware:
     collective_latency: F64  # s per all-reduce
     memory_reserve: F64  # fraction of memory the runtime keeps (activations, graphs, fragmentation)
     link_fraction: F64
+    # Routed-expert matmuls run at this fraction of the dense matmuls' efficiency (many small GEMMs,
+    # routing and gathers); 1 for a stack whose MoE kernels keep pace.
+    moe_fraction: F64 | float = 1.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,13 @@ def _collectives(s: ShapeArrays, p: Hardware, tokens: F64) -> F64:
     return np.where(p.tp > 1, 2.0 * s.layers * per, 0.0)
 
 
+def _dense_equivalent(s: ShapeArrays, p: Hardware) -> F64:
+    """Weights multiplied per token, the routed experts' counted at their lower efficiency."""
+    routed = s.moe_layers * s.top_k * s.expert_params
+    out: F64 = s.active_matmul_params + routed * (1.0 / np.maximum(p.moe_fraction, 1e-3) - 1.0)
+    return out
+
+
 def decode_step(s: ShapeArrays, p: Hardware, batch: F64, context: F64,
                 tokens_per_seq: F64 | float = 1.0) -> StepTime:
     """One decode iteration for `batch` sequences at mean `context`.
@@ -95,7 +105,7 @@ def decode_step(s: ShapeArrays, p: Hardware, batch: F64, context: F64,
     kv_read = batch * s.kv_bytes(context, p.kv_bytes) * p.kv_replication
     t_mem = (dense_read + expert_read + kv_read) / p.tp / (p.bandwidth * p.bw_fraction)
     attn = s.layers * s.attn_decode_coeff * s.effective_context(context)
-    flops = tokens * (2.0 * s.active_matmul_params + attn)
+    flops = tokens * (2.0 * _dense_equivalent(s, p) + attn)
     t_cmp = flops / p.tp / (p.peak_flops * p.decode_fraction)
     t_comm = _collectives(s, p, tokens)
     total = np.maximum(t_mem, t_cmp) + t_comm + p.step_overhead
@@ -110,7 +120,7 @@ def prefill(s: ShapeArrays, p: Hardware, prompts: F64, prompt_len: F64,
     prompt's chunks ride along in steps that read the weights anyway.
     """
     tokens = prompts * prompt_len
-    flops = prompts * (2.0 * s.active_matmul_params * prompt_len + s.prefill_attention_flops(prompt_len))
+    flops = prompts * (2.0 * _dense_equivalent(s, p) * prompt_len + s.prefill_attention_flops(prompt_len))
     t_cmp = flops / p.tp / (p.peak_flops * p.prefill_fraction)
     touched = s.moe_layers * s.experts_touched(tokens) * s.expert_params
     dense = s.total_params - s.moe_layers * s.experts * s.expert_params

@@ -38,6 +38,10 @@ class Decoder:
     draft_place: Hardware
     spec_k: F64  # speculative tokens per step (0: off)
     spec_alpha: F64  # per-token acceptance rate
+    # Compiled static shapes (Neuron): a prompt is encoded alone by a graph of its own (`static`), and every
+    # decode step runs the compiled batch, however many sequences are running (0 where shapes are dynamic).
+    static: NDArray[np.bool_] | None = None
+    compiled_batch: F64 | None = None
 
     def tokens_per_step(self) -> F64:
         a = np.clip(self.spec_alpha, 0.0, 0.999)
@@ -47,6 +51,8 @@ class Decoder:
 
     def step(self, batch: F64, context: F64) -> StepTime:
         """Time of one iteration (verification + drafting when speculative)."""
+        if self.compiled_batch is not None:
+            batch = np.maximum(batch, self.compiled_batch)  # padded to the compiled batch
         target = decode_step(self.shape, self.place, batch, context, 1.0 + self.spec_k)
         if not np.any(self.spec_k > 0):
             return target
@@ -63,12 +69,24 @@ class Decoder:
     def per_token(self, batch: F64, context: F64) -> F64:
         return self.step(batch, context).total / self.tokens_per_step()
 
+    def prefills(self, prompt_len: F64) -> tuple[F64, F64]:
+        """(amortized, alone): one prompt's prefill inside continuous batching, and by itself. Dynamic
+        shapes fold a prompt's chunks into decode steps that read the weights anyway; a compiled
+        context-encoding graph runs on its own, so it costs its whole time, weights included."""
+        ones = np.ones_like(prompt_len)
+        alone = prefill(self.shape, self.place, ones, prompt_len).total
+        amortized = prefill(self.shape, self.place, ones, prompt_len, weights_amortized=True).total
+        static = self.static
+        return (amortized if static is None else np.where(static, alone, amortized)), alone
+
 
 @dataclass(frozen=True)
 class Results:
     """Predictions per scenario; times in seconds, NaN where not estimated."""
 
     output_tok_s_total: F64
+    ttft_mean: F64  # what most serving benchmarks publish (guidellm, NxDI's iteration averages)
+    tpot_mean: F64
     ttft_p50: F64
     ttft_p99: F64
     tpot_p50: F64
@@ -88,6 +106,8 @@ class ModeResult:
     """One serving mode's answer per scenario (per replica)."""
 
     throughput: F64  # output tokens/s
+    ttft_mean: F64
+    tpot_mean: F64
     ttft_p50: F64
     ttft_p99: F64
     tpot_p50: F64
@@ -116,60 +136,70 @@ def _mg1_wait(rho: F64, service: F64, quantile: float) -> F64:
     return np.where(rho > tail, t, 0.0)
 
 
-def static_batch(dec: Decoder, batch: F64, isl: F64, osl: F64, tail: F64) -> ModeResult:
+def static_batch(dec: Decoder, batch: F64, isl: F64, osl: F64, tail: F64, mid_context: F64,
+                 end_context: F64) -> ModeResult:
+    """`isl`: the prompt length prefilled; the contexts decode steps attend over, mid-way and at the end."""
     pf = prefill(dec.shape, dec.place, batch, isl)
-    mid = dec.step(batch, isl + osl / 2.0)
+    static = dec.static
+    if static is not None:  # compiled context encoding takes one prompt at a time
+        one = prefill(dec.shape, dec.place, np.ones_like(batch), isl)
+        pf = StepTime(*(np.where(static, batch * a, b) for a, b in zip(
+            (one.total, one.memory, one.compute, one.comm, one.overhead),
+            (pf.total, pf.memory, pf.compute, pf.comm, pf.overhead), strict=True)))
+    mid = dec.step(batch, mid_context)
     tpot50 = mid.total / dec.tokens_per_step()
-    tpot99 = dec.per_token(batch, isl + osl) * tail
+    tpot99 = dec.per_token(batch, end_context) * tail
     ttft50 = pf.total
     ttft99 = pf.total * tail
     tput = batch * osl / (ttft50 + np.maximum(osl - 1.0, 0.0) * tpot50)
     bound = binding_resource(mid, np.zeros_like(batch, dtype=bool))
-    return ModeResult(tput, ttft50, ttft99, tpot50, tpot99, bound, batch)
+    return ModeResult(tput, ttft50, tpot50, ttft50, ttft99, tpot50, tpot99, bound, batch)
 
 
-def _continuous(dec: Decoder, batch: F64, isl: F64, osl: F64) -> tuple[F64, F64, F64, StepTime]:
-    """Steady state of `batch` sequences under continuous batching.
+def _continuous(dec: Decoder, batch: F64, isl: F64, osl: F64, context: F64) -> tuple[F64, F64, F64, StepTime]:
+    """Steady state of `batch` sequences under continuous batching, decode attending over `context`.
 
     Returns (TPOT, amortized prefill time per request, time to prefill one prompt alone, step).
     """
-    step = dec.step(batch, isl + osl / 2.0)
-    pf_amortized = prefill(dec.shape, dec.place, np.ones_like(isl), isl, weights_amortized=True).total
-    pf_alone = prefill(dec.shape, dec.place, np.ones_like(isl), isl).total
+    step = dec.step(batch, context)
+    pf_amortized, pf_alone = dec.prefills(isl)
     # Each step, (batch - 1)/osl other requests start; their prefill chunks ride in this step.
     stall = np.maximum(batch - 1.0, 0.0) / np.maximum(osl, 1.0) * pf_amortized
     tpot = (step.total + stall) / dec.tokens_per_step()
     return tpot, pf_amortized, pf_alone, step
 
 
-def offline_max(dec: Decoder, bmax: F64, isl: F64, osl: F64, runtime_cap: F64) -> ModeResult:
+def offline_max(dec: Decoder, bmax: F64, isl: F64, osl: F64, runtime_cap: F64, context: F64) -> ModeResult:
     batch = np.maximum(np.minimum(bmax, runtime_cap), 1.0)
-    tpot, pf_amortized, pf_alone, step = _continuous(dec, batch, isl, osl)
+    tpot, pf_amortized, pf_alone, step = _continuous(dec, batch, isl, osl, context)
     # Over one request lifetime the replica prefills `batch` prompts and runs `osl` decode steps.
     lifetime = batch * pf_amortized + osl * step.total / dec.tokens_per_step()
     tput = batch * osl / lifetime
     bound = binding_resource(step, bmax <= runtime_cap)
-    return ModeResult(tput, pf_alone, pf_alone, tpot, tpot, bound, batch)
+    return ModeResult(tput, pf_alone, tpot, pf_alone, pf_alone, tpot, tpot, bound, batch)
 
 
 def closed_loop(dec: Decoder, clients: F64, bmax: F64, isl: F64, osl: F64, runtime_cap: F64,
-                tail: F64) -> ModeResult:
-    batch = np.maximum(np.minimum(np.minimum(clients, bmax), runtime_cap), 1.0)
-    tpot, pf_amortized, pf_alone, step = _continuous(dec, batch, isl, osl)
+                tail: F64, context: F64) -> ModeResult:
+    """`clients` per replica, each sending its next request when the last one ends: fewer than one means
+    the replica is idle part of the time (one client over three replicas keeps each busy a third)."""
+    occupancy = np.minimum(np.minimum(clients, bmax), runtime_cap)  # sequences in flight, on average
+    batch = np.maximum(occupancy, 1.0)  # a decode step runs at least one sequence
+    tpot, pf_amortized, pf_alone, step = _continuous(dec, batch, isl, osl, context)
     ttft = pf_alone + 0.5 * step.total * (batch > 1)
     for _ in range(4):  # prefill queueing depends on the request rate, which depends on TTFT
         cycle = ttft + np.maximum(osl - 1.0, 0.0) * tpot
-        rate = batch / cycle
+        rate = np.maximum(occupancy, 1e-9) / cycle
         rho = rate * pf_amortized
         ttft = pf_alone + 0.5 * step.total * (batch > 1) + rho * pf_amortized / (
             2.0 * (1.0 - np.clip(rho, 0.0, 0.95)))
     cycle = ttft + np.maximum(osl - 1.0, 0.0) * tpot
-    rate = batch / cycle
+    rate = np.maximum(occupancy, 1e-9) / cycle
     # Clients beyond the batch wait their turn: a request's whole life is clients / rate.
     ttft = np.where(clients > batch, clients / rate - np.maximum(osl - 1.0, 0.0) * tpot, ttft)
     tput = rate * osl
     bound = binding_resource(step, clients > bmax)
-    return ModeResult(tput, ttft, ttft * tail, tpot, tpot * tail, bound, batch)
+    return ModeResult(tput, ttft, tpot, ttft, ttft * tail, tpot, tpot * tail, bound, batch)
 
 
 def tail_at(tail99: F64, quantile: float) -> F64:
@@ -215,14 +245,12 @@ def median_ttft(pf_alone: F64, step: F64, rho: F64, pf_amortized: F64) -> F64:
 
 
 def server_slo(dec: Decoder, bmax: F64, isl: F64, osl: F64, ttft_slo: F64, tpot_slo: F64,
-               tail: F64, runtime_cap: F64) -> ModeResult:
+               tail: F64, runtime_cap: F64, context: F64) -> ModeResult:
     cap = np.maximum(np.minimum(bmax, runtime_cap), 1.0)
-    pf_amortized = prefill(dec.shape, dec.place, np.ones_like(isl), isl, weights_amortized=True).total
-    pf_alone = prefill(dec.shape, dec.place, np.ones_like(isl), isl).total
-    hi_tput = offline_max(dec, bmax, isl, osl, runtime_cap).throughput
+    pf_amortized, pf_alone = dec.prefills(isl)
+    hi_tput = offline_max(dec, bmax, isl, osl, runtime_cap, context).throughput
     lo = np.zeros_like(isl)
     hi = hi_tput / np.maximum(osl, 1.0) * 1.05
-    context = isl + osl / 2.0
 
     def step_total(batch: F64) -> F64:
         return dec.step(batch, context).total
@@ -237,8 +265,10 @@ def server_slo(dec: Decoder, bmax: F64, isl: F64, osl: F64, ttft_slo: F64, tpot_
     rate = np.maximum(lo, 1e-9)
     tpot, ttft99, batch, rho, step_s = server_at(step_total, tps, rate, cap, osl, pf_amortized, pf_alone)
     ttft50 = median_ttft(pf_alone, step_s, rho, pf_amortized)
-    step = dec.step(batch, isl + osl / 2.0)
+    rho_c = np.clip(rho, 0.0, 0.999)
+    ttft_mean = pf_alone + 0.5 * step_s + rho_c * pf_amortized / (1.0 - rho_c)  # M/M/1-like mean wait
+    step = dec.step(batch, context)
     bound = binding_resource(step, (batch >= cap * 0.95) & (bmax <= runtime_cap))
     # No positive rate meets the limits (e.g. one prompt's prefill alone exceeds the TTFT limit).
     rate = np.where(lo > 0, rate, np.nan)
-    return ModeResult(rate * osl, ttft50, ttft99, tpot, tpot * tail, bound, batch)
+    return ModeResult(rate * osl, ttft_mean, tpot, ttft50, ttft99, tpot, tpot * tail, bound, batch)

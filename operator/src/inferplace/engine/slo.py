@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from numpy.typing import NDArray
 
-from inferplace.engine.batch import ScenarioArrays, prepare
+from inferplace.engine.batch import ScenarioArrays, bucketed, prepare
 from inferplace.engine.roofline import prefill
 from inferplace.engine.serving import Decoder, StepFn, binding_resource, server_at, tail_at
 
@@ -97,6 +97,7 @@ class _Setup:
     tokens_per_step: F64
     bmax: F64
     cap: F64
+    context: F64  # tokens a decode step attends over (its bucket under static shapes)
     fits: NDArray[np.bool_]
     pf_amortized: F64
     pf_alone: F64
@@ -106,17 +107,19 @@ class _Setup:
 
 
 def _setup(sa: ScenarioArrays, tails: Tails) -> _Setup:
-    prep = prepare(sa, sa.isl + sa.osl / 2.0)
+    floor = sa.eff.bucket_floor  # compiled static shapes: a prompt and a context cost their bucket
+    context = bucketed(sa.isl + sa.osl / 2.0, floor)
+    prep = prepare(sa, context, padded=False)  # a fleet is compiled for the batch it is sized to run
     ones = np.ones_like(sa.isl)
     dec = prep.dec
-    pf_amortized = prefill(dec.shape, dec.place, ones, sa.isl, weights_amortized=True).total
-    pf_alone = prefill(dec.shape, dec.place, ones, sa.isl).total
-    pf_tail = prefill(dec.shape, dec.place, ones, np.maximum(tails.prompt_tokens, sa.isl)).total
+    isl = bucketed(sa.isl, floor)
+    pf_amortized, pf_alone = dec.prefills(isl)
+    pf_tail = prefill(dec.shape, dec.place, ones, bucketed(np.maximum(tails.prompt_tokens, sa.isl), floor)).total
     if sa.prefill_scale is not None:
         pf_amortized, pf_alone, pf_tail = (x * sa.prefill_scale for x in (pf_amortized, pf_alone, pf_tail))
     cap = np.maximum(np.minimum(prep.bmax, sa.eff.runtime_max_batch), 1.0)
-    return _Setup(dec, step_table(dec, cap, sa.isl + sa.osl / 2.0, sa.decode_scale), dec.tokens_per_step(),
-                  prep.bmax, cap,
+    return _Setup(dec, step_table(dec, cap, context, sa.decode_scale), dec.tokens_per_step(),
+                  prep.bmax, cap, context,
                   prep.fits, pf_amortized, pf_alone, pf_tail, tail_at(sa.eff.tail_ratio, tails.quantile),
                   np.maximum(np.maximum(tails.output_tokens, sa.osl) - 1.0, 0.0))
 
@@ -177,7 +180,7 @@ class SloModel:
         # A lone request (which objective is out of reach) and the limit found, in one pass.
         both = _latency(sa, st, tails, np.stack([np.full_like(lo, 1e-9), np.maximum(lo, 1e-9)]))
         unloaded, lat = (Latency(*(getattr(both, f.name)[k] for f in fields(Latency))) for k in (0, 1))
-        step = st.dec.step(lat.batch, sa.isl + sa.osl / 2.0)
+        step = st.dec.step(lat.batch, st.context)
         bound = binding_resource(step, (lat.batch >= st.cap * 0.95) & (st.bmax <= sa.eff.runtime_max_batch))
         return SloCapacity(
             rate=np.where(reachable, lo, np.nan),
