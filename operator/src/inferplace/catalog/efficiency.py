@@ -123,4 +123,10 @@ def load_efficiency(path: Path | None = None) -> EfficiencyTable:
     for needed in ("gpu/*", "neuron/*"):
         if needed not in parsed.groups:
             raise CatalogError(f"efficiency table lacks the fallback group {needed!r}")
+    for key, g in parsed.groups.items():
+        # No confidence may rest on an assumed error: a group is measured, or inherits a measured one.
+        src = parsed.groups.get(g.inherits) if g.inherits else g
+        if src is None or src.error_p90_pct is None:
+            raise CatalogError(f"efficiency group {key!r} has no held-out error and inherits none: refit with "
+                               "scripts/fit_efficiency.py")
     return EfficiencyTable(parsed.groups, parsed.fit)

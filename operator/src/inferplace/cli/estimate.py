@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
 from inferplace.api.errors import shown
-from inferplace.catalog import CatalogError
+from inferplace.catalog import CatalogError, load_catalog
+from inferplace.cli.as_of import add_as_of_argument, as_of
 from inferplace.cli.inputs import InputError, csv_rows
-from inferplace.evidence.compare import compare, format_report
+from inferplace.evidence.compare import compare, fidelity_report, format_report
 from inferplace.evidence.predictions import OUTPUT_COLUMNS, estimate_rows
 from inferplace.evidence.rows import REQUIRED_COLUMNS
 
@@ -21,7 +23,10 @@ EXIT_OK, EXIT_USAGE, EXIT_PARTIAL = 0, 2, 3
 def register(sub: Any) -> None:
     p = sub.add_parser("estimate", help="predict throughput, TTFT and TPOT for a scenario CSV",
                        description=__doc__)
-    p.add_argument("--scenarios", required=True, type=Path, metavar="FILE.csv",
+    p.add_argument("--fidelity", action="store_true",
+                   help="print each efficiency group's held-out errors and what its measurements cover, and exit")
+    add_as_of_argument(p)
+    p.add_argument("--scenarios", type=Path, metavar="FILE.csv",
                    help="scenarios, one per row (columns in the README, 'inferplace estimate'); '-' for stdin")
     p.add_argument("--out", type=Path, metavar="FILE.csv", help="write results here (default: stdout)")
     p.add_argument("--truth", type=Path, metavar="FILE.csv",
@@ -42,6 +47,11 @@ def _write(rows: list[dict[str, str]], stream: TextIO) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.fidelity:
+        return _fidelity(args)
+    if args.scenarios is None:
+        print("inferplace estimate: --scenarios FILE.csv is required (or --fidelity)", file=sys.stderr)
+        return EXIT_USAGE
     try:
         rows = csv_rows(args.scenarios, REQUIRED_COLUMNS)
         truth = csv_rows(args.truth, ("scenario_id", "metric", "value")) if args.truth else None
@@ -72,3 +82,16 @@ def run(args: argparse.Namespace) -> int:
         report = format_report(errors) if errors else "no truth value matched an estimated scenario"
         print(report, file=sys.stdout if args.out else sys.stderr)
     return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def _fidelity(args: argparse.Namespace) -> int:
+    try:
+        clock = as_of(args)
+        table = load_catalog().efficiency
+    except (InputError, CatalogError) as exc:
+        print(f"inferplace estimate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    fitted = str(table.fit.get("date", "")) or None
+    age = (clock.at.date() - date.fromisoformat(fitted)).days if fitted else None
+    sys.stdout.write(fidelity_report(table.groups, fitted, age))
+    return EXIT_OK

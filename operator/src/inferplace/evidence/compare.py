@@ -6,6 +6,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -85,3 +86,42 @@ def format_report(errors: list[ErrorRow]) -> str:
                 n, med, p90 = summary[(m, a)]
                 lines.append(f"{m:<20} {a:<13} {n:>4} {med:>13.1f} {p90:>10.1f}")
     return "\n".join(lines)
+
+
+def fidelity_report(groups: Mapping[str, Any], fit_date: str | None = None, age_days: int | None = None) -> str:
+    """Each efficiency group: what it was fitted on, its held-out errors, the chips its measurements
+    cover; inherited groups say where they come from. `groups`: the catalog's EfficiencyParams by key."""
+    when = f"fitted {fit_date}" if fit_date else "fit date unknown"
+    if age_days is not None:
+        when += f" ({age_days} days before the as-of)"
+    lines = [f"engine accuracy per efficiency group ({when}): absolute % error on published values the fit did "
+             "not see,", "held out one configuration (and one model) at a time; median / p90 (values)", ""]
+    head = f"{'group':<26} {'configs':>7}  {'throughput':>16} {'TTFT':>16} {'TPOT':>16}  {'new model tput':>15}"
+    lines.append(head)
+    for key, g in groups.items():
+        if g.inherits or g.same_fit_as or not g.held_out:
+            continue
+        cfg = g.held_out.get("configuration", {})
+        mdl = g.held_out.get("model", {})
+
+        def cell(fam: str, src: Mapping[str, Any] = cfg) -> str:
+            e = src.get(fam)
+            return f"{e.median_pct:.0f}/{e.p90_pct:.0f} ({e.values})" if e else "-"
+
+        n = sum(c.configurations for c in g.coverage.values())
+        lines.append(f"{key:<26} {n:>7}  {cell('throughput'):>16} {cell('ttft'):>16} {cell('tpot'):>16}  "
+                     f"{cell('throughput', mdl):>15}")
+    lines += ["", "what each group's measurements cover (beyond it a recommendation says it extrapolates):"]
+    for key, g in groups.items():
+        if g.inherits or g.same_fit_as or not g.coverage:
+            continue
+        chips = "; ".join(f"{acc}: {c.configurations} configurations of {c.models} models, concurrency up to "
+                          f"{c.max_concurrency_per_replica:g} a replica, prompts up to {c.max_prompt_tokens:,.0f}"
+                          for acc, c in g.coverage.items())
+        lines.append(f"  {key} ({g.stack}): {chips}")
+    same = [f"{k} (as {g.same_fit_as})" for k, g in groups.items() if g.same_fit_as]
+    if same:
+        lines.append("  fitted together, other compiled shapes: " + ", ".join(same))
+    lines += ["", "without measurements of their own:"]
+    lines += [f"  {k}: {g.how}" for k, g in groups.items() if g.inherits]
+    return "\n".join(lines) + "\n"

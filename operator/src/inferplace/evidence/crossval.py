@@ -90,7 +90,9 @@ def coverage(ev: Evaluator) -> dict[str, Coverage]:
     out = {}
     for acc, idx in sorted(by.items()):
         ss = [ev.scenarios[i] for i in idx]
-        conc = [(s.batch / max(s.replicas, 1)) if math.isfinite(s.batch) else 1.0 for s in ss]
+        # Offline and server loads run whatever batch the runtime reaches: its limit.
+        limit = float(ev.group.base.get("runtime_max_batch", 1.0))
+        conc = [(s.batch / max(s.replicas, 1)) if math.isfinite(s.batch) else limit for s in ss]
         out[acc] = Coverage(len(ss), len({s.model.id for s in ss}), float(max(conc)),
                             float(max(s.input_tokens for s in ss)))
     return out

@@ -1,15 +1,20 @@
 """How far to trust a recommendation's savings.
 
-Each option's goodput comes from the engine, whose error on published measurements is known per
-efficiency group (held out, leave-one-model-out, recorded by `scripts/fit_efficiency.py`). The
-savings range re-costs the option as if its goodput were off by that p90 error either way, through
-the same sizing and costing path as the search. A live calibration that agreed with the engine
-narrows the error of its own scope; a stale price or beta Neuron support lowers the level.
+Each option's goodput comes from the engine, whose error on published measurements is measured per
+efficiency group: held out one configuration at a time, recorded by `scripts/fit_efficiency.py` with
+what the measurements cover on each chip. The savings range re-costs the option as if its goodput
+were off by that group's p90 error either way, through the same sizing and costing path as the
+search, so a well-measured comparison is narrow. Where the option lies beyond the evidence (a
+concurrency or prompt length no measurement reached, a chip with no measurement of its own, a group
+that inherits another's fit) the error is widened and the reason said. A live calibration that agreed
+with the engine narrows the error of its own scope; a stale price or beta Neuron support lowers the
+level. Today's cost is its instances at their price: no engine error enters it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,6 +22,7 @@ import numpy as np
 
 from inferplace.api.vocabulary import CONFIDENCE_LEVELS, ConfidenceLevel
 from inferplace.catalog import Catalog
+from inferplace.catalog.efficiency import Coverage
 from inferplace.placement.cost import Option, Pick, monthly_totals
 from inferplace.placement.managed import ManagedOption
 from inferplace.placement.scenarios import efficiency_for
@@ -41,18 +47,42 @@ class _ErrorBasis:
 
 
 def _fit_error(o: Outcome, row: int, cat: Catalog, s: ConfidenceSettings) -> _ErrorBasis:
+    """The measured error of the group that predicted `row`, widened where the row is beyond its evidence."""
     key = o.cs.keys[row]
     group, p = efficiency_for(cat, cat.accelerators[key.accelerator], key.framework)
-    if p.error_p90_pct is not None:
-        return _ErrorBasis(p.error_p90_pct / 100, 0, f"engine held-out error for {group}: median "
-                           f"{p.error_median_pct:g}%, p90 {p.error_p90_pct:g}% over {p.error_values} published values")
-    if p.inherits and cat.efficiency.groups[p.inherits].error_p90_pct is not None:
+    if p.inherits:
         src = cat.efficiency.groups[p.inherits]
         e = (src.error_p90_pct or 0) / 100 * s.inherited_widening
-        return _ErrorBasis(e, 1, f"no measurements for {group}; it reuses the {p.inherits} fit (held-out p90 "
-                                 f"{src.error_p90_pct:g}%), widened {s.inherited_widening:g}x")
-    return _ErrorBasis(s.unvalidated_error, 2, f"{group} was fitted without a held-out check; assumed p90 error "
-                                               f"{s.unvalidated_error * 100:g}%")
+        return _ErrorBasis(e, 1, f"no measurements for {group}: {p.how.split(': ', 1)[-1]}; held-out p90 "
+                                 f"{src.error_p90_pct:g}% of {p.inherits}, widened {s.inherited_widening:g}x")
+    measured = p.same_fit_as or group
+    assert p.error_p90_pct is not None, f"{group} has no held-out error (the catalog refuses that)"
+    base = (f"{measured} held out one configuration at a time: throughput median {p.error_median_pct:g}%, p90 "
+            f"{p.error_p90_pct:g}% over {p.error_values} published configurations")
+    beyond = _beyond_evidence(o, row, p.coverage, key.accelerator, measured)
+    if not beyond:
+        return _ErrorBasis(p.error_p90_pct / 100, 0, base)
+    e = p.error_p90_pct / 100 * s.extrapolation_widening
+    return _ErrorBasis(e, 1, f"{base}; widened {s.extrapolation_widening:g}x: {'; '.join(beyond)}")
+
+
+def _beyond_evidence(o: Outcome, row: int, coverage: Mapping[str, Coverage], accelerator: str,
+                     group: str) -> list[str]:
+    """Why the row lies outside what its group's measurements span (empty: inside)."""
+    c = coverage.get(accelerator)
+    if c is None:
+        measured = ", ".join(sorted(coverage)) or "no chip"
+        return [f"no measurement on {accelerator} ({group} was measured on {measured})"]
+    out = []
+    batch = o.rows[row].batch
+    if math.isfinite(batch) and batch > c.max_concurrency_per_replica * 1.05:
+        out.append(f"no measurement of {accelerator} above concurrency {c.max_concurrency_per_replica:g} per "
+                   f"replica (this placement runs {batch:.0f})")
+    prompt = o.workload.prompt_p95
+    if prompt > c.max_prompt_tokens * 1.05:
+        out.append(f"no measurement of {accelerator} with prompts over {c.max_prompt_tokens:,.0f} tokens "
+                   f"(p95 here {prompt:,.0f})")
+    return out
 
 
 def _error_basis(o: Outcome, row: int, cat: Catalog, s: ConfidenceSettings) -> _ErrorBasis:
@@ -90,8 +120,8 @@ def _managed(opt: ManagedOption, cur_total: float | None, today: date, max_price
 def assess(o: Outcome, choices: Sequence[Choice], cat: Catalog, today: date,
            settings: ConfidenceSettings = DEFAULTS.confidence,
            max_price_age_days: int = DEFAULTS.pricing.max_age_days) -> list[Estimate]:
-    """Level and savings range per option: the savings if the engine is off by its p90 error (an API's
-    savings have no engine error)."""
+    """Level and savings range per option: the savings if the engine's goodput is off by its group's p90
+    error either way, as a ratio (an API's savings have no engine error)."""
     cur_total = o.current.option.total_cents if o.current and o.current.option else None
     options = [c for c in choices if isinstance(c, Option)]
     hosted = iter(_assess_hosted(o, options, cat, today, settings, max_price_age_days))
@@ -111,8 +141,9 @@ def _assess_hosted(o: Outcome, options: Sequence[Option], cat: Catalog, today: d
         picks = [Pick(opt.candidate, opt.capacity_type, opt.price) for opt in options]
         strategies = [opt.strategy for opt in options]
         # Both bounds in one costing pass: picks twice, at the slow and at the fast goodput.
+        # Off by the error as a ratio either way (a 100% error is half or twice the goodput, never zero).
         both = monthly_totals(o.workload, o.cs, [*picks, *picks],
-                              np.concatenate([rate * np.maximum(1 - err, 0.1), rate * (1 + err)]),
+                              np.concatenate([rate / (1 + err), rate * (1 + err)]),
                               [*strategies, *strategies])
         worst, best = both[:len(picks)], both[len(picks):]
         ranges = [((cur_total - lo) / cur_total * 100, (cur_total - hi) / cur_total * 100)

@@ -34,6 +34,7 @@ class RowResult:
     saturated: bool  # at that load the replica cannot keep up (latencies meaningless)
     unloaded: tuple[float, float, float]
     at_mean: tuple[float, float]  # mean TTFT and mean TPOT (s) at the mean load, at `replicas`
+    batch: float = math.nan  # running sequences per replica at peak (what the evidence must cover)
 
 
 @dataclass(frozen=True)
@@ -82,5 +83,7 @@ def _predict(sa: ScenarioArrays, requests: Sequence[RowRequest]) -> list[RowResu
     lone = list(zip(unloaded.ttft.tolist(), unloaded.tpot.tolist(), unloaded.e2e.tolist(), strict=True))
     at_mean = list(zip(mean.ttft_mean.tolist(), mean.tpot_mean.tolist(), strict=True))
     saturated = lat.saturated.tolist()
+    running = lat.batch.tolist()
     return [RowResult(rate=rate[i], fits=fits[i], bound=bound[i], replicas=int(reps[i]), latency=peak_lat[i],
-                      saturated=saturated[i], unloaded=lone[i], at_mean=at_mean[i]) for i in range(len(requests))]
+                      saturated=saturated[i], unloaded=lone[i], at_mean=at_mean[i], batch=running[i])
+            for i in range(len(requests))]

@@ -55,8 +55,9 @@ class ConfidenceSettings(BaseModel):
     """How far the engine's error is trusted, per efficiency group."""
 
     model_config = _FROZEN
-    unvalidated_error: float = Field(default=0.5, gt=0, le=5)
-    """Assumed p90 error of a fit that was never checked on held-out data."""
+    extrapolation_widening: float = Field(default=1.5, ge=1, le=10)
+    """A placement beyond what its group's measurements cover (concurrency, prompt length, a chip without
+    measurements of its own): the held-out error times this, with the reason said."""
     inherited_widening: float = Field(default=1.5, ge=1, le=10)
     """A borrowed fit is trusted less than on the chips it was fitted to: its error times this."""
     calibrated_error_floor: float = Field(default=0.10, ge=0, lt=1)
