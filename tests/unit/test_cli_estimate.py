@@ -29,8 +29,8 @@ def test_estimates_every_row_and_exits_0(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(out.open()))
     assert [x["scenario_id"] for x in rows] == ["a", "b"]
-    assert list(rows[0]) == ["scenario_id", "output_tok_s_total", "ttft_ms_p50", "tpot_ms_p50",
-                             "ttft_ms_p99", "tpot_ms_p99", "bound", "error"]
+    assert list(rows[0]) == ["scenario_id", "output_tok_s_total", "ttft_ms_mean", "tpot_ms_mean", "ttft_ms_p50",
+                             "tpot_ms_p50", "ttft_ms_p99", "tpot_ms_p99", "bound", "error"]
     for row in rows:
         assert float(row["output_tok_s_total"]) > 0 and row["bound"] and not row["error"]
 

@@ -23,7 +23,7 @@ PARAMS: dict[str, tuple[float, float, float, float]] = {
     "collective_latency_us": (1.0, 300.0, 20.0, 2.0),
     "memory_reserve": (0.02, 0.35, 0.1, 0.7),
     "tail_ratio": (1.0, 2.0, 1.1, 0.5),
-    "moe_fraction": (0.02, 1.0, 0.5, 1.5),
+    "moe_fraction": (0.02, 1.0, 1.0, 1.5),  # 1 (as fast as dense) unless a group fits it
 }
 
 
