@@ -78,6 +78,8 @@ class EfficiencyParams(BaseModel):
     tokens; 0: the stack runs any length as it is."""
     moe_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
     """Routed-expert matmuls' efficiency relative to the dense ones (1: as fast)."""
+    moe_all_experts: float = Field(default=0.0, ge=0, le=1)
+    """1: every token goes through every expert (a compiled static MoE graph masks the routing's results)."""
     how: str = Field(min_length=3, description="fitted on what, or inherited from where")
     # Held-out (leave-one-model-out) absolute percentage error on quality-ok published values;
     # None where there was nothing to hold out (the group is then not validated).

@@ -42,6 +42,7 @@ class Efficiency:
     # a decode step attends over the next power of two of its context, from this many tokens; 0: none.
     bucket_floor: F64 | None = None
     moe_fraction: F64 | None = None  # routed-expert matmul efficiency relative to dense (None: 1)
+    moe_all_experts: F64 | None = None  # 1: every token goes through every expert (static MoE graphs)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class ScenarioArrays:
             memory_reserve=e.memory_reserve,
             link_fraction=e.link_fraction,
             moe_fraction=1.0 if e.moe_fraction is None else e.moe_fraction,
+            moe_all_experts=0.0 if e.moe_all_experts is None else e.moe_all_experts,
         )
 
 

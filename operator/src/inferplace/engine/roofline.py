@@ -44,6 +44,9 @@ class Hardware:
     # Routed-expert matmuls run at this fraction of the dense matmuls' efficiency (many small GEMMs,
     # routing and gathers); 1 for a stack whose MoE kernels keep pace.
     moe_fraction: F64 | float = 1.0
+    # A compiled static MoE graph multiplies every token through every expert (routing masks the results):
+    # its expert FLOPs are all the experts', not the top-k's.
+    moe_all_experts: F64 | float = 0.0
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,8 @@ def _collectives(s: ShapeArrays, p: Hardware, tokens: F64) -> F64:
 def _dense_equivalent(s: ShapeArrays, p: Hardware) -> F64:
     """Weights multiplied per token, the routed experts' counted at their lower efficiency."""
     routed = s.moe_layers * s.top_k * s.expert_params
-    out: F64 = s.active_matmul_params + routed * (1.0 / np.maximum(p.moe_fraction, 1e-3) - 1.0)
+    every = s.moe_layers * np.maximum(s.experts - s.top_k, 0.0) * s.expert_params * p.moe_all_experts
+    out: F64 = s.active_matmul_params + every + (routed + every) * (1.0 / np.maximum(p.moe_fraction, 1e-3) - 1.0)
     return out
 
 

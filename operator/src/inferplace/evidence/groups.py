@@ -55,7 +55,7 @@ class Inherited:
 # optimum-neuron (its vLLM plugin, its generate() and TGI's Neuron backend) exports one sequence length,
 # 4096 by default (the SEQUENCE_LENGTH of its published runs), so every prompt and context costs at
 # least that; its default compiled batch is 32 (BATCH_SIZE), TGI's 8 (MAX_BATCH_SIZE of its runs).
-NXDI_SHAPES = {"bucket_floor": 128.0}
+NXDI_SHAPES = {"bucket_floor": 128.0, "moe_all_experts": 1.0}
 OPTIMUM_NEURON_SHAPES = {"bucket_floor": 4096.0, "runtime_max_batch": 32}
 
 GROUPS: tuple[GroupSpec, ...] = (
@@ -94,7 +94,7 @@ GROUPS: tuple[GroupSpec, ...] = (
               frozenset({"inferentia2", "trainium1"}), frozenset({"tgi-neuron"}),
               ("bw_fraction", "prefill_fraction", "step_overhead_ms", "prefill_overhead_ms"),
               {"decode_fraction": 0.4, "collective_latency_us": 20.0, "memory_reserve": 0.1, "link_fraction": 0.7,
-               "tail_ratio": 1.15, "bucket_floor": 4096.0, "runtime_max_batch": 8}),
+               "tail_ratio": 1.15, "bucket_floor": 4096.0, "runtime_max_batch": 8, "moe_all_experts": 1.0}),
     GroupSpec("gpu/vllm", "vLLM on NVIDIA and AMD GPUs", frozenset({"h100-sxm", "h200-sxm", "l40s", "mi300x", "b200"}),
               frozenset({"vllm"}), ("bw_fraction", "prefill_fraction", "decode_fraction"),
               {"step_overhead_ms": 4.0, "prefill_overhead_ms": 5.0, "collective_latency_us": 20.0,

@@ -107,7 +107,7 @@ def efficiency_for(cat: Catalog, acc: Accelerator, framework: str) -> tuple[str,
 # Per scenario: numbers of its chip, data types and serving stack (the same for many rows)...
 _HARDWARE = ("peak", "dpeak", "bw", "link", "mem", "ranks", "wb", "kvb", "dwb",
              "e_bw", "e_pf", "e_dec", "e_ovh", "e_povh", "e_coll", "e_res", "e_link", "e_cap", "e_tail", "e_bucket",
-             "e_moe")
+             "e_moe", "e_moe_all")
 # ...and of the scenario itself.
 _OWN = ("tp", "rep", "isl", "osl", "batch", "ttft", "tpot", "k", "alpha", "load")
 _COLUMNS = {name: i for i, name in enumerate(_HARDWARE + _OWN)}
@@ -121,7 +121,7 @@ def _hardware(cat: Catalog, acc: Accelerator, framework: str, weight_dtype: Prec
             float(acc.tensor_parallel_ranks_per_chip), BYTES_PER_ELEMENT[weight_dtype], BYTES_PER_ELEMENT[kv_dtype],
             2.0, e.bw_fraction, e.prefill_fraction, e.decode_fraction, e.step_overhead_ms / 1e3,
             e.prefill_overhead_ms / 1e3, e.collective_latency_us / 1e6, e.memory_reserve, e.link_fraction,
-            float(e.runtime_max_batch), e.tail_ratio, e.bucket_floor, e.moe_fraction)
+            float(e.runtime_max_batch), e.tail_ratio, e.bucket_floor, e.moe_fraction, e.moe_all_experts)
 
 
 def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
@@ -174,6 +174,6 @@ def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
             bw_fraction=c("e_bw"), prefill_fraction=c("e_pf"), decode_fraction=c("e_dec"),
             step_overhead=c("e_ovh"), prefill_overhead=c("e_povh"), collective_latency=c("e_coll"),
             memory_reserve=c("e_res"), link_fraction=c("e_link"), runtime_max_batch=c("e_cap"),
-            tail_ratio=c("e_tail"), bucket_floor=c("e_bucket"), moe_fraction=c("e_moe"),
+            tail_ratio=c("e_tail"), bucket_floor=c("e_bucket"), moe_fraction=c("e_moe"), moe_all_experts=c("e_moe_all"),
         ),
     )
