@@ -67,3 +67,10 @@ app.kubernetes.io/component: operator
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end -}}
+
+{{/* The ConfigMap holding the fleet's verification checks ("" when they are kept in memory). */}}
+{{- define "inferplace.correctionsConfigMap" -}}
+{{- if .Values.verification.correctionsConfigMap -}}
+{{- printf "%s-corrections" (include "inferplace.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}

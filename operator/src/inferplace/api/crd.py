@@ -36,6 +36,7 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Savings %", "type": "string", "jsonPath": ".status.recommendation.savingsPercent"},
     {"name": "Confidence", "type": "string", "jsonPath": ".status.recommendation.confidence.level"},
     {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+    {"name": "Verified", "type": "string", "jsonPath": ".status.verification.state"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     {"name": "$/1M now", "type": "string", "priority": 1, "jsonPath": ".status.current.costPerMillionOutputTokens"},
     {"name": "$/1M rec", "type": "string", "priority": 1,

@@ -16,7 +16,11 @@ from inferplace.api.vocabulary import (
     MetricsServer,
     NeuronSupport,
     Precision,
+    duration_seconds,
 )
+
+# RFC 3339 with its zone (a time without one would depend on the reader's).
+RFC3339_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$"
 
 LabelName = Annotated[str, Field(pattern=LABEL_NAME_PATTERN, max_length=128)]
 
@@ -183,6 +187,28 @@ class CurrentPlacement(BaseModel):
     chips_per_replica: int = Field(ge=1, le=64)
     """Accelerator chips (GPUs, Inferentia/Trainium devices) per model replica."""
     capacity_type: CapacityType = "on-demand"
+    recommendation_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{12}$")
+    """The recommendation (its status id) this placement carries out: verification compares what it serves
+    with what was promised for it. Without it, a placement matching a promise's instance type, chips per
+    replica and precision is taken to carry that promise out."""
+    since: str | None = Field(default=None, max_length=40, pattern=RFC3339_PATTERN)
+    """When this placement started serving (RFC 3339, e.g. 2026-12-01T09:00:00Z); verification counts from
+    here. Default: when the operator first saw it."""
+
+
+class VerificationSpec(BaseModel):
+    """How a move to a recommended placement is checked against what was promised."""
+
+    model_config = WIRE
+    settle: str = Field(default="24h", pattern=DURATION_PATTERN, max_length=8)
+    """Time after the move that never counts (cold starts, warm-up, traffic shifting over); at least 1m."""
+
+    @field_validator("settle")
+    @classmethod
+    def _at_least_a_minute(cls, v: str) -> str:
+        if duration_seconds(v) < 60:
+            raise ValueError(f"{v} is under a minute; give at least 1m")
+        return v
 
 
 class Constraints(BaseModel):
@@ -316,5 +342,7 @@ class InferenceWorkloadSpec(BaseModel):
     speculative_decoding: SpeculativeDecoding | None = None
     scaling: Scaling = Scaling()
     metrics: Metrics | None = None
+    verification: VerificationSpec = VerificationSpec()
+    """How a move to a recommended placement is verified (the operator, from spec.metrics)."""
     serving: Serving | None = None
     """The serving Deployment and container, for the rendered patch (else `render --deployment/--container`)."""

@@ -24,6 +24,7 @@ from inferplace.api.vocabulary import (
     PriceProvider,
     Reason,
     ScalingStrategy,
+    VerificationState,
 )
 
 DecimalText = Annotated[str, Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$", max_length=32)]
@@ -111,6 +112,12 @@ class Confidence(BaseModel):
     savings_percent_range: SavingsRange | None = None
     """Savings if the engine is off by its p90 held-out error either way (absent without a current cost)."""
     basis: str = Field(max_length=1024)
+    group: str | None = Field(default=None, max_length=64)
+    """The fitted efficiency group whose measured error this rests on (absent for an API)."""
+    scope: str | None = Field(default=None, max_length=64)
+    """Chip generation / serving stack: what a live check of this placement corrects."""
+    error_p90_pct: DecimalText | None = None
+    """The goodput error the range assumes (the group's held-out p90, widened where said)."""
 
 
 class CurrentStatus(BaseModel):
@@ -270,6 +277,88 @@ class Observed(BaseModel):
     """Figures that could not be read or were dropped as implausible, and why."""
 
 
+class Promise(BaseModel):
+    """What a recommendation promised, kept so a move to it can be checked against what it then serves."""
+
+    model_config = WIRE
+    id: str = Field(pattern=r"^[0-9a-f]{12}$")
+    summary: str = Field(max_length=128)
+    node_pool: str = Field(max_length=32)
+    instance_type: str = Field(max_length=64)
+    chips_per_replica: int = Field(ge=1)
+    weight_precision: Precision
+    replicas: int = Field(ge=1)
+    instances: int = Field(ge=1)
+    output_tokens_per_second_per_replica: DecimalText
+    """The load each replica was sized to serve (the workload's mean demand over the replicas)."""
+    ttft_p95_ms: DecimalText
+    tpot_p95_ms: DecimalText
+    cost_per_million_output_tokens: DecimalText
+    monthly_cost: DecimalText
+    usd_per_instance_hour: DecimalText
+    savings_percent_range: SavingsRange | None = None
+    error_p90_pct: DecimalText
+    """The goodput error the promise stated (its group's held-out p90, widened where it extrapolated)."""
+    group: str = Field(max_length=64)
+    scope: str = Field(max_length=64)
+    made_at: str = Field(max_length=64)
+
+
+class Baseline(BaseModel):
+    """Today's placement over the metrics window before the move: what the savings are counted against."""
+
+    model_config = WIRE
+    instance_type: str = Field(max_length=64)
+    instances: int = Field(ge=1)
+    usd_per_instance_hour: DecimalText | None = None
+    monthly_instance_cost: DecimalText | None = None
+    output_tokens_per_second: DecimalText | None = None
+    ttft_p95_ms: DecimalText | None = None
+    tpot_p95_ms: DecimalText | None = None
+    window_end: str | None = Field(default=None, max_length=64)
+
+
+class VerificationRow(BaseModel):
+    """One metric: promised, observed after settling, their ratio and whether it is inside the stated range."""
+
+    model_config = WIRE
+    metric: Literal["throughputPerReplica", "ttftP95", "tpotP95"]
+    promised: DecimalText
+    observed: DecimalText | None = None
+    ratio: DecimalText | None = None
+    """Observed over promised."""
+    acceptable: str = Field(max_length=64)
+    """The range the promise stated for the ratio, e.g. ">= 0.81" or "<= 1.24"."""
+    within: bool | None = None
+
+
+class Realized(BaseModel):
+    """What the move costs and saves, from the tokens actually served (instance hours at the promise's price)."""
+
+    model_config = WIRE
+    cost_per_million_output_tokens: DecimalText | None = None
+    monthly_instance_cost: DecimalText
+    baseline_monthly_instance_cost: DecimalText | None = None
+    monthly_savings: DecimalText | None = None
+
+
+class Verification(BaseModel):
+    """Whether a move to a recommended placement delivered what was promised."""
+
+    model_config = WIRE
+    state: VerificationState
+    reason: str = Field(pattern=r"^[A-Za-z]+$", max_length=64)
+    message: str = Field(default="", max_length=2048)
+    promise: Promise
+    moved_at: str = Field(max_length=64)
+    settled_at: str = Field(max_length=64)
+    """The end of the settling period; nothing before it counts."""
+    checked_at: str | None = Field(default=None, max_length=64)
+    baseline: Baseline | None = None
+    rows: list[VerificationRow] = Field(default=[], max_length=8)
+    realized: Realized | None = None
+
+
 class InferenceWorkloadStatus(BaseModel):
     """What inferplace found."""
 
@@ -287,6 +376,10 @@ class InferenceWorkloadStatus(BaseModel):
     traffic: TrafficShape | None = None
     assumptions: list[Annotated[str, Field(max_length=512)]] = Field(default=[], max_length=32)
     """Defaults the evaluation used because the spec did not say."""
+    promises: list[Promise] | None = Field(default=None, max_length=8)
+    """What the recommendation and its self-hosted alternatives promised (the operator keeps them, so that
+    a move to one can be verified; the CLI's reports keep none)."""
+    verification: Verification | None = None
     last_evaluation_time: str | None = None
 
 

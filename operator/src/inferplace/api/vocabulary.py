@@ -59,6 +59,9 @@ Reason = Literal[
 REASONS: tuple[Reason, ...] = get_args(Reason)
 
 ConfidenceLevel = Literal["high", "medium", "low"]
+# A move to a recommended placement: waiting for its settling period, then confirmed or missed against the
+# promise, or inconclusive (no metrics, too little traffic) with the reason.
+VerificationState = Literal["Pending", "Settling", "Confirmed", "Missed", "Inconclusive"]
 CONFIDENCE_LEVELS: tuple[ConfidenceLevel, ...] = get_args(ConfidenceLevel)
 
 ConditionType = Literal["Ready", "MetricsAvailable", "Calibrated", "PricesCurrent", "Approved"]
@@ -110,5 +113,6 @@ __all__ = [
     "PriceProvider",
     "Reason",
     "ScalingStrategy",
+    "VerificationState",
     "duration_seconds",
 ]

@@ -52,6 +52,7 @@ class OperatorConfig:
     live_prices: bool = False  # refresh prices from the AWS price APIs
     price_refresh_interval_s: float = 12 * 3600.0
     max_price_age_days: int = 180
+    corrections_configmap: tuple[str, str] | None = None  # (namespace, name) of the fleet's verification checks
 
     @property
     def metrics_host_port(self) -> tuple[str, int] | None:
@@ -143,6 +144,10 @@ def add_arguments(p: argparse.ArgumentParser, env: Mapping[str, str] | None = No
     p.add_argument("--max-price-age", default=_env("MAX_PRICE_AGE", e, "180d"), metavar="DURATION",
                    help="a price older than this lowers the confidence and says so (default 180d) "
                         "[INFERPLACE_MAX_PRICE_AGE]")
+    p.add_argument("--corrections-configmap", default=_env("CORRECTIONS_CONFIGMAP", e), metavar="NAMESPACE/NAME",
+                   help="keep the fleet's verification checks (and the corrections they give) in this ConfigMap, "
+                        "so they survive restarts and are shared by replicas; without it they live in memory "
+                        "[INFERPLACE_CORRECTIONS_CONFIGMAP]")
 
 
 def duration_s(text: str, what: str) -> float:
@@ -193,6 +198,19 @@ def _bytes(text: str, what: str) -> int:
     if not 64 * 1024 <= n <= 256 * 1024**2:
         raise ConfigError(f"{what}: {text[:40]!r}; allowed: 64Ki to 256Mi (a number of bytes, or Ki/Mi)")
     return n
+
+
+_CONFIGMAP_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")  # a DNS-1123 subdomain
+
+
+def _configmap(text: str | None) -> tuple[str, str] | None:
+    if not text:
+        return None
+    ns, _, name = text.partition("/")
+    if not (_NAMESPACE.fullmatch(ns) and _CONFIGMAP_NAME.fullmatch(name)):
+        raise ConfigError(f"--corrections-configmap / INFERPLACE_CORRECTIONS_CONFIGMAP: {text[:100]!r}; write "
+                          "NAMESPACE/NAME, e.g. inferplace/inferplace-corrections")
+    return ns, name
 
 
 def _prometheus_url(url: str | None, what: str) -> str | None:
@@ -286,6 +304,7 @@ def from_args(a: argparse.Namespace, env: Mapping[str, str] | None = None) -> Op
                                             "--price-refresh-interval / INFERPLACE_PRICE_REFRESH_INTERVAL"),
         max_price_age_days=max(int(duration_s(a.max_price_age, "--max-price-age / INFERPLACE_MAX_PRICE_AGE") // 86400),
                                1),
+        corrections_configmap=_configmap(a.corrections_configmap),
     )
 
 

@@ -17,9 +17,10 @@ from inferplace.api.clock import Clock, system_clock
 from inferplace.catalog import Catalog, load_catalog
 from inferplace.controller import config as configuration
 from inferplace.controller.backends import metrics_backends
+from inferplace.controller.corrections_store import ConfigMapCorrections
 from inferplace.controller.kube import KubeWriter, connection_info, load_configuration
 from inferplace.controller.prices import OperatorPrices
-from inferplace.controller.runtime import Runtime
+from inferplace.controller.runtime import CorrectionsStore, MemoryCorrections, Runtime
 from inferplace.controller.telemetry import Telemetry
 from inferplace.placement import RegionDefault
 from inferplace.placement.settings import DEFAULTS, PricingSettings
@@ -86,7 +87,14 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     region = RegionDefault(cfg.region, "the operator's --region") if cfg.region else RegionDefault(
         prices.snapshot.default_region, "the price snapshot's default region")
     tuning = DEFAULTS.model_copy(update={"pricing": PricingSettings(max_age_days=cfg.max_price_age_days)})
-    runtime = Runtime(cfg, catalog, kube, backends, prices, region, tuning, telemetry=telemetry, clock=clock)
+    store: CorrectionsStore = MemoryCorrections()
+    if cfg.corrections_configmap is not None:
+        ns, name = cfg.corrections_configmap
+        store = ConfigMapCorrections(kube.api_client, ns, name, cfg.api_timeout_s, clock)
+    else:
+        log.info("no --corrections-configmap: verification checks are kept in memory and lost on restart")
+    runtime = Runtime(cfg, catalog, kube, backends, prices, region, tuning, telemetry=telemetry, clock=clock,
+                      corrections_store=store)
     telemetry.price_age.set_function(prices.age_seconds)
     prices.start()
     runtime.start()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,10 +24,12 @@ from inferplace.api.status import Condition, InferenceWorkloadStatus, Observed, 
 from inferplace.api.types import fixed
 from inferplace.api.vocabulary import APPROVAL_ANNOTATION, ConditionType
 from inferplace.catalog import Catalog
+from inferplace.feedback.corrections import Check
+from inferplace.feedback.verify import baseline_of, in_progress, pending_move, promises_of, verify
 from inferplace.metrics import MetricsUnavailable, Observation
 from inferplace.placement import RegionDefault, WorkloadError, report, resolve
 from inferplace.placement.calibrate import derive_calibration
-from inferplace.placement.calibration import Calibration
+from inferplace.placement.calibration import Calibration, FleetCorrections
 from inferplace.placement.search import search
 from inferplace.placement.settings import DEFAULTS, Settings
 from inferplace.placement.traffic import observed_traffic
@@ -71,6 +73,11 @@ class Evaluation:
     monthly_savings: float | None
     cost_per_million_now: float | None
     cost_per_million_recommended: float | None
+    verification_event: tuple[str, str, str] | None = None  # PredictionConfirmed / PredictionMissed
+    check: Check | None = None  # a new verdict for the fleet's corrections (its workload field is the name)
+    ratios: dict[str, float] = field(default_factory=dict)  # verification metric -> observed / promised
+    node_pool: str | None = None  # of the placement verified
+    realized_savings: float | None = None  # USD a month, against the baseline's instance bill
 
 
 def _cond(type_: ConditionType, ok: bool | None, reason: str, message: str, generation: int | None,
@@ -212,8 +219,11 @@ def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: 
               previous: dict[str, Any] | None, obs: Observation | None, fault: MetricsUnavailable | None,
               cat: Catalog, book: PriceBook, region: RegionDefault, now: datetime,
               settings: Settings = DEFAULTS, prices: PricesState = SNAPSHOT_ONLY,
-              approved: str | None = None) -> Evaluation:
-    """`approved`: the value of the object's inferplace.io/approved-recommendation annotation, if any."""
+              approved: str | None = None, corrections: FleetCorrections | None = None,
+              before: Observation | None = None) -> Evaluation:
+    """`approved`: the value of the object's inferplace.io/approved-recommendation annotation, if any.
+    `corrections`: the fleet's live checks per scope. `before`: Prometheus over the window ending at a move
+    the previous status says is starting (`feedback.verify.pending_move`), for its baseline."""
     previous = previous or {}
     raw = previous.get("conditions")
     old_conditions: list[dict[str, Any]] = [c for c in raw if isinstance(c, dict)] if isinstance(raw, list) else []
@@ -262,8 +272,12 @@ def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: 
             metrics = metrics.model_copy(update={"message": f"{use.note}; figures not read: {missing}"[:4096]})
     cal = derive_calibration(w, cat, obs, settings.calibration)
     calibration = cal if isinstance(cal, Calibration) else None
-    (outcome,) = search([w], cat, book, [calibration])
+    (outcome,) = search([w], cat, book, [calibration], corrections)
     st = report(outcome, cat, now, generation, settings).status
+    st = st.model_copy(update={"promises": promises_of(st, rfc3339(now)) or None})
+    window = obs.window if obs is not None else (spec.metrics.window if spec.metrics and spec.metrics.window
+                                                  else "1h")
+    verdict = _verification(spec, previous, st, obs, fault, before, now, window)
     if isinstance(cal, Calibration):
         calibrated = cond("Calibrated", cal.applied or cal.agrees, cal.reason, cal.message)
     else:
@@ -272,16 +286,17 @@ def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: 
     priced = cond("PricesCurrent", fresh, why, message)
     consent = cond("Approved", *_approval(st, approved))
     conds = _keep_transition_times([*st.conditions, metrics, calibrated, priced, consent], old_conditions, now)
-    st = st.model_copy(update={"conditions": conds, "observed": _observed(obs) if obs else None})
+    st = st.model_copy(update={"conditions": conds, "observed": _observed(obs) if obs else None,
+                               "verification": verdict.verification if verdict else None})
     rec = st.recommendation
-    before, after = _key(previous.get("recommendation")), _key(rec)
+    was, after = _key(previous.get("recommendation")), _key(rec)
     event = None
-    if after is not None and before != after:
-        verb = "changed to" if before else "is"
+    if after is not None and was != after:
+        verb = "changed to" if was else "is"
         savings = f", saving ${rec.savings_monthly}/month" if rec and rec.savings_monthly else ""
         event = ("Normal", "RecommendationChanged",
                  f"recommendation {verb} {after} at ${rec.cost_per_million_output_tokens if rec else ''}"
-                 f"/1M output tokens{savings}" + (f" (was {before})" if before else ""))
+                 f"/1M output tokens{savings}" + (f" (was {was})" if was else ""))
     elif after is None and _ready_reason(old_conditions) != st.conditions[0].reason:
         event = ("Warning", st.conditions[0].reason, st.conditions[0].message[:1024])
     elif changed := _price_changes(previous, st):
@@ -292,4 +307,45 @@ def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: 
         float(rec.savings_monthly) if rec and rec.savings_monthly else None,
         float(cur.cost_per_million_output_tokens) if cur and cur.cost_per_million_output_tokens else None,
         float(rec.cost_per_million_output_tokens) if rec else None,
+        *(verdict.fields(name, now) if verdict else ()),
     )
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    verification: Any  # api.status.Verification
+    event: tuple[str, str, str] | None
+    ratio: float | None
+
+    def fields(self, name: str, now: datetime) -> tuple[Any, ...]:
+        v = self.verification
+        check = None if self.ratio is None else Check(v.promise.scope, self.ratio, rfc3339(now), name, v.promise.id)
+        ratios = {r.metric: float(r.ratio) for r in v.rows if r.ratio is not None}
+        savings = v.realized.monthly_savings if v.realized else None
+        return (self.event, check, ratios, v.promise.node_pool, float(savings) if savings is not None else None)
+
+
+def _verification(spec: InferenceWorkloadSpec, previous: dict[str, Any], st: InferenceWorkloadStatus,
+                  obs: Observation | None, fault: MetricsUnavailable | None, before: Observation | None,
+                  now: datetime, window: str) -> _Verdict | None:
+    """The verification of a move to a promised placement: started, settling, or checked."""
+    ongoing = in_progress(spec, previous)
+    if ongoing is not None:
+        promise, moved_at, baseline = ongoing.promise, datetime.fromisoformat(
+            ongoing.moved_at.replace("Z", "+00:00")), ongoing.baseline
+    else:
+        move = pending_move(spec, previous, now)
+        if move is None:
+            return None
+        promise, moved_at, baseline = move.promise, move.moved_at, baseline_of(previous, before)
+    instances = st.current.instances if st.current is not None else promise.instances
+    out = verify(spec, promise, moved_at, baseline, obs, fault.message if fault else None, instances, window, now,
+                 ongoing)
+    v = out.verification
+    changed = ongoing is None or ongoing.state != v.state
+    event = None
+    if changed and v.state == "Confirmed":
+        event = ("Normal", "PredictionConfirmed", f"{promise.summary}: {v.message}"[:1024])
+    elif changed and v.state == "Missed":
+        event = ("Warning", "PredictionMissed", f"{promise.summary}: {v.message}"[:1024])
+    return _Verdict(v, event, out.check_ratio if changed else None)

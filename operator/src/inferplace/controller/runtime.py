@@ -17,10 +17,11 @@ import hashlib
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -32,9 +33,12 @@ from inferplace.controller.config import OperatorConfig
 from inferplace.controller.kube import ApiUnavailable, Gone, Superseded
 from inferplace.controller.reconcile import SNAPSHOT_ONLY, InvalidSpec, PricesState, parse_spec, reconcile
 from inferplace.controller.telemetry import Telemetry
+from inferplace.feedback.corrections import Check, corrections, merged
+from inferplace.feedback.verify import pending_move
 from inferplace.metrics import MetricsBackend, MetricsUnavailable, Observation, ObserveRequest, SelectorError
 from inferplace.metrics.plausible import checked
 from inferplace.placement import RegionDefault
+from inferplace.placement.calibration import NO_CORRECTIONS, FleetCorrections
 from inferplace.placement.settings import DEFAULTS, Settings
 from inferplace.pricing import PriceBook
 
@@ -60,8 +64,9 @@ def kept(status: dict[str, Any] | None) -> dict[str, Any] | None:
     thousand of them would be most of the operator's memory."""
     if status is None:
         return None
-    out: dict[str, Any] = {k: status[k] for k in ("observedGeneration", "lastEvaluationTime", "conditions")
-                           if k in status}
+    # promises and verification: what a move is checked against (small, and read back by the next evaluation)
+    out: dict[str, Any] = {k: status[k] for k in ("observedGeneration", "lastEvaluationTime", "conditions",
+                                                  "promises", "verification") if k in status}
     for key in ("current", "recommendation"):
         p = status.get(key)
         if isinstance(p, dict):
@@ -90,6 +95,29 @@ class StatusWriter(Protocol):
         """Raise unless the API server answers."""
 
     def close(self) -> None: ...
+
+
+class CorrectionsStore(Protocol):
+    """Where the fleet's verification checks are kept (a ConfigMap the operator owns, or memory)."""
+
+    def load(self) -> list[Check]: ...
+
+    def add(self, check: Check) -> list[Check]:
+        """Store `check` (replacing the same workload's check of the same promise); every check after."""
+
+
+@dataclass
+class MemoryCorrections:
+    """Checks kept in the process only (no ConfigMap configured: they do not survive a restart)."""
+
+    checks: list[Check] = field(default_factory=list)
+
+    def load(self) -> list[Check]:
+        return list(self.checks)
+
+    def add(self, check: Check) -> list[Check]:
+        self.checks = merged(self.checks, check)
+        return list(self.checks)
 
 
 class Prices(Protocol):
@@ -167,6 +195,7 @@ class Runtime:
     telemetry: Telemetry = field(default_factory=Telemetry)
     entries: dict[tuple[str, str], Entry] = field(default_factory=dict)
     clock: Clock = system_clock  # wall time for status timestamps, price ages, Prometheus windows
+    corrections_store: CorrectionsStore = field(default_factory=MemoryCorrections)
     monotonic: Callable[[], float] = time.monotonic  # scheduling
     tick_s: float = 1.0  # how often the scheduler looks for workloads that fell due
     probe_s: float = API_PROBE_S
@@ -182,6 +211,8 @@ class Runtime:
         self.api_up: asyncio.Event | None = None  # made on the loop by start(): set while the API answers
         self.progress_at = self.monotonic()  # the last time an evaluation ended, or nothing was waiting
         self.retained_at = self.monotonic()
+        self.checks: list[Check] | None = None  # the fleet's verification checks, loaded on first use
+        self._checks_lock = threading.Lock()
 
     # ---- inputs from the watch ------------------------------------------------------------------
 
@@ -388,11 +419,17 @@ class Runtime:
                            spec: InferenceWorkloadSpec | InvalidSpec,
                            previous: dict[str, Any] | None, approved: str | None = None) -> dict[str, Any]:
         started = time.perf_counter()
+        now = self.clock()
         obs, fault = self._observe(spec) if isinstance(spec, InferenceWorkloadSpec) else (None, None)
-        if isinstance(spec, InferenceWorkloadSpec) and spec.constraints.region:
-            self.prices.want([spec.constraints.region])
+        before = None
+        if isinstance(spec, InferenceWorkloadSpec):
+            if spec.constraints.region:
+                self.prices.want([spec.constraints.region])
+            move = pending_move(spec, previous, now)
+            if move is not None:  # a move to a promised placement starts: what Prometheus saw before it
+                before, _ = self._observe(spec, at=min(move.moved_at, now).timestamp())
         result = reconcile(name, spec, generation, previous, obs, fault, self.catalog, self.prices.book(), self.region,
-                           self.clock(), self.settings, self.prices.state(), approved)
+                           now, self.settings, self.prices.state(), approved, self._corrections(now), before)
         written = result.status
         if self._unchanged(previous, result.status):
             self.telemetry.api_writes.labels("status_unchanged").inc()
@@ -406,11 +443,15 @@ class Runtime:
                 self.telemetry.api_errors.labels("status").inc()
                 raise
             self.telemetry.api_writes.labels("status").inc()
-        if result.event is not None:
-            kind, reason, message = result.event
-            log.info("%s/%s: %s: %s", namespace, name, reason, message)
-            self.kube.post_event(namespace, name, uid, kind, reason, message)
-            self.telemetry.api_writes.labels("event").inc()
+        for ev in (result.event, result.verification_event):
+            if ev is not None:
+                kind, reason, message = ev
+                log.info("%s/%s: %s: %s", namespace, name, reason, message)
+                self.kube.post_event(namespace, name, uid, kind, reason, message)
+                self.telemetry.api_writes.labels("event").inc()
+        if result.check is not None:
+            self._add_check(replace(result.check, workload=f"{namespace}/{name}"))
+        self.telemetry.verification(namespace, name, result.ratios, result.node_pool, result.realized_savings)
         self.telemetry.record(namespace, name, result.ready, result.monthly_savings, result.cost_per_million_now,
                               result.cost_per_million_recommended)
         self.telemetry.evaluations.labels("ready" if result.ready else "not_ready").inc()
@@ -430,7 +471,36 @@ class Runtime:
         # A time in the future (an edited status) is not trusted over the clock: write.
         return 0 <= age < HEARTBEAT_INTERVALS * self.config.interval_s
 
-    def _observe(self, spec: InferenceWorkloadSpec) -> tuple[Observation | None, MetricsUnavailable | None]:
+    def _corrections(self, now: datetime) -> FleetCorrections:
+        """The fleet's corrections per scope from its checks (loaded from the store on first use)."""
+        with self._checks_lock:
+            if self.checks is None:
+                try:
+                    self.checks = self.corrections_store.load()
+                except Exception as exc:  # the store is an aid: evaluate without it, try again next time
+                    log.warning("fleet corrections not loaded (%s): predicting without them", str(exc)[:200])
+                    return NO_CORRECTIONS
+            checks = list(self.checks)
+        return corrections(checks, now)
+
+    def _add_check(self, check: Check) -> None:
+        """Keep a verdict, and let every workload of its scope be evaluated with the correction soon."""
+        try:
+            stored = self.corrections_store.add(check)
+        except Exception as exc:
+            log.warning("verification check of %s not stored (%s): kept in memory", check.workload, str(exc)[:200])
+            with self._checks_lock:
+                stored = merged(self.checks or [], check)
+        with self._checks_lock:
+            self.checks = stored
+        log.info("fleet check of %s from %s: throughput x%.2f", check.scope, check.workload, check.ratio)
+        now = self.monotonic()
+        for entry in self.entries.values():
+            if f"{entry.namespace}/{entry.name}" != check.workload:
+                entry.due = min(entry.due or now, now)
+
+    def _observe(self, spec: InferenceWorkloadSpec,
+                 at: float | None = None) -> tuple[Observation | None, MetricsUnavailable | None]:
         m = spec.metrics
         if m is None:
             return None, None
@@ -444,7 +514,7 @@ class Runtime:
                                        "operator's --prometheus-url (INFERPLACE_PROMETHEUS_URL)")
             return None, fault
         request = ObserveRequest(m.server, dict(m.selector), m.window or self.config.window, self._platform(spec),
-                                 shape_window=m.shape_window)
+                                 at=at, shape_window=m.shape_window if at is None else None)
         try:
             obs = backend.observe(request)
         except MetricsUnavailable as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -37,6 +38,14 @@ class Telemetry:
                                             "(failed calls, unusable entries)", registry=r)
         self.price_age = Gauge("inferplace_prices_age_seconds", "Seconds since the prices in effect were read: the "
                                "last good live refresh, else the snapshot's date", registry=r)
+        self.prediction_ratio = Gauge("inferplace_prediction_ratio", "After a move to a recommended placement "
+                                      "and its settling period: observed over promised, per metric "
+                                      "(throughputPerReplica, ttftP95, tpotP95)",
+                                      ["namespace", "workload", "metric", "node_pool"], registry=r)
+        self.realized_savings = Gauge("inferplace_realized_savings_dollars", "After a verified move: the "
+                                      "baseline's monthly instance bill minus the new placement's (USD per "
+                                      "730-hour month)", ["namespace", "workload"], registry=r)
+        self._ratio_series: dict[tuple[str, str], set[tuple[str, str, str, str]]] = {}
         self.ready = Gauge("inferplace_workload_ready", "1 when the workload has a recommendation", KEYS,
                            registry=r)
 
@@ -51,7 +60,23 @@ class Telemetry:
             else:
                 gauge.labels(*labels).set(value)
 
+    def verification(self, namespace: str, name: str, ratios: Mapping[str, float], node_pool: str | None,
+                     savings: float | None) -> None:
+        """The latest check of a move (series of metrics no longer checked, or another node pool, go)."""
+        now = {(namespace, name, metric, node_pool) for metric in ratios} if node_pool is not None else set()
+        for labels in self._ratio_series.pop((namespace, name), set()) - now:
+            _forget(self.prediction_ratio, labels)
+        for labels in now:
+            self.prediction_ratio.labels(*labels).set(ratios[labels[2]])
+        if now:
+            self._ratio_series[(namespace, name)] = now
+        if savings is None:
+            _forget(self.realized_savings, (namespace, name))
+        else:
+            self.realized_savings.labels(namespace, name).set(savings)
+
     def forget(self, namespace: str, name: str) -> None:
+        self.verification(namespace, name, {}, None, None)
         _forget(self.ready, (namespace, name))
         _forget(self.savings, (namespace, name))
         for placement in ("current", "recommended"):

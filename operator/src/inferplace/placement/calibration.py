@@ -37,3 +37,31 @@ class Uncalibrated:
 
     reason: str
     message: str
+
+
+@dataclass(frozen=True)
+class FleetCorrection:
+    """What live checks of moved workloads say about one scope's goodput: multiply it by `factor`."""
+
+    scope: str  # EngineKey.scope, e.g. "neuron-v3/nxdi"
+    factor: float  # observed over promised goodput (bounded), weighted towards recent checks
+    checks: int
+    newest_days: float  # age of the newest check
+    oldest_days: float
+
+    def describe(self) -> str:
+        return (f"corrected by {self.checks} live check{'s' if self.checks != 1 else ''} of {self.scope}: "
+                f"throughput x{self.factor:.2f} (newest {self.newest_days:.0f} days old)")
+
+
+@dataclass(frozen=True)
+class FleetCorrections:
+    """Per scope, the correction the fleet's checks give; a scope without one is predicted as fitted."""
+
+    by_scope: dict[str, FleetCorrection]
+
+    def get(self, scope: str) -> FleetCorrection | None:
+        return self.by_scope.get(scope)
+
+
+NO_CORRECTIONS = FleetCorrections({})

@@ -37,6 +37,9 @@ class Estimate:
     level: ConfidenceLevel
     savings_percent_range: tuple[float, float] | None  # (low, high); None without today's cost
     basis: str
+    group: str | None = None  # the efficiency group the error was measured on (None: an API)
+    scope: str | None = None  # chip generation / serving stack: what a live check of this placement corrects
+    error: float | None = None  # the goodput error the range assumes (fraction)
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,12 @@ def _beyond_evidence(o: Outcome, row: int, coverage: Mapping[str, Coverage], acc
 
 
 def _error_basis(o: Outcome, row: int, cat: Catalog, s: ConfidenceSettings) -> _ErrorBasis:
-    """The fit's error, narrowed where live latency on the same scope agreed with the engine."""
+    """The fit's error, narrowed where live latency on the same scope agreed with the engine; a fleet
+    correction is named (it moves the prediction, not the error the model keeps)."""
     basis = _fit_error(o, row, cat, s)
+    fix = o.correction_of(row)
+    if fix is not None:
+        basis = _ErrorBasis(basis.p90, basis.best_level, f"{basis.text}; {fix.describe()}")
     cal = o.calibration
     if cal is None or cal.scope != o.cs.keys[row].scope:
         return basis
@@ -160,5 +167,7 @@ def _assess_hosted(o: Outcome, options: Sequence[Option], cat: Catalog, today: d
         if c.accelerator.platform == "neuron" and o.workload.neuron_tier != "supported":
             level, lowered = min(level + 1, LOWEST), [*lowered, f"Neuron support is {o.workload.neuron_tier}"]
         text = basis.text + (f"; lowered: {', '.join(lowered)}" if lowered else "")
-        out.append(Estimate(CONFIDENCE_LEVELS[level], rng, text))
+        key = o.cs.keys[c.row]
+        group, _ = efficiency_for(cat, c.accelerator, key.framework)
+        out.append(Estimate(CONFIDENCE_LEVELS[level], rng, text, group, key.scope, basis.p90))
     return out

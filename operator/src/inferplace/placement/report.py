@@ -159,7 +159,8 @@ def _current(o: Outcome, today: date, max_age_days: int) -> CurrentStatus | None
 def _confidence(e: Estimate) -> Confidence:
     rng = e.savings_percent_range
     spread = None if rng is None else SavingsRange(low=fixed(rng[0]), high=fixed(rng[1]))
-    return Confidence(level=e.level, basis=e.basis[:1024], savings_percent_range=spread)
+    return Confidence(level=e.level, basis=e.basis[:1024], savings_percent_range=spread, group=e.group,
+                      scope=e.scope, error_p90_pct=fixed(e.error * 100, 1) if e.error is not None else None)
 
 
 def _neuron_lines(o: Outcome, cat: Catalog, family: str) -> list[str]:
@@ -270,6 +271,11 @@ def _placement(o: Outcome, opt: Option, cur_total: float | None, cat: Catalog, b
     why.append(f"{opt.replicas} replicas x {key.chips} {acc.name}, {per_instance} per {inst.type}: "
                f"{opt.instances} instances; {BOUNDS[row.bound]}-bound at the SLO limit "
                f"({row.rate:.2f} req/s per replica)")
+    fix = o.correction_of(c.row)
+    if fix is not None:
+        plain = o.uncorrected[c.row].rate
+        why.append(f"{fix.describe()}: {row.rate:.2f} req/s per replica where the fitted engine alone says "
+                   f"{plain:.2f}")
     if c.migration_weeks > 0:
         why.append(f"migration {c.migration_weeks:g} engineer-weeks ({c.migration_basis}) = "
                    f"${c.migration_weeks * w.engineer_week_cost:,.0f}, spread over {w.amortization_months:g} months")

@@ -17,7 +17,7 @@ from inferplace.api.vocabulary import BYTES_PER_ELEMENT, Reason
 from inferplace.catalog import Catalog
 from inferplace.engine.roofline import weight_footprint
 from inferplace.engine.shapes import ShapeArrays, shape_of
-from inferplace.placement.calibration import Calibration
+from inferplace.placement.calibration import Calibration, FleetCorrection, FleetCorrections
 from inferplace.placement.candidates import CandidateSet, Failure, enumerate_candidates
 from inferplace.placement.cost import CurrentCost, Option, cost_current, cost_options
 from inferplace.placement.managed import ManagedOption, managed_options
@@ -41,6 +41,16 @@ class Outcome:
     current: CurrentCost | None
     failures: dict[str, Failure]  # by instance type, and by managed API provider
     managed: list[ManagedOption] = field(default_factory=list)  # cheapest first
+    # Fleet corrections applied, and each corrected row's prediction without its correction (a correction
+    # never hides the model's own error: both are reported).
+    corrections: FleetCorrections | None = None
+    uncorrected: dict[int, RowResult] = field(default_factory=dict)
+
+    def correction_of(self, row: int) -> FleetCorrection | None:
+        """The fleet correction applied to engine row `row`, if any."""
+        if row not in self.uncorrected or self.corrections is None:
+            return None
+        return self.corrections.get(self.cs.keys[row].scope)
 
     @property
     def chosen(self) -> Choice | None:
@@ -80,22 +90,36 @@ class Outcome:
 
 
 def search(workloads: Sequence[Workload], cat: Catalog, book: PriceBook,
-           calibrations: Sequence[Calibration | None] | None = None) -> list[Outcome]:
-    """Predict all workloads together (one vectorized engine pass) and decide each."""
+           calibrations: Sequence[Calibration | None] | None = None,
+           corrections: FleetCorrections | None = None) -> list[Outcome]:
+    """Predict all workloads together (one vectorized engine pass) and decide each.
+
+    `corrections`: the fleet's live checks per scope; a row of a corrected scope is predicted with its
+    goodput scaled by the correction (its step times by the inverse), unless the workload's own live
+    calibration covers that scope, and is predicted once more without it, to report both."""
     cals = list(calibrations) if calibrations is not None else [None] * len(workloads)
     if len(cals) != len(workloads):
         raise ValueError(f"{len(cals)} calibrations for {len(workloads)} workloads")
     sets = [enumerate_candidates(w, cat) for w in workloads]
     requests: list[RowRequest] = []
+    plain: list[RowRequest] = []  # corrected rows again, without the correction
+    corrected: list[int] = []
     bounds: list[tuple[int, int]] = []
     for w, cs, cal in zip(workloads, sets, cals, strict=True):
         cur = cs.current_candidate
         lo = len(requests)
         for i, (key, scen) in enumerate(zip(cs.keys, cs.scenarios, strict=True)):
             fixed = w.current.replicas if cur is not None and w.current is not None and i == cur.row else None
-            requests.append(RowRequest(scen, w, fixed, cal.scales(key.scope) if cal else None))
+            own = cal.scales(key.scope) if cal else None
+            fix = corrections.get(key.scope) if corrections is not None and own is None else None
+            if fix is not None:
+                corrected.append(len(requests))
+                plain.append(RowRequest(scen, w, fixed, None))
+                own = (1.0 / fix.factor, 1.0 / fix.factor)
+            requests.append(RowRequest(scen, w, fixed, own))
         bounds.append((lo, len(requests)))
-    results = predict_rows(requests, cat)
+    results = predict_rows([*requests, *plain], cat)
+    without = dict(zip(corrected, results[len(requests):], strict=True))
     outcomes = []
     for w, cs, cal, (lo, hi) in zip(workloads, sets, cals, bounds, strict=True):
         rows = results[lo:hi]
@@ -103,7 +127,9 @@ def search(workloads: Sequence[Workload], cat: Catalog, book: PriceBook,
         options = cost_options(w, cs, rows, book)
         current = cost_current(w, cs, rows, book)
         managed, not_offered = managed_options(w, book.apis, cat)
-        outcomes.append(Outcome(w, cal, cs, rows, options, current, {**cs.failures, **not_offered}, managed))
+        mine = {i - lo: r for i, r in without.items() if lo <= i < hi}
+        outcomes.append(Outcome(w, cal, cs, rows, options, current, {**cs.failures, **not_offered}, managed,
+                                corrections, mine))
     return outcomes
 
 
