@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 from inferplace import __version__
 from inferplace.api.errors import terminal_safe
-from inferplace.cli import crd, estimate, operator, plan, prices, recommend, render
+from inferplace.cli import crd, estimate, operator, plan, prices, recommend, render, verify
 
 EXIT_USAGE = 2
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.register(sub)
     plan.register(sub)
     render.register(sub)
+    verify.register(sub)
     prices.register(sub)
     crd.register(sub)
     operator.register(sub)

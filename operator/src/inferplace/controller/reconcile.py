@@ -25,7 +25,8 @@ from inferplace.api.types import fixed
 from inferplace.api.vocabulary import APPROVAL_ANNOTATION, ConditionType
 from inferplace.catalog import Catalog
 from inferplace.feedback.corrections import Check
-from inferplace.feedback.verify import baseline_of, in_progress, pending_move, promises_of, verify
+from inferplace.feedback.promises import promises_of
+from inferplace.feedback.verify import baseline_of, in_progress, pending_move, verify
 from inferplace.metrics import MetricsUnavailable, Observation
 from inferplace.placement import RegionDefault, WorkloadError, report, resolve
 from inferplace.placement.calibrate import derive_calibration

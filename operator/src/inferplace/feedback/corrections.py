@@ -37,12 +37,15 @@ class Check:
 
 
 def _weighted_median(values: Sequence[float], weights: Sequence[float]) -> float:
+    """The value with half the weight on either side; midway between two that split it exactly."""
     pairs = sorted(zip(values, weights, strict=True))
     half = sum(weights) / 2.0
     acc = 0.0
-    for v, w in pairs:
+    for i, (v, w) in enumerate(pairs):
         acc += w
-        if acc >= half:
+        if math.isclose(acc, half, rel_tol=1e-9) and i + 1 < len(pairs):
+            return (v + pairs[i + 1][0]) / 2.0
+        if acc > half:
             return v
     return pairs[-1][0]
 

@@ -1,8 +1,6 @@
 """Checking a recommendation after the move: promised against observed, and what was actually saved.
 
-1. The promise: each evaluation keeps what the recommendation and its self-hosted alternatives
-   promised (`promises_of`): the load each replica was sized to serve, TTFT and TPOT p95, cost, the
-   price per instance-hour, the error the promise stated and the scope it rests on.
+1. The promise (`feedback.promises`): what a placement was recommended with.
 2. The move: `spec.current` changes to a placement that carries one of them out (by
    `spec.current.recommendationId`, else by instance type, chips per replica and precision) - the
    verification starts, at `spec.current.since` or when first seen (`pending_move`; Pending while
@@ -27,59 +25,15 @@ from typing import Any, Literal
 
 from inferplace.api.clock import rfc3339
 from inferplace.api.spec import InferenceWorkloadSpec
-from inferplace.api.status import (
-    Baseline,
-    InferenceWorkloadStatus,
-    Placement,
-    Promise,
-    Realized,
-    Verification,
-    VerificationRow,
-)
+from inferplace.api.status import Baseline, Promise, Realized, Verification, VerificationRow
 from inferplace.api.types import fixed
 from inferplace.api.vocabulary import duration_seconds
 from inferplace.engine.tco import HOURS_PER_MONTH
+from inferplace.feedback.promises import matches
 from inferplace.metrics.observation import Observation
 
 CHECK_BOUNDS = (0.2, 5.0)  # a single check's ratio (corrections are bounded again, tighter)
 Metric = Literal["throughputPerReplica", "ttftP95", "tpotP95"]
-
-
-def promise_of(p: Placement, made_at: str) -> Promise | None:
-    """What a self-hosted placement in a status promises (None for an API or an incomplete placement)."""
-    c = p.confidence
-    price = p.cost_breakdown.price if p.cost_breakdown else None
-    if (p.kind != "self-hosted" or p.id is None or p.projected is None or price is None or p.instance_type is None
-            or p.replicas is None or p.instances is None or p.chips_per_replica is None or p.weight_precision is None
-            or c.group is None or c.scope is None or c.error_p90_pct is None):
-        return None
-    served = float(p.projected.output_tokens_per_second) * float(p.projected.utilization)
-    return Promise(
-        id=p.id, summary=p.summary, node_pool=p.node_pool, instance_type=p.instance_type,
-        chips_per_replica=p.chips_per_replica, weight_precision=p.weight_precision, replicas=p.replicas,
-        instances=p.instances, output_tokens_per_second_per_replica=fixed(served / p.replicas, 3),
-        ttft_p95_ms=p.projected.ttft_p95_ms, tpot_p95_ms=p.projected.tpot_p95_ms,
-        cost_per_million_output_tokens=p.cost_per_million_output_tokens, monthly_cost=p.monthly_cost,
-        usd_per_instance_hour=price.usd_per_hour, savings_percent_range=c.savings_percent_range,
-        error_p90_pct=c.error_p90_pct, group=c.group, scope=c.scope, made_at=made_at)
-
-
-def promises_of(st: InferenceWorkloadStatus, made_at: str) -> list[Promise]:
-    """The recommendation's and the self-hosted alternatives' promises, in that order."""
-    placed = [st.recommendation, *st.alternatives] if st.recommendation else []
-    out = [q for p in placed if p is not None and (q := promise_of(p, made_at)) is not None]
-    return out[:8]
-
-
-def _matches(spec: InferenceWorkloadSpec, promise: Mapping[str, Any]) -> bool:
-    cur = spec.current
-    if cur is None:
-        return False
-    if cur.recommendation_id is not None:
-        return bool(promise.get("id") == cur.recommendation_id)
-    return bool(promise.get("instanceType") == cur.instance_type.lower()
-                and promise.get("chipsPerReplica") == cur.chips_per_replica
-                and promise.get("weightPrecision") == spec.model.weight_precision)
 
 
 def _time(text: str) -> datetime:
@@ -101,7 +55,7 @@ def in_progress(spec: InferenceWorkloadSpec, previous: Mapping[str, Any] | None)
         v = Verification.model_validate(raw)
     except ValueError:
         return None
-    return v if _matches(spec, v.promise.model_dump(by_alias=True)) else None
+    return v if matches(spec, v.promise.model_dump(by_alias=True)) else None
 
 
 def pending_move(spec: InferenceWorkloadSpec, previous: Mapping[str, Any] | None, now: datetime) -> Move | None:
@@ -117,7 +71,7 @@ def pending_move(spec: InferenceWorkloadSpec, previous: Mapping[str, Any] | None
                                                                       cur.chips_per_replica):
         return None  # the placement the last evaluation already had: no move
     for raw in prev.get("promises") or []:
-        if isinstance(raw, dict) and _matches(spec, raw):
+        if isinstance(raw, dict) and matches(spec, raw):
             try:
                 promise = Promise.model_validate(raw)
             except ValueError:
@@ -133,17 +87,23 @@ def baseline_of(previous: Mapping[str, Any] | None, before: Observation | None) 
     if not isinstance(cur, dict) or not cur.get("instanceType") or not cur.get("instances"):
         return None
     price = ((cur.get("costBreakdown") or {}).get("price") or {}).get("usdPerHour")
-    instances = int(cur["instances"])
-    monthly = float(price) * instances * HOURS_PER_MONTH if price is not None else None
+    return baseline(str(cur["instanceType"]), int(cur["instances"]), float(price) if price is not None else None,
+                    before)
+
+
+def baseline(instance_type: str, instances: int, usd_per_hour: float | None, before: Observation | None) -> Baseline:
+    """The placement a move replaced (its instance bill at `usd_per_hour`), and Prometheus before the move."""
+    monthly = usd_per_hour * instances * HOURS_PER_MONTH if usd_per_hour is not None else None
 
     def ms(x: float | None) -> str | None:
         return fixed(x * 1e3, 1) if x is not None and math.isfinite(x) else None
 
+    tokens = before.output_tokens_per_second if before is not None else None
     return Baseline(
-        instance_type=str(cur["instanceType"]), instances=instances, usd_per_instance_hour=price,
+        instance_type=instance_type, instances=instances,
+        usd_per_instance_hour=fixed(usd_per_hour, 4) if usd_per_hour is not None else None,
         monthly_instance_cost=fixed(monthly, 2) if monthly is not None else None,
-        output_tokens_per_second=(fixed(before.output_tokens_per_second, 3) if before is not None
-                                  and before.output_tokens_per_second is not None else None),
+        output_tokens_per_second=fixed(tokens, 3) if tokens is not None else None,
         ttft_p95_ms=ms(before.ttft_p95_s) if before else None, tpot_p95_ms=ms(before.tpot_p95_s) if before else None,
         window_end=rfc3339(datetime.fromtimestamp(before.time, UTC)) if before else None)
 
@@ -238,4 +198,4 @@ def _realized(promise: Promise, baseline: Baseline | None, tokens_per_s: float, 
                     monthly_savings=fixed(before - monthly, 2) if before is not None else None)
 
 
-__all__ = ["Move", "Outcome", "baseline_of", "in_progress", "pending_move", "promise_of", "promises_of", "verify"]
+__all__ = ["Move", "Outcome", "baseline", "baseline_of", "in_progress", "pending_move", "verify"]

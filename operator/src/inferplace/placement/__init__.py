@@ -17,19 +17,26 @@ from inferplace.catalog import Catalog
 from inferplace.placement.calibration import Calibration
 from inferplace.placement.confidence import assess
 from inferplace.placement.report import PlotPoint, Report, build_report
-from inferplace.placement.search import Outcome, search
+from inferplace.placement.search import Choice, Outcome, search
 from inferplace.placement.settings import DEFAULTS, Settings
 from inferplace.placement.workload import RegionDefault, Workload, WorkloadError, resolve
 from inferplace.pricing import PriceBook
 
-__all__ = ["PlotPoint", "RegionDefault", "Report", "Workload", "WorkloadError", "recommend", "report", "resolve"]
+__all__ = ["PlotPoint", "RegionDefault", "Report", "Workload", "WorkloadError", "recommend", "report",
+           "report_with", "resolve"]
 
 
 def report(o: Outcome, cat: Catalog, now: datetime, generation: int | None = None,
            settings: Settings = DEFAULTS) -> Report:
     """The status of one outcome: its alternatives, each assessed, formatted."""
-    alternatives = o.alternatives(settings.report.max_alternatives)
-    shown = ([o.chosen] if o.chosen else []) + alternatives
+    return report_with(o, o.alternatives(settings.report.max_alternatives), cat, now, generation, settings)
+
+
+def report_with(o: Outcome, alternatives: Sequence[Choice], cat: Catalog, now: datetime,
+                generation: int | None = None, settings: Settings = DEFAULTS) -> Report:
+    """The status of one outcome with the alternatives given (e.g. the placement a team already runs)."""
+    shown = ([o.chosen] if o.chosen else []) + [a for a in alternatives if a is not o.chosen]
+    alternatives = shown[1:] if o.chosen else shown
     today = now.astimezone(UTC).date()
     estimates = assess(o, shown, cat, today, settings.confidence, settings.pricing.max_age_days)
     return build_report(o, alternatives, estimates, cat, now, generation, settings.pricing.max_age_days)
