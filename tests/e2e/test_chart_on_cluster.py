@@ -15,8 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import kubernetes
 import pytest
 import yaml
+
+from inferplace.controller.corrections_store import ConfigMapCorrections
+from inferplace.feedback.corrections import Check
 
 from ..support.chart import VALUES, render, values_of
 from ..support.ports import free_port
@@ -101,12 +105,19 @@ def test_the_operator_does_its_job_with_exactly_the_charts_rbac(cluster: Cluster
         docs = render(values, name="inferplace", namespace=release_namespace)
         rbac = [d for d in docs if d["kind"] in ("ServiceAccount", "Role", "RoleBinding")]
         assert {d["kind"] for d in rbac} == {"ServiceAccount", "Role", "RoleBinding"}
+        # the fleet's verification checks: a ConfigMap in the release namespace, its Role for that one only
+        store = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-corrections"))
+        rbac.append(store)
         cluster.kubectl("apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(rbac))
         sa = next(d["metadata"]["name"] for d in rbac if d["kind"] == "ServiceAccount")
         kubeconfig = _token_kubeconfig(cluster, release_namespace, sa, tmp_path / "sa.kubeconfig")
 
         # What the role does not grant is refused, with the token and by the API server's own answer.
+        name = store["metadata"]["name"]
         for verb, what, ns in (("get", "secrets", watched), ("list", "configmaps", watched),
+                               ("list", "configmaps", release_namespace), ("create", "configmaps", release_namespace),
+                               ("update", "configmaps/other", release_namespace), ("delete", f"configmaps/{name}",
+                                                                                    release_namespace),
                                ("update", "inferenceworkloads.inferplace.io", watched),
                                ("delete", "inferenceworkloads.inferplace.io", watched),
                                ("list", "inferenceworkloads.inferplace.io", "default"),
@@ -119,6 +130,9 @@ def test_the_operator_does_its_job_with_exactly_the_charts_rbac(cluster: Cluster
                      ("patch", "inferenceworkloads.inferplace.io", "--subresource=status"), ("create", "events")):
             can = _as(cluster, kubeconfig, "auth", "can-i", *args, "-n", watched)
             assert can.stdout.strip() == "yes", (args, can.stdout, can.stderr)
+        for verb in ("get", "update"):
+            can = _as(cluster, kubeconfig, "auth", "can-i", verb, f"configmaps/{name}", "-n", release_namespace)
+            assert can.stdout.strip() == "yes", (verb, can.stdout, can.stderr)
 
         # The operator with that token only: it evaluates a workload, writes status and an Event.
         log = tmp_path / "operator.log"
@@ -126,6 +140,7 @@ def test_the_operator_does_its_job_with_exactly_the_charts_rbac(cluster: Cluster
         env = os.environ | {"KUBECONFIG": str(kubeconfig)}
         cmd = [sys.executable, "-m", "inferplace", "operator", "--namespace", watched, "--interval", "1m",
                "--log-format", "plain", "--metrics-address", f"127.0.0.1:{free_port()}",
+               "--corrections-configmap", f"{release_namespace}/{name}",
                "--liveness", f"http://127.0.0.1:{live_port}/healthz"]
         with log.open("w") as out:
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -139,6 +154,18 @@ def test_the_operator_does_its_job_with_exactly_the_charts_rbac(cluster: Cluster
                 stop(proc)
         text = log.read_text()
         assert "Forbidden" not in text and "403" not in text, text[-4000:]
+        assert "fleet corrections not loaded" not in text, text[-4000:]
+
+        # The corrections store writes its ConfigMap with that token, keeping the chart's labels.
+        client = kubernetes.client.ApiClient(kubernetes.config.new_client_from_config(
+            config_file=str(kubeconfig)).configuration)
+        store = ConfigMapCorrections(client, release_namespace, name, 30.0)
+        check = Check("ada/vllm", 0.6, "2026-12-01T00:00:00Z", f"{watched}/rbac", "0123456789ab")
+        assert store.add(check) == [check] and store.load() == [check]
+        cm = json.loads(cluster.kubectl("get", "configmap", name, "-n", release_namespace, "-o", "json").stdout)
+        assert cm["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+        assert json.loads(cm["data"]["corrections.json"])["ada/vllm"]["factor"] == pytest.approx(0.6)
+        client.close()
     finally:
         cluster.kubectl("delete", "namespace", watched, "--wait=false", check=False)
 

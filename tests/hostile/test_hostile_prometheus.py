@@ -22,7 +22,9 @@ from inferplace.controller.backends import MetricsBackends
 from inferplace.controller.config import OperatorConfig
 from inferplace.controller.reconcile import parse_spec
 from inferplace.controller.runtime import FixedPrices, Runtime
+from inferplace.metrics import MetricsUnavailable, ObserveRequest
 from inferplace.metrics.deadline import Deadline
+from inferplace.metrics.prometheus import PrometheusBackend
 from inferplace.metrics.transport import BoundedSession, TransportFault
 from inferplace.metrics.urls import AllowList
 from inferplace.placement import RegionDefault
@@ -94,6 +96,30 @@ def test_the_fault_is_kept_so_other_workloads_do_not_resend_it() -> None:
         status, took = _evaluate(rt, _spec(h.url), "b")
         assert len(h.requests) == asked and took < 0.5
     assert _metrics(status)["reason"] == "DeadlineExceeded"
+
+
+def test_a_fault_is_kept_30_seconds_not_a_whole_interval() -> None:
+    """A server that failed is asked again half a minute later, however long answers are shared: a Prometheus
+    back up is read at the next evaluation, not an interval later."""
+    clock = [1000.0]
+    with serving(Hostile("ok", status=503)) as h:
+        backend = PrometheusBackend(h.url, timeout_s=2, share_s=1800, monotonic=lambda: clock[0])
+        request = ObserveRequest("vllm", {"namespace": "chat"}, "1h")
+        with pytest.raises(MetricsUnavailable):
+            backend.observe(request)
+        asked = len(h.requests)
+        clock[0] += 29
+        with pytest.raises(MetricsUnavailable):
+            backend.observe(request)
+        assert len(h.requests) == asked  # kept
+        h.status = 200
+        clock[0] += 2
+        obs = backend.observe(request)
+        assert len(h.requests) > asked and obs.requests_per_second is not None
+        asked = len(h.requests)
+        clock[0] += 600
+        backend.observe(request)
+        assert len(h.requests) == asked  # an answer is kept for the interval
 
 
 _RSS_SCRIPT = textwrap.dedent("""

@@ -34,12 +34,13 @@ def scrape_config(targets: list[str], interval_s: int = 1) -> str:
 
 
 @contextmanager
-def running(root: Path, config: str, data: Path | None = None) -> Iterator[str]:
-    """A Prometheus serving `data` (a TSDB directory) with `config`; yields its URL, stops it after."""
+def running(root: Path, config: str, data: Path | None = None, port: int | None = None) -> Iterator[str]:
+    """A Prometheus serving `data` (a TSDB directory) with `config`; yields its URL, stops it after. `port`:
+    one chosen beforehand (a client already configured with the URL), else a free one."""
     binary, _ = binaries()
     root.mkdir(parents=True, exist_ok=True)
     (root / "prom.yml").write_text(config)
-    port = free_port()
+    port = port or free_port()
     data = data or root / "tsdb"
     with (root / "prom.log").open("w") as log:
         proc = subprocess.Popen([binary, f"--config.file={root / 'prom.yml'}", f"--storage.tsdb.path={data}",

@@ -14,6 +14,7 @@ from inferplace.controller.config import OperatorConfig
 from inferplace.controller.kube import ApiUnavailable, Gone
 from inferplace.controller.reconcile import parse_spec
 from inferplace.controller.runtime import DIGEST, ERROR_BACKOFF_S, FixedPrices, Runtime, fingerprint, kept
+from inferplace.feedback.corrections import Check
 from inferplace.metrics import MetricsBackend, MetricsUnavailable, Observation, ObserveRequest
 from inferplace.placement import RegionDefault
 from inferplace.pricing import default_book
@@ -310,3 +311,86 @@ def test_a_future_evaluation_time_in_an_edited_status_does_not_stop_the_heartbea
 
 def _spec_of(body: dict[str, Any]) -> Any:
     return parse_spec(body["spec"])
+
+
+# ---- after a move: the fleet's checks -------------------------------------------------------------
+
+MOVED_FROM = NOW.replace(hour=10)  # two hours before NOW
+
+
+def _traffic(tokens: float, ttft_s: float, tpot_s: float) -> Observation:
+    return Observation("1h", NOW.timestamp(), requests_per_second=2.0, prompt_tokens_mean=500.0,
+                       output_tokens_mean=200.0, output_tokens_per_second=tokens, ttft_p95_s=ttft_s,
+                       tpot_p95_s=tpot_s)
+
+
+class BrokenStore:
+    def load(self) -> list[Check]:
+        return []
+
+    def add(self, check: Check) -> list[Check]:
+        raise RuntimeError("ConfigMap team/c: HTTP 403 Forbidden")
+
+
+def _moved(status: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    p = status["promises"][0]
+    body = _body(metrics={"server": "vllm", "selector": {"namespace": "chat"}}, verification={"settle": "1m"})
+    body["spec"]["current"] = {"instanceType": p["instanceType"], "replicas": p["replicas"],
+                               "chipsPerReplica": p["chipsPerReplica"], "recommendationId": p["id"],
+                               "since": MOVED_FROM.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return body, p
+
+
+def test_a_miss_is_kept_as_a_fleet_check_and_every_other_workload_falls_due(
+        caplog: pytest.LogCaptureFixture) -> None:
+    backend = FakeBackend(answer=_traffic(400.0, 0.1, 0.02))
+    rt, writer, clock = _runtime(backend)
+    rt.seen("ADDED", _body(name="other", uid="u2"))
+    rt.entries["team", "other"].due = clock.t + 300
+    metrics = {"server": "vllm", "selector": {"namespace": "chat"}}
+    before = rt.evaluate_and_write("team", "w", "u1", 1, parse_spec(_body(metrics=metrics)["spec"]), None)
+    body, promise = _moved(before)
+    backend.answer = _traffic(float(promise["outputTokensPerSecondPerReplica"]) * 0.6,
+                              float(promise["ttftP95Ms"]) * 2 / 1e3, float(promise["tpotP95Ms"]) / 1e3)
+    after = rt.evaluate_and_write("team", "w", "u1", 2, parse_spec(body["spec"]), before)
+    assert after["verification"]["state"] == "Missed"
+    assert ("w", "Warning", "PredictionMissed") in writer.events
+    (check,) = rt.corrections_store.load()
+    assert (check.workload, check.scope, check.promise) == ("team/w", promise["scope"], promise["id"])
+    assert check.ratio == pytest.approx(0.6, abs=1e-3)
+    assert rt.entries["team", "other"].due <= clock.t  # evaluated with the correction at once
+    # the baseline was read at the move, the check over the window ending now
+    assert [r.at for r in backend.requests] == [None, None, MOVED_FROM.timestamp()]
+    sample = rt.telemetry.registry.get_sample_value(
+        "inferplace_prediction_ratio", {"namespace": "team", "workload": "w", "metric": "throughputPerReplica",
+                                        "node_pool": promise["nodePool"]})
+    assert sample == pytest.approx(0.6, abs=1e-3)
+    saved = rt.telemetry.registry.get_sample_value("inferplace_realized_savings_dollars",
+                                                   {"namespace": "team", "workload": "w"})
+    assert saved == float(after["verification"]["realized"]["monthlySavings"])
+    # the next evaluation: the verdict stands, no second check, the gauges stay
+    again = rt.evaluate_and_write("team", "w", "u1", 2, parse_spec(body["spec"]), after)
+    assert again["verification"] == after["verification"] and len(rt.corrections_store.load()) == 1
+    rt.seen("DELETED", _body())  # a deleted workload's series go
+    assert rt.telemetry.registry.get_sample_value(
+        "inferplace_prediction_ratio", {"namespace": "team", "workload": "w", "metric": "throughputPerReplica",
+                                        "node_pool": promise["nodePool"]}) is None
+
+
+def test_a_store_that_cannot_write_keeps_the_check_in_memory(caplog: pytest.LogCaptureFixture) -> None:
+    backend = FakeBackend(answer=_traffic(400.0, 0.1, 0.02))
+    rt, _, _ = _runtime(backend)
+    rt.corrections_store = BrokenStore()
+    metrics = {"server": "vllm", "selector": {"namespace": "chat"}}
+    before = rt.evaluate_and_write("team", "w", "u1", 1, parse_spec(_body(metrics=metrics)["spec"]), None)
+    body, promise = _moved(before)
+    backend.answer = _traffic(float(promise["outputTokensPerSecondPerReplica"]) * 0.6,
+                              float(promise["ttftP95Ms"]) * 2 / 1e3, float(promise["tpotP95Ms"]) / 1e3)
+    rt.evaluate_and_write("team", "w", "u1", 2, parse_spec(body["spec"]), before)
+    assert rt.checks is not None and [c.workload for c in rt.checks] == ["team/w"]
+    assert "not stored (ConfigMap team/c: HTTP 403 Forbidden): kept in memory" in caplog.text
+    # and the next evaluation of another workload on the scope is corrected from memory
+    other = rt.evaluate_and_write("team", "x", "u3", 1, parse_spec(_body(name="x")["spec"]), None)
+    lines = [x for p in [other["recommendation"], *other["alternatives"]] if p.get("nodePool") == promise["nodePool"]
+             for x in p["rationale"]]
+    assert any(f"corrected by 1 live check of {promise['scope']}" in x for x in lines), lines

@@ -96,7 +96,9 @@ def test_a_confirmed_move_with_realized_cost_and_savings_by_hand(promised: dict[
     #   1.861 / (400 x 3600) x 1e6 = 1.29236 $ per million output tokens
     #   1.861 x 730 = 1358.53 $/month; the baseline, 1 p5.48xlarge at 55.04 $/h: 55.04 x 730 = 40179.20
     #   saved: 40179.20 - 1358.53 = 38820.67 $/month
-    assert v["realized"] == {"costPerMillionOutputTokens": "1.2924", "monthlyInstanceCost": "1358.53",
+    # promised on the same basis: 1 instance over the promised 400 tokens/s: the same 1.2924
+    assert v["realized"] == {"costPerMillionOutputTokens": "1.2924", "promisedCostPerMillionOutputTokens": "1.2924",
+                             "monthlyInstanceCost": "1358.53",
                              "baselineMonthlyInstanceCost": "40179.20", "monthlySavings": "38820.67"}
     b = v["baseline"]
     assert (b["instanceType"], b["instances"], b["usdPerInstanceHour"]) == ("p5.48xlarge", 1, "55.0400")
@@ -120,6 +122,7 @@ def test_realized_cost_counts_the_instances_running_and_the_tokens_served(promis
     v = r.status["verification"]
     # 2 x 1.861 / (300 x 3600) x 1e6 = 3.44630 $/1M; 2 x 1.861 x 730 = 2717.06 $/month
     assert v["realized"]["costPerMillionOutputTokens"] == "3.4463"
+    assert v["realized"]["promisedCostPerMillionOutputTokens"] == "1.2924"  # 1 x 1.861 / (400 x 3600) x 1e6
     assert v["realized"]["monthlyInstanceCost"] == "2717.06"
     assert v["realized"]["monthlySavings"] == "37462.14"  # 40179.20 - 2717.06
     # 300 tokens/s over 2 replicas = 150 per replica against 400 promised, latency held: capacity not exercised

@@ -337,6 +337,10 @@ class Realized(BaseModel):
 
     model_config = WIRE
     cost_per_million_output_tokens: DecimalText | None = None
+    """Instance hours at the promise's price over the output tokens served."""
+    promised_cost_per_million_output_tokens: DecimalText | None = None
+    """The same on the promise's own figures (its instances and load): like for like with the realized one (the
+    promise's costPerMillionOutputTokens counts every TCO term, not the instance bill alone)."""
     monthly_instance_cost: DecimalText
     baseline_monthly_instance_cost: DecimalText | None = None
     monthly_savings: DecimalText | None = None

@@ -248,8 +248,10 @@ def _table(name: str, v: Verification, source: str, notes: list[str]) -> str:
         lines += ["    " + "  ".join(c.ljust(wd) for c, wd in zip(r, widths, strict=True)).rstrip() for r in rows]
     if v.realized is not None:
         r = v.realized
-        lines.append(f"  realized  ${r.cost_per_million_output_tokens or '-'}/1M output tokens (promised "
-                     f"${p.cost_per_million_output_tokens}); instances ${r.monthly_instance_cost}/month"
+        lines.append(f"  realized  ${r.cost_per_million_output_tokens or '-'}/1M output tokens in instance hours "
+                     f"(promised ${r.promised_cost_per_million_output_tokens or '-'}; "
+                     f"${p.cost_per_million_output_tokens} with every TCO term); "
+                     f"instances ${r.monthly_instance_cost}/month"
                      + (f", baseline ${r.baseline_monthly_instance_cost}, saved ${r.monthly_savings}/month"
                         if r.monthly_savings is not None else ""))
     lines.append(f"  {v.message}")

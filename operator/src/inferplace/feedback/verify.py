@@ -192,7 +192,10 @@ def _realized(promise: Promise, baseline: Baseline | None, tokens_per_s: float, 
     monthly = usd_h * instances * HOURS_PER_MONTH
     per_million = usd_h * instances / (tokens_per_s * 3600.0) * 1e6 if tokens_per_s > 0 else None
     before = float(baseline.monthly_instance_cost) if baseline and baseline.monthly_instance_cost else None
+    promised_tokens = float(promise.output_tokens_per_second_per_replica) * promise.replicas
+    promised = usd_h * promise.instances / (promised_tokens * 3600.0) * 1e6 if promised_tokens > 0 else None
     return Realized(cost_per_million_output_tokens=fixed(per_million, 4) if per_million is not None else None,
+                    promised_cost_per_million_output_tokens=fixed(promised, 4) if promised is not None else None,
                     monthly_instance_cost=fixed(monthly, 2),
                     baseline_monthly_instance_cost=fixed(before, 2) if before is not None else None,
                     monthly_savings=fixed(before - monthly, 2) if before is not None else None)

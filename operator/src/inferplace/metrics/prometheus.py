@@ -57,6 +57,9 @@ ANSWER_FAULTS = (PrometheusApiClientException, AnswerFault, ValueError, KeyError
                  RecursionError, UnicodeDecodeError)
 
 
+FAULT_KEEP_S = 30.0
+
+
 class Unreachable(Exception):  # noqa: N818 - a state, as MetricsUnavailable
     """The server did not answer (connection refused, reset, the budget spent): reading on is pointless."""
 
@@ -147,7 +150,10 @@ class PrometheusBackend:
         with lock:
             now = self.monotonic()
             kept = self._shared.get(what)
-            if kept is None or now - kept.at > self.share_s:
+            # A fault is kept briefly: long enough that a dead server costs one wait per query in a burst of
+            # evaluations, not so long that a server back up is ignored for a whole interval.
+            keep = min(self.share_s, FAULT_KEEP_S) if kept is not None and kept.fault is not None else self.share_s
+            if kept is None or now - kept.at > keep:
                 wall = self.clock().timestamp()
                 try:
                     kept = _Shared(now, wall, value=fetch())
