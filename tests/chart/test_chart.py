@@ -89,20 +89,38 @@ def test_rbac_is_least_privilege(values: Path) -> None:
         for key in ("apiGroups", "resources", "verbs"):
             assert "*" not in r[key], r
         assert "secrets" not in r["resources"], r
-        assert set(r["verbs"]) <= {"get", "list", "watch", "patch", "create"}, r
-        if "update" in r["verbs"] or "delete" in r["verbs"]:
-            pytest.fail(f"write access beyond status and events: {r}")
-    writes = {res for r in rules for res in r["resources"] if {"patch", "create"} & set(r["verbs"])}
-    assert writes == {"inferenceworkloads/status", "events"}
+        assert set(r["verbs"]) <= {"get", "list", "watch", "patch", "create", "update"}, r
+        if "delete" in r["verbs"]:
+            pytest.fail(f"delete granted: {r}")
+        if "update" in r["verbs"]:
+            # the one object the operator replaces: its corrections ConfigMap, named, nothing else
+            assert r["resources"] == ["configmaps"] and r["resourceNames"] == ["inferplace-corrections"], r
+            assert set(r["verbs"]) == {"get", "update"}, r
+    writes = {res for r in rules for res in r["resources"] if {"patch", "create", "update"} & set(r["verbs"])}
+    assert writes == {"inferenceworkloads/status", "events", "configmaps"}
 
 
 def test_namespaced_mode_uses_roles_in_each_namespace() -> None:
     docs = render({"watch": {"allNamespaces": False, "namespaces": ["chat", "rag"]}})
     assert not [d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
-    assert sorted(d["metadata"]["namespace"] for d in docs if d["kind"] == "Role") == ["chat", "rag"]
+    watching = [d for d in docs if d["kind"] == "Role" and not d["metadata"]["name"].endswith("-corrections")]
+    assert sorted(d["metadata"]["namespace"] for d in watching) == ["chat", "rag"]
+    # and one in the release namespace, for the corrections ConfigMap only
+    (store,) = [d for d in docs if d["kind"] == "Role" and d["metadata"]["name"].endswith("-corrections")]
+    assert store["metadata"]["namespace"] == "inferplace"
     container = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["INFERPLACE_NAMESPACES"] == "chat,rag" and "INFERPLACE_ALL_NAMESPACES" not in env
+    assert env["INFERPLACE_CORRECTIONS_CONFIGMAP"] == "inferplace/inferplace-corrections"
+
+
+def test_the_corrections_configmap_can_be_left_to_memory() -> None:
+    docs = render({"verification": {"correctionsConfigMap": False}})
+    assert not [d for d in docs if d["metadata"]["name"].endswith("-corrections")]
+    container = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert "INFERPLACE_CORRECTIONS_CONFIGMAP" not in {e["name"] for e in container["env"]}
+    for r in _rules(docs):
+        assert "configmaps" not in r["resources"], r
 
 
 def test_chart_crd_is_the_generated_one() -> None:

@@ -78,6 +78,15 @@ def test_every_evaluation_keeps_what_its_placements_promised(promised: dict[str,
     assert len({q["id"] for q in promised["promises"]}) == len(promised["promises"]) > 1  # alternatives too
 
 
+def test_a_promise_made_again_unchanged_keeps_when_it_was_first_made(promised: dict[str, Any]) -> None:
+    later = NOW + timedelta(hours=1)
+    again = _eval(_spec(CURRENT), promised, _obs(later), later).status
+    assert again["promises"] == promised["promises"]  # an evaluation that changes nothing writes nothing new
+    busier = Observation("1h", later.timestamp(), **(TRAFFIC | {"requests_per_second": 3.0}))
+    moved = _eval(_spec(CURRENT), promised, busier, later).status["promises"]
+    assert all(p["madeAt"] == "2026-12-01T13:00:00Z" for p in moved)  # new figures: a new promise
+
+
 def test_a_confirmed_move_with_realized_cost_and_savings_by_hand(promised: dict[str, Any]) -> None:
     p = promised["promises"][0]
     spec = _spec(_moved(p, NOW - timedelta(hours=2)))

@@ -25,7 +25,7 @@ from inferplace.api.types import fixed
 from inferplace.api.vocabulary import APPROVAL_ANNOTATION, ConditionType
 from inferplace.catalog import Catalog
 from inferplace.feedback.corrections import Check
-from inferplace.feedback.promises import promises_of
+from inferplace.feedback.promises import dated, promises_of
 from inferplace.feedback.verify import baseline_of, in_progress, pending_move, verify
 from inferplace.metrics import MetricsUnavailable, Observation
 from inferplace.placement import RegionDefault, WorkloadError, report, resolve
@@ -275,7 +275,7 @@ def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: 
     calibration = cal if isinstance(cal, Calibration) else None
     (outcome,) = search([w], cat, book, [calibration], corrections)
     st = report(outcome, cat, now, generation, settings).status
-    st = st.model_copy(update={"promises": promises_of(st, rfc3339(now)) or None})
+    st = st.model_copy(update={"promises": dated(promises_of(st, rfc3339(now)), previous.get("promises")) or None})
     window = obs.window if obs is not None else (spec.metrics.window if spec.metrics and spec.metrics.window
                                                   else "1h")
     verdict = _verification(spec, previous, st, obs, fault, before, now, window)

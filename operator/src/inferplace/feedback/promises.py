@@ -55,6 +55,22 @@ def promises_of(st: InferenceWorkloadStatus, made_at: str) -> list[Promise]:
     return out[:MAX_PROMISES]
 
 
+def dated(promises: list[Promise], previous: Any) -> list[Promise]:
+    """`promises` with the time each was first made: one the previous status already held, figure for
+    figure, keeps its madeAt (so that an evaluation that changes nothing writes nothing)."""
+    before: dict[str, Any] = {}
+    for raw in previous if isinstance(previous, list) else []:
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            before[raw["id"]] = raw
+    out = []
+    for p in promises:
+        old = before.get(p.id)
+        fresh = p.model_dump(mode="json", by_alias=True, exclude_none=True)
+        same = old is not None and isinstance(old.get("madeAt"), str) and {**old, "madeAt": p.made_at} == fresh
+        out.append(p.model_copy(update={"made_at": old["madeAt"]}) if same and old is not None else p)
+    return out
+
+
 def matches(spec: InferenceWorkloadSpec, promise: Mapping[str, Any]) -> bool:
     """Whether spec.current carries `promise` (a promise as the status holds it) out."""
     cur = spec.current
@@ -90,4 +106,4 @@ def _is(o: Outcome, opt: Option, instance_type: str, chips: int, capacity: str) 
     return c.instance.type == instance_type and o.cs.keys[c.row].chips == chips and opt.capacity_type == capacity
 
 
-__all__ = ["MAX_PROMISES", "matches", "promise_for", "promise_of", "promises_of"]
+__all__ = ["MAX_PROMISES", "dated", "matches", "promise_for", "promise_of", "promises_of"]
