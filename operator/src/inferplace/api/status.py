@@ -235,6 +235,28 @@ class TrafficShape(BaseModel):
     multipliers: list[DecimalText] = Field(default=[], max_length=168)
 
 
+class NearestPrice(BaseModel):
+    """A placement without a price where the workload runs, costed at the nearest price that exists."""
+
+    model_config = WIRE
+    region: str = Field(max_length=32)
+    capacity_type: CapacityType
+    usd_per_hour: DecimalText
+    as_of: str = Field(max_length=10)
+    monthly_cost: DecimalText
+    cost_per_million_output_tokens: DecimalText
+
+
+class WhatItTakes(BaseModel):
+    """What a node pool that did not win would take to win (its best instance type)."""
+
+    model_config = WIRE
+    instance_type: str = Field(max_length=64)
+    break_even_usd_per_hour: DecimalText | None = None
+    """The hourly rate per instance at which it would cost what the recommendation costs (None: no rate)."""
+    nearest_price: NearestPrice | None = None
+
+
 class Rejection(BaseModel):
     """Why a node pool (or one instance type) was not recommended."""
 
@@ -243,6 +265,7 @@ class Rejection(BaseModel):
     instance_type: str | None = None
     reason: Reason
     message: str = Field(max_length=2048)
+    what_it_takes: WhatItTakes | None = None
 
 
 class Observed(BaseModel):

@@ -63,10 +63,11 @@ class Option:
 
 @dataclass(frozen=True)
 class CurrentCost:
-    """Today's placement: its engine row, its fleet, and its cost where it has a price."""
+    """Today's placement: its engine row (None: it cannot be modelled), its fleet, and its cost where it
+    has a price. Today's bill needs no engine: instance hours at the price, over the tokens served."""
 
-    candidate: Candidate
-    row: RowResult
+    candidate: Candidate | None
+    row: RowResult | None
     instances: int
     utilization: float
     capacity_tok_s: float
@@ -208,9 +209,11 @@ def cost(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64,
     return costs.total, options
 
 
-def cost_options(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book: PriceBook) -> list[Option]:
+def cost_options(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book: PriceBook,
+                 no_price: dict[int, tuple[NoPrice, ...]] | None = None) -> list[Option]:
     """Every candidate that meets the SLOs, costed for every allowed capacity type in the workload's
-    region, cheapest first; a candidate without any of those prices is recorded as NO_PRICE."""
+    region, cheapest first; a candidate without any of those prices is recorded as NO_PRICE (and in
+    `no_price`, by candidate, with the answers that say where a price exists)."""
     picks: list[Pick] = []
     for ci, c in enumerate(cs.candidates):
         row = rows[c.row]
@@ -221,6 +224,8 @@ def cost_options(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book:
         unpriced = tuple(a.capacity_type for a in missing)
         picks += [Pick(ci, kind, a, unpriced) for kind, a in answers if isinstance(a, Price)]
         if len(missing) == len(w.capacity_types):
+            if no_price is not None:
+                no_price[ci] = tuple(missing)
             cs.fail(c.instance.type, "NO_PRICE", f"meets the SLOs ({cs.keys[c.row].chips} chips per replica), but "
                     + missing_price(missing))
     if not picks:
@@ -242,20 +247,49 @@ def cost_options(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book:
 
 
 def cost_current(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book: PriceBook) -> CurrentCost | None:
-    """Today's placement at today's replica count and capacity type, through the same path."""
-    if cs.current is None or w.current is None:
+    """Today's placement at today's replica count and capacity type, through the same path; one the
+    engine cannot model is still billed (instance hours at its price), with no latency or capacity."""
+    if w.current is None:
         return None
+    price = book.price(w.current.instance.type, w.region, w.current.capacity_type)
+    price_note = None if isinstance(price, Price) else (
+        f"{price.explain()}: savings cannot be computed; supply today's rate with --prices or the "
+        "price-override ConfigMap")
+    replicas = np.array([float(w.current.replicas)])
+    if cs.current is None:
+        return _bill_unmodelled(w, replicas, price, price_note)
     c = cs.candidates[cs.current]
     row = rows[c.row]
-    rate, replicas = np.array([row.rate]), np.array([float(w.current.replicas)])
+    rate = np.array([row.rate])
     sizing = fleet(w, cs, [c], rate, replicas)
     shape = (int(sizing.instances[0]), float(sizing.utilization[0]), float(sizing.capacity_tok_s[0]))
-    price = book.price(c.instance.type, w.region, w.current.capacity_type)
-    if isinstance(price, NoPrice):
-        return CurrentCost(c, row, *shape, None, f"{price.explain()}: savings cannot be computed; supply today's rate "
-                           "with --prices or the price-override ConfigMap")
+    if not isinstance(price, Price):
+        return CurrentCost(c, row, *shape, None, price_note)
     _, (option,) = cost(w, cs, [Pick(cs.current, w.current.capacity_type, price)], rate, replicas, today=True)
     return CurrentCost(c, row, *shape, option, None)
+
+
+# Option.candidate of today's placement when the engine has no row for it (no candidate index).
+NOT_A_CANDIDATE = -1
+
+
+def _bill_unmodelled(w: Workload, replicas: F64, price: Price | NoPrice, price_note: str | None) -> CurrentCost:
+    """Today's fleet where the engine cannot model the chip: the same sizing and cost formulas with an
+    unknown per-replica rate, so the bill counts every instance hour as busy (the idle share is unknown)."""
+    assert w.current is not None
+    inst = w.current.instance
+    sizing = size(np.array([math.nan]), w.demand, w.target_utilization, w.min_replicas,
+                  np.array([float(w.current.chips_per_replica)]),
+                  np.array([float(inst.chips or w.current.chips_per_replica)]), w.output_mean, replicas)
+    instances = int(sizing.instances[0])
+    if not isinstance(price, Price):
+        return CurrentCost(None, None, instances, math.nan, 0.0, None, price_note)
+    costs = monthly_cost(np.array([price.usd_per_hour]), sizing, w.overheads, w.retry_rate, np.zeros(1),
+                         w.engineer_week_cost, w.amortization_months, w.accepted_tok_s)
+    terms = {k: float(getattr(costs, k)[0]) for k in COST_FIELDS}
+    option = Option(NOT_A_CANDIDATE, w.current.capacity_type, price, w.current.replicas, instances, math.nan, 0.0,
+                    terms, float(costs.per_million_tokens[0]), instance_hours=float(sizing.instance_hours[0]))
+    return CurrentCost(None, None, instances, math.nan, 0.0, option, None)
 
 
 def missing_price(answers: Sequence[NoPrice]) -> str:

@@ -21,6 +21,7 @@ from inferplace.api.status import (
     CurrentStatus,
     InferenceWorkloadStatus,
     ManagedApiUse,
+    NearestPrice,
     Placement,
     PriceUsed,
     Projected,
@@ -30,6 +31,7 @@ from inferplace.api.status import (
     TrafficShape,
     placement_id,
 )
+from inferplace.api.status import WhatItTakes as WhatItTakesStatus
 from inferplace.api.types import fixed, money
 from inferplace.api.vocabulary import REASONS
 from inferplace.catalog import Catalog
@@ -41,6 +43,7 @@ from inferplace.placement.cost import BILLED_BY_USE, CurrentCost, Option
 from inferplace.placement.managed import LATENCY_NOT_MODELLED, ManagedOption
 from inferplace.placement.predict import RowResult
 from inferplace.placement.search import Choice, Outcome
+from inferplace.placement.whatif import WhatItTakes
 from inferplace.placement.workload import Workload
 from inferplace.pricing import TERMS, Price
 
@@ -117,7 +120,9 @@ def _current(o: Outcome, today: date, max_age_days: int) -> CurrentStatus | None
     projected = None
     bound = None
     if cur is not None:
-        row, instances = cur.row, cur.instances
+        instances = cur.instances
+    if cur is not None and cur.row is not None:
+        row = cur.row
         slo = (w.ttft_slo_s, w.tpot_slo_s, w.e2e_slo_s)
         peak = float(w.demand.peak)
         replicas = w.current.replicas
@@ -136,6 +141,9 @@ def _current(o: Outcome, today: date, max_age_days: int) -> CurrentStatus | None
             projected = _projected(row.latency, cur.capacity_tok_s, cur.utilization)
             bound = BOUNDS[row.bound]
     option = cur.option if cur is not None else None
+    if option is not None and (cur is None or cur.row is None):
+        notes.append("today's cost: instance hours at the price; latency, capacity and idle share are not modelled "
+                     "(the reason is given before), so every hour counts as busy")
     if cur is not None and cur.price_note:
         notes.append(cur.price_note)
     stale = _stale(option.price, today, max_age_days) if option is not None else None
@@ -402,10 +410,13 @@ def _rejections(o: Outcome, cat: Catalog, chosen: Choice | None, per_family: dic
             opt = hosted
             c = o.cs.candidates[opt.candidate]
             d = (opt.per_million / chosen.per_million - 1) * 100
+            wt = o.what_it_takes.get(c.instance.type)
             out.append(Rejection(node_pool=fam, instance_type=c.instance.type, reason="HIGHER_COST",
                                  message=f"best: {opt.replicas} x {o.cs.keys[c.row].chips} chips on "
                                          f"{opt.instances} {c.instance.type} ({opt.capacity_type}) at "
-                                         f"${opt.per_million:.4f}/1M tokens, {d:+.1f}% vs the recommendation"))
+                                         f"${opt.per_million:.4f}/1M tokens, {d:+.1f}% vs the recommendation"
+                                         + _wins_below(wt),
+                                 what_it_takes=_what_it_takes(wt)))
             continue
         failed = [(t, o.failures[t]) for t in types if t in o.failures]
         if not failed:
@@ -415,12 +426,46 @@ def _rejections(o: Outcome, cat: Catalog, chosen: Choice | None, per_family: dic
         by_msg: dict[str, list[str]] = {}
         for t, f in failed:
             if f.reason == reason:
-                by_msg.setdefault(f.message, []).append(t)
+                by_msg.setdefault(f.message + _at_nearest(o.what_it_takes.get(t)), []).append(t)
         msg = "; ".join(f"{', '.join(ts)}: {m}" for m, ts in by_msg.items())
         single = next(iter(by_msg.values())) if len(by_msg) == 1 else []
+        costed = [wt for t, _ in failed if (wt := o.what_it_takes.get(t)) is not None and wt.nearest is not None]
+        best = min(costed, key=lambda wt: wt.nearest.per_million if wt.nearest else math.inf, default=None)
         out.append(Rejection(node_pool=fam, instance_type=single[0] if len(single) == 1 else None,
-                             reason=reason, message=msg[:2048]))
+                             reason=reason, message=msg[:2048], what_it_takes=_what_it_takes(best)))
     return out[:64]
+
+
+def _wins_below(wt: WhatItTakes | None) -> str:
+    if wt is None:
+        return ""
+    if wt.break_even_usd_per_hour is None:
+        return "; no hourly rate makes it win (its other costs alone exceed the recommendation's)"
+    return f"; it would win at ${wt.break_even_usd_per_hour:,.2f}/h or less per {wt.instance_type}"
+
+
+def _at_nearest(wt: WhatItTakes | None) -> str:
+    """What a placement without a price here would cost at the nearest price, and where it would win."""
+    if wt is None or wt.nearest is None:
+        return ""
+    n, p = wt.nearest, wt.nearest.price
+    return (f"; at the nearest price ({p.region} {p.capacity_type}, ${p.usd_per_hour:,.2f}/h as of "
+            f"{p.as_of.isoformat()}) it would cost ${n.total_cents:,.2f}/month, ${n.per_million:.4f}/1M tokens"
+            + _wins_below(wt))
+
+
+def _what_it_takes(wt: WhatItTakes | None) -> WhatItTakesStatus | None:
+    if wt is None:
+        return None
+    near = None
+    if wt.nearest is not None:
+        p = wt.nearest.price
+        near = NearestPrice(region=p.region, capacity_type=p.capacity_type, usd_per_hour=fixed(p.usd_per_hour, 4),
+                            as_of=p.as_of.isoformat(), monthly_cost=money(wt.nearest.total_cents),
+                            cost_per_million_output_tokens=fixed(wt.nearest.per_million, 4))
+    be = wt.break_even_usd_per_hour
+    return WhatItTakesStatus(instance_type=wt.instance_type, nearest_price=near,
+                             break_even_usd_per_hour=None if be is None else fixed(be, 4))
 
 
 def build_report(o: Outcome, alternatives: Sequence[Choice], estimates: Sequence[Estimate], cat: Catalog,

@@ -22,8 +22,9 @@ from inferplace.placement.candidates import CandidateSet, Failure, enumerate_can
 from inferplace.placement.cost import CurrentCost, Option, cost_current, cost_options
 from inferplace.placement.managed import ManagedOption, managed_options
 from inferplace.placement.predict import RowRequest, RowResult, predict_rows
+from inferplace.placement.whatif import WhatItTakes, what_it_takes
 from inferplace.placement.workload import Workload
-from inferplace.pricing import PriceBook
+from inferplace.pricing import NoPrice, PriceBook
 
 Choice = Option | ManagedOption
 """A recommendable option: a self-hosted placement, or a managed per-token API."""
@@ -45,6 +46,8 @@ class Outcome:
     # never hides the model's own error: both are reported).
     corrections: FleetCorrections | None = None
     uncorrected: dict[int, RowResult] = field(default_factory=dict)
+    # By instance type: what a placement that did not win would take to win (`whatif.py`).
+    what_it_takes: dict[str, WhatItTakes] = field(default_factory=dict)
 
     def correction_of(self, row: int) -> FleetCorrection | None:
         """The fleet correction applied to engine row `row`, if any."""
@@ -124,12 +127,17 @@ def search(workloads: Sequence[Workload], cat: Catalog, book: PriceBook,
     for w, cs, cal, (lo, hi) in zip(workloads, sets, cals, bounds, strict=True):
         rows = results[lo:hi]
         _record_row_failures(w, cs, rows, cat)
-        options = cost_options(w, cs, rows, book)
+        unpriced: dict[int, tuple[NoPrice, ...]] = {}
+        options = cost_options(w, cs, rows, book, unpriced)
         current = cost_current(w, cs, rows, book)
         managed, not_offered = managed_options(w, book.apis, cat)
         mine = {i - lo: r for i, r in without.items() if lo <= i < hi}
-        outcomes.append(Outcome(w, cal, cs, rows, options, current, {**cs.failures, **not_offered}, managed,
-                                corrections, mine))
+        o = Outcome(w, cal, cs, rows, options, current, {**cs.failures, **not_offered}, managed, corrections, mine)
+        chosen = o.chosen
+        losers = [b for b in o.best_per_node_pool().values() if isinstance(b, Option) and b is not chosen]
+        o.what_it_takes.update(what_it_takes(w, cs, rows, losers, unpriced,
+                                             chosen.total_cents if chosen is not None else None))
+        outcomes.append(o)
     return outcomes
 
 

@@ -88,6 +88,8 @@ def one(answer: Answer, top: int) -> str:
     lines += rendered[:2 if cur is not None else 1]
     if cur is not None and cur.meets_slo is False:
         lines += _wrap(f"today: {'; '.join(cur.notes) or 'misses the SLOs at peak'}", " " * 14)
+    elif cur is not None and cur.notes:  # not modelled, no price, a stale price: said where it is read
+        lines += _wrap(f"today: {'; '.join(cur.notes)}", " " * 14)
     if rec is None:
         lines.append("  no priced placement meets the SLOs")
     else:
