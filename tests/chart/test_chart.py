@@ -220,3 +220,34 @@ def test_the_chart_refuses_an_allowed_url_with_credentials_or_a_query(url: str) 
     values["prometheus"]["allowedUrls"] = [url]
     with pytest.raises(Exception, match="allowedUrls"):
         render(values)
+
+
+def test_declared_instance_types_reach_the_operator_through_a_configmap(tmp_path: Path) -> None:
+    from inferplace.catalog import load_catalog  # noqa: PLC0415
+    from inferplace.controller.handlers import _catalog  # noqa: PLC0415
+
+    declared = (CHART.parents[1] / "examples" / "07-trainium3" / "instances.yaml").read_text()
+    values = _values(CHART / "values.yaml")
+    values["instances"] = {"inline": declared, "existingConfigMap": ""}
+    docs = render(values)
+    cm = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-instances"))
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    path = Path(env["INFERPLACE_INSTANCES_FILE"])
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "instances")
+    assert path.parent == Path(mount["mountPath"]) and mount["readOnly"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "instances")
+    assert volume["configMap"]["name"] == cm["metadata"]["name"] and path.name in cm["data"]
+    # What the operator reads from that file: the catalog plus the declared server.
+    local = tmp_path / "instances.yaml"
+    local.write_text(cm["data"][path.name])
+    cfg = config.from_env({"INFERPLACE_INSTANCES_FILE": str(local), "INFERPLACE_NAMESPACES": "team-a"})
+    cat = _catalog(cfg)
+    assert cat.instance("trn3.48xlarge").chips == 16 and "trn3.48xlarge" not in load_catalog().instances
+    # An existing ConfigMap is mounted instead of one the chart writes.
+    values["instances"] = {"inline": "", "existingConfigMap": "team-instances"}
+    docs = render(values)
+    assert not any(d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-instances") for d in docs)
+    vols = one(docs, "Deployment")["spec"]["template"]["spec"]["volumes"]
+    assert next(v for v in vols if v["name"] == "instances")["configMap"]["name"] == "team-instances"

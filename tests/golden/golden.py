@@ -34,9 +34,19 @@ def recommend_text(example: Path, *extra: str, as_of: str = AS_OF) -> tuple[int,
     return code, out.getvalue()
 
 
+# Files an example may carry beside its manifest, and the flag each is passed with (as its README says).
+SIDE_FILES = {"instances.yaml": "--instances", "whatif-rate.yaml": "--prices"}
+
+
+def side_arguments(example: Path) -> list[str]:
+    return [arg for name, flag in SIDE_FILES.items() if (example / name).is_file()
+            for arg in (flag, str(example / name))]
+
+
 def recommend_json(example: Path, as_of: str = AS_OF) -> tuple[int, Any]:
-    """Exit code and the JSON document of `inferplace recommend -f EXAMPLE -o json --as-of AS_OF`."""
-    code, text = recommend_text(example, as_of=as_of)
+    """Exit code and the JSON document of `inferplace recommend -f EXAMPLE -o json --as-of AS_OF` (with the
+    example's own instance types and rates, where it has them)."""
+    code, text = recommend_text(example, *side_arguments(example), as_of=as_of)
     return code, json.loads(text)
 
 

@@ -50,8 +50,18 @@ def test_chip_units_are_sane() -> None:
 
 def test_a_missing_figure_is_absent_and_says_why() -> None:
     a10g = load_catalog().accelerator("a10g")
-    assert "bf16" not in a10g.peak_tflops
-    assert "tensor" in a10g.missing["bf16"].lower()
+    assert "int8" not in a10g.peak_tflops and "fp8" not in a10g.peak_tflops
+    assert "ampere" in a10g.missing["fp8"].lower()
+
+
+def test_a_figure_no_source_states_says_how_it_was_derived() -> None:
+    cat = load_catalog()
+    a10g = cat.accelerator("a10g").peak_tflops["bf16"]
+    assert a10g.derived and "not published" in a10g.derived and "cannot check it" in a10g.derived
+    rtx = cat.accelerator("rtx-pro-6000-server").peak_tflops["bf16"]
+    assert "4,000 AI TOPS" in rtx.derived
+    # A sourced figure is not marked derived.
+    assert not cat.accelerator("b300").peak_tflops["bf16"].derived
 
 
 def test_instance_types_carry_no_prices_and_unmodelled_chips_say_why() -> None:
@@ -61,7 +71,8 @@ def test_instance_types_carry_no_prices_and_unmodelled_chips_say_why() -> None:
         if cat.accelerator_of(inst) is None:
             assert inst.missing and "no sourced" in inst.missing[0], inst.type
     assert cat.instance("p6-b200.48xlarge").chips == 8
-    assert cat.accelerator_of(cat.instance("p6-b300.48xlarge")) is None
+    for newest in ("p6-b300.48xlarge", "g7.2xlarge", "g7e.2xlarge", "g5.12xlarge"):
+        assert cat.accelerator_of(cat.instance(newest)) is not None, newest
 
 
 def test_every_model_in_the_measurements_resolves(data_dir: Path) -> None:

@@ -52,6 +52,14 @@ app.kubernetes.io/component: operator
 {{- end -}}
 {{- end -}}
 
+{{- define "inferplace.instancesConfigMap" -}}
+{{- if .Values.instances.existingConfigMap -}}
+{{- .Values.instances.existingConfigMap -}}
+{{- else if .Values.instances.inline -}}
+{{- printf "%s-instances" (include "inferplace.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The access the operator uses on its own resources: watch them, write their status, post Events. */}}
 {{- define "inferplace.rules" -}}
 - apiGroups: ["inferplace.io"]

@@ -110,6 +110,10 @@ class ModelSpec(BaseModel):
     """KV-cache precision; the weight precision (16-bit for int8/fp4 weights) when omitted."""
     neuron_support: NeuronSupport | None = None
     """Override the Neuron support tier of the family (e.g. `supported` once the team has ported it)."""
+    expert_parallel: bool = False
+    """MoE models: shard the experts whole over a replica's chips (expert parallelism) instead of splitting
+    each (tensor parallelism, the serving stacks' default). Tokens then cross the chip fabric twice per MoE
+    layer, which costs more on a torus (trn1, trn2, inf2) than on a switched fabric (NVSwitch, Trn3)."""
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSpec:

@@ -61,6 +61,10 @@ class Accelerator(BaseModel):
     memory: Figure
     memory_bandwidth: Figure
     interconnect: Figure | None = None
+    # How the chips of one server reach each other: "switched" (NVSwitch, NeuronSwitch, a PCIe switch: any
+    # chip reaches any other in one hop) or "torus" (NeuronLink rings and 2D tori: an all-to-all crosses
+    # several links). It decides what expert parallelism's all-to-all costs.
+    topology: Literal["switched", "torus"] = "switched"
     cores_per_chip: int | None = None
     # Neuron shards a model over NeuronCores, not chips: TP24 on 12 Inferentia2 chips.
     tensor_parallel_ranks_per_chip: int = Field(default=1, ge=1, le=16)

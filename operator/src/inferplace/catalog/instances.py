@@ -15,7 +15,7 @@ class InstanceType(BaseModel):
     type: str = Field(pattern=r"^[a-z0-9-]+\.[0-9a-z]+$")
     family: str
     accelerator: str
-    chips: int | None = Field(default=None, ge=1, le=64)
+    chips: int | None = Field(default=None, ge=1, le=256)  # a 144-chip UltraServer declared by a team
     vcpu: int | None = Field(default=None, ge=1)
     ram_gib: float | None = Field(default=None, gt=0)
     network_gbps: float | None = Field(default=None, gt=0)

@@ -125,6 +125,16 @@ def parse_manifest(doc: Any, index: int, where: str = "") -> tuple[Manifest | No
         return None, describe(exc, InferenceWorkload, prefix=f"{label}: ")
 
 
+# Top-level keys of the files --instances and --prices read: an example directory holds them beside its
+# manifest, and `-f DIR` passes over them (they carry no kind) instead of calling them broken manifests.
+SIDE_FILE_KEYS = frozenset({"instanceTypes", "prices"})
+
+
+def _side_file(doc: object) -> bool:
+    return (isinstance(doc, dict) and "kind" not in doc and "apiVersion" not in doc
+            and bool(SIDE_FILE_KEYS & doc.keys()))
+
+
 def manifests(paths: list[Path]) -> tuple[list[Manifest], list[str]]:
     """Every InferenceWorkload in `paths`, and one line per problem with the others: a broken file or
     document is reported and the rest still answered."""
@@ -142,6 +152,8 @@ def manifests(paths: list[Path]) -> tuple[list[Manifest], list[str]]:
         for d in docs:  # numbered within their file, as `kubectl apply` names them
             if d.problem is not None:
                 problems.append(f"{where}document {d.index + 1}: {d.problem}")
+            elif _side_file(d.value):
+                continue
             elif d.value is not None:
                 manifest, errs = parse_manifest(d.value, d.index, where)
                 problems += errs

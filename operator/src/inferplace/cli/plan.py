@@ -17,9 +17,10 @@ from typing import Any
 
 from inferplace.api.clock import AsOf, rfc3339
 from inferplace.api.errors import terminal_safe
-from inferplace.catalog import CatalogError, load_catalog
+from inferplace.catalog import CatalogError
 from inferplace.cli.as_of import as_of
 from inferplace.cli.inputs import InputError
+from inferplace.cli.instances import catalog_for
 from inferplace.cli.subjects import add_source_arguments, subjects
 from inferplace.rollout import Move, Plan, plan_moves
 from inferplace.rollout.plan import PlanError
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    cat = load_catalog()
+    cat = catalog_for(args)
     clock = as_of(args)
     found, problems = subjects(args, cat, clock)
     plan = plan_moves(found, args.budget_weeks, args.max_moves)

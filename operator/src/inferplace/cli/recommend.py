@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from inferplace.api.clock import AsOf
-from inferplace.catalog import Catalog, CatalogError, load_catalog
+from inferplace.catalog import Catalog, CatalogError
 from inferplace.cli import formatters
 from inferplace.cli.as_of import add_as_of_argument, as_of
 from inferplace.cli.inputs import InputError, manifests
+from inferplace.cli.instances import add_instances_argument, catalog_for
 from inferplace.cli.pricing import add_price_arguments, price_book, region_default
 from inferplace.placement import WorkloadError, recommend
 
@@ -38,6 +39,7 @@ def register(sub: Any) -> None:
     p.add_argument("--plot", type=Path, metavar="FILE.svg|FILE.png",
                    help="draw cost per 1M output tokens against projected TPOT p95 (needs matplotlib)")
     add_price_arguments(p)
+    add_instances_argument(p)
     add_as_of_argument(p)
     p.set_defaults(run=run)
 
@@ -86,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"--top must be >= 0, got {args.top}")
     clock = as_of(args)
     tally = Tally()
-    stream = answers(args, load_catalog(), clock, tally)
+    stream = answers(args, catalog_for(args), clock, tally)
     options = formatters.Options(top=args.top, as_of=clock)
     drawn: list[formatters.Answer] = []  # --plot draws every workload at once: only then are answers kept
     first = next(stream, None)

@@ -25,9 +25,10 @@ import yaml
 from inferplace.api.errors import terminal_safe
 from inferplace.api.resource import NAME_PATTERN
 from inferplace.api.spec import K8S_NAME
-from inferplace.catalog import CatalogError, load_catalog
+from inferplace.catalog import CatalogError
 from inferplace.cli.as_of import as_of
 from inferplace.cli.inputs import InputError, expand, yaml_documents
+from inferplace.cli.instances import catalog_for
 from inferplace.cli.subjects import add_source_arguments, subjects
 from inferplace.rollout import Rendered, RenderError, RenderSettings, render
 from inferplace.rollout.karpenter import Cluster
@@ -94,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.option < 0:
         raise InputError(f"--option must be >= 0, got {args.option}")
     _check_names(args)
-    cat = load_catalog()
+    cat = catalog_for(args)
     found, problems = subjects(args, cat, as_of(args), alternatives=args.option)
     cluster = Cluster(args.cluster_name, args.node_role or f"KarpenterNodeRole-{args.cluster_name}")
     settings = RenderSettings(cluster, args.option, args.approved, args.deployment, args.container)

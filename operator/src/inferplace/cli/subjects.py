@@ -12,6 +12,7 @@ from inferplace.api.spec import K8S_NAME
 from inferplace.catalog import Catalog
 from inferplace.cli.as_of import ENV, add_as_of_argument
 from inferplace.cli.inputs import InputError
+from inferplace.cli.instances import add_instances_argument
 from inferplace.cli.pricing import add_price_arguments
 from inferplace.cli.recommend import Tally, answers
 from inferplace.rollout import Subject
@@ -27,6 +28,7 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", "--namespace", action="append", metavar="NS",
                    help="with --from-cluster: only this namespace (repeatable; default: all you can list)")
     add_price_arguments(p)
+    add_instances_argument(p)
     add_as_of_argument(p)
 
 

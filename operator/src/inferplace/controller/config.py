@@ -48,6 +48,7 @@ class OperatorConfig:
     log_format: str = "json"
     log_level: str = "INFO"
     prices_file: str | None = None
+    instances_file: str | None = None  # instance types the team declares (catalog.declared)
     region: str | None = None  # where workloads without spec.constraints.region are priced
     live_prices: bool = False  # refresh prices from the AWS price APIs
     price_refresh_interval_s: float = 12 * 3600.0
@@ -132,6 +133,9 @@ def add_arguments(p: argparse.ArgumentParser, env: Mapping[str, str] | None = No
     p.add_argument("--prices", dest="prices_file", default=_env("PRICES_FILE", e),
                    help="YAML file of your sourced, dated rates, laid over every other price (the chart mounts a "
                         "ConfigMap here) [INFERPLACE_PRICES_FILE]")
+    p.add_argument("--instances", dest="instances_file", default=_env("INSTANCES_FILE", e),
+                   help="YAML file of instance types (and chips) the catalog lacks, as `inferplace recommend "
+                        "--instances` reads it (the chart mounts a ConfigMap here) [INFERPLACE_INSTANCES_FILE]")
     p.add_argument("--region", default=_env("REGION", e),
                    help="AWS region to price workloads in when their spec.constraints.region is not set (default: "
                         "the price snapshot's, us-east-1) [INFERPLACE_REGION]")
@@ -297,6 +301,7 @@ def from_args(a: argparse.Namespace, env: Mapping[str, str] | None = None) -> Op
                                                                  port_needed=True),
         log_format=a.log_format, log_level=a.log_level,
         prices_file=_readable(a.prices_file, "--prices / INFERPLACE_PRICES_FILE"),
+        instances_file=_readable(a.instances_file, "--instances / INFERPLACE_INSTANCES_FILE"),
         region=_region(a.region),
         live_prices=bool(a.live_prices) if a.live_prices is not None else (
             (_env("LIVE_PRICES", e) or "").lower() in ("1", "true", "yes")),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import kopf
@@ -15,6 +16,7 @@ import kopf
 from inferplace.api import GROUP, PLURAL, VERSION
 from inferplace.api.clock import Clock, system_clock
 from inferplace.catalog import Catalog, load_catalog
+from inferplace.catalog.declared import DeclaredError, read_declared
 from inferplace.controller import config as configuration
 from inferplace.controller.backends import metrics_backends
 from inferplace.controller.corrections_store import ConfigMapCorrections
@@ -78,7 +80,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     clock = system_clock  # the operator's one clock: every status, Event, price age and Prometheus window
     try:
         kube = KubeWriter.connect(cfg.api_timeout_s, cfg.workers, clock)
-        catalog = load_catalog()
+        catalog = _catalog(cfg)
         prices = _prices(cfg, catalog, telemetry, clock)
         backends = metrics_backends(cfg, clock)
     except Exception as exc:
@@ -148,3 +150,14 @@ def probe(memo: kopf.Memo, **_: Any) -> dict[str, float]:
     if runtime is None or why is not None:
         raise RuntimeError(why)  # kopf answers /healthz with 500: the kubelet restarts the pod
     return {"workloads": len(runtime.entries), "queued": runtime.queue.qsize()}
+
+
+def _catalog(cfg: configuration.OperatorConfig) -> Catalog:
+    """The packaged catalog, with the instance types the team declares (--instances) added."""
+    cat = load_catalog()
+    if cfg.instances_file is None:
+        return cat
+    try:
+        return read_declared(Path(cfg.instances_file).read_bytes(), cat)
+    except DeclaredError as exc:
+        raise configuration.ConfigError(f"--instances {cfg.instances_file}: " + "; ".join(exc.problems)) from None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from inferplace.engine.roofline import Hardware, kv_capacity, kv_replication
+from inferplace.engine.roofline import Hardware, a2a_hops, kv_capacity, kv_replication
 from inferplace.engine.serving import (
     Decoder,
     Results,
@@ -73,6 +73,9 @@ class ScenarioArrays:
     # placement, applied to the rows of the same chip generation and serving stack. None: 1 everywhere.
     decode_scale: F64 | None = None
     prefill_scale: F64 | None = None
+    # Expert parallelism (1/0) and whether the chips' fabric is switched (1) or a torus (0). None: off.
+    expert_parallel: F64 | None = None
+    switched: F64 | None = None
 
     def hardware(self, draft: bool = False) -> Hardware:
         e = self.eff
@@ -98,6 +101,8 @@ class ScenarioArrays:
             link_fraction=e.link_fraction,
             moe_fraction=1.0 if e.moe_fraction is None else e.moe_fraction,
             moe_all_experts=0.0 if e.moe_all_experts is None else e.moe_all_experts,
+            expert_parallel=0.0 if self.expert_parallel is None else self.expert_parallel,
+            a2a_hops=1.0 if self.switched is None else a2a_hops(self.switched, self.tp),
         )
 
 

@@ -47,6 +47,11 @@ class Hardware:
     # A compiled static MoE graph multiplies every token through every expert (routing masks the results):
     # its expert FLOPs are all the experts', not the top-k's.
     moe_all_experts: F64 | float = 0.0
+    # Expert parallelism (1) shards a MoE model's experts whole over the chips instead of splitting each:
+    # every MoE layer then sends each token to its experts' chips and back (two all-to-alls) in place of
+    # the MLP's all-reduce. `a2a_hops`: links an all-to-all message crosses (1 on a switched fabric).
+    expert_parallel: F64 | float = 0.0
+    a2a_hops: F64 | float = 1.0
 
 
 @dataclass(frozen=True)
@@ -80,12 +85,26 @@ def kv_capacity(s: ShapeArrays, p: Hardware) -> F64:
     return p.memory * p.tp * (1.0 - p.memory_reserve) - weight_footprint(s, p.weight_bytes)
 
 
+def a2a_hops(switched: F64, chips: F64) -> F64:
+    """Mean links an all-to-all message crosses: one on a switched fabric; on a 2D torus of n chips
+    (a ring up to 4) the mean distance, sqrt(n)/2 (4x4: 2 hops), each hop a link the message occupies."""
+    return np.where(switched > 0, 1.0, np.maximum(1.0, np.sqrt(chips) / 2.0))
+
+
 def _collectives(s: ShapeArrays, p: Hardware, tokens: F64) -> F64:
-    """Two ring all-reduces per layer of `tokens` x hidden activations; zero without TP."""
+    """Two ring all-reduces per layer of `tokens` x hidden activations; zero without TP. With expert
+    parallelism the MoE layers' MLP all-reduce is replaced by a dispatch and a combine all-to-all: each
+    chip sends its share of the tokens (tokens / n) to the top-k experts' chips ((n-1)/n of them remote),
+    every byte occupying `a2a_hops` links; balanced routing is assumed (a hot expert is not modelled)."""
     ring = 2.0 * (p.tp - 1.0) / p.tp
     link = np.where(p.link > 0, p.link * p.link_fraction, np.inf)
     per = p.collective_latency + ring * tokens * s.hidden * ACTIVATION_BYTES / link
-    return np.where(p.tp > 1, 2.0 * s.layers * per, 0.0)
+    allreduce = 2.0 * s.layers * per
+    share = tokens / p.tp * s.top_k * s.hidden * ACTIVATION_BYTES * (p.tp - 1.0) / p.tp
+    a2a = p.collective_latency * p.a2a_hops + share * p.a2a_hops / link
+    ep = (2.0 * s.layers - s.moe_layers) * per + 2.0 * s.moe_layers * a2a
+    total = np.where((np.asarray(p.expert_parallel) > 0) & (s.moe_layers > 0), ep, allreduce)
+    return np.where(p.tp > 1, total, 0.0)
 
 
 def _dense_equivalent(s: ShapeArrays, p: Hardware) -> F64:

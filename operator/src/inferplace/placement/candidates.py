@@ -146,6 +146,7 @@ def scenario_for(w: Workload, acc: Accelerator, key: EngineKey) -> Scenario:
         draft_model=w.draft if key.speculative else None,
         acceptance_rate=w.acceptance_rate if key.speculative else 0.0,
         speculative_tokens=w.speculative_tokens if key.speculative else 0,
+        expert_parallel=w.expert_parallel,
     )
 
 

@@ -20,12 +20,12 @@ from datetime import date
 
 import numpy as np
 
-from inferplace.api.vocabulary import CONFIDENCE_LEVELS, ConfidenceLevel
-from inferplace.catalog import Catalog
+from inferplace.api.vocabulary import CONFIDENCE_LEVELS, ConfidenceLevel, Precision
+from inferplace.catalog import Accelerator, Catalog
 from inferplace.catalog.efficiency import Coverage
 from inferplace.placement.cost import Option, Pick, monthly_totals
 from inferplace.placement.managed import ManagedOption
-from inferplace.placement.scenarios import efficiency_for
+from inferplace.placement.scenarios import compute_dtype, efficiency_for
 from inferplace.placement.search import Choice, Outcome
 from inferplace.placement.settings import DEFAULTS, ConfidenceSettings
 
@@ -166,8 +166,21 @@ def _assess_hosted(o: Outcome, options: Sequence[Option], cat: Catalog, today: d
             level, lowered = min(level + 1, LOWEST), [*lowered, f"price {age} days old (over {max_price_age_days})"]
         if c.accelerator.platform == "neuron" and o.workload.neuron_tier != "supported":
             level, lowered = min(level + 1, LOWEST), [*lowered, f"Neuron support is {o.workload.neuron_tier}"]
-        text = basis.text + (f"; lowered: {', '.join(lowered)}" if lowered else "")
         key = o.cs.keys[c.row]
+        derived = derived_figures(c.accelerator, key.weight_dtype, key.chips)
+        if derived:
+            level, lowered = min(level + 1, LOWEST), [*lowered, f"{c.accelerator.id}'s {' and '.join(derived)} "
+                                                      "derived, not published (see the catalog)"]
+        text = basis.text + (f"; lowered: {', '.join(lowered)}" if lowered else "")
         group, _ = efficiency_for(cat, c.accelerator, key.framework)
         out.append(Estimate(CONFIDENCE_LEVELS[level], rng, text, group, key.scope, basis.p90))
     return out
+
+
+def derived_figures(acc: Accelerator, weight_dtype: Precision, chips: int) -> list[str]:
+    """The figures this placement's prediction rests on that no source states (derived in the catalog)."""
+    used = {f"{compute_dtype(acc, weight_dtype)} peak": acc.peak_tflops.get(compute_dtype(acc, weight_dtype)),
+            "memory bandwidth": acc.memory_bandwidth}
+    if chips > 1:
+        used["interconnect"] = acc.interconnect
+    return [name for name, fig in used.items() if fig is not None and fig.derived]

@@ -35,6 +35,7 @@ from inferplace.api.status import WhatItTakes as WhatItTakesStatus
 from inferplace.api.types import fixed, money
 from inferplace.api.vocabulary import REASONS
 from inferplace.catalog import Catalog
+from inferplace.catalog.declared import DECLARED
 from inferplace.engine import BOUNDS
 from inferplace.engine.tco import HOURS_PER_MONTH, SECONDS_PER_MONTH
 from inferplace.placement.breakeven import CostCurve, break_even, cost_curves
@@ -279,6 +280,8 @@ def _placement(o: Outcome, opt: Option, cur_total: float | None, cat: Catalog, b
     why.append(f"{opt.replicas} replicas x {key.chips} {acc.name}, {per_instance} per {inst.type}: "
                f"{opt.instances} instances; {BOUNDS[row.bound]}-bound at the SLO limit "
                f"({row.rate:.2f} req/s per replica)")
+    if inst.spec_source and inst.spec_source.startswith(DECLARED):
+        why.append(f"{inst.type} is an instance type declared by the team, not the catalog ({inst.spec_source})")
     fix = o.correction_of(c.row)
     if fix is not None:
         plain = o.uncorrected[c.row].rate
@@ -423,14 +426,17 @@ def _rejections(o: Outcome, cat: Catalog, chosen: Choice | None, per_family: dic
             continue
         top = max(REASONS.index(f.reason) for _, f in failed)
         reason = REASONS[top]
+        # What it would take is told once per node pool, for its type cheapest at the nearest price.
+        costed = [wt for t, f in failed if f.reason == reason and (wt := o.what_it_takes.get(t)) is not None
+                  and wt.nearest is not None]
+        best = min(costed, key=lambda wt: wt.nearest.total_cents if wt.nearest else math.inf, default=None)
         by_msg: dict[str, list[str]] = {}
         for t, f in failed:
             if f.reason == reason:
-                by_msg.setdefault(f.message + _at_nearest(o.what_it_takes.get(t)), []).append(t)
+                by_msg.setdefault(f.message, []).append(t)
         msg = "; ".join(f"{', '.join(ts)}: {m}" for m, ts in by_msg.items())
         single = next(iter(by_msg.values())) if len(by_msg) == 1 else []
-        costed = [wt for t, _ in failed if (wt := o.what_it_takes.get(t)) is not None and wt.nearest is not None]
-        best = min(costed, key=lambda wt: wt.nearest.per_million if wt.nearest else math.inf, default=None)
+        msg = (_at_nearest(best) + "; " + msg) if best is not None else msg
         out.append(Rejection(node_pool=fam, instance_type=single[0] if len(single) == 1 else None,
                              reason=reason, message=msg[:2048], what_it_takes=_what_it_takes(best)))
     return out[:64]
@@ -449,8 +455,8 @@ def _at_nearest(wt: WhatItTakes | None) -> str:
     if wt is None or wt.nearest is None:
         return ""
     n, p = wt.nearest, wt.nearest.price
-    return (f"; at the nearest price ({p.region} {p.capacity_type}, ${p.usd_per_hour:,.2f}/h as of "
-            f"{p.as_of.isoformat()}) it would cost ${n.total_cents:,.2f}/month, ${n.per_million:.4f}/1M tokens"
+    return (f"{wt.instance_type} at the nearest price ({p.region} {p.capacity_type}, ${p.usd_per_hour:,.2f}/h as "
+            f"of {p.as_of.isoformat()}) would cost ${n.total_cents:,.2f}/month, ${n.per_million:.4f}/1M tokens"
             + _wins_below(wt))
 
 

@@ -47,6 +47,7 @@ class Scenario:
     draft_model: ModelArch | None = None
     acceptance_rate: float = 0.0
     speculative_tokens: int = 0
+    expert_parallel: bool = False  # a MoE model's experts sharded whole over the chips (see engine.roofline)
 
 
 def compute_dtype(acc: Accelerator, weight_dtype: Precision) -> Precision:
@@ -109,7 +110,7 @@ _HARDWARE = ("peak", "dpeak", "bw", "link", "mem", "ranks", "wb", "kvb", "dwb",
              "e_bw", "e_pf", "e_dec", "e_ovh", "e_povh", "e_coll", "e_res", "e_link", "e_cap", "e_tail", "e_bucket",
              "e_moe", "e_moe_all")
 # ...and of the scenario itself.
-_OWN = ("tp", "rep", "isl", "osl", "batch", "ttft", "tpot", "k", "alpha", "load")
+_OWN = ("tp", "rep", "isl", "osl", "batch", "ttft", "tpot", "k", "alpha", "load", "ep", "switched")
 _COLUMNS = {name: i for i, name in enumerate(_HARDWARE + _OWN)}
 
 
@@ -154,7 +155,7 @@ def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
         drafts.append(shape(s.draft_model) if s.draft_model else target)
         rows.append((*hw, float(s.chips_per_replica), float(s.replicas), s.input_tokens, s.output_tokens, s.batch,
                      s.ttft_slo_s, s.tpot_slo_s, float(s.speculative_tokens), s.acceptance_rate,
-                     float(LOADS.index(s.load))))
+                     float(LOADS.index(s.load)), float(s.expert_parallel), float(acc.topology == "switched")))
     table = np.array(rows, dtype=np.float64).T.copy()  # one contiguous row per column
 
     def c(name: str) -> F64:
@@ -169,7 +170,7 @@ def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
         weight_bytes=c("wb"), kv_bytes=c("kvb"),
         draft_weight_bytes=c("dwb"), isl=c("isl"), osl=c("osl"), batch=c("batch"),
         load=c("load").astype(np.int64), ttft_slo=c("ttft"), tpot_slo=c("tpot"),
-        spec_k=c("k"), spec_alpha=c("alpha"),
+        spec_k=c("k"), spec_alpha=c("alpha"), expert_parallel=c("ep"), switched=c("switched"),
         eff=Efficiency(
             bw_fraction=c("e_bw"), prefill_fraction=c("e_pf"), decode_fraction=c("e_dec"),
             step_overhead=c("e_ovh"), prefill_overhead=c("e_povh"), collective_latency=c("e_coll"),

@@ -88,6 +88,7 @@ class Workload:
     autoscale: bool = True
     scale_to_zero: bool = False
     lead_time_s: float | None = None  # spec.scaling.scaleUpLeadTime; None: estimated per candidate
+    expert_parallel: bool = False  # spec.model.expertParallel (MoE models only)
     assumptions: tuple[str, ...] = ()
 
     @property
@@ -294,5 +295,6 @@ def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog, region: Region
         scale_to_zero=spec.scaling.scale_to_zero,
         lead_time_s=(float(duration_seconds(spec.scaling.scale_up_lead_time))
                      if spec.scaling.scale_up_lead_time else None),
+        expert_parallel=spec.model.expert_parallel and model.moe is not None,
         assumptions=tuple(assumptions),
     )

@@ -109,6 +109,11 @@ def one(answer: Answer, top: int) -> str:
     if alternatives:
         lines.append("  alternatives (best of each node pool first):")
         lines += rendered[len(rendered) - len(alternatives):]
+        evens = [f"{r.what_it_takes.instance_type} ${float(r.what_it_takes.break_even_usd_per_hour):,.2f}"
+                 for r in s.rejected if r.reason == "HIGHER_COST" and r.what_it_takes is not None
+                 and r.what_it_takes.break_even_usd_per_hour is not None]
+        if evens:
+            lines += _wrap("would win at or below (per instance-hour, all else as priced): " + ", ".join(evens), "  ")
     if s.break_even is not None:
         lines += _wrap(f"break-even: {s.break_even.message}", "  ")
     if s.traffic is not None:
