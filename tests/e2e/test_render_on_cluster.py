@@ -204,3 +204,44 @@ def test_approval_from_the_cluster_end_to_end(cluster: Cluster, operator: Operat
         assert "approve-me" not in line and re.search(r": (no status yet|its status answers generation)", line), line
     assert (plan.returncode == 2) == bool(plan.stderr.strip()), plan.stderr
     assert "approve-me" in plan.stdout
+
+
+def test_a_move_from_gpu_to_neuron_renders_pods_that_can_schedule(cluster: Cluster, tmp_path: Path) -> None:
+    # Example 03 (Mixtral on g6e, vLLM's CUDA image, 4 GPUs a replica) moved to Inferentia2 (its TTFT objective
+    # relaxed so that inf2 qualifies): the patched Deployment, checked by a server-side dry run, asks only for
+    # Neuron devices and runs a Neuron image.
+    name = "mixtral-assistant"
+    meta = {"name": name, "namespace": cluster.namespace}
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
+                  "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "mixtral"}},
+                           "template": {"metadata": {"labels": {"app": "mixtral"}},
+                                        "spec": {"containers": [{
+                                            "name": name, "image": "vllm/vllm-openai:v0.11.0",
+                                            "args": ["--model", "mistralai/Mixtral-8x7B-v0.1",
+                                                     "--tensor-parallel-size", "4"],
+                                            "resources": {"requests": {"nvidia.com/gpu": "4"},
+                                                          "limits": {"nvidia.com/gpu": "4"}}}]}}}}
+    (tmp_path / "deploy.yaml").write_text(yaml.safe_dump(deployment))
+    cluster.kubectl("apply", "-f", str(tmp_path / "deploy.yaml"))
+    doc = yaml.safe_load((ROOT / "examples" / "03-moe-mixtral-8x7b" / "workload.yaml").read_text())
+    doc["metadata"]["namespace"] = cluster.namespace
+    doc["spec"]["slo"]["ttftP95Ms"] = 8000
+    doc["spec"]["constraints"] = {"instanceFamilies": ["inf2"], "managedApis": []}
+    (tmp_path / "w.yaml").write_text(yaml.safe_dump(doc))
+    r = _render("-f", str(tmp_path / "w.yaml"), "--deployments", str(tmp_path / "deploy.yaml"),
+                "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    patch = tmp_path / "out" / cluster.namespace / name / "deployment-patch.yaml"
+    dry = cluster.kubectl("patch", "deployment", name, "-n", cluster.namespace, "--type=strategic",
+                          "--patch-file", str(patch), "--dry-run=server", "-o", "json")
+    pod = json.loads(dry.stdout)["spec"]["template"]["spec"]
+    box = pod["containers"][0]
+    assert box["resources"]["requests"] == {"aws.amazon.com/neuron": "12"}
+    assert box["resources"]["limits"] == {"aws.amazon.com/neuron": "12"}
+    assert "neuron" in box["image"] and box["image"].startswith("public.ecr.aws/neuron/")
+    assert box["args"] == ["--model", "mistralai/Mixtral-8x7B-v0.1", "--tensor-parallel-size", "24"]
+    assert pod["nodeSelector"]["node.kubernetes.io/instance-type"].startswith("inf2.")
+    assert {t["key"] for t in pod["tolerations"]} == {"aws.amazon.com/neuron"}
+    # A dry run changes nothing: today's Deployment is as it was.
+    live = json.loads(cluster.kubectl("get", "deployment", name, "-n", cluster.namespace, "-o", "json").stdout)
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "vllm/vllm-openai:v0.11.0"

@@ -6,6 +6,8 @@ from typing import Any
 
 # For tests of the self-hosted rules: no managed API in the running (Bedrock is on by default).
 SELF_HOSTED: dict[str, Any] = {"managedApis": []}
+# For tests whose arithmetic by hand counts one replica: no redundancy (the default keeps N+1, at least 2).
+ONE_REPLICA: dict[str, Any] = {"minReplicas": 1, "spareReplicas": 0}
 
 CURRENT: dict[str, Any] = {"instanceType": "p5.48xlarge", "replicas": 2, "chipsPerReplica": 1,
                            "capacityType": "on-demand"}

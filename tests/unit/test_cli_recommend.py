@@ -41,7 +41,8 @@ def test_example_recommendation_meets_slos_and_costs_add_up(example: Path) -> No
     rec = obj["status"]["recommendation"]
     for p in [rec, *obj["status"]["alternatives"]]:
         if p["kind"] == "managed-api":  # no latency figure to hold to the SLOs: the output must say so
-            assert "projected" not in p and any("latency not modelled" in r for r in p["rationale"])
+            assert "projected" not in p and any(r.startswith("latency unknown") for r in p["rationale"])
+            assert p is not rec  # an API of unknown latency is never the recommendation
         else:
             assert float(p["projected"]["ttftP95Ms"]) <= float(slo["ttftP95Ms"])
             assert float(p["projected"]["tpotP95Ms"]) <= float(slo["tpotP95Ms"])
@@ -164,14 +165,58 @@ def test_no_feasible_placement_exits_3_with_reasons(tmp_path: Path) -> None:
 
 
 def test_an_api_offered_when_no_chip_meets_the_slos_says_its_latency_is_unknown(tmp_path: Path) -> None:
+    # No chip reaches a 0.2 ms TPOT; Bedrock serves the model but nobody measured its latency: nothing is
+    # known to meet the SLOs, so exit 3, with Bedrock listed (latency unknown) but not recommended.
     doc = workload_doc(model="meta-llama/Llama-3.3-70B-Instruct")
     doc["spec"]["slo"]["tpotP95Ms"] = "0.2"
     r = run_cli("recommend", "-f", str(write_yaml(tmp_path, doc)), "-o", "json")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 3, r.stderr
+    st = json.loads(r.stdout)["status"]
+    assert "recommendation" not in st
+    (api,) = [a for a in st["alternatives"] if a["kind"] == "managed-api"]
+    assert api["nodePool"] == "bedrock" and api["managedApi"]["latency"].startswith("unknown")
+    table = run_cli("recommend", "-f", str(write_yaml(tmp_path, doc)))
+    assert table.returncode == 3 and "? = latency unknown" in table.stdout
+    # Measured by the team, above the objective: the API is rejected with the measured figure.
+    doc["spec"]["measuredApiLatency"] = [{"provider": "bedrock", "ttftP95Ms": 600, "tpotP95Ms": "21.5",
+                                          "source": "llmperf from us-east-1, 2026-11-20"}]
+    st = json.loads(run_cli("recommend", "-f", str(write_yaml(tmp_path, doc)), "-o", "json").stdout)["status"]
+    (rej,) = [x for x in st["rejected"] if x["nodePool"] == "bedrock"]
+    assert rej["reason"] == "SLO_TPOT_UNMET" and "TPOT p95 21.5 ms as measured (llmperf" in rej["message"]
+    # Within the objectives: recommendable, with the measured figures in the status.
+    doc["spec"]["slo"]["tpotP95Ms"] = 60
+    r = run_cli("recommend", "-f", str(write_yaml(tmp_path, doc)), "-o", "json")
     rec = json.loads(r.stdout)["status"]["recommendation"]
-    assert rec["kind"] == "managed-api" and rec["nodePool"] == "bedrock"
-    assert any("whether this API does is not known" in x for x in rec["rationale"])
-    assert rec["managedApi"]["latency"].startswith("not modelled")
+    assert r.returncode == 0 and rec["kind"] == "managed-api"
+    assert (rec["managedApi"]["measuredTtftP95Ms"], rec["managedApi"]["measuredTpotP95Ms"]) == ("600.0", "21.50")
+
+
+def test_managed_apis_flag_replaces_the_specs_list(tmp_path: Path) -> None:
+    doc = workload_doc(model="meta-llama/Llama-3.3-70B-Instruct")
+    f = write_yaml(tmp_path, doc)
+    with_api = json.loads(run_cli("recommend", "-f", str(f), "-o", "json").stdout)["status"]
+    assert any(a["kind"] == "managed-api" for a in with_api["alternatives"])
+    r = run_cli("recommend", "-f", str(f), "-o", "json", "--managed-apis", "none")
+    st = json.loads(r.stdout)["status"]
+    assert r.returncode == 0 and not any(a["kind"] == "managed-api" for a in st["alternatives"])
+    assert not any(x["nodePool"] == "bedrock" for x in st["rejected"])
+    r = run_cli("recommend", "-f", str(f), "--managed-apis", "bedrock,openai")
+    assert r.returncode == 2 and "--managed-apis: 'bedrock,openai': give none or a comma-separated list of" in r.stderr
+    r = run_cli("plan", "--from-cluster", "--managed-apis", "none")
+    assert r.returncode == 2 and "--managed-apis applies to manifests answered here" in r.stderr
+
+
+def test_a_model_name_in_any_case_gives_the_same_answer(tmp_path: Path) -> None:
+    example = ROOT / "examples" / "06-speculative-decoding-llama-3.3-70b" / "workload.yaml"
+    lower = yaml.safe_load(example.read_text())
+    lower["spec"]["model"]["name"] = lower["spec"]["model"]["name"].lower()
+    a = json.loads(run_cli("recommend", "-f", str(example), "-o", "json", "--as-of", "2026-12-01").stdout)["status"]
+    b = json.loads(run_cli("recommend", "-f", str(write_yaml(tmp_path, lower)), "-o", "json", "--as-of",
+                           "2026-12-01").stdout)["status"]
+    assert a == b
+    typo = dict(lower, spec=dict(lower["spec"], model={"name": "meta-llama/llama-3.3-70b-instrct"}))
+    r = run_cli("recommend", "-f", str(write_yaml(tmp_path, typo)))
+    assert r.returncode == 2 and "did you mean: meta-llama/Llama-3.3-70B-Instruct" in r.stderr
 
 
 def test_price_override_file_errors(tmp_path: Path) -> None:

@@ -206,19 +206,24 @@ def test_transition_times_and_events_follow_changes_only() -> None:
 
 
 
+# The team measured Bedrock's latency for its workload: an API is recommended only with such a figure.
+MEASURED_BEDROCK = [{"provider": "bedrock", "ttftP95Ms": 900, "tpotP95Ms": 30,
+                     "source": "llmperf from us-east-1, 2026-11-20"}]
+
+
 def test_an_old_per_token_price_makes_prices_not_current() -> None:
     # Bedrock's Llama 3.3 70B price in the table is from 2025-11-19: over 180 days old on 2026-12-01.
-    spec = workload_doc(model="meta-llama/Llama-3.3-70B-Instruct")["spec"]
+    spec = workload_doc(model="meta-llama/Llama-3.3-70B-Instruct", measuredApiLatency=MEASURED_BEDROCK)["spec"]
     r = evaluate("w", spec, 1, None, None, None)
     assert r.status["recommendation"]["kind"] == "managed-api"
     prices = _conditions(r.status)["PricesCurrent"]
     assert (prices["status"], prices["reason"]) == ("False", "PriceStale")
     assert "per-token price (bedrock on-demand us-east-1, as of 2025-11-19)" in prices["message"]
-    assert "latency is not modelled" in r.status["recommendation"]["rationale"][0]
+    assert any("as measured by the team (llmperf" in why for why in r.status["recommendation"]["rationale"])
 
 
 def test_the_event_for_a_managed_api_names_it() -> None:
-    spec = workload_doc(model="meta-llama/Llama-3.3-70B-Instruct")["spec"]
+    spec = workload_doc(model="meta-llama/Llama-3.3-70B-Instruct", measuredApiLatency=MEASURED_BEDROCK)["spec"]
     r = evaluate("w", spec, 1, None, None, None)
     assert r.event is not None and r.event[1] == "RecommendationChanged"
     assert "bedrock API (on-demand)" in r.event[2] and "None" not in r.event[2]

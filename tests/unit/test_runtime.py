@@ -350,7 +350,8 @@ def test_a_miss_is_kept_as_a_fleet_check_and_every_other_workload_falls_due(
     metrics = {"server": "vllm", "selector": {"namespace": "chat"}}
     before = rt.evaluate_and_write("team", "w", "u1", 1, parse_spec(_body(metrics=metrics)["spec"]), None)
     body, promise = _moved(before)
-    backend.answer = _traffic(float(promise["outputTokensPerSecondPerReplica"]) * 0.6,
+    # Every replica serves 0.6 of what was promised per replica (the fleet: the promised replicas).
+    backend.answer = _traffic(float(promise["outputTokensPerSecondPerReplica"]) * promise["replicas"] * 0.6,
                               float(promise["ttftP95Ms"]) * 2 / 1e3, float(promise["tpotP95Ms"]) / 1e3)
     after = rt.evaluate_and_write("team", "w", "u1", 2, parse_spec(body["spec"]), before)
     assert after["verification"]["state"] == "Missed"

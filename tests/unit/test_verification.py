@@ -15,7 +15,7 @@ from inferplace.feedback.corrections import BOUNDS, Check, corrections, from_jso
 from inferplace.metrics import MetricsUnavailable, Observation
 from inferplace.placement.calibration import FleetCorrection, FleetCorrections
 
-from ..support.manifests import CURRENT, SELF_HOSTED, workload_doc
+from ..support.manifests import CURRENT, ONE_REPLICA, SELF_HOSTED, workload_doc
 from .test_reconcile import BOOK, CAT, REGION
 
 pytestmark = pytest.mark.unit
@@ -33,7 +33,7 @@ def _obs(at: datetime, tokens_per_s: float | None = 400.0, ttft_s: float = 0.15,
 
 
 def _spec(current: dict[str, Any], settle: str = "1m") -> dict[str, Any]:
-    spec: dict[str, Any] = workload_doc(current=current, constraints=SELF_HOSTED)["spec"]
+    spec: dict[str, Any] = workload_doc(current=current, constraints=SELF_HOSTED | ONE_REPLICA)["spec"]
     spec["metrics"] = {"server": "vllm"}
     spec["verification"] = {"settle": settle}
     return spec

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from inferplace.api.types import WIRE, Dec, wire_with_rules
+from inferplace.api.types import PLAIN_TEXT, WIRE, Dec, wire_with_rules
 from inferplace.api.vocabulary import (
     DURATION_PATTERN,
     LABEL_NAME_PATTERN,
@@ -228,8 +228,12 @@ class Constraints(BaseModel):
     """Weight precisions the team accepts (a change is a quality change to validate); the current one when omitted."""
     region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$", max_length=32)
     """AWS region; prices from another region are flagged in the rationale."""
-    min_replicas: int = Field(default=1, ge=1, le=10_000)
-    """Replicas to keep while serving (an autoscaled fleet never goes below it; scale-to-zero only in idle hours)."""
+    min_replicas: int | None = Field(default=None, ge=1, le=10_000)
+    """Replicas to keep while serving (an autoscaled fleet never goes below it; scale-to-zero only in idle hours);
+    2 when omitted, so that one lost replica or node does not stop the service."""
+    spare_replicas: int | None = Field(default=None, ge=0, le=100)
+    """Replicas beyond what the peak needs, so that losing as many still carries it within the SLOs (N+1); 1 when
+    omitted, 0 for none."""
     max_migration_weeks: Dec | None = Field(default=None, ge=0, le=520)
     """Reject targets whose migration needs more engineer-weeks than this."""
     managed_apis: list[ManagedApi] | None = Field(default=None, max_length=5)
@@ -286,6 +290,17 @@ class SpeculativeDecoding(BaseModel):
     acceptance_rate: Dec = Field(gt=0, lt=1)
     """Probability that the target accepts one drafted token."""
     num_speculative_tokens: int = Field(ge=1, le=16)
+
+
+class MeasuredApiLatency(BaseModel):
+    """A managed API's latency for this workload as the team measured it (p95, at its prompt and output lengths)."""
+
+    model_config = WIRE
+    provider: ManagedApi
+    ttft_p95_ms: Dec = Field(gt=0, le=600_000)
+    tpot_p95_ms: Dec = Field(gt=0, le=600_000)
+    source: str = Field(min_length=3, max_length=512, pattern=PLAIN_TEXT)
+    """How and where it was measured (load tool, region, date), e.g. "llmperf from us-east-1, 2026-11-20"."""
 
 
 class Metrics(BaseModel):
@@ -350,3 +365,6 @@ class InferenceWorkloadSpec(BaseModel):
     """How a move to a recommended placement is verified (the operator, from spec.metrics)."""
     serving: Serving | None = None
     """The serving Deployment and container, for the rendered patch (else `render --deployment/--container`)."""
+    measured_api_latency: list[MeasuredApiLatency] = Field(default=[], max_length=5)
+    """Managed APIs' latency as measured by the team. An API is recommended only where its latency is known to meet
+    the SLOs; without a figure it is listed as an alternative with its latency unknown."""

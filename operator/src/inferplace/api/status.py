@@ -19,6 +19,7 @@ from inferplace.api.vocabulary import (
     CapacityType,
     ConditionType,
     ConfidenceLevel,
+    Limit,
     ManagedApi,
     Precision,
     PriceProvider,
@@ -168,7 +169,9 @@ class ManagedApiUse(BaseModel):
     age_days: int = Field(ge=0)
     source: str = Field(max_length=512)
     latency: str = Field(max_length=256)
-    """What is known of its latency: not modelled unless a sourced figure exists."""
+    """What is known of its latency: unknown unless the team measured it (spec.measuredApiLatency)."""
+    measured_ttft_p95_ms: DecimalText | None = None
+    measured_tpot_p95_ms: DecimalText | None = None
 
 
 class Placement(BaseModel):
@@ -207,6 +210,9 @@ class Placement(BaseModel):
     migration_weeks: DecimalText
     confidence: Confidence
     bound: Bound | None = None
+    """What a decode step's time is spent on at the SLO limit (memory bandwidth, compute, ...)."""
+    limit: Limit | None = None
+    """What stops a replica taking more requests within the SLOs: an objective, the batch limit, KV memory."""
     rationale: list[Annotated[str, Field(max_length=1024)]] = Field(default=[], max_length=16)
 
 

@@ -25,6 +25,9 @@ from pydantic_core import CoreSchema
 # billion-dollar bill); beyond it nothing the model computes is meaningful, and the CRD refuses it too.
 DECIMAL_PATTERN = r"^[0-9]{1,15}(\.[0-9]{1,9})?$"
 MAX_INTEGER = 10**15 - 1
+# Text a user writes that reaches a table, a status or a log: C0/C1 controls and bidirectional overrides (which a
+# terminal would act on) are refused.
+PLAIN_TEXT = r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$"
 _DECIMAL_RE = re.compile(DECIMAL_PATTERN)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Literal, get_args
 
-from inferplace.engine import BOUNDS, Bound
+from inferplace.engine import BOUNDS, LIMITS, Bound, Limit
 
 Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
 """Weight or KV-cache data type."""
@@ -97,6 +97,7 @@ __all__ = [
     "DEFAULT_MANAGED_APIS",
     "DURATION_PATTERN",
     "LABEL_NAME_PATTERN",
+    "LIMITS",
     "MANAGED_APIS",
     "PRECISIONS",
     "PRICE_PROVIDERS",
@@ -105,6 +106,7 @@ __all__ = [
     "CapacityType",
     "ConditionType",
     "ConfidenceLevel",
+    "Limit",
     "ManagedApi",
     "MetricsServer",
     "NeuronSupport",

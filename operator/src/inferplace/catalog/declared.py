@@ -36,14 +36,13 @@ from pydantic import BaseModel, Field, ValidationError
 
 from inferplace.api.documents import MAX_BYTES, documents
 from inferplace.api.errors import describe
-from inferplace.api.types import WIRE, Dec
+from inferplace.api.types import PLAIN_TEXT, WIRE, Dec
 from inferplace.api.vocabulary import Precision
 from inferplace.catalog.accelerators import Accelerator, Figure
 from inferplace.catalog.instances import InstanceType
 from inferplace.catalog.registry import Catalog
 
 DECLARED = "declared by the user"  # how a declared instance type's spec_source begins
-PLAIN_TEXT = r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$"
 Topology = Literal["switched", "torus"]
 
 

@@ -16,9 +16,10 @@ from inferplace.catalog.models import ModelArch, load_models
 __all__ = ["Catalog", "CatalogError", "load_catalog"]
 
 
-def _hint(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name.lower(), known, n=3, cutoff=0.6)
-    return f" (did you mean: {', '.join(close)}?)" if close else ""
+def _hint(name: str, known: dict[str, str]) -> str:
+    """Close matches of `name` (compared lower-cased), each spelled as the catalog spells it."""
+    close = difflib.get_close_matches(name.strip().lower(), list(known), n=3, cutoff=0.6)
+    return f" (did you mean: {', '.join(known[c] for c in close)}?)" if close else ""
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,20 @@ class Catalog:
             out.setdefault(inst.family, []).append(inst.type)
         return out
 
+    @cached_property
+    def model_names(self) -> dict[str, str]:
+        """Every model id and alias, lower-cased, to its spelling in the catalog (Hugging Face's)."""
+        return {key.lower(): key for arch in self.models.values() for key in (arch.id, *arch.aliases)}
+
     def model(self, name: str) -> ModelArch:
         arch = self.models.get(name.strip().lower())
         if arch is None:
-            raise CatalogError(f"unknown model {name!r}{_hint(name, list(self.models))}")
+            raise CatalogError(f"unknown model {name!r}{_hint(name, self.model_names)}")
         return arch
+
+    def canonical_model_name(self, name: str) -> str:
+        """`name` as the catalog spells it (ids and aliases match whatever the case); unknown: as written."""
+        return self.model_names.get(name.strip().lower(), name.strip())
 
     def accelerator(self, name: str) -> Accelerator:
         key = name.strip().lower()
@@ -54,7 +64,7 @@ class Catalog:
     def instance(self, name: str) -> InstanceType:
         inst = self.instances.get(name.strip().lower())
         if inst is None:
-            raise CatalogError(f"unknown instance type {name!r}{_hint(name, list(self.instances))}")
+            raise CatalogError(f"unknown instance type {name!r}{_hint(name, {t: t for t in self.instances})}")
         return inst
 
     def check_references(self) -> None:

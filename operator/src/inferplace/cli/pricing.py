@@ -6,7 +6,10 @@ import argparse
 import datetime
 import re
 from pathlib import Path
+from typing import cast
 
+from inferplace.api.spec import InferenceWorkloadSpec
+from inferplace.api.vocabulary import MANAGED_APIS, ManagedApi
 from inferplace.catalog import Catalog
 from inferplace.cli.inputs import InputError, read_bytes
 from inferplace.placement import RegionDefault
@@ -22,6 +25,30 @@ def add_price_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prices", type=Path, metavar="FILE.yaml",
                    help="your rates (negotiated, savings plans, prices no public source has), laid over every "
                         "other price; see README")
+    p.add_argument("--managed-apis", type=managed_apis, metavar="NAME,...|none",
+                   help=f"per-token APIs to weigh against self-hosting, replacing each spec's "
+                        f"constraints.managedApis ({', '.join(MANAGED_APIS)}; none for none)")
+
+
+def managed_apis(text: str) -> tuple[ManagedApi, ...]:
+    """`--managed-apis`: a comma-separated list of per-token APIs, or none."""
+    if text.strip().lower() == "none":
+        return ()
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in MANAGED_APIS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"{text[:80]!r}: give none or a comma-separated list of "
+                                         f"{', '.join(MANAGED_APIS)}")
+    return tuple(dict.fromkeys(cast(ManagedApi, n) for n in names))
+
+
+def with_cli_choices(args: argparse.Namespace, spec: InferenceWorkloadSpec) -> InferenceWorkloadSpec:
+    """The spec as the CLI's flags ask to answer it (`--managed-apis` replaces spec.constraints.managedApis);
+    the manifest itself is printed as written."""
+    apis: tuple[ManagedApi, ...] | None = getattr(args, "managed_apis", None)
+    if apis is None:
+        return spec
+    return spec.model_copy(update={"constraints": spec.constraints.model_copy(update={"managed_apis": list(apis)})})
 
 
 def price_book(args: argparse.Namespace, cat: Catalog, today: datetime.date) -> PriceBook:

@@ -21,7 +21,7 @@ from inferplace.cli import formatters
 from inferplace.cli.as_of import add_as_of_argument, as_of
 from inferplace.cli.inputs import InputError, manifests
 from inferplace.cli.instances import add_instances_argument, catalog_for
-from inferplace.cli.pricing import add_price_arguments, price_book, region_default
+from inferplace.cli.pricing import add_price_arguments, price_book, region_default, with_cli_choices
 from inferplace.placement import WorkloadError, recommend
 
 EXIT_OK, EXIT_USAGE, EXIT_NO_PLACEMENT = 0, 2, 3
@@ -73,7 +73,7 @@ def answers(args: argparse.Namespace, cat: Catalog, clock: AsOf, tally: Tally) -
     tally.problems += problems
     for start in range(0, len(found), CHUNK):
         chunk = found[start:start + CHUNK]
-        items = [(m.workload.metadata.name, m.workload.spec) for m in chunk]
+        items = [(m.workload.metadata.name, with_cli_choices(args, m.workload.spec)) for m in chunk]
         for m, res in zip(chunk, recommend(items, cat, book, clock(), region), strict=True):
             if isinstance(res, WorkloadError):
                 tally.problems += [f"{m.label}: {p}" for p in res.problems]

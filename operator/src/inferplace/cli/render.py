@@ -51,8 +51,10 @@ def register(sub: Any) -> None:
     p.add_argument("--deployment", help="the serving Deployment (default: spec.serving.deployment)")
     p.add_argument("--container", help="its serving container (default: spec.serving.container)")
     p.add_argument("--deployments", type=Path, action="append", metavar="FILE|DIR",
-                   help="today's Deployment manifests: their container args are kept, only the tensor-parallel "
-                        "flag is changed")
+                   help="today's Deployment manifests: their container args are kept, only the flags the placement "
+                        "needs (tensor-parallel size, quantization, speculative decoding) are changed")
+    p.add_argument("--image", help="the serving image the pods run (default: today's on the same platform, else the "
+                                   "platform's documented default; see README)")
     p.set_defaults(run=run)
 
 
@@ -75,6 +77,8 @@ _NAME_RULES = (
      "an EKS cluster name (letters, digits, '-' and '_', starting with a letter or digit) or a ${VAR} placeholder"),
     ("node_role", "--node-role", re.compile(r"^[\w+=,.@-]+$", re.ASCII), 64,
      "an IAM role name (letters, digits and +=,.@_-) or a ${VAR} placeholder"),
+    ("image", "--image", re.compile(r"^[a-z0-9][a-z0-9._/:@-]*$"), 512,
+     "a container image reference (registry/repository:tag or @sha256:digest, lowercase)"),
 )
 
 
@@ -98,7 +102,7 @@ def _run(args: argparse.Namespace) -> int:
     cat = catalog_for(args)
     found, problems = subjects(args, cat, as_of(args), alternatives=args.option)
     cluster = Cluster(args.cluster_name, args.node_role or f"KarpenterNodeRole-{args.cluster_name}")
-    settings = RenderSettings(cluster, args.option, args.approved, args.deployment, args.container)
+    settings = RenderSettings(cluster, args.option, args.approved, args.deployment, args.container, args.image)
     deployments = _deployments(args.deployments or [])
     done: list[Rendered] = []
     skipped: list[str] = []

@@ -40,6 +40,9 @@ def subjects(args: argparse.Namespace, cat: Catalog, clock: AsOf, alternatives: 
         if clock.fixed:
             raise InputError(f"{clock.source}: an as-of applies to manifests answered here; --from-cluster uses "
                              f"the operator's answers, each as of its status.lastEvaluationTime (unset {ENV})")
+        if getattr(args, "managed_apis", None) is not None:
+            raise InputError("--managed-apis applies to manifests answered here; --from-cluster shows the operator's "
+                             "answers (set spec.constraints.managedApis in the workloads)")
         from inferplace.cli.cluster import read_workloads  # noqa: PLC0415 - needs the operator extra
 
         for ns in args.namespace or []:

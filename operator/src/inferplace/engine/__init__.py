@@ -8,8 +8,8 @@ them at once; `slo` finds the goodput under latency objectives; `tco` sizes and 
 """
 
 from inferplace.engine.batch import LOADS, Efficiency, ScenarioArrays, predict
-from inferplace.engine.serving import BOUNDS, Bound, Results
+from inferplace.engine.serving import BOUNDS, LIMITS, Bound, Limit, Results
 from inferplace.engine.shapes import Architecture, ModelShape, shape_of
 
-__all__ = ["BOUNDS", "LOADS", "Architecture", "Bound", "Efficiency", "ModelShape", "Results", "ScenarioArrays",
-           "predict", "shape_of"]
+__all__ = ["BOUNDS", "LIMITS", "LOADS", "Architecture", "Bound", "Efficiency", "Limit", "ModelShape", "Results",
+           "ScenarioArrays", "predict", "shape_of"]

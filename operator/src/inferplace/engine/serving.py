@@ -26,6 +26,10 @@ F64 = NDArray[np.float64]
 # What limits an operating point; `binding_resource` returns an index into BOUNDS, in this order.
 Bound = Literal["memory-bandwidth", "compute", "interconnect", "framework-overhead", "memory-capacity"]
 BOUNDS: tuple[Bound, ...] = get_args(Bound)
+# What stops a replica taking more requests within the SLOs (the rate limit's cause), in this order.
+Limit = Literal["TTFT objective", "TPOT objective", "end-to-end objective", "batch limit", "KV-cache memory",
+                "throughput"]
+LIMITS: tuple[Limit, ...] = get_args(Limit)
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ class SloCapacity:
     max_batch: F64
     bound: NDArray[np.int64]  # index into serving.BOUNDS at the limit
     unloaded: Latency  # latency of a lone request: which objective is out of reach
+    limit: NDArray[np.int64] | None = None  # index into serving.LIMITS: what fails just above the rate
 
 
 def step_table(dec: Decoder, cap: F64, context: F64, time_scale: F64 | None = None) -> StepFn:
@@ -177,9 +178,9 @@ class SloModel:
             hi = np.where(first_fail < SEARCH_POINTS, pts[np.minimum(first_fail, SEARCH_POINTS - 1), cols], hi)
             lo = new_lo
         reachable = st.fits & (lo > 0)
-        # A lone request (which objective is out of reach) and the limit found, in one pass.
-        both = _latency(sa, st, tails, np.stack([np.full_like(lo, 1e-9), np.maximum(lo, 1e-9)]))
-        unloaded, lat = (Latency(*(getattr(both, f.name)[k] for f in fields(Latency))) for k in (0, 1))
+        # A lone request (which objective is out of reach), the limit found and just above it, in one pass.
+        both = _latency(sa, st, tails, np.stack([np.full_like(lo, 1e-9), np.maximum(lo, 1e-9), np.maximum(hi, 1e-9)]))
+        unloaded, lat, over = (Latency(*(getattr(both, f.name)[k] for f in fields(Latency))) for k in (0, 1, 2))
         step = st.dec.step(lat.batch, st.context)
         bound = binding_resource(step, (lat.batch >= st.cap * 0.95) & (st.bmax <= sa.eff.runtime_max_batch))
         return SloCapacity(
@@ -188,7 +189,20 @@ class SloModel:
             max_batch=st.bmax,
             bound=bound,
             unloaded=unloaded,
+            limit=_limit(sa, st, tails, over),
         )
+
+
+def _limit(sa: ScenarioArrays, st: _Setup, tails: Tails, over: Latency) -> NDArray[np.int64]:
+    """Which constraint fails first just above the SLO limit (index into LIMITS): a full batch (the runtime's
+    limit, or the KV cache the memory holds) or a saturated prefill queue before an objective, then the
+    objectives in the order TTFT, TPOT, end-to-end."""
+    full = over.batch >= st.cap * 0.999
+    batch_cap = np.where(st.bmax < sa.eff.runtime_max_batch, 4, 3)  # the memory holds fewer than the runtime takes
+    out = np.where(over.ttft > sa.ttft_slo, 0, np.where(over.tpot > sa.tpot_slo, 1,
+                   np.where(over.e2e > tails.e2e_slo, 2, 5)))
+    out = np.where(full, batch_cap, np.where(over.prefill_utilization >= 0.98, 5, out))
+    return out.astype(np.int64)
 
 
 def latency_at(sa: ScenarioArrays, tails: Tails, rate: F64) -> Latency:

@@ -58,11 +58,19 @@ class Sizing:
 
 
 def replicas_for(rate_per_replica: F64, demand_peak: F64 | float, target_utilization: F64 | float,
-                 min_replicas: F64 | float) -> F64:
-    """Replicas carrying `demand_peak` requests/s at the target utilization (NaN rate: NaN)."""
+                 min_replicas: F64 | float, spare: F64 | float = 0.0) -> F64:
+    """Replicas carrying `demand_peak` requests/s at the target utilization, plus `spare` replicas so that
+    losing that many still carries it (N+1), never fewer than `min_replicas` (NaN rate: NaN)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        out: F64 = np.maximum(np.ceil(demand_peak / (rate_per_replica * target_utilization) - 1e-9), min_replicas)
+        need = np.ceil(demand_peak / (rate_per_replica * target_utilization) - 1e-9) + spare
+        out: F64 = np.maximum(need, min_replicas)
     return out
+
+
+def spread_over(replicas: F64, per_instance: F64, spread: int) -> F64:
+    """Whole instances for `replicas`: packed, but never fewer than min(replicas, spread), so that losing
+    one node leaves replicas serving (NaN replicas stay NaN)."""
+    return np.maximum(np.ceil(replicas / per_instance), np.minimum(replicas, float(spread)))
 
 
 def size(
@@ -74,12 +82,14 @@ def size(
     chips_per_instance: F64,
     output_tokens: float,
     replicas: F64 | None = None,  # a fleet of given size (today's placement) instead of one sized for the peak
+    spare: int = 0,  # replicas beyond what the peak needs (N+1 redundancy)
+    spread: int = 1,  # the replicas run on at least this many instances (no single node to lose)
 ) -> Sizing:
     """Replicas for the peak (retries included) at the target utilization, packed into whole instances."""
     if replicas is None:
-        replicas = replicas_for(rate_per_replica, demand.peak, target_utilization, float(min_replicas))
+        replicas = replicas_for(rate_per_replica, demand.peak, target_utilization, float(min_replicas), float(spare))
     per_instance = np.maximum(np.floor(chips_per_instance / chips_per_replica), 1.0)
-    instances = np.ceil(replicas / per_instance)
+    instances = spread_over(replicas, per_instance, spread)
     capacity_rps = instances * per_instance * rate_per_replica
     served = np.isfinite(capacity_rps) & (capacity_rps > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -98,6 +108,8 @@ def size_over_hours(
     output_tokens: float,
     lead_s: F64,  # (n,) seconds from asking for a replica to its serving (node provisioning + model load)
     to_zero: bool,  # no replicas in hours without traffic
+    spare: int = 0,  # replicas beyond what each hour needs (N+1 redundancy)
+    spread: int = 1,  # each hour's replicas run on at least this many instances
 ) -> Sizing:
     """A fleet sized hour by hour: each hour's replicas for its demand (at least `min_replicas`, or 0 in
     idle hours when `to_zero`), packed into whole instances. A rise is met ahead: the next hour's fleet
@@ -107,7 +119,7 @@ def size_over_hours(
     util = target_utilization
     demand = np.broadcast_to(demand, (rate_per_replica.size, demand.shape[-1]))
     with np.errstate(divide="ignore", invalid="ignore"):
-        need = np.maximum(np.ceil(demand / (rate * util) - 1e-9), float(min_replicas))
+        need = np.maximum(np.ceil(demand / (rate * util) - 1e-9) + spare, float(min_replicas))
     idle = demand <= 0
     if to_zero:
         need = np.where(idle, 0.0, need)
@@ -115,7 +127,7 @@ def size_over_hours(
     nxt = np.roll(need, -1, axis=1)
     cold = np.roll(idle, 1, axis=1) & ~idle if to_zero else np.zeros_like(idle)  # an hour that starts from zero
     ahead = np.maximum(need, np.where(np.roll(cold, -1, axis=1), 0.0, nxt))  # reactive after an idle hour
-    inst, inst_ahead = np.ceil(need / per_instance), np.ceil(ahead / per_instance)
+    inst, inst_ahead = spread_over(need, per_instance, spread), spread_over(ahead, per_instance, spread)
     f = np.minimum(lead_s / 3600.0, 1.0)[:, None]
     paid = inst * (1.0 - f) + inst_ahead * f  # instance-hours in each hour
     hours = demand.shape[-1]

@@ -97,11 +97,13 @@ def _demand(w: Workload, scale: F64 | None) -> Demand:
 
 
 def fleet(w: Workload, cs: CandidateSet, cands: Sequence[Candidate], rates: F64, replicas: F64 | None,
-          scale: F64 | None = None) -> Sizing:
-    """Replicas (sized for the peak, or given) packed into each candidate's whole instances."""
+          scale: F64 | None = None, today: bool = False) -> Sizing:
+    """Replicas (sized for the peak, or given) packed into each candidate's whole instances; a proposed fleet is
+    spread over the workload's minimum of nodes, today's is packed as it runs."""
     return size(rates, _demand(w, scale), w.target_utilization, w.min_replicas,
                 np.array([cs.keys[c.row].chips for c in cands], dtype=np.float64),
-                np.array([c.instance.chips or 1 for c in cands], dtype=np.float64), w.output_mean, replicas)
+                np.array([c.instance.chips or 1 for c in cands], dtype=np.float64), w.output_mean, replicas,
+                w.spare_replicas, 1 if today else w.spread_nodes)
 
 
 def lead_time_s(w: Workload, cs: CandidateSet, c: Candidate, s: ScalingSettings = DEFAULTS.scaling) -> float:
@@ -150,7 +152,8 @@ def _priced(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64, re
         return monthly_cost(prices, sizing, w.overheads, w.retry_rate, weeks, w.engineer_week_cost,
                             w.amortization_months, accepted)
 
-    variants: list[tuple[ScalingStrategy, Sizing]] = [("fixed", fleet(w, cs, cands, rates, replicas, scale))]
+    variants: list[tuple[ScalingStrategy, Sizing]] = [("fixed", fleet(w, cs, cands, rates, replicas, scale,
+                                                                      today=not hourly))]
     if hourly and w.profile is not None:
         profile = np.asarray(w.profile)
         demand = _demand(w, scale).hourly(profile)
@@ -159,10 +162,12 @@ def _priced(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64, re
         wanted = set(strategies) if strategies is not None else {"autoscaled", "scale-to-zero"}
         if w.autoscale and "autoscaled" in wanted:
             variants.append(("autoscaled", size_over_hours(rates, demand, w.target_utilization, w.min_replicas,
-                                                           per_replica, per_instance, w.output_mean, lead, False)))
+                                                           per_replica, per_instance, w.output_mean, lead, False,
+                                                           w.spare_replicas, w.spread_nodes)))
         if w.scale_to_zero and "scale-to-zero" in wanted and bool(np.any(profile <= 0)):
             variants.append(("scale-to-zero", size_over_hours(rates, demand, w.target_utilization, w.min_replicas,
-                                                              per_replica, per_instance, w.output_mean, lead, True)))
+                                                              per_replica, per_instance, w.output_mean, lead, True,
+                                                              w.spare_replicas, w.spread_nodes)))
     costs = [priced(s) for _, s in variants]
     names = [n for n, _ in variants]
     if strategies is not None:
@@ -261,7 +266,7 @@ def cost_current(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book:
     c = cs.candidates[cs.current]
     row = rows[c.row]
     rate = np.array([row.rate])
-    sizing = fleet(w, cs, [c], rate, replicas)
+    sizing = fleet(w, cs, [c], rate, replicas, today=True)
     shape = (int(sizing.instances[0]), float(sizing.utilization[0]), float(sizing.capacity_tok_s[0]))
     if not isinstance(price, Price):
         return CurrentCost(c, row, *shape, None, price_note)

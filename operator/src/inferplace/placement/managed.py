@@ -4,7 +4,8 @@ cost per 1M accepted output tokens = (prompt tokens x input price + output token
 per accepted output token, retries included, plus the network share of the bill and the migration
 engineer-weeks, through the same TCO terms as every instance fleet. An API is offered only where the
 price table has the workload's exact Hugging Face model id in its region (or as a global API).
-Latency is not modelled: no sourced latency figure exists for these APIs, and the output says so.
+Latency is not modelled: an API is recommended only where the team's measured latency (spec.measuredApiLatency)
+meets the SLOs; without it the API is listed as an alternative with its latency unknown.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from inferplace.placement.cost import COST_FIELDS, cents
 from inferplace.placement.workload import Workload
 from inferplace.pricing.managed import ApiPrice, ApiPrices
 
-LATENCY_NOT_MODELLED = "not modelled: no sourced latency figure for this API; measure it before switching"
+# No provider or public benchmark in the project's data publishes these APIs' latency at a workload's lengths, so
+# only the team's own measurement (spec.measuredApiLatency) makes an API recommendable.
+LATENCY_UNKNOWN = ("unknown: no sourced or measured figure for this API; measure it and give "
+                   "spec.measuredApiLatency (listed, never recommended, until then)")
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,12 @@ class ManagedOption:
     per_million: float
     migration_weeks: float
     migration_basis: str
+    # (TTFT p95 s, TPOT p95 s, source) as the team measured it, within the SLOs; None: unknown.
+    latency: tuple[float, float, str] | None = None
+
+    @property
+    def latency_known(self) -> bool:
+        return self.latency is not None
 
     @cached_property
     def cost_cents(self) -> dict[str, float]:
@@ -83,11 +93,22 @@ def managed_options(w: Workload, apis: ApiPrices, cat: Catalog) -> tuple[list[Ma
             failures[provider] = Failure("MODEL_NOT_OFFERED", f"{provider} has no on-demand price for "
                                          f"{w.served_model} in {w.region} in the price table{elsewhere}")
             continue
+        measured = w.api_latency.get(provider)
+        if measured is not None:
+            ttft, tpot, source = measured
+            if ttft > w.ttft_slo_s:
+                failures[provider] = Failure("SLO_TTFT_UNMET", f"{provider}: TTFT p95 {ttft * 1e3:g} ms as measured "
+                                             f"({source}), above the {w.ttft_slo_s * 1e3:g} ms objective")
+                continue
+            if tpot > w.tpot_slo_s:
+                failures[provider] = Failure("SLO_TPOT_UNMET", f"{provider}: TPOT p95 {tpot * 1e3:g} ms as measured "
+                                             f"({source}), above the {w.tpot_slo_s * 1e3:g} ms objective")
+                continue
         weeks, basis = migration_to(w, cat, provider)
         offers.append((provider, offer, weeks, basis))
     if not offers:
         return [], failures
     _, terms, per_million = priced(w, [o[1] for o in offers], [o[2] for o in offers])
-    options = [ManagedOption(p, price, t, float(pm), weeks, basis)
+    options = [ManagedOption(p, price, t, float(pm), weeks, basis, w.api_latency.get(p))
                for (p, price, weeks, basis), t, pm in zip(offers, terms, per_million.tolist(), strict=True)]
     return sorted(options, key=lambda o: (round(o.cost["total"], 2), o.provider)), failures

@@ -35,6 +35,7 @@ class RowResult:
     unloaded: tuple[float, float, float]
     at_mean: tuple[float, float]  # mean TTFT and mean TPOT (s) at the mean load, at `replicas`
     batch: float = math.nan  # running sequences per replica at peak (what the evidence must cover)
+    limit: int = 5  # index into engine LIMITS: what stops the replica taking more requests within the SLOs
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,8 @@ def _predict(sa: ScenarioArrays, requests: Sequence[RowRequest]) -> list[RowResu
     cap = model.capacity()
     demand = [w.demand for w in ws]
     peak = col([float(d.peak) for d in demand])
-    sized = replicas_for(cap.rate, peak, col([w.target_utilization for w in ws]), col([w.min_replicas for w in ws]))
+    sized = replicas_for(cap.rate, peak, col([w.target_utilization for w in ws]), col([w.min_replicas for w in ws]),
+                         col([w.spare_replicas for w in ws]))
     fixed = col([math.nan if r.replicas is None else r.replicas for r in requests])
     replicas = np.where(np.isnan(fixed), np.where(np.isfinite(sized), sized, 0.0), fixed)
     both = model.latency_at(np.stack([peak, col([float(d.mean) for d in demand])]) / np.maximum(replicas, 1.0))
@@ -79,11 +81,13 @@ def _predict(sa: ScenarioArrays, requests: Sequence[RowRequest]) -> list[RowResu
     unloaded = cap.unloaded
     # Whole columns to Python floats at once (per-element float() is the slow part at this size).
     rate, fits, bound, reps = cap.rate.tolist(), cap.fits.tolist(), cap.bound.tolist(), replicas.tolist()
+    limits = cap.limit.tolist() if cap.limit is not None else [5] * len(requests)
     peak_lat = list(zip(lat.ttft.tolist(), lat.tpot.tolist(), lat.e2e.tolist(), strict=True))
     lone = list(zip(unloaded.ttft.tolist(), unloaded.tpot.tolist(), unloaded.e2e.tolist(), strict=True))
     at_mean = list(zip(mean.ttft_mean.tolist(), mean.tpot_mean.tolist(), strict=True))
     saturated = lat.saturated.tolist()
     running = lat.batch.tolist()
     return [RowResult(rate=rate[i], fits=fits[i], bound=bound[i], replicas=int(reps[i]), latency=peak_lat[i],
-                      saturated=saturated[i], unloaded=lone[i], at_mean=at_mean[i], batch=running[i])
+                      saturated=saturated[i], unloaded=lone[i], at_mean=at_mean[i], batch=running[i],
+                      limit=int(limits[i]))
             for i in range(len(requests))]

@@ -36,12 +36,12 @@ from inferplace.api.types import fixed, money
 from inferplace.api.vocabulary import REASONS
 from inferplace.catalog import Catalog
 from inferplace.catalog.declared import DECLARED
-from inferplace.engine import BOUNDS
+from inferplace.engine import BOUNDS, LIMITS
 from inferplace.engine.tco import HOURS_PER_MONTH, SECONDS_PER_MONTH
 from inferplace.placement.breakeven import CostCurve, break_even, cost_curves
 from inferplace.placement.confidence import Estimate
 from inferplace.placement.cost import BILLED_BY_USE, CurrentCost, Option
-from inferplace.placement.managed import LATENCY_NOT_MODELLED, ManagedOption
+from inferplace.placement.managed import LATENCY_UNKNOWN, ManagedOption
 from inferplace.placement.predict import RowResult
 from inferplace.placement.search import Choice, Outcome
 from inferplace.placement.whatif import WhatItTakes
@@ -141,6 +141,9 @@ def _current(o: Outcome, today: date, max_age_days: int) -> CurrentStatus | None
         if row.fits and not row.saturated:
             projected = _projected(row.latency, cur.capacity_tok_s, cur.utilization)
             bound = BOUNDS[row.bound]
+    if instances < w.spread_nodes <= w.current.replicas or w.current.replicas < w.min_replicas:
+        notes.append(f"{w.current.replicas} replica(s) on {instances} instance(s): losing one node stops the service "
+                     f"(a proposed fleet keeps at least {w.min_replicas} replicas on {w.spread_nodes} or more nodes)")
     option = cur.option if cur is not None else None
     if option is not None and (cur is None or cur.row is None):
         notes.append("today's cost: instance hours at the price; latency, capacity and idle share are not modelled "
@@ -278,8 +281,7 @@ def _placement(o: Outcome, opt: Option, cur_total: float | None, cat: Catalog, b
     scaling, scaling_why = _scaling(o, opt)
     why.extend(scaling_why)
     why.append(f"{opt.replicas} replicas x {key.chips} {acc.name}, {per_instance} per {inst.type}: "
-               f"{opt.instances} instances; {BOUNDS[row.bound]}-bound at the SLO limit "
-               f"({row.rate:.2f} req/s per replica)")
+               f"{opt.instances} instances; {_limit_text(row)}")
     if inst.spec_source and inst.spec_source.startswith(DECLARED):
         why.append(f"{inst.type} is an instance type declared by the team, not the catalog ({inst.spec_source})")
     fix = o.correction_of(c.row)
@@ -318,7 +320,7 @@ def _placement(o: Outcome, opt: Option, cur_total: float | None, cat: Catalog, b
         cost_breakdown=_breakdown(opt.cost_cents, p, w.accepted_tok_s * SECONDS_PER_MONTH, today),
         savings_monthly=savings, savings_percent=pct, payback_months=payback,
         migration_weeks=fixed(c.migration_weeks), confidence=confidence,
-        bound=BOUNDS[row.bound], rationale=[x[:1024] for x in why[:16]],
+        bound=BOUNDS[row.bound], limit=LIMITS[row.limit], rationale=[x[:1024] for x in why[:16]],
     )
 
 
@@ -332,9 +334,8 @@ def _managed_placement(o: Outcome, opt: ManagedOption, cur_total: float | None, 
     why.append(f"{opt.provider} {p.mode} at ${p.usd_per_1m_input:g} per 1M input and ${p.usd_per_1m_output:g} per 1M "
                f"output tokens ({p.region}, as of {p.as_of.isoformat()}; {p.source}): {w.prompt_mean:.0f} prompt and "
                f"{w.output_mean:.0f} output tokens a request, retries included")
-    why.append(f"no idle capacity and nothing to scale: the bill follows the tokens; latency {LATENCY_NOT_MODELLED}")
-    if not o.options:
-        why.append("no self-hosted placement meets the SLOs here (see rejected): whether this API does is not known")
+    why.append("no idle capacity and nothing to scale: the bill follows the tokens")
+    why.append(f"latency {_api_latency(opt, w)}")
     if opt.migration_weeks > 0:
         why.append(f"migration {opt.migration_weeks:g} engineer-weeks ({opt.migration_basis}) = "
                    f"${opt.migration_weeks * w.engineer_week_cost:,.0f}, spread over {w.amortization_months:g} months")
@@ -345,7 +346,7 @@ def _managed_placement(o: Outcome, opt: ManagedOption, cur_total: float | None, 
     api = ManagedApiUse(provider=opt.provider, model_id=p.model_id, mode=p.mode, region=p.region,
                         usd_per_1m_input_tokens=fixed(p.usd_per_1m_input, 4),
                         usd_per_1m_output_tokens=fixed(p.usd_per_1m_output, 4), as_of=p.as_of.isoformat(),
-                        age_days=age, source=p.source[:512], latency=LATENCY_NOT_MODELLED)
+                        age_days=age, source=p.source[:512], latency=_api_latency(opt, w)[:256])
     terms = opt.cost_cents
     breakdown = CostBreakdown(
         accelerators=money(terms["accelerators"]), host=money(terms["host"]), network=money(terms["network"]),
@@ -355,11 +356,32 @@ def _managed_placement(o: Outcome, opt: ManagedOption, cur_total: float | None, 
         idle_capacity=money(terms["idle_capacity"]), total=money(terms["total"]),
         instance_bill=money(terms["instance_bill"]), price=None,
         accepted_output_tokens_per_month=fixed(w.accepted_tok_s * SECONDS_PER_MONTH, 0))
+    if opt.latency is not None:
+        api = api.model_copy(update={"measured_ttft_p95_ms": fixed(opt.latency[0] * 1e3, 1),
+                                     "measured_tpot_p95_ms": fixed(opt.latency[1] * 1e3, 2)})
     return Placement(
         kind="managed-api", summary=summary(o, opt), node_pool=opt.provider, managed_api=api,
         monthly_cost=money(total), cost_per_million_output_tokens=fixed(opt.per_million, 4),
         cost_breakdown=breakdown, savings_monthly=savings, savings_percent=pct, payback_months=payback,
         migration_weeks=fixed(opt.migration_weeks), confidence=confidence, rationale=[x[:1024] for x in why[:16]])
+
+
+def _limit_text(row: RowResult) -> str:
+    """What binds at the SLO limit, and what the decode steps are spent on there."""
+    limit = LIMITS[row.limit]
+    what = {"throughput": "the replica's throughput (prefill and decode saturate)",
+            "batch limit": "the serving stack's batch limit (running sequences)",
+            "KV-cache memory": "the KV cache the memory holds (running sequences)"}.get(limit, f"the {limit}")
+    return (f"{what} caps it at {row.rate:.2f} req/s per replica; decode steps there are "
+            f"{BOUNDS[row.bound]}-bound")
+
+
+def _api_latency(opt: ManagedOption, w: Workload) -> str:
+    if opt.latency is None:
+        return LATENCY_UNKNOWN
+    ttft, tpot, source = opt.latency
+    return (f"as measured by the team ({source}): TTFT p95 {ttft * 1e3:g} ms, TPOT p95 {tpot * 1e3:g} ms, within "
+            f"the {w.ttft_slo_s * 1e3:g} / {w.tpot_slo_s * 1e3:g} ms objectives")
 
 
 def _break_even(o: Outcome) -> BreakEvenStatus | None:
@@ -491,7 +513,7 @@ def build_report(o: Outcome, alternatives: Sequence[Choice], estimates: Sequence
                          max_price_age_days) for opt, e in zip(shown, estimates, strict=True)]
     placed = [p.model_copy(update={"id": placement_id(p)}) for p in placed]
     rec = placed[0] if chosen else None
-    others = placed[1:] if chosen else []
+    others = placed[1:] if chosen else placed  # nothing known to meet the SLOs: what there is, marked
     stamp = rfc3339(now)
     if rec is not None:
         ready = Condition(type="Ready", status="True", reason="RecommendationAvailable",

@@ -57,9 +57,10 @@ class Outcome:
 
     @property
     def chosen(self) -> Choice | None:
-        """The cheapest option; at equal cost the self-hosted one (it is measured, an API is not)."""
+        """The cheapest option known to meet the SLOs; at equal cost the self-hosted one. An API whose latency
+        nobody measured is never chosen (it stays an alternative)."""
         best = self.options[0] if self.options else None
-        api = self.managed[0] if self.managed else None
+        api = next((m for m in self.managed if m.latency_known), None)
         if api is not None and (best is None or api.total_cents < best.total_cents):
             return api
         return best
@@ -82,8 +83,8 @@ class Outcome:
     def alternatives(self, limit: int) -> list[Choice]:
         """The best of each other node pool (cheapest first), then the next cheapest options."""
         chosen = self.chosen
-        if chosen is None:
-            return []
+        if chosen is None:  # nothing known to meet the SLOs: the APIs of unknown latency are still worth a look
+            return list(self.managed[:limit])
         pool = self.node_pool(chosen)
         bests = sorted((opt for fam, opt in self.best_per_node_pool().items() if opt is not chosen and fam != pool),
                        key=lambda opt: opt.per_million)

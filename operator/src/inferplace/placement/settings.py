@@ -89,6 +89,16 @@ class ScalingSettings(BaseModel):
     caching example (secondary write-ups, 2026-06-17)."""
 
 
+class RedundancySettings(BaseModel):
+    """A fleet that survives losing a replica or its node, where the spec says nothing (listed in assumptions)."""
+
+    model_config = _FROZEN
+    min_replicas: int = Field(default=2, ge=1, le=10_000)
+    """Never one replica: a node drain, a failed health check or a reclaimed spot instance would stop serving."""
+    spare_replicas: int = Field(default=1, ge=0, le=100)
+    """N+1: one replica beyond what the peak needs, so losing one still carries the peak within the SLOs."""
+
+
 class ReportSettings(BaseModel):
     model_config = _FROZEN
     max_alternatives: int = Field(default=10, ge=0, le=32)
@@ -104,6 +114,7 @@ class Settings(BaseModel):
     confidence: ConfidenceSettings = ConfidenceSettings()
     pricing: PricingSettings = PricingSettings()
     scaling: ScalingSettings = ScalingSettings()
+    redundancy: RedundancySettings = RedundancySettings()
     report: ReportSettings = ReportSettings()
 
 

@@ -9,7 +9,7 @@ changes it (a calibration, observed traffic or a search each make a new value or
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from inferplace.api.spec import InferenceWorkloadSpec
 from inferplace.api.vocabulary import (
@@ -70,6 +70,8 @@ class Workload:
     capacity_types: tuple[CapacityType, ...]
     region: str  # where prices are read: never from another region
     min_replicas: int
+    spare_replicas: int
+    spread_nodes: int  # a proposed fleet runs on at least this many instances (2 with the default redundancy)
     max_migration_weeks: float
     engineer_week_cost: float
     amortization_months: float
@@ -82,13 +84,16 @@ class Workload:
     acceptance_rate: float
     speculative_tokens: int
     managed_apis: tuple[ManagedApi, ...] = DEFAULT_MANAGED_APIS
-    served_model: str = ""  # the Hugging Face id as written (an API serves Instruct, not the base id); "" custom
+    served_model: str = ""  # the Hugging Face id, spelled as the catalog does (an API serves Instruct, not the
+    # base id); "" for a custom architecture
     profile: tuple[float, ...] | None = None  # hourly multipliers of rps, mean 1 (24 or 168)
     profile_source: str = ""
     autoscale: bool = True
     scale_to_zero: bool = False
     lead_time_s: float | None = None  # spec.scaling.scaleUpLeadTime; None: estimated per candidate
     expert_parallel: bool = False  # spec.model.expertParallel (MoE models only)
+    # spec.measuredApiLatency: per API, (TTFT p95 s, TPOT p95 s, source)
+    api_latency: dict[str, tuple[float, float, str]] = field(default_factory=dict)
     assumptions: tuple[str, ...] = ()
 
     @property
@@ -203,6 +208,11 @@ def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog, region: Region
         except CatalogError as exc:
             problems.append(f"spec.speculativeDecoding.draftModel: {exc}; known: {_known_models(cat)}")
 
+    seen_apis: set[str] = set()
+    for i, m in enumerate(spec.measured_api_latency):
+        if m.provider in seen_apis:
+            problems.append(f"spec.measuredApiLatency[{i}].provider: a second figure for {m.provider}; give one")
+        seen_apis.add(m.provider)
     if model is not None:
         problems += _within_context(spec, model)
     if problems or model is None:
@@ -247,6 +257,17 @@ def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog, region: Region
                            f"{peak_to_mean:g}x the mean; autoscaling and scale-to-zero not evaluated")
     if spec.constraints.region is None:
         assumptions.append(f"prices for {region.region} ({region.chosen_by}; set spec.constraints.region)")
+    redundancy = settings.redundancy
+    min_replicas = spec.constraints.min_replicas
+    spare_replicas = spec.constraints.spare_replicas
+    if min_replicas is None:
+        min_replicas = redundancy.min_replicas
+        assumptions.append(f"constraints.minReplicas = {min_replicas} (default), on 2 nodes or more: one lost "
+                           "replica or node does not stop the service")
+    if spare_replicas is None:
+        spare_replicas = redundancy.spare_replicas
+        assumptions.append(f"constraints.spareReplicas = {spare_replicas} (default: N+1, one replica beyond what the "
+                           "peak needs, so losing one still meets the SLOs)")
     if "capacity_types" not in spec.constraints.model_fields_set:
         assumptions.append("capacity types: on-demand only (no commitment assumed; spec.constraints.capacityTypes "
                            "allows spot, reserved, savings plans or capacity blocks)")
@@ -273,7 +294,9 @@ def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog, region: Region
         families=allowed,
         capacity_types=tuple(dict.fromkeys(spec.constraints.capacity_types)),
         region=spec.constraints.region or region.region,
-        min_replicas=spec.constraints.min_replicas,
+        min_replicas=min_replicas,
+        spare_replicas=spare_replicas,
+        spread_nodes=min(min_replicas, 2),
         max_migration_weeks=(float(spec.constraints.max_migration_weeks)
                              if spec.constraints.max_migration_weeks is not None else math.inf),
         engineer_week_cost=econ("engineerWeekCost", "engineer_week_cost", e.engineer_week_cost),
@@ -288,7 +311,7 @@ def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog, region: Region
         speculative_tokens=sd.num_speculative_tokens if sd else 0,
         managed_apis=(DEFAULT_MANAGED_APIS if spec.constraints.managed_apis is None
                       else tuple(dict.fromkeys(spec.constraints.managed_apis))),
-        served_model=spec.model.name or "",
+        served_model=cat.canonical_model_name(spec.model.name) if spec.model.name else "",
         profile=profile,
         profile_source=source,
         autoscale=spec.scaling.autoscale,
@@ -296,5 +319,7 @@ def resolve(name: str, spec: InferenceWorkloadSpec, cat: Catalog, region: Region
         lead_time_s=(float(duration_seconds(spec.scaling.scale_up_lead_time))
                      if spec.scaling.scale_up_lead_time else None),
         expert_parallel=spec.model.expert_parallel and model.moe is not None,
+        api_latency={m.provider: (float(m.ttft_p95_ms) / 1e3, float(m.tpot_p95_ms) / 1e3, m.source)
+                     for m in spec.measured_api_latency},
         assumptions=tuple(assumptions),
     )

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -76,13 +76,19 @@ class _File(BaseModel):
 class ApiPrices:
     by_key: Mapping[tuple[ManagedApi, str, str, str], ApiPrice]  # provider, model, region, mode
 
+    @cached_property
+    def _folded(self) -> dict[tuple[ManagedApi, str, str, str], ApiPrice]:
+        # Model ids match whatever their case, as the catalog's do: one spelling never changes the answer.
+        return {(p, m.lower(), r, mode): v for (p, m, r, mode), v in self.by_key.items()}
+
     def offer(self, provider: ManagedApi, model_id: str, region: str, mode: str = "on-demand") -> ApiPrice | None:
-        """The price at which `provider` serves `model_id` to a workload in `region`, if it does."""
-        return (self.by_key.get((provider, model_id, region, mode))
-                or self.by_key.get((provider, model_id, GLOBAL, mode)))
+        """The price at which `provider` serves `model_id` (any case) to a workload in `region`, if it does."""
+        key = model_id.strip().lower()
+        return self._folded.get((provider, key, region, mode)) or self._folded.get((provider, key, GLOBAL, mode))
 
     def regions(self, provider: ManagedApi, model_id: str) -> list[str]:
-        return sorted({k[2] for k in self.by_key if k[0] == provider and k[1] == model_id})
+        key = model_id.strip().lower()
+        return sorted({k[2] for k in self._folded if k[0] == provider and k[1] == key})
 
 
 def parse(raw: Any) -> ApiPrices:

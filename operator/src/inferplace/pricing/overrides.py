@@ -22,14 +22,11 @@ from pydantic import BaseModel, Field, ValidationError
 
 from inferplace.api.documents import MAX_BYTES, documents
 from inferplace.api.errors import describe
-from inferplace.api.types import WIRE, Dec
+from inferplace.api.types import PLAIN_TEXT, WIRE, Dec
 from inferplace.api.vocabulary import CapacityType, PriceProvider
 from inferplace.pricing.model import MAX_USD_PER_HOUR, Price
 
 ANY_REGION = "*"
-# Text a terminal would act on (C0/C1 controls, bidirectional overrides): refused in anything a user
-# writes that reaches a table, a status or a log.
-PLAIN_TEXT = r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$"
 FUTURE_SLACK = datetime.timedelta(days=1)  # a rate dated "tomorrow" where the writer's day is ahead of UTC
 
 

@@ -16,7 +16,7 @@ from inferplace.rollout.karpenter import (
     node_overlay,
     node_pool,
 )
-from inferplace.rollout.serving import deployment_patch
+from inferplace.rollout.serving import Target, deployment_patch
 from inferplace.rollout.subject import Subject
 
 DEFAULT_SERVER: MetricsServer = "vllm"  # what the engine models when spec.metrics.server is not set
@@ -33,6 +33,7 @@ class RenderSettings:
     approved_only: bool = False  # only workloads whose approval names this option's id
     deployment: str | None = None  # overrides spec.serving.deployment
     container: str | None = None  # overrides spec.serving.container
+    image: str | None = None  # the serving image to run (default: today's on the same platform, else documented)
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,12 @@ def render(s: Subject, cat: Catalog, settings: RenderSettings = RenderSettings()
     strategy = p.scaling.strategy if p.scaling else "fixed"
     current = (deployments or {}).get((s.namespace, deployment))
     tp = chips * (acc.tensor_parallel_ranks_per_chip if platform == "neuron" else 1)
-    patched = deployment_patch(s.namespace, deployment, container, pool, p.instance_type, RESOURCE[platform], chips,
-                               p.replicas if strategy == "fixed" else None, tp, server, p.id, current)
+    sd = s.spec.speculative_decoding
+    target = Target(platform, acc.generation, RESOURCE[platform], chips, tp, p.weight_precision or "bf16",
+                    sd.draft_model if sd is not None and p.speculative_decoding else None,
+                    sd.num_speculative_tokens if sd is not None and p.speculative_decoding else 0, settings.image)
+    patched = deployment_patch(s.namespace, deployment, container, pool, p.instance_type, target,
+                               p.replicas if strategy == "fixed" else None, server, p.id, current)
     notes += patched.notes
     if platform == "neuron":
         notes.append(f"Neuron: the device plugin must advertise {RESOURCE[platform]}; tensor parallel {tp} = "

@@ -45,7 +45,9 @@ def _placement_cells(label: str, p: Placement) -> tuple[str, ...]:
     if p.managed_api is not None:
         api = p.managed_api
         bought = "per-token" if api.mode == "on-demand" else f"per-token/{api.mode}"
-        return (label, f"{api.provider} API", bought, "-", "-", "-", per_m, month, "-", "-")
+        ttft = f"{float(api.measured_ttft_p95_ms):.0f}" if api.measured_ttft_p95_ms else "?"
+        tpot = f"{float(api.measured_tpot_p95_ms):.1f}" if api.measured_tpot_p95_ms else "?"
+        return (label, f"{api.provider} API", bought, "-", "-", "-", per_m, month, ttft, tpot)
     weights = (p.weight_precision or "-") + ("+sd" if p.speculative_decoding else "")
     scaling = SCALING[p.scaling.strategy] if p.scaling else ""
     ttft = f"{float(p.projected.ttft_p95_ms):.0f}" if p.projected else "-"
@@ -82,7 +84,7 @@ def one(answer: Answer, top: int) -> str:
     rec = s.recommendation
     if rec is not None:
         grid.append(_placement_cells("recommended", rec))
-    alternatives = s.alternatives[:top] if rec is not None and top > 0 else []
+    alternatives = s.alternatives[:top] if top > 0 else []
     grid += [_placement_cells("", a) for a in alternatives]
     rendered = _grid(grid)
     lines += rendered[:2 if cur is not None else 1]
@@ -99,7 +101,10 @@ def one(answer: Answer, top: int) -> str:
             rng = conf.savings_percent_range
             spread = f", {rng.low}% to {rng.high}%" if rng else ""
             payback = f"{rec.payback_months} months" if rec.payback_months else "none"
-            lines += _wrap(f"saves ${_money(rec.savings_monthly)}/month ({rec.savings_percent}%; confidence "
+            saved = float(rec.savings_monthly)
+            what = (f"saves ${_money(rec.savings_monthly)}/month" if saved >= 0
+                    else f"costs ${-saved:,.2f}/month more than today")
+            lines += _wrap(f"{what} ({rec.savings_percent}%; confidence "
                            f"{conf.level}{spread}), payback {payback}, migration {rec.migration_weeks} "
                            "engineer-weeks", "  ")
         else:
@@ -109,6 +114,9 @@ def one(answer: Answer, top: int) -> str:
     if alternatives:
         lines.append("  alternatives (best of each node pool first):")
         lines += rendered[len(rendered) - len(alternatives):]
+        if any(a.managed_api is not None and a.managed_api.measured_ttft_p95_ms is None for a in alternatives):
+            lines += _wrap("? = latency unknown: an API is recommended only where a measured figure "
+                           "(spec.measuredApiLatency) meets the SLOs", "  ")
         evens = [f"{r.what_it_takes.instance_type} ${float(r.what_it_takes.break_even_usd_per_hour):,.2f}"
                  for r in s.rejected if r.reason == "HIGHER_COST" and r.what_it_takes is not None
                  and r.what_it_takes.break_even_usd_per_hour is not None]
