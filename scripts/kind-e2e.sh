@@ -27,15 +27,15 @@ kind load docker-image "$IMAGE" --name "$CLUSTER"
 
 kubectl apply -f tests/kind/stack.yaml
 kubectl -n inferplace-system rollout status deployment/vllm-exporter deployment/prometheus --timeout=180s
-for ns in chat search; do kubectl create namespace "$ns"; done
+# The examples create their own namespaces (chat, search, agents); the rest run in default.
 
 helm install inferplace charts/inferplace --namespace inferplace-system \
     --set image.repository=inferplace --set image.tag=dev --set image.pullPolicy=Never \
     --set prometheus.url=http://prometheus.inferplace-system:9090 \
-    --set watch.allNamespaces=false --set 'watch.namespaces={chat,search,default}' \
+    --set watch.allNamespaces=false --set 'watch.namespaces={chat,search,agents,default}' \
     --set evaluation.interval=1m --wait --timeout 180s
 
-kubectl apply -R -f examples/
+for f in examples/*/workload.yaml; do kubectl apply -f "$f"; done   # not the examples' --instances/--prices files
 kubectl wait --for=condition=Ready inferenceworkloads --all --all-namespaces --timeout=300s
 kubectl get iw -A -o wide
 kubectl get iw -A -o json | python3 -c '

@@ -204,6 +204,12 @@ def test_approval_from_the_cluster_end_to_end(cluster: Cluster, operator: Operat
         assert "approve-me" not in line and re.search(r": (no status yet|its status answers generation)", line), line
     assert (plan.returncode == 2) == bool(plan.stderr.strip()), plan.stderr
     assert "approve-me" in plan.stdout
+    # A namespace with no workloads (a typo) says so and exits 2, for plan and render alike.
+    for command in ("plan", "render"):
+        r = subprocess.run([sys.executable, "-m", "inferplace", command, "--from-cluster", "-n", "no-such-namespace"],
+                           capture_output=True, text=True, timeout=120, check=False,
+                           env=os.environ | {"KUBECONFIG": cluster.kubeconfig})
+        assert r.returncode == 2 and "no InferenceWorkloads in namespace(s) no-such-namespace" in r.stderr, r.stderr
 
 
 def test_a_move_from_gpu_to_neuron_renders_pods_that_can_schedule(cluster: Cluster, tmp_path: Path) -> None:

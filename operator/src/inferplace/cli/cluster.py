@@ -41,6 +41,9 @@ def read_workloads(namespaces: Sequence[str]) -> tuple[list[Subject], list[str]]
         raise InputError(f"--from-cluster: the API server did not answer: {str(exc)[:300]}") from None
     finally:
         client.close()  # type: ignore[no-untyped-call]
+    if not items:
+        where = f"namespace(s) {', '.join(namespaces)}" if namespaces else "any namespace you can list"
+        raise InputError(f"--from-cluster: no InferenceWorkloads in {where} (check -n/--namespace)")
     subjects: list[Subject] = []
     problems: list[str] = []
     for obj in items:

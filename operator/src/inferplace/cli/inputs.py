@@ -131,8 +131,13 @@ SIDE_FILE_KEYS = frozenset({"instanceTypes", "prices"})
 
 
 def _side_file(doc: object) -> bool:
-    return (isinstance(doc, dict) and "kind" not in doc and "apiVersion" not in doc
-            and bool(SIDE_FILE_KEYS & doc.keys()))
+    """A document that travels with manifests but is not one: a --instances/--prices file, or the Namespace a
+    manifest file creates before its workloads (so that `kubectl apply -f` works on it as it is)."""
+    if not isinstance(doc, dict):
+        return False
+    if doc.get("apiVersion") == "v1" and doc.get("kind") == "Namespace":
+        return True
+    return "kind" not in doc and "apiVersion" not in doc and bool(SIDE_FILE_KEYS & doc.keys())
 
 
 def manifests(paths: list[Path]) -> tuple[list[Manifest], list[str]]:

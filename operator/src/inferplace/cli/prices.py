@@ -25,7 +25,7 @@ from inferplace.cli.inputs import InputError
 from inferplace.cli.pricing import REGION, add_price_arguments, price_book
 from inferplace.pricing import Price
 
-EXIT_OK, EXIT_USAGE, EXIT_PARTIAL = 0, 2, 3
+EXIT_OK, EXIT_NONE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 
 def register(sub: Any) -> None:
@@ -80,13 +80,22 @@ def _list(args: argparse.Namespace) -> int:
     cat = load_catalog()
     clock = as_of(args)
     book = price_book(args, cat, clock.at.date())
+    if args.instance_type is not None:
+        cat.instance(args.instance_type)  # an unknown type says so, with the closest names (exit 2)
     rows = [_row(p, clock.at.date()) for p in book.listing(args.region, args.instance_type)]
+    if not rows:
+        # Nothing matched: say what was asked, and exit 1 (0 is an answer, 2 a mistake in the command).
+        asked = " ".join(f"{k} {v}" for k, v in (("--instance-type", args.instance_type), ("--region", args.region))
+                         if v)
+        print(f"inferplace prices: no prices match {asked or 'the price sources'}; `inferplace prices` lists them all",
+              file=sys.stderr)
+        if args.output == "json":
+            sys.stdout.write(pydantic_core.to_json({"asOf": rfc3339(clock.at), "prices": []}, indent=2).decode()
+                             + "\n")
+        return EXIT_NONE
     if args.output == "json":
         body = {"asOf": rfc3339(clock.at), "prices": rows}
         sys.stdout.write(pydantic_core.to_json(body, indent=2).decode() + "\n")
-        return EXIT_OK
-    if not rows:
-        print("no prices match", file=sys.stderr)
         return EXIT_OK
     print(f"{clock.describe()}: ages count to this day")
     head = ("instance", "region", "capacity", "$/hour", "as of", "age (d)", "from")

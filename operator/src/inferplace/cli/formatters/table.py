@@ -7,6 +7,7 @@ is wrapped at 100 characters.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Iterator, Sequence
 
@@ -22,10 +23,12 @@ RIGHT = (False, False, False, False, True, True, True, True, True, True)
 
 def _grid(rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+    # Columns one space apart where two would pass the table's width (the longest instance and capacity names).
+    gap = GAP if 2 + sum(widths) + GAP * (len(widths) - 1) <= WIDTH else 1
     out = []
     for r in rows:
         cells = [c.rjust(w) if right else c.ljust(w) for c, w, right in zip(r, widths, RIGHT, strict=True)]
-        out.append(("  " + (" " * GAP).join(cells)).rstrip())
+        out.append(("  " + (" " * gap).join(cells)).rstrip())
     return out
 
 
@@ -57,8 +60,20 @@ def _placement_cells(label: str, p: Placement) -> tuple[str, ...]:
             str(p.instances), per_m, month, ttft, tpot)
 
 
+# A source reference in the table: GitHub addresses as repo@commit:path and commits by their first 7 digits
+# (GitHub resolves both; `-o json` keeps the full address), so that a source fits a line, never split.
+_BLOB = re.compile(r"https://github\.com/([\w.-]+/[\w.-]+)/blob/([0-9a-f]{7})[0-9a-f]{33}/(\S+)")
+_COMMIT = re.compile(r"@([0-9a-f]{7})[0-9a-f]{33}\b")
+
+
+def _short_sources(text: str) -> str:
+    return _COMMIT.sub(r"@\1", _BLOB.sub(r"\1@\2:\3", text))
+
+
 def _wrap(text: str, indent: str) -> list[str]:
-    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ")
+    """Prose at 100 columns, never splitting a word, an address or a hyphenated name."""
+    return textwrap.wrap(_short_sources(text), WIDTH, initial_indent=indent, subsequent_indent=indent + "  ",
+                         break_long_words=False, break_on_hyphens=False)
 
 
 def one(answer: Answer, top: int) -> str:
