@@ -161,3 +161,34 @@ def test_an_fp8_option_renders_with_fp8() -> None:
     r = render(Subject("default", "rag", iw.spec, rep.status), CAT, deployments=today)
     (box,) = r.patch["spec"]["template"]["spec"]["containers"]
     assert "--quantization" in box["args"] and box["args"][box["args"].index("--quantization") + 1] == "fp8"
+
+
+# ---- docs and output that match the tool -------------------------------------------------------------
+
+def test_every_example_table_fits_100_columns_and_never_splits_a_source() -> None:
+    from pathlib import Path  # noqa: PLC0415
+
+    from ..golden.golden import side_arguments  # noqa: PLC0415
+    from ..support.cli import run_cli  # noqa: PLC0415
+
+    root = Path(__file__).resolve().parents[2] / "examples"
+    for example in sorted(p.parent for p in root.glob("*/workload.yaml")):
+        r = run_cli("recommend", "-f", str(example / "workload.yaml"), "--as-of", "2026-12-01", "--top", "10",
+                    *side_arguments(example))
+        assert r.returncode == 0, r.stderr
+        for line in r.stdout.splitlines():
+            assert len(line) <= 100, (example.name, line)
+            assert not line.rstrip().endswith(("-", "/", "@")), (example.name, line)  # nothing cut mid-word
+    r = run_cli("recommend", "-f", str(root / "04-gemma-3-unsupported-on-neuron" / "workload.yaml"))
+    assert "aws-neuron/aws-neuron-sdk@db1586c:libraries/nxd-inference/developer_guides/model-reference.rst" in r.stdout
+
+
+def test_prices_that_match_nothing_say_so() -> None:
+    from ..support.cli import run_cli  # noqa: PLC0415
+
+    r = run_cli("prices", "--instance-type", "p5.48xl")
+    assert r.returncode == 2 and "unknown instance type 'p5.48xl' (did you mean: p5.48xlarge" in r.stderr
+    r = run_cli("prices", "--instance-type", "p5e.48xlarge", "--region", "eu-west-1")
+    assert r.returncode == 1 and "no prices match --instance-type p5e.48xlarge --region eu-west-1" in r.stderr
+    r = run_cli("prices", "--instance-type", "p5e.48xlarge", "--region", "us-east-2", "-o", "json")
+    assert r.returncode == 0 and "capacity-block" in r.stdout

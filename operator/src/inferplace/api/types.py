@@ -26,8 +26,9 @@ from pydantic_core import CoreSchema
 DECIMAL_PATTERN = r"^[0-9]{1,15}(\.[0-9]{1,9})?$"
 MAX_INTEGER = 10**15 - 1
 # Text a user writes that reaches a table, a status or a log: C0/C1 controls and bidirectional overrides (which a
-# terminal would act on) are refused.
-PLAIN_TEXT = r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$"
+# terminal would act on) are refused. The bidirectional marks are the characters themselves, not \u escapes: the
+# pattern also goes into the CRD, and the API server's regular expressions (RE2) know no \u.
+PLAIN_TEXT = "^[^\\x00-\\x1f\\x7f-\\x9f\u202a-\u202e\u2066-\u2069]*$"
 _DECIMAL_RE = re.compile(DECIMAL_PATTERN)
 
 

@@ -294,7 +294,11 @@ def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: 
     event = None
     if after is not None and was != after:
         verb = "changed to" if was else "is"
-        savings = f", saving ${rec.savings_monthly}/month" if rec and rec.savings_monthly else ""
+        savings = ""
+        if rec and rec.savings_monthly:
+            saved = float(rec.savings_monthly)
+            savings = (f", saving ${rec.savings_monthly}/month" if saved >= 0
+                       else f", costing ${-saved:.2f}/month more than today")
         event = ("Normal", "RecommendationChanged",
                  f"recommendation {verb} {after} at ${rec.cost_per_million_output_tokens if rec else ''}"
                  f"/1M output tokens{savings}" + (f" (was {was})" if was else ""))

@@ -112,9 +112,9 @@ def _error_basis(o: Outcome, row: int, cat: Catalog, s: ConfidenceSettings) -> _
 def _managed(opt: ManagedOption, cur_total: float | None, today: date, max_price_age_days: int) -> Estimate:
     """An API's cost follows the tokens exactly: the risk is its price's age and its unmodelled latency."""
     age = opt.price.age_days(today)
-    level = 1  # medium at best: its latency against the SLOs is not known
-    text = f"per-token price of {opt.provider} ({opt.price.as_of.isoformat()}): the cost follows the tokens; latency " \
-           "not modelled"
+    level = 1  # medium at best: its latency is the team's measurement at best, never modelled
+    latency = "latency as the team measured it" if opt.latency_known else "latency unknown (not recommendable)"
+    text = f"per-token price of {opt.provider} ({opt.price.as_of.isoformat()}): the cost follows the tokens; {latency}"
     if age > max_price_age_days:
         level, text = LOWEST, f"{text}; lowered: price {age} days old (over {max_price_age_days})"
     rng = None

@@ -213,9 +213,12 @@ def _headline(o: Outcome, opt: Choice, best: Choice | None, n_options: int) -> s
         if math.isfinite(w.e2e_slo_s):
             slo += f", e2e p95 <= {w.e2e_slo_s * 1e3:g} ms"
         peak = f"at the peak of {w.rps * w.peak_to_mean:.2f} req/s ({w.rps:g} mean x {w.peak_to_mean:g})"
+        if isinstance(opt, ManagedOption) and not opt.latency_known:
+            return (f"no placement is known to meet {slo} {peak}: no self-hosted one does, and this API's latency "
+                    "is unknown")
         if isinstance(opt, ManagedOption):
-            return (f"cheapest of {n_options} priced options: the self-hosted ones meet {slo} {peak}; this API's "
-                    "latency is not modelled")
+            return (f"cheapest of {n_options} priced options meeting {slo} {peak}; this API's latency as the team "
+                    "measured it")
         return f"cheapest of {n_options} priced placements meeting {slo} {peak}"
     d = (opt.per_million / best.per_million - 1) * 100
     return f"{d:+.1f}% cost per 1M output tokens vs the recommendation"
