@@ -51,7 +51,9 @@ def release_namespace(cluster: Cluster) -> Iterator[str]:
 def test_every_rendering_is_accepted_by_a_server_side_dry_run(cluster: Cluster, release_namespace: str,
                                                               values_file: Path | None) -> None:
     values = values_of(values_file) if values_file else {}
-    docs = render(values, name="inferplace", namespace=release_namespace)
+    # A release name of this run's own: the chart's cluster-scoped objects (ClusterRole, ClusterRoleBinding) never
+    # meet one already on the cluster (a chart applied there client-side would own their fields).
+    docs = render(values, name=release_namespace, namespace=release_namespace)
     # Namespaced RBAC puts Roles in the watched namespaces: they must exist for the dry run.
     for ns in {d["metadata"].get("namespace") for d in docs} - {None, release_namespace}:
         cluster.kubectl("create", "namespace", ns, check=False)
