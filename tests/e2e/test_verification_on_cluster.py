@@ -42,7 +42,8 @@ def _manifest(name: str, namespace: str, current: dict[str, Any]) -> str:
     spec = {"model": {"name": MODELS[name]},
             "traffic": {"requestsPerSecond": RPS, "promptTokens": {"mean": 500}, "outputTokens": {"mean": 200}},
             "slo": {"ttftP95Ms": 2000, "tpotP95Ms": 60}, "current": current,
-            "constraints": {"managedApis": []},
+            # One replica, no spare: the by-hand figures count one replica (redundancy is tested on its own).
+            "constraints": {"managedApis": [], "minReplicas": 1, "spareReplicas": 0},
             "metrics": {"server": "vllm", "selector": {"namespace": "team", "service": name}, "window": "1h"},
             "verification": {"settle": "1m"}}
     return yaml.safe_dump({"apiVersion": "inferplace.io/v1alpha1", "kind": "InferenceWorkload",

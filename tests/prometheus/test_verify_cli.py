@@ -23,7 +23,7 @@ from inferplace.placement.search import search
 from inferplace.pricing import default_book
 
 from ..support.cli import run_cli, write_yaml
-from ..support.manifests import SELF_HOSTED, workload_doc
+from ..support.manifests import ONE_REPLICA, SELF_HOSTED, workload_doc
 from ..support.moves import STEP_S, Serving, backfill
 from ..support.prom import running
 
@@ -35,7 +35,7 @@ TRAFFIC = {"requestsPerSecond": 2, "promptTokens": {"mean": 500}, "outputTokens"
 
 
 def _doc(name: str, current: dict[str, Any]) -> dict[str, Any]:
-    doc = workload_doc(current=current, constraints=SELF_HOSTED, name=name)
+    doc = workload_doc(current=current, constraints=SELF_HOSTED | ONE_REPLICA, name=name)  # by hand: one replica
     doc["spec"]["traffic"] = TRAFFIC
     doc["spec"]["metrics"] = {"server": "vllm", "selector": {"namespace": "team", "service": name}, "window": "1h"}
     return doc

@@ -196,6 +196,14 @@ def test_an_api_offered_when_no_chip_meets_the_slos_says_its_latency_is_unknown(
     assert (rec["managedApi"]["measuredTtftP95Ms"], rec["managedApi"]["measuredTpotP95Ms"]) == ("600.0", "21.50")
 
 
+def test_an_impossible_ttft_exits_3_even_with_an_api_offered(tmp_path: Path) -> None:
+    example = _workload_doc(ROOT / "examples" / "01-steady-chat-llama-3.1-8b" / "workload.yaml")
+    example["spec"]["slo"]["ttftP95Ms"] = "0.8"
+    r = run_cli("recommend", "-f", str(write_yaml(tmp_path, example)))
+    assert r.returncode == 3 and "no priced placement meets the SLOs" in r.stdout
+    assert "bedrock API" in r.stdout and "? = latency unknown" in r.stdout  # listed, not recommended
+
+
 def test_managed_apis_flag_replaces_the_specs_list(tmp_path: Path) -> None:
     doc = workload_doc(model="meta-llama/Llama-3.3-70B-Instruct")
     f = write_yaml(tmp_path, doc)
