@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +42,18 @@ class Cluster:
         out: dict[str, Any] = json.loads(self.kubectl("get", "iw", name, "-n", self.namespace, "-o", "json").stdout)
         return out
 
+    def wait_established(self, crd: str, timeout_s: float = 60.0) -> None:
+        """Until the CRD serves. Polled: `kubectl wait` fails outright on a CRD read in the instant its
+        status has no conditions yet ("<nil> is of the type <nil>, expected []interface{}")."""
+        deadline = time.monotonic() + timeout_s
+        query = '{.status.conditions[?(@.type=="Established")].status}'
+        while True:
+            got = self.kubectl("get", f"crd/{crd}", "-o", f"jsonpath={query}", check=False)
+            if got.returncode == 0 and got.stdout.strip() == "True":
+                return
+            assert time.monotonic() < deadline, f"CRD {crd} not Established after {timeout_s:g} s: {got.stderr}"
+            time.sleep(0.2)
+
 
 @dataclass(frozen=True)
 class Operator:
@@ -71,7 +84,7 @@ def cluster() -> Iterator[Cluster]:
     kubeconfig = _kubeconfig()
     c = Cluster(kubeconfig, f"inferplace-e2e-{uuid.uuid4().hex[:8]}")
     c.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
-    c.kubectl("wait", "--for=condition=Established", "crd/inferenceworkloads.inferplace.io", "--timeout=60s")
+    c.wait_established("inferenceworkloads.inferplace.io")
     c.kubectl("create", "namespace", c.namespace)
     try:
         yield c

@@ -44,7 +44,7 @@ def karpenter(cluster: Cluster) -> Iterator[str]:
         for n in missing:
             cluster.kubectl("apply", "--server-side", "-f", str(CRDS / files[n]))
         for n in names:
-            cluster.kubectl("wait", "--for=condition=Established", f"crd/{n}", "--timeout=60s")
+            cluster.wait_established(n)
     run = uuid.uuid4().hex[:6]
     try:
         yield run
