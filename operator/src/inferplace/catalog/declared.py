@@ -28,7 +28,6 @@ catalog for that run only; prices come through the existing overrides (`--prices
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -40,7 +39,7 @@ from inferplace.api.types import PLAIN_TEXT, WIRE, Dec
 from inferplace.api.vocabulary import Precision
 from inferplace.catalog.accelerators import Accelerator, Figure
 from inferplace.catalog.instances import InstanceType
-from inferplace.catalog.registry import Catalog
+from inferplace.catalog.registry import Catalog, CatalogError
 
 DECLARED = "declared by the user"  # how a declared instance type's spec_source begins
 Topology = Literal["switched", "torus"]
@@ -134,7 +133,10 @@ def declare(raw: Any, cat: Catalog) -> Catalog:
         if d.type in instances:
             problems.append(f"{where}.type: {d.type!r} is already in the catalog; declare another name")
             continue
-        acc = chips.get(d.accelerator) or _by_alias(chips, d.accelerator)
+        try:
+            acc = replace(cat, accelerators=chips).accelerator(d.accelerator)  # by id or alias, any case
+        except CatalogError:
+            acc = None
         if acc is None:
             problems.append(f"{where}.accelerator: unknown chip {d.accelerator!r}; allowed: the catalog's "
                             f"{', '.join(sorted(cat.accelerators))} or one declared under accelerators")
@@ -154,11 +156,6 @@ def declare(raw: Any, cat: Catalog) -> Catalog:
     if problems:
         raise DeclaredError(problems)
     return replace(cat, accelerators=chips, instances=instances)
-
-
-def _by_alias(chips: Mapping[str, Accelerator], name: str) -> Accelerator | None:
-    key = name.strip().lower()
-    return next((a for a in chips.values() if key in (x.lower() for x in a.aliases)), None)
 
 
 def _figure(value: float, unit: str, source: str) -> Figure:

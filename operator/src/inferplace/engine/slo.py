@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from inferplace.engine.batch import ScenarioArrays, bucketed, prepare
 from inferplace.engine.roofline import prefill
-from inferplace.engine.serving import Decoder, StepFn, binding_resource, server_at, tail_at
+from inferplace.engine.serving import LIMITS, Decoder, StepFn, binding_resource, server_at, tail_at
 
 F64 = NDArray[np.float64]
 
@@ -59,7 +59,7 @@ class SloCapacity:
     max_batch: F64
     bound: NDArray[np.int64]  # index into serving.BOUNDS at the limit
     unloaded: Latency  # latency of a lone request: which objective is out of reach
-    limit: NDArray[np.int64] | None = None  # index into serving.LIMITS: what fails just above the rate
+    limit: NDArray[np.int64]  # index into serving.LIMITS: what fails just above the rate
 
 
 def step_table(dec: Decoder, cap: F64, context: F64, time_scale: F64 | None = None) -> StepFn:
@@ -198,10 +198,13 @@ def _limit(sa: ScenarioArrays, st: _Setup, tails: Tails, over: Latency) -> NDArr
     limit, or the KV cache the memory holds) or a saturated prefill queue before an objective, then the
     objectives in the order TTFT, TPOT, end-to-end."""
     full = over.batch >= st.cap * 0.999
-    batch_cap = np.where(st.bmax < sa.eff.runtime_max_batch, 4, 3)  # the memory holds fewer than the runtime takes
-    out = np.where(over.ttft > sa.ttft_slo, 0, np.where(over.tpot > sa.tpot_slo, 1,
-                   np.where(over.e2e > tails.e2e_slo, 2, 5)))
-    out = np.where(full, batch_cap, np.where(over.prefill_utilization >= 0.98, 5, out))
+    at = LIMITS.index
+    # A full batch is the runtime's limit, or the KV cache's where the memory holds fewer than the runtime takes.
+    batch_cap = np.where(st.bmax < sa.eff.runtime_max_batch, at("KV-cache memory"), at("batch limit"))
+    out = np.where(over.ttft > sa.ttft_slo, at("TTFT objective"), np.where(
+        over.tpot > sa.tpot_slo, at("TPOT objective"),
+        np.where(over.e2e > tails.e2e_slo, at("end-to-end objective"), at("throughput"))))
+    out = np.where(full, batch_cap, np.where(over.prefill_utilization >= 0.98, at("throughput"), out))
     return out.astype(np.int64)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from inferplace.catalog import Catalog
+from inferplace.engine import LIMITS
 from inferplace.engine.batch import ScenarioArrays
 from inferplace.engine.slo import Latency, SloModel, Tails
 from inferplace.engine.tco import replicas_for
@@ -35,7 +36,7 @@ class RowResult:
     unloaded: tuple[float, float, float]
     at_mean: tuple[float, float]  # mean TTFT and mean TPOT (s) at the mean load, at `replicas`
     batch: float = math.nan  # running sequences per replica at peak (what the evidence must cover)
-    limit: int = 5  # index into engine LIMITS: what stops the replica taking more requests within the SLOs
+    limit: int = LIMITS.index("throughput")  # engine LIMITS: what stops the replica taking more requests within SLOs
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def _predict(sa: ScenarioArrays, requests: Sequence[RowRequest]) -> list[RowResu
     unloaded = cap.unloaded
     # Whole columns to Python floats at once (per-element float() is the slow part at this size).
     rate, fits, bound, reps = cap.rate.tolist(), cap.fits.tolist(), cap.bound.tolist(), replicas.tolist()
-    limits = cap.limit.tolist() if cap.limit is not None else [5] * len(requests)
+    limits = cap.limit.tolist()
     peak_lat = list(zip(lat.ttft.tolist(), lat.tpot.tolist(), lat.e2e.tolist(), strict=True))
     lone = list(zip(unloaded.ttft.tolist(), unloaded.tpot.tolist(), unloaded.e2e.tolist(), strict=True))
     at_mean = list(zip(mean.ttft_mean.tolist(), mean.tpot_mean.tolist(), strict=True))

@@ -20,15 +20,14 @@ class ServingImage:
 
 # Neuron: AWS's vLLM Deep Learning Containers. The 2.33 DLC is for Trainium2/Trainium3 only; Inferentia2 and
 # Trainium1 (NeuronCore-v2) keep the last vLLM DLC the Neuron docs document for them.
+TRAINIUM_DLC = ServingImage(
+    "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:0.29.0.1.2.0-neuronx-py314-sdk2.33.0-ubuntu26.04",
+    "Neuron docs 2.33.0, setup/pytorch/dlc (date-modified 2026-10-16): vLLM inference DLC for Trn2 and Trn3")
 DEFAULT_IMAGES: dict[str, ServingImage] = {
     "gpu": ServingImage("vllm/vllm-openai:v0.11.0",
                         "vLLM's official image on Docker Hub (docs.vllm.ai, Deploying with Docker), a pinned release"),
-    "neuron-v3": ServingImage(
-        "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:0.29.0.1.2.0-neuronx-py314-sdk2.33.0-ubuntu26.04",
-        "Neuron docs 2.33.0, setup/pytorch/dlc (date-modified 2026-10-16): vLLM inference DLC for Trn2 and Trn3"),
-    "neuron-v4": ServingImage(
-        "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:0.29.0.1.2.0-neuronx-py314-sdk2.33.0-ubuntu26.04",
-        "Neuron docs 2.33.0, setup/pytorch/dlc (date-modified 2026-10-16): vLLM inference DLC for Trn2 and Trn3"),
+    "neuron-v3": TRAINIUM_DLC,
+    "neuron-v4": TRAINIUM_DLC,
     "neuron-v2": ServingImage(
         "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:0.9.1-neuronx-py311-sdk2.26.1-ubuntu22.04",
         "Neuron docs 2.26.1 (vLLM on NxD Inference tutorial, Inf2/Trn1); later DLCs target Trn2/Trn3 only"),
@@ -37,7 +36,7 @@ DEFAULT_IMAGES: dict[str, ServingImage] = {
 
 def default_image(platform: Platform, generation: str) -> ServingImage:
     """The documented default for a chip generation (Neuron) or platform (GPU)."""
-    return DEFAULT_IMAGES.get(generation) or DEFAULT_IMAGES[platform if platform == "gpu" else "neuron-v3"]
+    return DEFAULT_IMAGES.get(generation) or (DEFAULT_IMAGES["gpu"] if platform == "gpu" else TRAINIUM_DLC)
 
 
 def image_platform(image: str) -> Platform:
