@@ -69,16 +69,27 @@ def one_workload_ms(repeat: int) -> list[float]:
     from inferplace.catalog import load_catalog  # noqa: PLC0415
 
     cat = load_catalog()
-    example = yaml.safe_load((ROOT / "examples/01-steady-chat-llama-3.1-8b/workload.yaml").read_text())
+    docs = yaml.safe_load_all((ROOT / "examples/01-steady-chat-llama-3.1-8b/workload.yaml").read_text())
+    example = next(d for d in docs if d.get("kind") == "InferenceWorkload")  # the file also creates its namespace
     iw = InferenceWorkload.model_validate(example)
     items = [(iw.metadata.name, iw.spec)]
     if hasattr(placement, "recommend"):
         from datetime import UTC, datetime  # noqa: PLC0415
 
-        now = datetime.now(UTC)
+        import inspect  # noqa: PLC0415
 
-        def run() -> object:
-            return placement.recommend(items, cat, now)
+        now = datetime.now(UTC)
+        if "book" in inspect.signature(placement.recommend).parameters:  # trees with a price book argument
+            from inferplace.pricing import PriceBook, bundled  # noqa: PLC0415
+
+            snapshot = bundled()
+            book = PriceBook([snapshot], snapshot.default_region)
+
+            def run() -> object:
+                return placement.recommend(items, cat, book, now)  # type: ignore[call-arg]
+        else:
+            def run() -> object:
+                return placement.recommend(items, cat, now)  # type: ignore[call-arg]
     else:  # trees from before the layering refactor (placement.plan, no clock)
         def run() -> object:
             return placement.plan(items, cat)  # type: ignore[attr-defined]
