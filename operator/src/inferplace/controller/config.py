@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from inferplace.api.vocabulary import duration_seconds
+from inferplace.controller.sharding import MAX_SHARDS
 from inferplace.metrics.urls import AllowList, UrlError
 from inferplace.metrics.urls import check as check_url
 
@@ -54,6 +55,15 @@ class OperatorConfig:
     price_refresh_interval_s: float = 12 * 3600.0
     max_price_age_days: int = 180
     corrections_configmap: tuple[str, str] | None = None  # (namespace, name) of the fleet's verification checks
+    leader_elect: bool = False  # hold a Lease before evaluating (implied by shards > 1)
+    leader_election_namespace: str | None = None
+    leader_election_id: str = "inferplace"
+    shards: int = 1
+    status_tolerance: float = 0.02  # relative change of a live figure below which the status is not rewritten
+
+    @property
+    def leases(self) -> bool:
+        return self.leader_elect or self.shards > 1
 
     @property
     def metrics_host_port(self) -> tuple[str, int] | None:
@@ -152,6 +162,25 @@ def add_arguments(p: argparse.ArgumentParser, env: Mapping[str, str] | None = No
                    help="keep the fleet's verification checks (and the corrections they give) in this ConfigMap, "
                         "so they survive restarts and are shared by replicas; without it they live in memory "
                         "[INFERPLACE_CORRECTIONS_CONFIGMAP]")
+    p.add_argument("--leader-elect", action="store_true", default=None,
+                   help="evaluate and write only while holding a coordination.k8s.io Lease, so that replicas stand "
+                        "by and one takes over within the lease duration (15 s) when the holder dies "
+                        "[INFERPLACE_LEADER_ELECT=true]")
+    p.add_argument("--leader-election-namespace", default=_env("LEADER_ELECTION_NAMESPACE", e), metavar="NS",
+                   help="where the Leases live (default: the pod's namespace; needed out of cluster) "
+                        "[INFERPLACE_LEADER_ELECTION_NAMESPACE]")
+    p.add_argument("--leader-election-id", default=_env("LEADER_ELECTION_ID", e, "inferplace"), metavar="NAME",
+                   help="the Leases' name (and prefix, with shards): processes with the same id share the work "
+                        "(default inferplace) [INFERPLACE_LEADER_ELECTION_ID]")
+    p.add_argument("--shards", default=_env("SHARDS", e, "1"), metavar="N",
+                   help="split the workloads into N shards by a stable hash of namespace and name, each held by a "
+                        "Lease; any number of processes with the same N share them and each watches only what it "
+                        "holds (implies --leader-elect; writes the label inferplace.io/shard=K-of-N on each "
+                        f"workload; 1 to {MAX_SHARDS}, default 1) [INFERPLACE_SHARDS]")
+    p.add_argument("--status-tolerance", default=_env("STATUS_TOLERANCE", e, "0.02"), metavar="FRACTION",
+                   help="rewrite a status only when something in it changes: text, a count, or a figure by more than "
+                        "this fraction of its last written value (default 0.02, i.e. 2%%; 0: any change) "
+                        "[INFERPLACE_STATUS_TOLERANCE]")
 
 
 def duration_s(text: str, what: str) -> float:
@@ -244,6 +273,40 @@ def _http_url(url: str | None, what: str, port_needed: bool = False) -> str | No
     return url
 
 
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+_ELECTION_ID = re.compile(r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?")
+
+
+def _leases(a: argparse.Namespace, e: Mapping[str, str], namespaces: tuple[str, ...],
+            all_ns: bool) -> tuple[bool, str | None, str, int]:
+    """(leader_elect, lease namespace, election id, shards), checked."""
+    elect = bool(a.leader_elect) if a.leader_elect is not None else (
+        (_env("LEADER_ELECT", e) or "").lower() in ("1", "true", "yes"))
+    shards = _number(str(a.shards), "--shards / INFERPLACE_SHARDS", 1, MAX_SHARDS)
+    if shards != int(shards):
+        raise ConfigError(f"--shards / INFERPLACE_SHARDS: {a.shards!r} is not a whole number; allowed: 1 to "
+                          f"{MAX_SHARDS}")
+    election = a.leader_election_id or "inferplace"
+    if not _ELECTION_ID.fullmatch(election):
+        raise ConfigError(f"--leader-election-id / INFERPLACE_LEADER_ELECTION_ID: {election[:60]!r}; allowed: "
+                          "lowercase letters, digits and '-', at most 40, starting and ending with a letter or digit")
+    if not (elect or shards > 1):
+        return False, None, election, 1
+    if shards > 1 and not all_ns and any(c in ns for ns in namespaces for c in "*?!,"):
+        raise ConfigError("--shards: each shard is watched per namespace, so name the namespaces exactly (no "
+                          "patterns) or use --all-namespaces")
+    ns = a.leader_election_namespace
+    if not ns and SERVICE_ACCOUNT_NAMESPACE.is_file():
+        ns = SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
+    if not ns:
+        raise ConfigError("--leader-election-namespace / INFERPLACE_LEADER_ELECTION_NAMESPACE: needed out of a pod "
+                          "(in a pod it defaults to the pod's namespace): where the Leases are kept")
+    if not _NAMESPACE.fullmatch(ns):
+        raise ConfigError(f"--leader-election-namespace / INFERPLACE_LEADER_ELECTION_NAMESPACE: {ns[:70]!r} is not a "
+                          "namespace")
+    return True, ns, election, int(shards)
+
+
 def from_args(a: argparse.Namespace, env: Mapping[str, str] | None = None) -> OperatorConfig:
     e = os.environ if env is None else env
     if (_env("AS_OF", e) or "").strip():
@@ -278,7 +341,10 @@ def from_args(a: argparse.Namespace, env: Mapping[str, str] | None = None) -> Op
     if metrics_address != "off" and not re.fullmatch(r"[^\s:]*:[0-9]{1,5}", metrics_address):
         raise ConfigError(f"--metrics-address / INFERPLACE_METRICS_ADDRESS: {metrics_address!r}; write HOST:PORT "
                           "or off")
+    elect, lease_ns, election, shards = _leases(a, e, namespaces, all_ns)
     return OperatorConfig(
+        leader_elect=elect, leader_election_namespace=lease_ns, leader_election_id=election, shards=shards,
+        status_tolerance=_number(a.status_tolerance, "--status-tolerance / INFERPLACE_STATUS_TOLERANCE", 0.0, 0.5),
         namespaces=namespaces, all_namespaces=all_ns, prometheus_url=url,
         prometheus_timeout_s=duration_s(a.prometheus_timeout, "--prometheus-timeout / INFERPLACE_PROMETHEUS_TIMEOUT"),
         allowed_prometheus_urls=AllowList.of(allowed_raw),

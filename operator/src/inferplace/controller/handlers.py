@@ -6,6 +6,7 @@ Run with `inferplace operator`, or `kopf run -m inferplace.controller.handlers` 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,8 +22,11 @@ from inferplace.controller import config as configuration
 from inferplace.controller.backends import metrics_backends
 from inferplace.controller.corrections_store import ConfigMapCorrections
 from inferplace.controller.kube import KubeWriter, connection_info, load_configuration
+from inferplace.controller.leases import LeaseSettings, ShardLeases
+from inferplace.controller.ownership import ShardedWork
 from inferplace.controller.prices import OperatorPrices
 from inferplace.controller.runtime import CorrectionsStore, MemoryCorrections, Runtime
+from inferplace.controller.sharding import unassigned_selector
 from inferplace.controller.telemetry import Telemetry
 from inferplace.placement import RegionDefault
 from inferplace.placement.settings import DEFAULTS, PricingSettings
@@ -76,6 +80,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     # (a status is ~35 KB of JSON): with a thousand objects the idle workers, not the operator's own
     # state, set the peak memory. `seen` only records the body, so a short idle time costs nothing.
     settings.queueing.idle_timeout = 0.5
+    if cfg.shards > 1:
+        # kopf's watch sees only the workloads no shard has yet, to label them; each held shard has its own watch.
+        settings.watching.label_selectors[GROUP, PLURAL] = unassigned_selector(cfg.shards)
     telemetry = Telemetry()
     clock = system_clock  # the operator's one clock: every status, Event, price age and Prometheus window
     try:
@@ -96,11 +103,23 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     else:
         log.info("no --corrections-configmap: verification checks are kept in memory and lost on restart")
     runtime = Runtime(cfg, catalog, kube, backends, prices, region, tuning, telemetry=telemetry, clock=clock,
-                      corrections_store=store)
+                      corrections_store=store, shards=cfg.shards)
     telemetry.price_age.set_function(prices.age_seconds)
     prices.start()
     runtime.start()
     memo["runtime"] = runtime
+    if cfg.leases:
+        assert cfg.leader_election_namespace is not None  # config.from_args requires it with leases
+        work = ShardedWork(runtime, kube, asyncio.get_running_loop(),
+                           None if cfg.all_namespaces else list(cfg.namespaces), cfg.shards, cfg.api_timeout_s)
+        leases = ShardLeases(kube.api_client, LeaseSettings(cfg.leader_election_namespace, cfg.leader_election_id,
+                                                            cfg.shards), work.gained, work.lost)
+        runtime.ownership = leases
+        telemetry.shards_held.set_function(lambda: len(leases.held()))
+        memo["leases"], memo["sharded"] = leases, work
+        leases.start()
+        log.info("holding Leases %s/%s%s as %s; evaluating only what they give", cfg.leader_election_namespace,
+                 cfg.leader_election_id, f"-shard-K-of-{cfg.shards}" if cfg.shards > 1 else "", leases.me)
     memo["prices"] = prices
     hp = cfg.metrics_host_port
     if hp is not None:
@@ -124,6 +143,10 @@ def login(**_: Any) -> kopf.ConnectionInfo:
 
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    leases: ShardLeases | None = memo.get("leases")
+    if leases is not None:  # stop writing and hand the Leases back first: a standby takes over in seconds
+        await asyncio.get_running_loop().run_in_executor(None, leases.stop)
+        memo["sharded"].stop()
     runtime: Runtime | None = memo.get("runtime")
     if runtime is not None:
         await runtime.stop()
@@ -138,6 +161,10 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
 async def seen(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    work: ShardedWork | None = memo.get("sharded")
+    if work is not None and work.shards > 1:
+        await work.assign(type, dict(body))  # only unassigned workloads reach this watch (see startup)
+        return
     runtime: Runtime | None = memo.get("runtime")
     if runtime is not None:
         runtime.seen(type, dict(body))
@@ -149,7 +176,9 @@ def probe(memo: kopf.Memo, **_: Any) -> dict[str, float]:
     why = "the operator has not started" if runtime is None else runtime.health()
     if runtime is None or why is not None:
         raise RuntimeError(why)  # kopf answers /healthz with 500: the kubelet restarts the pod
-    return {"workloads": len(runtime.entries), "queued": runtime.queue.qsize()}
+    leases: ShardLeases | None = memo.get("leases")
+    held = {"shardsHeld": len(leases.held())} if leases is not None else {}
+    return {"workloads": len(runtime.entries), "queued": runtime.queue.qsize(), **held}
 
 
 def _catalog(cfg: configuration.OperatorConfig) -> Catalog:

@@ -140,6 +140,24 @@ class KubeWriter:
         if generation is not None and meta.get("generation") != generation:
             raise Superseded(f"{namespace}/{name}: generation {generation} -> {meta.get('generation')}")
 
+    def label(self, namespace: str, name: str, uid: str | None, key: str, value: str) -> None:
+        """Set one label of ours on a workload (a merge patch: the user's labels stay; the uid in the body is
+        a precondition, so a new object with the name is not labelled by mistake)."""
+        import kubernetes  # noqa: PLC0415
+
+        meta: dict[str, Any] = {"labels": {key: value}}
+        if uid:
+            meta["uid"] = uid
+        api = kubernetes.client.CustomObjectsApi(self.api_client)
+        try:
+            api.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, {"metadata": meta},
+                                               _content_type="application/merge-patch+json",
+                                               _request_timeout=self._timeout)
+        except kubernetes.client.ApiException as exc:
+            if exc.status in (404, 409):
+                raise Gone(f"{namespace}/{name}") from exc
+            raise _unavailable(exc) or exc from exc
+
     def ping(self) -> None:
         """Raise unless the API server answers (GET /version: allowed to every client, tiny)."""
         import kubernetes  # noqa: PLC0415

@@ -13,8 +13,6 @@ and the level check above replaces kopf's stored diff.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import random
 import threading
@@ -30,8 +28,10 @@ from inferplace.api.clock import Clock, system_clock
 from inferplace.api.vocabulary import APPROVAL_ANNOTATION, Platform
 from inferplace.catalog import Catalog
 from inferplace.controller.config import OperatorConfig
+from inferplace.controller.hysteresis import shape, within
 from inferplace.controller.kube import ApiUnavailable, Gone, Superseded
 from inferplace.controller.reconcile import SNAPSHOT_ONLY, InvalidSpec, PricesState, parse_spec, reconcile
+from inferplace.controller.sharding import shard_of
 from inferplace.controller.telemetry import Telemetry
 from inferplace.feedback.corrections import Check, corrections, merged
 from inferplace.feedback.verify import pending_move
@@ -50,18 +50,17 @@ RELIST_AFTER_S = 30.0  # a re-listed workload evaluated longer ago than this is 
 API_PROBE_S = 10.0  # how often the API server is asked whether it is there (GET /version)
 RETAIN_EVERY_S = 60.0  # how often per-URL metrics backends no workload names are dropped
 URGENT, PERIODIC = 0, 1  # queue priorities: a spec change or an approval goes ahead of periodic re-evaluations
-# Fields that change at every evaluation although nothing else did: not a reason to write.
-VOLATILE = ("lastEvaluationTime",)
 DIGEST = "_digest"  # key of the kept status's fingerprint (never written to the API)
+FIGURES = "_figures"  # and of its figures (hysteresis.shape)
 PLACEMENT_KEPT = ("kind", "summary", "instanceType", "capacityType", "replicas", "chipsPerReplica", "instances",
                   "weightPrecision", "speculativeDecoding")
 
 
 def kept(status: dict[str, Any] | None) -> dict[str, Any] | None:
     """What the loop keeps of a status between evaluations: what reconcile reads back (conditions for
-    their transition times, the placements' shapes and prices for Events), and a fingerprint of the rest
-    to tell an unchanged result. A whole status is ~35 KB of JSON and ~50 KB as Python objects: a
-    thousand of them would be most of the operator's memory."""
+    their transition times, the placements' shapes and prices for Events), and the skeleton's digest
+    and the figures of the rest to tell an unchanged result. A whole status is ~35 KB of JSON and ~50 KB
+    as Python objects: a thousand of them would be most of the operator's memory."""
     if status is None:
         return None
     # promises and verification: what a move is checked against (small, and read back by the next evaluation)
@@ -73,13 +72,13 @@ def kept(status: dict[str, Any] | None) -> dict[str, Any] | None:
             price = (p.get("costBreakdown") or {}).get("price")
             out[key] = {k: p[k] for k in PLACEMENT_KEPT if k in p} | (
                 {"costBreakdown": {"price": price}} if price else {})
-    out[DIGEST] = fingerprint(status)
+    out[DIGEST], out[FIGURES] = shape(status)
     return out
 
 
 def fingerprint(status: dict[str, Any]) -> str:
-    body = {k: v for k, v in status.items() if k not in VOLATILE and k != DIGEST}
-    return hashlib.blake2b(json.dumps(body, sort_keys=True, separators=(",", ":")).encode(), digest_size=16).hexdigest()
+    """The status without its figures and volatile times (hysteresis.shape)."""
+    return shape(status)[0]
 
 
 class StatusWriter(Protocol):
@@ -95,6 +94,16 @@ class StatusWriter(Protocol):
         """Raise unless the API server answers."""
 
     def close(self) -> None: ...
+
+
+class Ownership(Protocol):
+    """Which shards this process may evaluate and write now (controller.leases.ShardLeases)."""
+
+    def holds(self, shard: int) -> bool: ...
+
+
+class NotHeld(Exception):  # noqa: N818 - a state: another process owns the workload now
+    """The workload's shard is not (or no longer) this process's: its status is not written."""
 
 
 class CorrectionsStore(Protocol):
@@ -199,6 +208,8 @@ class Runtime:
     monotonic: Callable[[], float] = time.monotonic  # scheduling
     tick_s: float = 1.0  # how often the scheduler looks for workloads that fell due
     probe_s: float = API_PROBE_S
+    ownership: Ownership | None = None  # None: one process owns every workload (no leader election)
+    shards: int = 1
 
     def __post_init__(self) -> None:
         # (priority, order, key): spec changes and approvals before periodic re-evaluations, each in turn.
@@ -213,6 +224,32 @@ class Runtime:
         self.retained_at = self.monotonic()
         self.checks: list[Check] | None = None  # the fleet's verification checks, loaded on first use
         self._checks_lock = threading.Lock()
+
+    # ---- ownership (leader election and shards) ----------------------------------------------------
+
+    def owns(self, key: tuple[str, str]) -> bool:
+        return self.ownership is None or self.ownership.holds(shard_of(key[0], key[1], self.shards))
+
+    def shard_gained(self, shard: int) -> None:
+        """Evaluate what the shard's previous holder may have left undone: changed specs now, the rest
+        as soon as the queue allows (on the event loop)."""
+        now = self.monotonic()
+        for entry in self.entries.values():
+            if shard_of(entry.namespace, entry.name, self.shards) == shard:
+                entry.due = now
+                if entry.stale() and not entry.running:
+                    self._enqueue(entry, urgent=True)
+
+    def shard_lost(self, shard: int, forget: bool) -> None:
+        """Stop evaluating a shard; `forget`: drop its workloads too (a sharded process watches only what
+        it holds; a standby of one shard keeps them for a quick takeover)."""
+        for key, entry in list(self.entries.items()):
+            if shard_of(entry.namespace, entry.name, self.shards) == shard:
+                entry.queued = False
+                if forget:
+                    self.entries.pop(key, None)
+                    self.telemetry.forget(*key)
+        self.telemetry.workloads.set(len(self.entries))
 
     # ---- inputs from the watch ------------------------------------------------------------------
 
@@ -265,6 +302,8 @@ class Runtime:
         older queue item is skipped when it comes up)."""
         if entry.queued and (entry.urgent or not urgent):
             return
+        if not self.owns(entry.key):
+            return  # another process's (or nobody's yet): shard_gained queues it when it becomes ours
         entry.queued, entry.urgent = True, urgent
         self._order += 1
         self.queue.put_nowait((URGENT if urgent else PERIODIC, self._order, entry.key))
@@ -371,10 +410,16 @@ class Runtime:
             if entry is None or not entry.queued or (priority == PERIODIC and entry.urgent):
                 continue  # deleted, or this item was overtaken by an urgent one
             entry.queued, entry.urgent, entry.running, entry.dirty = False, False, True, False
+            if not self.owns(key):
+                entry.running = False
+                continue
             snapshot = (entry.namespace, entry.name, entry.uid, entry.generation, entry.spec, entry.status,
                         entry.approved)
             try:
                 status = await loop.run_in_executor(self.pool, self.evaluate_and_write, *snapshot)
+            except NotHeld:
+                entry.running = False
+                continue
             except Gone:
                 self.entries.pop(key, None)
                 self.telemetry.forget(*key)
@@ -399,7 +444,7 @@ class Runtime:
                 status = None
             else:
                 entry.failures = 0
-                entry.status = kept(status)
+                entry.status = status if status is not None and DIGEST in status else kept(status)
                 entry.evaluated_generation = snapshot[3]
                 entry.evaluated_at = self.monotonic()
                 entry.due = self.monotonic() + self._interval()
@@ -431,10 +476,15 @@ class Runtime:
         result = reconcile(name, spec, generation, previous, obs, fault, self.catalog, self.prices.book(), self.region,
                            now, self.settings, self.prices.state(), approved, self._corrections(now), before)
         written = result.status
-        if self._unchanged(previous, result.status):
+        skipped = self._skip(previous, result.status)
+        if skipped is not None and previous is not None:
             self.telemetry.api_writes.labels("status_unchanged").inc()
-            written = {**result.status, "lastEvaluationTime": (previous or {}).get("lastEvaluationTime")}
+            self.telemetry.status_skipped.labels(skipped).inc()
+            # What the object still has: the next evaluation compares with it, so slow drift adds up to a write.
+            written = previous
         else:
+            if not self.owns((namespace, name)):
+                raise NotHeld(f"{namespace}/{name}")  # the Lease lapsed during the evaluation: write nothing
             try:
                 self.kube.write_status(namespace, name, uid, result.status, generation)
             except (Gone, Superseded):
@@ -458,18 +508,29 @@ class Runtime:
         self.telemetry.duration.observe(time.perf_counter() - started)
         return written
 
-    def _unchanged(self, previous: dict[str, Any] | None, status: dict[str, Any]) -> bool:
-        """Nothing but the evaluation time differs from the status on the object, and that was written
-        recently enough: no write (a thousand unchanged workloads cost no API traffic)."""
-        if not previous or previous.get(DIGEST) != fingerprint(status):
-            return False
+    def _skip(self, previous: dict[str, Any] | None, status: dict[str, Any]) -> str | None:
+        """Why the status on the object can stay ("unchanged": only the evaluation time differs;
+        "within_tolerance": live figures moved by less than --status-tolerance), provided it was written
+        recently enough; None: write (a thousand steady workloads cost no API traffic)."""
+        if not previous or DIGEST not in previous:
+            return None
+        digest, figures = shape(status)
+        old = previous.get(FIGURES)
+        if previous[DIGEST] != digest or old is None or len(old) != len(figures):
+            return None
+        if list(old) == list(figures):
+            why = "unchanged"
+        elif within(old, figures, self.config.status_tolerance):
+            why = "within_tolerance"
+        else:
+            return None
         last = previous.get("lastEvaluationTime")
         try:
             age = (self.clock() - datetime.fromisoformat(str(last).replace("Z", "+00:00"))).total_seconds()
         except (ValueError, TypeError):
-            return False
+            return None
         # A time in the future (an edited status) is not trusted over the clock: write.
-        return 0 <= age < HEARTBEAT_INTERVALS * self.config.interval_s
+        return why if 0 <= age < HEARTBEAT_INTERVALS * self.config.interval_s else None
 
     def _corrections(self, now: datetime) -> FleetCorrections:
         """The fleet's corrections per scope from its checks (loaded from the store on first use)."""

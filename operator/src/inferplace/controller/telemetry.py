@@ -27,6 +27,11 @@ class Telemetry:
         self.api_writes = Counter("inferplace_kubernetes_api_writes", "Writes to the API server by kind (status, "
                                   "event), and status writes skipped because nothing in the status changed "
                                   "(status_unchanged)", ["kind"], registry=r)
+        self.status_skipped = Counter("inferplace_status_writes_skipped", "Status writes skipped: nothing a user "
+                                      "reads changed (unchanged), or only live figures moved within "
+                                      "--status-tolerance (within_tolerance)", ["reason"], registry=r)
+        self.shards_held = Gauge("inferplace_shards_held", "Shards (Leases) this process holds and evaluates; 0 "
+                                 "on a standby", registry=r)
         self.workloads = Gauge("inferplace_workloads", "InferenceWorkloads the operator knows", registry=r)
         self.queue = Gauge("inferplace_evaluation_queue_length", "Workloads waiting for an evaluation",
                            registry=r)

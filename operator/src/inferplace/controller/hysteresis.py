@@ -1,0 +1,64 @@
+"""Whether a new status differs from the last one written in anything a user reads: its text and
+counts exactly, its figures beyond a relative tolerance. Live figures (observed rates, projected
+latency, costs) move a little at every evaluation; rewriting the status for that costs etcd writes
+and watch traffic for every client and tells nobody anything.
+
+A status is reduced to a skeleton (every key and text, with each figure replaced by a marker) and
+the figures in order. Figures are floats, decimal strings ("12.5") and, inside text, numbers with a
+decimal point or thousands separators ("$1,234.56", "5.69 req/s"); whole numbers without separators
+(replicas, chips, ages in days, times of day) stay in the skeleton and compare exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from array import array
+from collections.abc import Iterable
+from typing import Any
+
+# Change at every evaluation although nothing else did: never a reason to write.
+VOLATILE: frozenset[tuple[str, ...]] = frozenset({("lastEvaluationTime",), ("observed", "time")})
+_DECIMAL = re.compile(r"-?[0-9]+\.[0-9]+")
+_FIGURE_IN_TEXT = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+\.[0-9]+")
+MARK = "\u2058"  # stands for a figure in the skeleton (a character no status text uses)
+
+
+def shape(status: dict[str, Any]) -> tuple[str, array[float]]:
+    """(digest of the skeleton, the figures in order)."""
+    figures: array[float] = array("d")
+
+    def walk(node: Any, path: tuple[str, ...]) -> Any:
+        if path in VOLATILE:
+            return None
+        if isinstance(node, dict):
+            return {k: walk(node[k], (*path, k)) for k in sorted(node)}
+        if isinstance(node, list):
+            return [walk(x, path) for x in node]
+        if isinstance(node, float):
+            figures.append(node)
+            return MARK
+        if isinstance(node, str):
+            if _DECIMAL.fullmatch(node):
+                figures.append(float(node))
+                return MARK
+
+            def mark(m: re.Match[str]) -> str:
+                figures.append(float(m.group(0).replace(",", "")))
+                return MARK
+
+            return _FIGURE_IN_TEXT.sub(mark, node)
+        return node
+
+    skeleton = json.dumps(walk(status, ()), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.blake2b(skeleton.encode(), digest_size=16).hexdigest(), figures
+
+
+def within(old: Iterable[float], new: Iterable[float], tolerance: float) -> bool:
+    """Every figure within `tolerance` of its old value, relative to the larger of the two."""
+    for a, b in zip(old, new, strict=True):
+        if a != b and not (math.isfinite(a) and math.isfinite(b) and abs(b - a) <= tolerance * max(abs(a), abs(b))):
+            return False
+    return True
