@@ -64,9 +64,47 @@ def test_pod_meets_the_restricted_pod_security_standard() -> None:
     assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
 
 
-def test_one_replica_recreated_with_a_liveness_probe_only() -> None:
-    deploy = one(render({}), "Deployment")
+def test_two_replicas_behind_a_lease_rolled_with_a_liveness_probe_only() -> None:
+    docs = render({})
+    deploy = one(docs, "Deployment")
+    assert deploy["spec"]["replicas"] == 2 and deploy["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert deploy["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    pod = deploy["spec"]["template"]["spec"]
+    term = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"] == deploy["spec"]["selector"]["matchLabels"]
+    pdb = one(docs, "PodDisruptionBudget")
+    assert pdb["spec"] == {"maxUnavailable": 1, "selector": deploy["spec"]["selector"]}
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["INFERPLACE_LEADER_ELECT"] == "true" and env["INFERPLACE_SHARDS"] == "1"
+    assert env["INFERPLACE_LEADER_ELECTION_NAMESPACE"] == "inferplace"
+    (leases,) = [r for d in docs if d["kind"] == "Role" for r in d["rules"] if "leases" in r["resources"]]
+    assert leases["apiGroups"] == ["coordination.k8s.io"]
+    # the operator accepts what the chart sets
+    cfg = config.from_env(env)
+    assert cfg.leader_elect and cfg.leader_election_namespace == "inferplace" and cfg.leader_election_id == "inferplace"
+
+
+def test_one_replica_without_leases_is_recreated() -> None:
+    docs = render({"replicaCount": 1, "leaderElection": {"enabled": False}})
+    deploy = one(docs, "Deployment")
     assert deploy["spec"]["replicas"] == 1 and deploy["spec"]["strategy"] == {"type": "Recreate"}
+    assert not [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+    assert not [r for r in _rules(docs) if "leases" in r["resources"]]
+    env = {e["name"] for e in deploy["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "INFERPLACE_LEADER_ELECT" not in env
+
+
+def test_shards_label_workloads_so_patch_is_granted() -> None:
+    docs = render({"sharding": {"shards": 4}, "replicaCount": 4})
+    env = {e["name"]: e.get("value") for e in one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["INFERPLACE_SHARDS"] == "4"
+    assert {"apiGroups": ["inferplace.io"], "resources": ["inferenceworkloads"], "verbs": ["patch"]} in _rules(docs)
+    assert config.from_env(env).shards == 4
+
+
+def test_liveness_probe_and_ports() -> None:
+    deploy = one(render({}), "Deployment")
     (container,) = deploy["spec"]["template"]["spec"]["containers"]
     probe = container["livenessProbe"]
     assert probe["httpGet"] == {"path": "/healthz", "port": "healthz"} and probe["failureThreshold"] >= 3
@@ -89,6 +127,9 @@ def test_rbac_is_least_privilege(values: Path) -> None:
         for key in ("apiGroups", "resources", "verbs"):
             assert "*" not in r[key], r
         assert "secrets" not in r["resources"], r
+        if r["resources"] == ["leases"]:  # the replicas' own Leases, in the release namespace
+            assert r["apiGroups"] == ["coordination.k8s.io"], r
+            continue
         assert set(r["verbs"]) <= {"get", "list", "watch", "patch", "create", "update"}, r
         if "delete" in r["verbs"]:
             pytest.fail(f"delete granted: {r}")
@@ -97,13 +138,14 @@ def test_rbac_is_least_privilege(values: Path) -> None:
             assert r["resources"] == ["configmaps"] and r["resourceNames"] == ["inferplace-corrections"], r
             assert set(r["verbs"]) == {"get", "update"}, r
     writes = {res for r in rules for res in r["resources"] if {"patch", "create", "update"} & set(r["verbs"])}
-    assert writes == {"inferenceworkloads/status", "events", "configmaps"}
+    assert writes - {"inferenceworkloads"} == {"inferenceworkloads/status", "events", "configmaps", "leases"}
 
 
 def test_namespaced_mode_uses_roles_in_each_namespace() -> None:
     docs = render({"watch": {"allNamespaces": False, "namespaces": ["chat", "rag"]}})
     assert not [d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
-    watching = [d for d in docs if d["kind"] == "Role" and not d["metadata"]["name"].endswith("-corrections")]
+    watching = [d for d in docs if d["kind"] == "Role" and not d["metadata"]["name"].endswith(("-corrections",
+                                                                                                "-leases"))]
     assert sorted(d["metadata"]["namespace"] for d in watching) == ["chat", "rag"]
     # and one in the release namespace, for the corrections ConfigMap only
     (store,) = [d for d in docs if d["kind"] == "Role" and d["metadata"]["name"].endswith("-corrections")]
@@ -131,7 +173,8 @@ def test_chart_crd_is_the_generated_one() -> None:
 
 @pytest.mark.parametrize(("values", "message"), [
     ({"prometheus": {"auth": {"type": "oauth"}}}, "type"),
-    ({"replicaCount": 2}, "replicaCount"),
+    ({"replicaCount": 2, "leaderElection": {"enabled": False}}, "replicaCount"),
+    ({"sharding": {"shards": 0}}, "shards"),
     ({"evaluation": {"interval": "5"}}, "interval"),
     ({"bogus": True}, "bogus"),
     ({"pricing": {"region": "mars-1"}}, "region"),

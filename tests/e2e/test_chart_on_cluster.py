@@ -103,7 +103,8 @@ def test_the_operator_does_its_job_with_exactly_the_charts_rbac(cluster: Cluster
     watched = f"{release_namespace}-w"
     cluster.kubectl("create", "namespace", watched)
     try:
-        values = {"watch": {"allNamespaces": False, "namespaces": [watched]}}
+        # Two shards: the replicas' Leases and the shard label are exercised with the chart's RBAC too.
+        values = {"watch": {"allNamespaces": False, "namespaces": [watched]}, "sharding": {"shards": 2}}
         docs = render(values, name="inferplace", namespace=release_namespace)
         rbac = [d for d in docs if d["kind"] in ("ServiceAccount", "Role", "RoleBinding")]
         assert {d["kind"] for d in rbac} == {"ServiceAccount", "Role", "RoleBinding"}
@@ -123,23 +124,32 @@ def test_the_operator_does_its_job_with_exactly_the_charts_rbac(cluster: Cluster
                                ("update", "inferenceworkloads.inferplace.io", watched),
                                ("delete", "inferenceworkloads.inferplace.io", watched),
                                ("list", "inferenceworkloads.inferplace.io", "default"),
+                               ("create", "leases.coordination.k8s.io", watched),
                                ("create", "pods", watched)):
             can = _as(cluster, kubeconfig, "auth", "can-i", verb, what, "-n", ns)
             assert can.stdout.strip() == "no", (verb, what, ns, can.stdout, can.stderr)
         denied = _as(cluster, kubeconfig, "get", "secrets", "-n", watched)
         assert denied.returncode != 0 and "Forbidden" in denied.stderr, denied.stderr
         for args in (("watch", "inferenceworkloads.inferplace.io"),
-                     ("patch", "inferenceworkloads.inferplace.io", "--subresource=status"), ("create", "events")):
+                     ("patch", "inferenceworkloads.inferplace.io", "--subresource=status"), ("create", "events"),
+                     ("patch", "inferenceworkloads.inferplace.io")):  # the shard label
             can = _as(cluster, kubeconfig, "auth", "can-i", *args, "-n", watched)
             assert can.stdout.strip() == "yes", (args, can.stdout, can.stderr)
         for verb in ("get", "update"):
             can = _as(cluster, kubeconfig, "auth", "can-i", verb, f"configmaps/{name}", "-n", release_namespace)
             assert can.stdout.strip() == "yes", (verb, can.stdout, can.stderr)
+        for verb in ("list", "create", "update", "delete"):
+            can = _as(cluster, kubeconfig, "auth", "can-i", verb, "leases.coordination.k8s.io", "-n", release_namespace)
+            assert can.stdout.strip() == "yes", (verb, can.stdout, can.stderr)
+        deploy = next(d for d in docs if d["kind"] == "Deployment")
+        chart_env = {e["name"]: e.get("value") for e in deploy["spec"]["template"]["spec"]["containers"][0]["env"]}
 
         # The operator with that token only: it evaluates a workload, writes status and an Event.
         log = tmp_path / "operator.log"
         live_port = free_port()
-        env = os.environ | {"KUBECONFIG": str(kubeconfig)}
+        leases = {k: v for k, v in chart_env.items() if "LEADER" in k or "SHARDS" in k}
+        assert leases["INFERPLACE_SHARDS"] == "2" and leases["INFERPLACE_LEADER_ELECTION_NAMESPACE"] == release_namespace
+        env = os.environ | {"KUBECONFIG": str(kubeconfig)} | leases
         cmd = [sys.executable, "-m", "inferplace", "operator", "--namespace", watched, "--interval", "1m",
                "--log-format", "plain", "--metrics-address", f"127.0.0.1:{free_port()}",
                "--corrections-configmap", f"{release_namespace}/{name}",
@@ -151,6 +161,7 @@ def test_the_operator_does_its_job_with_exactly_the_charts_rbac(cluster: Cluster
                 cluster.kubectl("apply", "-f", "-", stdin=manifest("rbac", watched))
                 obj = _wait_ready(cluster, watched, "rbac", log)
                 assert condition(obj, "Ready")["status"] == "True", obj["status"]
+                assert obj["metadata"]["labels"]["inferplace.io/shard"] in ("0-of-2", "1-of-2")
                 _wait_event(cluster, watched, "rbac", "RecommendationChanged", log)
             finally:
                 stop(proc)

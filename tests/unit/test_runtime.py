@@ -395,3 +395,59 @@ def test_a_store_that_cannot_write_keeps_the_check_in_memory(caplog: pytest.LogC
     lines = [x for p in [other["recommendation"], *other["alternatives"]] if p.get("nodePool") == promise["nodePool"]
              for x in p["rationale"]]
     assert any(f"corrected by 1 live check of {promise['scope']}" in x for x in lines), lines
+
+
+# ---- hysteresis and ownership ---------------------------------------------------------------------
+
+def _live(rps: float) -> Observation:
+    return Observation("1h", NOW.timestamp(), requests_per_second=rps, prompt_tokens_mean=1000.0,
+                       output_tokens_mean=200.0, output_tokens_per_second=rps * 200.0)
+
+
+def test_live_figures_moving_within_the_tolerance_are_not_written_but_drift_adds_up() -> None:
+    backend = FakeBackend(answer=_live(10.0))
+    rt, writer, _ = _runtime(backend)
+    body = _body(metrics={"server": "vllm", "selector": {"namespace": "chat"}})
+    first = kept(rt.evaluate_and_write("team", "w", "u1", 1, _spec_of(body), None))
+    assert len(writer.statuses) == 1
+    backend.answer = _live(10.05)  # 0.5%: within the default 2%
+    second = rt.evaluate_and_write("team", "w", "u1", 1, _spec_of(body), first)
+    assert len(writer.statuses) == 1 and second is first  # the object keeps the status it has
+    assert rt.telemetry.status_skipped.labels("within_tolerance")._value.get() == 1
+    backend.answer = _live(10.1)  # 1% from the last evaluation, but compared with what was written
+    rt.evaluate_and_write("team", "w", "u1", 1, _spec_of(body), second)
+    backend.answer = _live(10.3)  # 3% from the written 10.0: written
+    rt.evaluate_and_write("team", "w", "u1", 1, _spec_of(body), second)
+    assert len(writer.statuses) == 2
+    assert writer.statuses[-1][2]["observed"]["requestsPerSecond"] == "10.3000"
+
+
+class Holds:
+    def __init__(self, *shards: int) -> None:
+        self.shards = set(shards)
+
+    def holds(self, shard: int) -> bool:
+        return shard in self.shards
+
+
+def test_a_process_evaluates_and_writes_only_the_shards_it_holds() -> None:
+    from inferplace.controller.runtime import NotHeld  # noqa: PLC0415
+    from inferplace.controller.sharding import shard_of  # noqa: PLC0415
+
+    rt, writer, _ = _runtime()
+    rt.shards, rt.ownership = 2, Holds()
+    names = [f"w{i}" for i in range(8)]
+    for i, n in enumerate(names):
+        rt.seen("ADDED", _body(name=n, uid=f"u{i}"))
+    assert rt.queue.qsize() == 0  # a standby queues nothing
+    rt.ownership = Holds(0)
+    rt.shard_gained(0)
+    mine = {n for n in names if shard_of("team", n, 2) == 0}
+    assert 0 < rt.queue.qsize() == len(mine) < len(names)
+    # the Lease lapses during an evaluation: nothing is written
+    rt.ownership = Holds()
+    with pytest.raises(NotHeld):
+        rt.evaluate_and_write("team", sorted(mine)[0], "u", 1, _spec_of(_body()), None)
+    assert writer.statuses == []
+    rt.shard_lost(0, forget=True)
+    assert set(n for _, n in rt.entries) == set(names) - mine

@@ -68,6 +68,12 @@ app.kubernetes.io/component: operator
 - apiGroups: ["inferplace.io"]
   resources: ["inferenceworkloads/status"]
   verbs: ["get", "patch"]
+{{- if gt (int .Values.sharding.shards) 1 }}
+# the label inferplace.io/shard=K-of-N on each workload (a merge patch of that one label)
+- apiGroups: ["inferplace.io"]
+  resources: ["inferenceworkloads"]
+  verbs: ["patch"]
+{{- end }}
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
@@ -81,4 +87,9 @@ app.kubernetes.io/component: operator
 {{- if .Values.verification.correctionsConfigMap -}}
 {{- printf "%s-corrections" (include "inferplace.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
+{{- end -}}
+
+{{/* The Leases' name: leaderElection.id, else the release's full name (at most 40 characters). */}}
+{{- define "inferplace.leaseId" -}}
+{{- default (include "inferplace.fullname" .) .Values.leaderElection.id | trunc 40 | trimSuffix "-" -}}
 {{- end -}}

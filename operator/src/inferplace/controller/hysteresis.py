@@ -4,9 +4,14 @@ latency, costs) move a little at every evaluation; rewriting the status for that
 and watch traffic for every client and tells nobody anything.
 
 A status is reduced to a skeleton (every key and text, with each figure replaced by a marker) and
-the figures in order. Figures are floats, decimal strings ("12.5") and, inside text, numbers with a
-decimal point or thousands separators ("$1,234.56", "5.69 req/s"); whole numbers without separators
-(replicas, chips, ages in days, times of day) stay in the skeleton and compare exactly.
+the figures in order. Figures are floats, decimal strings ("12.5"), whole numbers from 1,000 up
+(tokens a month), and every number inside text ("$1,234.56", "5.69 req/s", "10 mean x 2"); whole
+numbers below 1,000 in their own fields (replicas, chips, ages in days, generations) stay in the
+skeleton and compare exactly.
+
+The alternatives, the rejected candidates and the promises are not compared: near-ties among them
+flip with the smallest change of traffic (two shapes within a cent of each other), which tells a user
+nothing. They are rewritten with any other change, and at least every heartbeat (runtime).
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from typing import Any
 
 # Change at every evaluation although nothing else did: never a reason to write.
 VOLATILE: frozenset[tuple[str, ...]] = frozenset({("lastEvaluationTime",), ("observed", "time")})
+LAGGING: frozenset[tuple[str, ...]] = frozenset({("alternatives",), ("rejected",), ("promises",)})
 _DECIMAL = re.compile(r"-?[0-9]+\.[0-9]+")
-_FIGURE_IN_TEXT = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+\.[0-9]+")
+_FIGURE_IN_TEXT = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?")
+LARGE = 1000  # whole numbers from here on are figures
 MARK = "\u2058"  # stands for a figure in the skeleton (a character no status text uses)
 
 
@@ -31,14 +38,14 @@ def shape(status: dict[str, Any]) -> tuple[str, array[float]]:
     figures: array[float] = array("d")
 
     def walk(node: Any, path: tuple[str, ...]) -> Any:
-        if path in VOLATILE:
+        if path in VOLATILE or path in LAGGING:
             return None
         if isinstance(node, dict):
             return {k: walk(node[k], (*path, k)) for k in sorted(node)}
         if isinstance(node, list):
             return [walk(x, path) for x in node]
-        if isinstance(node, float):
-            figures.append(node)
+        if isinstance(node, float) or (isinstance(node, int) and not isinstance(node, bool) and abs(node) >= LARGE):
+            figures.append(float(node))
             return MARK
         if isinstance(node, str):
             if _DECIMAL.fullmatch(node):
