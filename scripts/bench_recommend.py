@@ -74,9 +74,8 @@ def one_workload_ms(repeat: int) -> list[float]:
     iw = InferenceWorkload.model_validate(example)
     items = [(iw.metadata.name, iw.spec)]
     if hasattr(placement, "recommend"):
-        from datetime import UTC, datetime  # noqa: PLC0415
-
         import inspect  # noqa: PLC0415
+        from datetime import UTC, datetime  # noqa: PLC0415
 
         now = datetime.now(UTC)
         if "book" in inspect.signature(placement.recommend).parameters:  # trees with a price book argument

@@ -97,7 +97,8 @@ def test_one_replica_without_leases_is_recreated() -> None:
 
 def test_shards_label_workloads_so_patch_is_granted() -> None:
     docs = render({"sharding": {"shards": 4}, "replicaCount": 4})
-    env = {e["name"]: e.get("value") for e in one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]}
+    (container,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["INFERPLACE_SHARDS"] == "4"
     assert {"apiGroups": ["inferplace.io"], "resources": ["inferenceworkloads"], "verbs": ["patch"]} in _rules(docs)
     assert config.from_env(env).shards == 4

@@ -148,7 +148,8 @@ def test_the_operator_does_its_job_with_exactly_the_charts_rbac(cluster: Cluster
         log = tmp_path / "operator.log"
         live_port = free_port()
         leases = {k: v for k, v in chart_env.items() if "LEADER" in k or "SHARDS" in k}
-        assert leases["INFERPLACE_SHARDS"] == "2" and leases["INFERPLACE_LEADER_ELECTION_NAMESPACE"] == release_namespace
+        assert leases["INFERPLACE_SHARDS"] == "2"
+        assert leases["INFERPLACE_LEADER_ELECTION_NAMESPACE"] == release_namespace
         env = os.environ | {"KUBECONFIG": str(kubeconfig)} | leases
         cmd = [sys.executable, "-m", "inferplace", "operator", "--namespace", watched, "--interval", "1m",
                "--log-format", "plain", "--metrics-address", f"127.0.0.1:{free_port()}",

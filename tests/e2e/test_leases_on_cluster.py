@@ -128,7 +128,8 @@ def test_a_standby_takes_over_within_the_lease_after_the_leader_is_killed(cluste
         leader.proc.send_signal(signal.SIGKILL)
         leader.proc.wait(timeout=10)
         killed = time.monotonic()
-        cluster.kubectl("apply", "-n", cluster.namespace, "-f", "-", stdin=docs(names, 12))  # a spec change nobody answers until takeover
+        # a spec change nobody answers until the standby takes over
+        cluster.kubectl("apply", "-n", cluster.namespace, "-f", "-", stdin=docs(names, 12))
         took = wait_answered(cluster, set(names), TAKEOVER_S, procs)
         assert time.monotonic() - killed <= TAKEOVER_S
         after = leases(cluster, election)[election]

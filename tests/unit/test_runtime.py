@@ -450,4 +450,4 @@ def test_a_process_evaluates_and_writes_only_the_shards_it_holds() -> None:
         rt.evaluate_and_write("team", sorted(mine)[0], "u", 1, _spec_of(_body()), None)
     assert writer.statuses == []
     rt.shard_lost(0, forget=True)
-    assert set(n for _, n in rt.entries) == set(names) - mine
+    assert {n for _, n in rt.entries} == set(names) - mine

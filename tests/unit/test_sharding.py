@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from collections import Counter
@@ -9,8 +10,7 @@ from collections import Counter
 import pytest
 
 from inferplace.controller import config
-from inferplace.controller.sharding import (LeaseView, label_value, labelled_shard, moves, shard_of,
-                                            unassigned_selector)
+from inferplace.controller.sharding import LeaseView, label_value, labelled_shard, moves, shard_of, unassigned_selector
 
 pytestmark = pytest.mark.unit
 
@@ -61,7 +61,7 @@ def test_expired_shards_of_a_dead_process_are_taken_and_live_ones_are_not() -> N
 
 def test_leader_election_flags_are_checked() -> None:
     def cfg(*args: str) -> config.OperatorConfig:
-        p = config.argparse.ArgumentParser()
+        p = argparse.ArgumentParser()
         config.add_arguments(p, {})
         return config.from_args(p.parse_args(["-n", "chat", *args]), {})
 
@@ -70,13 +70,13 @@ def test_leader_election_flags_are_checked() -> None:
     assert c.leases and c.shards == 3 and c.leader_election_namespace == "ops"
     with pytest.raises(config.ConfigError, match="--leader-election-namespace"):
         cfg("--leader-elect")
-    with pytest.raises(config.ConfigError, match="--shards.*allowed: 1 to 256"):
+    with pytest.raises(config.ConfigError, match=r"--shards.*allowed: 1 to 256"):
         cfg("--shards", "0", "--leader-election-namespace", "ops")
-    with pytest.raises(config.ConfigError, match="--shards.*whole number"):
+    with pytest.raises(config.ConfigError, match=r"--shards.*whole number"):
         cfg("--shards", "1.5", "--leader-election-namespace", "ops")
     with pytest.raises(config.ConfigError, match="--leader-election-id"):
         cfg("--leader-elect", "--leader-election-namespace", "ops", "--leader-election-id", "Bad_Id")
-    p = config.argparse.ArgumentParser()
+    p = argparse.ArgumentParser()
     config.add_arguments(p, {})
     with pytest.raises(config.ConfigError, match="no patterns"):
         config.from_args(p.parse_args(["-n", "team-*", "--shards", "2", "--leader-election-namespace", "ops"]), {})

@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from inferplace.api.data_files import load_data_yaml
+
 
 class CatalogError(ValueError):
     """A catalog file is missing, unreadable or fails validation."""
@@ -20,7 +22,7 @@ def read_yaml(name: str, override: Path | None = None) -> dict[str, Any]:
             text = override.read_text(encoding="utf-8")
         else:
             text = resources.files("inferplace.catalog").joinpath("data", name).read_text("utf-8")
-        data = yaml.safe_load(text)
+        data = load_data_yaml(text)
     except (OSError, yaml.YAMLError) as exc:
         raise CatalogError(f"cannot read catalog file {override or name}: {exc}") from exc
     if not isinstance(data, dict):

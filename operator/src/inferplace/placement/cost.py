@@ -55,10 +55,11 @@ class Option:
         """The terms as printed: rounded to cents so that they add up (see `cents`)."""
         return cents(self.cost)
 
-    @property
+    @cached_property
     def total_cents(self) -> float:
-        """The monthly total as printed: the sum of the terms rounded to cents."""
-        return self.cost_cents["total"]
+        """The monthly total as printed: the sum of the terms rounded to cents (as `cents` adds them; the
+        search compares many options by it and prints few)."""
+        return round(sum(round(self.cost[k], 2) for k in CostTerms.TERMS), 2)
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,8 @@ class Priced:
 
 def _gather(choice: NDArray[np.int64], parts: list[Any]) -> Any:
     """Field by field, each pick's value from the variant its choice names (a scalar is shared by all)."""
+    if len(parts) == 1:
+        return parts[0]  # one variant (no traffic shape): every pick's value is already its own
     out = {}
     for f in fields(parts[0]):
         values = [getattr(p, f.name) for p in parts]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -71,7 +72,11 @@ class Outcome:
         return self.cs.candidates[opt.candidate].instance.family
 
     def best_per_node_pool(self) -> dict[str, Choice]:
-        """The cheapest option of each node pool (instance family, or API provider)."""
+        """The cheapest option of each node pool (instance family, or API provider); read, not changed."""
+        return self._best_per_node_pool
+
+    @cached_property
+    def _best_per_node_pool(self) -> dict[str, Choice]:
         best: dict[str, Choice] = {}
         every: list[Choice] = [*self.options, *self.managed]
         for opt in every:
@@ -144,22 +149,31 @@ def search(workloads: Sequence[Workload], cat: Catalog, book: PriceBook,
 
 def _record_row_failures(w: Workload, cs: CandidateSet, rows: list[RowResult], cat: Catalog) -> None:
     """Every candidate whose engine row meets no load within the SLOs, with the reason."""
-    for i, row in enumerate(rows):
-        if row.fits and math.isfinite(row.rate) and row.rate > 0:
-            continue
-        reason, msg = _row_failure(w, cs, row, i, cat)
-        for c in cs.candidates:
-            if c.row == i and not c.current:
-                cs.fail(c.instance.type, reason, msg)
+    failed = {i for i, row in enumerate(rows) if not (row.fits and math.isfinite(row.rate) and row.rate > 0)}
+    if not failed:
+        return
+    by_row: dict[int, list[str]] = {}
+    for c in cs.candidates:
+        if c.row in failed and not c.current:
+            by_row.setdefault(c.row, []).append(c.instance.type)
+    weights: dict[str, float] = {}  # of the model, by precision: the same for every row
+    for i in sorted(by_row):
+        reason, msg = _row_failure(w, cs, rows[i], i, cat, weights)
+        for inst in by_row[i]:
+            cs.fail(inst, reason, msg)
 
 
-def _row_failure(w: Workload, cs: CandidateSet, row: RowResult, i: int, cat: Catalog) -> tuple[Reason, str]:
+def _row_failure(w: Workload, cs: CandidateSet, row: RowResult, i: int, cat: Catalog,
+                 footprints: dict[str, float]) -> tuple[Reason, str]:
     key = cs.keys[i]
     acc = cat.accelerators[key.accelerator]
     where = f"{key.chips} x {acc.id} ({acc.memory_bytes / 1e9:.0f} GB each)"
     if not row.fits:
-        shape = ShapeArrays.stack([shape_of(w.model)])
-        weights = float(weight_footprint(shape, np.array([BYTES_PER_ELEMENT[key.weight_dtype]]))[0])
+        if key.weight_dtype not in footprints:
+            shape = ShapeArrays.stack([shape_of(w.model)])
+            footprints[key.weight_dtype] = float(weight_footprint(shape, np.array(
+                [BYTES_PER_ELEMENT[key.weight_dtype]]))[0])
+        weights = footprints[key.weight_dtype]
         return "DOES_NOT_FIT", (f"{w.model.id} in {key.weight_dtype} ({weights / 1e9:.0f} GB of weights) "
                                 f"leaves no room for the KV cache of one {w.prompt_mean + w.output_mean / 2:.0f}"
                                 f"-token sequence on {where}")

@@ -73,7 +73,12 @@ def what_it_takes(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], lose
     rates = np.array([rows[cs.candidates[o.candidate].row].rate for o in losers])
     for opt, rate in zip(losers, break_even(w, cs, picks, rates, target_total), strict=True):
         out[cs.candidates[opt.candidate].instance.type] = WhatItTakes(cs.candidates[opt.candidate].instance.type, rate)
-    near = [(ci, p) for ci, answers in unpriced.items() if (p := nearest_price(answers)) is not None]
+    nearest: dict[str, Price | None] = {}  # by instance type: its candidates share their price answers
+    for ci, answers in unpriced.items():
+        inst = cs.candidates[ci].instance.type
+        if inst not in nearest:
+            nearest[inst] = nearest_price(answers)
+    near = [(ci, p) for ci in unpriced if (p := nearest[cs.candidates[ci].instance.type]) is not None]
     if not near:
         return out
     picks = [Pick(ci, p.capacity_type, p) for ci, p in near]

@@ -19,13 +19,17 @@ class PriceBook:
     default_region: str
     apis: ApiPrices = field(default_factory=bundled)  # per-token prices of managed model APIs
     _by_type: dict[str, list[Price]] | None = field(default=None, repr=False)
+    # A book is one view of its layers (the operator builds a new one per evaluation): each answer is kept.
+    _answers: dict[tuple[str, str, str], Price | NoPrice] = field(default_factory=dict, repr=False)
 
     def price(self, instance_type: str, region: str, capacity_type: CapacityType) -> Price | NoPrice:
-        for layer in self.layers:
-            p = layer.get(instance_type, region, capacity_type)
-            if p is not None:
-                return p
-        return NoPrice(instance_type, region, capacity_type, tuple(self.offers(instance_type)))
+        key = (instance_type, region, capacity_type)
+        answer = self._answers.get(key)
+        if answer is None:
+            answer = next((p for layer in self.layers if (p := layer.get(instance_type, region, capacity_type))),
+                          None) or NoPrice(instance_type, region, capacity_type, tuple(self.offers(instance_type)))
+            self._answers[key] = answer
+        return answer
 
     def offers(self, instance_type: str) -> list[Price]:
         """Every price any layer has for `instance_type`, the first layer's where two agree on a key."""

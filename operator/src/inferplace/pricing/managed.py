@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from inferplace.api.data_files import load_data_yaml
 from inferplace.api.vocabulary import MANAGED_APIS, ManagedApi
 
 FILE = "managed-apis.yaml"
@@ -109,7 +110,7 @@ def parse(raw: Any) -> ApiPrices:
 @lru_cache(maxsize=1)
 def bundled() -> ApiPrices:
     text = resources.files("inferplace.pricing").joinpath("data", FILE).read_text("utf-8")
-    return parse(yaml.safe_load(text))
+    return parse(load_data_yaml(text))
 
 
 # ---- the generator's core ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from inferplace.api.data_files import load_data_yaml
 from inferplace.api.vocabulary import CAPACITY_TYPES, CapacityType, PriceProvider
 from inferplace.pricing.model import MAX_USD_PER_HOUR, Price
 
@@ -94,7 +95,7 @@ def parse(raw: Any, provider: PriceProvider = "snapshot") -> Snapshot:
 def bundled() -> Snapshot:
     """The snapshot shipped in the package, validated once per process."""
     text = resources.files("inferplace.pricing").joinpath("data", FILE).read_text("utf-8")
-    return parse(yaml.safe_load(text))
+    return parse(load_data_yaml(text))
 
 
 # ---- the generator's core (scripts/generate_prices.py) -------------------------------------------
