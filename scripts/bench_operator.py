@@ -1,19 +1,25 @@
 """Scale benchmark of the operator on a real control plane, with a real Prometheus holding live
 traffic for every workload. Prints its figures; it asserts nothing about time.
 
-    python scripts/bench_operator.py [--workloads 1000] [--interval 60s] [--timeout 300]
+    python scripts/bench_operator.py [--workloads 1000] [--models N] [--interval 60s] [--timeout 300]
+                                     [--replicas R] [--shards N] [--kill-leader]
 
 Starts the control plane of tests/support/controlplane.py (build it first:
 `python -m tests.support.controlplane build`; or give --kubeconfig for any cluster), a vLLM-like
-exporter with one model per workload (its own `model_name` label, its own traffic), a Prometheus
-scraping it every 5 s, and `inferplace operator` out of cluster. Then creates N InferenceWorkloads
-(varied models, traffic and placements; each reads its own live series) and reports:
-  - seconds from the last apply until every workload is Ready for its generation (target: 60 s);
-  - the operator's peak resident memory, sampled from /proc every 0.2 s (target: 150 MB);
-  - Prometheus queries in the first evaluation of all N and in one full periodic re-evaluation
-    cycle, counted by Prometheus itself (`prometheus_http_requests_total`; target: 30 a cycle);
-  - API writes in each (status written, status unchanged and skipped, Events), from the operator's
-    own counters.
+exporter with one model per workload (its own `model_name` label, its own traffic; with --models,
+that many series sets shared round-robin), a Prometheus scraping it every 5 s, and R `inferplace
+operator` processes out of cluster (--replicas; with R > 1 or --shards N > 1 they share the work
+through Leases: --leader-elect for one shard, --shards N otherwise). Then creates the
+InferenceWorkloads (varied models, traffic and placements; each reads live series) and reports:
+  - seconds from the last apply until every workload is Ready for its generation (targets: 60 s
+    for 1,000 in one process, 120 s for 10,000 over 4 shard processes);
+  - each process's peak resident memory, sampled from /proc every 0.2 s (target: 150 MB);
+  - Prometheus queries in the first evaluation of all and in one full periodic re-evaluation
+    cycle, counted by Prometheus itself (`prometheus_http_requests_total`), per process (target: 30);
+  - API writes in each (status written, status unchanged and skipped, Events), from the operators'
+    own counters;
+  - with --kill-leader: SIGKILL of the process holding shard 0 (the leader), then a spec change to
+    every workload, and the seconds until all are answered for their new generation.
 Stops everything it started.
 """
 
@@ -23,6 +29,7 @@ import argparse
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,11 +37,10 @@ import threading
 import time
 import urllib.request
 import uuid
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -101,13 +107,22 @@ def kubectl(kubeconfig: str, *args: str, stdin: str | None = None, check: bool =
     return proc.stdout
 
 
+@dataclass
+class Proc:
+    proc: subprocess.Popen[bytes]
+    metrics_url: str
+    live_url: str
+    log: Path
+    peak_mb: float = 0.0
+
+
 def truth(i: int, rng: random.Random) -> Truth:
     return Truth(rps=rng.choice([0.5, 1.0, 2.0, 5.0]), prompt_mean=rng.choice([300.0, 800.0, 2000.0]),
                  output_mean=rng.choice([100.0, 250.0]), pods=("vllm-0",), namespace=NAMESPACE_LABEL,
                  model_name=f"m{i:05d}")
 
 
-def workload(i: int, namespace: str, t: Truth, rng: random.Random) -> dict[str, Any]:
+def workload(i: int, namespace: str, t: Truth, rng: random.Random, peak: str = "1.5") -> dict[str, Any]:
     model = MODELS[i % len(MODELS)]
     inst, chips = CURRENT[i % len(CURRENT)]
     if "70B" in model:
@@ -119,7 +134,7 @@ def workload(i: int, namespace: str, t: Truth, rng: random.Random) -> dict[str, 
             "model": {"name": model},
             "traffic": {"requestsPerSecond": rng.choice([1, 2, 5, 10, 20]),
                         "promptTokens": {"mean": int(t.prompt_mean)}, "outputTokens": {"mean": int(t.output_mean)},
-                        "peakToMeanRatio": "1.5"},
+                        "peakToMeanRatio": peak},
             "slo": {"ttftP95Ms": rng.choice([1000, 2000, 5000]), "tpotP95Ms": rng.choice([50, 80, 120])},
             "current": {"instanceType": inst, "replicas": 2, "chipsPerReplica": chips, "capacityType": "on-demand"},
             "metrics": {"server": "vllm", "selector": {"namespace": NAMESPACE_LABEL, "model_name": t.model_name},
@@ -128,16 +143,56 @@ def workload(i: int, namespace: str, t: Truth, rng: random.Random) -> dict[str, 
     }
 
 
-def ready_count(kubeconfig: str, namespace: str) -> int:
-    items = json.loads(kubectl(kubeconfig, "get", "iw", "-n", namespace, "-o", "json"))["items"]
+def send(kubeconfig: str, docs: list[dict[str, Any]], create: bool) -> None:
+    """Create the workloads (or merge-patch their specs) from 16 threads: kubectl apply takes minutes for
+    10,000 objects, longer than what is measured."""
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    import kubernetes  # noqa: PLC0415
+
+    conf = kubernetes.client.Configuration()
+    kubernetes.config.load_kube_config(config_file=kubeconfig, client_configuration=conf)  # type: ignore[no-untyped-call]
+    conf.connection_pool_maxsize = 16
+    with kubernetes.client.ApiClient(conf) as client:
+        api = kubernetes.client.CustomObjectsApi(client)
+
+        def one(d: dict[str, Any]) -> None:
+            ns, name = d["metadata"]["namespace"], d["metadata"]["name"]
+            if create:
+                api.create_namespaced_custom_object("inferplace.io", "v1alpha1", ns, "inferenceworkloads", d,
+                                                    _request_timeout=30)
+            else:
+                api.patch_namespaced_custom_object("inferplace.io", "v1alpha1", ns, "inferenceworkloads", name,
+                                                   {"spec": d["spec"]}, _request_timeout=30)
+
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(one, docs))
+
+
+def ready_count(kubeconfig: str, namespace: str, live_too: bool = True) -> int:
+    """Workloads Ready (with live metrics) for their current generation; a chunked list keeps kubectl's
+    memory and time bounded at 10,000."""
+    items = json.loads(kubectl(kubeconfig, "get", "iw", "-n", namespace, "-o", "json", "--chunk-size=500"))["items"]
     n = 0
     for obj in items:
         st = obj.get("status", {})
         ready: dict[str, Any] = next((c for c in st.get("conditions", []) if c.get("type") == "Ready"), {})
-        live = next((c for c in st.get("conditions", []) if c.get("type") == "MetricsAvailable"), {})
-        n += (ready.get("status") == "True" and live.get("status") == "True"
+        live: dict[str, Any] = next((c for c in st.get("conditions", []) if c.get("type") == "MetricsAvailable"),
+                                    {})
+        n += (ready.get("status") == "True" and (live.get("status") == "True" or not live_too)
               and st.get("observedGeneration") == obj["metadata"]["generation"])
     return n
+
+
+def wait_ready(kubeconfig: str, namespace: str, want: int, timeout: float, live_too: bool = True) -> tuple[int, float]:
+    started = time.monotonic()
+    n = 0
+    while time.monotonic() - started < timeout:
+        n = ready_count(kubeconfig, namespace, live_too)
+        if n >= want:
+            break
+        time.sleep(1)
+    return n, time.monotonic() - started
 
 
 def samples(url: str) -> dict[str, float]:
@@ -158,12 +213,21 @@ def prometheus_queries(url: str) -> float:
                and ('handler="/api/v1/query"' in k or 'handler="/api/v1/query_range"' in k))
 
 
-def operator_counts(url: str) -> dict[str, float]:
-    s = samples(url)
-    out = {"evaluations": sum(v for k, v in s.items() if k.startswith("inferplace_evaluations_total{"))}
-    for kind in ("status", "status_unchanged", "event"):
-        out[kind] = s.get(f'inferplace_kubernetes_api_writes_total{{kind="{kind}"}}', 0.0)
+def operator_counts(procs: list[Proc]) -> dict[str, float]:
+    """The operators' own counters, summed over the live processes."""
+    out = {"evaluations": 0.0, "status": 0.0, "status_unchanged": 0.0, "event": 0.0}
+    for p in procs:
+        if p.proc.poll() is not None:
+            continue
+        s = samples(p.metrics_url)
+        out["evaluations"] += sum(v for k, v in s.items() if k.startswith("inferplace_evaluations_total{"))
+        for kind in ("status", "status_unchanged", "event"):
+            out[kind] += s.get(f'inferplace_kubernetes_api_writes_total{{kind="{kind}"}}', 0.0)
     return out
+
+
+def shards_held(p: Proc) -> float:
+    return samples(p.metrics_url).get("inferplace_shards_held", 0.0)
 
 
 def rss_mb(pid: int) -> float:
@@ -173,70 +237,103 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def start_operators(kubeconfig: str, a: argparse.Namespace, namespace: str, prom: str, tmp: Path) -> list[Proc]:
+    election = f"bench-{uuid.uuid4().hex[:6]}"
+    leases: list[str] = []
+    if a.shards > 1:
+        leases = ["--shards", str(a.shards)]
+    elif a.replicas > 1:
+        leases = ["--leader-elect"]
+    if leases:
+        leases += ["--leader-election-namespace", namespace, "--leader-election-id", election]
+    procs = []
+    for i in range(a.replicas):
+        log = tmp / f"operator-{i}.log"
+        metrics = f"127.0.0.1:{free_port()}"
+        live = f"http://127.0.0.1:{free_port()}/healthz"
+        cmd = [sys.executable, "-m", "inferplace", "operator", "--namespace", namespace, "--prometheus-url", prom,
+               "--interval", a.interval, "--log-format", "plain", "--log-level", "WARNING",
+               "--metrics-address", metrics, "--liveness", live, *leases]
+        with log.open("w") as out:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                    env=os.environ | {"KUBECONFIG": kubeconfig})
+        procs.append(Proc(proc, f"http://{metrics}/metrics", live, log))
+    return procs
+
+
 def run(kubeconfig: str, a: argparse.Namespace, tmp: Path) -> int:
     namespace = f"inferplace-bench-{uuid.uuid4().hex[:6]}"
     kubectl(kubeconfig, "apply", "--server-side", "-f", str(ROOT / "crds"))
     kubectl(kubeconfig, "wait", "--for=condition=Established", "crd/inferenceworkloads.inferplace.io")
     kubectl(kubeconfig, "create", "namespace", namespace)
     rng = random.Random(7)
-    truths = [truth(i, rng) for i in range(a.workloads)]
+    models = a.models or a.workloads
+    truths = [truth(i, rng) for i in range(models)]
     exporter = ManyModels(truths).serve()
     target = f"127.0.0.1:{exporter.server_address[1]}"
+    kill_report = ""
     with running(tmp / "prom", scrape_config([target], SCRAPE_S)) as prom:
         time.sleep(duration_seconds(WINDOW) + 2 * SCRAPE_S)  # a full rate window of samples
-        log = tmp / "operator.log"
-        metrics_url = f"http://127.0.0.1:{free_port()}"
-        live = f"http://127.0.0.1:{free_port()}/healthz"
-        cmd = [sys.executable, "-m", "inferplace", "operator", "--namespace", namespace, "--prometheus-url", prom,
-               "--interval", a.interval, "--log-format", "plain", "--log-level", "WARNING",
-               "--metrics-address", metrics_url.removeprefix("http://"), "--liveness", live]
-        with log.open("w") as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                    env=os.environ | {"KUBECONFIG": kubeconfig})
-        peak = [0.0]
+        procs = start_operators(kubeconfig, a, namespace, prom, tmp)
         done = threading.Event()
 
         def sample() -> None:
-            while not done.is_set() and proc.poll() is None:
-                peak[0] = max(peak[0], rss_mb(proc.pid))
+            while not done.is_set():
+                for p in procs:
+                    if p.proc.poll() is None:
+                        p.peak_mb = max(p.peak_mb, rss_mb(p.proc.pid))
                 time.sleep(0.2)
 
         threading.Thread(target=sample, daemon=True).start()
-        metrics_url += "/metrics"
         try:
-            if not wait_http(live, 60, proc):
-                raise SystemExit(f"operator not live:\n{log.read_text()[-3000:]}")
-            q0, c0 = prometheus_queries(prom), operator_counts(metrics_url)
-            docs = [workload(i, namespace, t, rng) for i, t in enumerate(truths)]
+            for p in procs:
+                if not wait_http(p.live_url, 60, p.proc):
+                    raise SystemExit(f"operator not live:\n{p.log.read_text()[-3000:]}")
+            if a.replicas > 1 or a.shards > 1:  # every process holds its share before the workloads come
+                deadline = time.monotonic() + 60
+                while sum(shards_held(p) for p in procs) < a.shards and time.monotonic() < deadline:
+                    time.sleep(0.5)
+            q0, c0 = prometheus_queries(prom), operator_counts(procs)
+            docs = [workload(i, namespace, truths[i % models], random.Random(i)) for i in range(a.workloads)]
             started = time.monotonic()
-            for k in range(0, len(docs), 200):
-                kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all(docs[k:k + 200]))
+            send(kubeconfig, docs, create=True)
             applied = time.monotonic()
-            n = 0
-            while time.monotonic() - applied < a.timeout:
-                n = ready_count(kubeconfig, namespace)
-                if n >= a.workloads:
-                    break
-                time.sleep(1)
-            to_ready = time.monotonic() - applied
-            q1, c1 = prometheus_queries(prom), operator_counts(metrics_url)
+            n, to_ready = wait_ready(kubeconfig, namespace, a.workloads, a.timeout)
+            q1, c1 = prometheus_queries(prom), operator_counts(procs)
             # One periodic cycle: wait until every workload has been evaluated once more.
             cycle_started = time.monotonic()
             limit = 3 * duration_seconds(a.interval) + 60
-            while operator_counts(metrics_url)["evaluations"] < c1["evaluations"] + a.workloads:
+            while operator_counts(procs)["evaluations"] < c1["evaluations"] + a.workloads:
                 if time.monotonic() - cycle_started > limit:
                     break
                 time.sleep(1)
             cycle = time.monotonic() - cycle_started
-            q2, c2 = prometheus_queries(prom), operator_counts(metrics_url)
-            steady = rss_mb(proc.pid)
+            q2, c2 = prometheus_queries(prom), operator_counts(procs)
+            steady = [rss_mb(p.proc.pid) for p in procs]
+            if a.kill_leader:
+                victim = next((p for p in procs if shards_held(p) > 0), procs[0])
+                held = shards_held(victim)
+                victim.proc.send_signal(signal.SIGKILL)
+                victim.proc.wait(timeout=10)
+                killed = time.monotonic()
+                changed = [workload(i, namespace, truths[i % models], random.Random(i), peak="1.6")
+                           for i in range(a.workloads)]
+                send(kubeconfig, changed, create=False)
+                reapplied = time.monotonic() - killed
+                m, _ = wait_ready(kubeconfig, namespace, a.workloads, a.timeout, live_too=False)
+                kill_report = (f"SIGKILL of a process holding {held:.0f} shard(s), then a spec change to all "
+                               f"{a.workloads} (applied {reapplied:.1f} s after the kill): {m}/{a.workloads} answered "
+                               f"{time.monotonic() - killed:.1f} s after the kill")
         finally:
             done.set()
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            for p in procs:
+                if p.proc.poll() is None:
+                    p.proc.terminate()
+            for p in procs:
+                try:
+                    p.proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.proc.kill()
             exporter.shutdown()
             exporter.server_close()
             kubectl(kubeconfig, "delete", "namespace", namespace, "--wait=false", check=False)
@@ -246,16 +343,23 @@ def run(kubeconfig: str, a: argparse.Namespace, tmp: Path) -> int:
                 f"{after['status_unchanged'] - before['status_unchanged']:.0f} unchanged (not written), "
                 f"{after['event'] - before['event']:.0f} Events")
 
-    print(f"workloads: {a.workloads}, each with its own live series; interval {a.interval}")
-    print(f"kubectl apply of all: {applied - started:.1f} s")
-    print(f"Ready (with live metrics): {n}/{a.workloads}, {to_ready:.1f} s after the last apply (target: 60 s)")
-    print(f"operator peak RSS: {peak[0]:.0f} MB (target: 150 MB); {steady:.0f} MB after the cycle")
+    r = len(procs)
+    print(f"workloads: {a.workloads} reading {models} live series sets; interval {a.interval}; {r} process(es), "
+          f"{a.shards} shard(s){' (leader election)' if r > 1 and a.shards == 1 else ''}")
+    print(f"creating all (16 client threads): {applied - started:.1f} s")
+    print(f"Ready (with live metrics): {n}/{a.workloads}, {to_ready:.1f} s after the last apply")
+    print("peak RSS per process: " + ", ".join(f"{p.peak_mb:.0f} MB" for p in procs) + " (target: 150 MB); "
+          "after the cycle: " + ", ".join(f"{x:.0f} MB" for x in steady))
     print(f"first evaluation of all: {c1['evaluations'] - c0['evaluations']:.0f} evaluations, "
-          f"{q1 - q0:.0f} Prometheus queries, API writes: {writes(c1, c0)}")
+          f"{q1 - q0:.0f} Prometheus queries ({(q1 - q0) / r:.0f} per process), API writes: {writes(c1, c0)}")
     print(f"one periodic cycle ({c2['evaluations'] - c1['evaluations']:.0f} evaluations in {cycle:.0f} s): "
-          f"{q2 - q1:.0f} Prometheus queries (target: 30), API writes: {writes(c2, c1)}")
+          f"{q2 - q1:.0f} Prometheus queries ({(q2 - q1) / r:.0f} per process; target: 30), "
+          f"API writes: {writes(c2, c1)}")
+    if kill_report:
+        print(kill_report)
     if n < a.workloads:
-        print(f"operator log tail:\n{log.read_text()[-3000:]}")
+        for p in procs:
+            print(f"operator log tail ({p.log.name}):\n{p.log.read_text()[-2000:]}")
         return 1
     return 0
 
@@ -263,6 +367,13 @@ def run(kubeconfig: str, a: argparse.Namespace, tmp: Path) -> int:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workloads", type=int, default=1000)
+    p.add_argument("--models", type=int, default=0,
+                   help="distinct live series sets, shared round-robin (default: one per workload)")
+    p.add_argument("--replicas", type=int, default=1, help="operator processes")
+    p.add_argument("--shards", type=int, default=1, help="--shards of each process (1: none, or leader election "
+                   "when --replicas > 1)")
+    p.add_argument("--kill-leader", action="store_true",
+                   help="after the cycle, SIGKILL the process holding shard 0 and time a spec change to every workload")
     p.add_argument("--interval", default="60s", help="the operator's re-evaluation interval")
     p.add_argument("--timeout", type=float, default=300)
     p.add_argument("--kubeconfig", help="benchmark this cluster instead of starting a control plane")
