@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,7 @@ class Informer:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _keys: set[tuple[str, str]] = field(default_factory=set)  # what this informer has delivered and not deleted
+    version: str = ""  # of the last list
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"inferplace-{self.name}", daemon=True)
@@ -86,9 +87,9 @@ class Informer:
             self._keys.add(key)
         self.deliver(kind, body)
 
-    def _list(self) -> str:
-        """Deliver every object the selector matches now, page by page; the list's resource version."""
-        listed: set[tuple[str, str]] = set()
+    def pages(self) -> Iterator[dict[str, Any]]:
+        """Every object the selector matches now, read a page at a time (the last list's resource version
+        is kept in `version`)."""
         token: str | None = None
         while True:
             params: dict[str, Any] = {"limit": PAGE, "_request_timeout": (min(self.timeout_s, 10.0), self.timeout_s)}
@@ -99,16 +100,22 @@ class Informer:
             del resp
             for item in page.get("items") or []:
                 item.setdefault("apiVersion", f"{GROUP}/{VERSION}")
-                meta = item.get("metadata") or {}
-                listed.add((str(meta.get("namespace") or ""), str(meta.get("name") or "")))
-                self._emit(None, item)
+                yield item
             token = (page.get("metadata") or {}).get("continue")
-            version = str((page.get("metadata") or {}).get("resourceVersion") or "")
+            self.version = str((page.get("metadata") or {}).get("resourceVersion") or "")
             if not token:
-                break
+                return
+
+    def _list(self) -> str:
+        """Deliver every object the selector matches now; the list's resource version."""
+        listed: set[tuple[str, str]] = set()
+        for item in self.pages():
+            meta = item.get("metadata") or {}
+            listed.add((str(meta.get("namespace") or ""), str(meta.get("name") or "")))
+            self._emit(None, item)
         for ns, name in sorted(self._keys - listed):  # deleted while no watch was open
             self._emit("DELETED", {"metadata": {"namespace": ns, "name": name}})
-        return version
+        return self.version
 
     def _watch(self, version: str) -> str | None:
         """One watch request from `version`: the last version seen when it ends, None to list again."""

@@ -18,10 +18,21 @@ from typing import Any
 from inferplace.controller.informer import Informer
 from inferplace.controller.kube import ApiUnavailable, Gone, KubeWriter
 from inferplace.controller.runtime import Runtime
-from inferplace.controller.sharding import SHARD_LABEL, label_value, labelled_shard, shard_of, shard_selector
+from inferplace.controller.sharding import (
+    SHARD_LABEL,
+    label_value,
+    labelled_shard,
+    shard_of,
+    shard_selector,
+    unassigned_selector,
+)
 
 log = logging.getLogger("inferplace.shards")
-RETRY_LABEL_S = 10.0
+SWEEP_S = 30.0  # how often the unassigned workloads are listed again (missed or failed labels)
+
+
+def _nowhere(kind: str | None, body: dict[str, Any]) -> None:
+    """A list read page by page (Informer.pages) delivers nothing."""
 
 
 @dataclass
@@ -37,7 +48,11 @@ class ShardedWork:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._labeller = ThreadPoolExecutor(2, thread_name_prefix="inferplace-label")
+        self._pending: set[tuple[str, str]] = set()  # sent to be labelled, not yet answered
+        self._stopped = threading.Event()
         self.labelled = 0
+        if self.shards > 1:
+            threading.Thread(target=self._sweep, name="inferplace-label-sweep", daemon=True).start()
 
     # ---- from the Lease thread -----------------------------------------------------------------
 
@@ -54,6 +69,8 @@ class ShardedWork:
             for w in watches:
                 w.start()
         self.loop.call_soon_threadsafe(self.runtime.shard_gained, shard)
+        if self.shards > 1:
+            self._labeller.submit(self.sweep)  # its workloads that came while nobody held it
 
     def lost(self, shard: int) -> None:
         with self._lock:
@@ -68,6 +85,7 @@ class ShardedWork:
             self.informers.clear()
         for w in watches:
             w.stop()
+        self._stopped.set()
         self._labeller.shutdown(wait=False, cancel_futures=True)
 
     # ---- from the informer threads --------------------------------------------------------------
@@ -85,24 +103,60 @@ class ShardedWork:
             return  # delivered just after the shard was given up
         self.runtime.seen(kind, body)
 
-    # ---- from kopf's watch of unassigned workloads -------------------------------------------------
+    # ---- labelling: each workload by the process that holds (or will hold) its shard ------------------
 
     async def assign(self, event_type: str | None, body: dict[str, Any]) -> None:
-        """Label a workload with its shard, once it has none of this count."""
+        """kopf's watch of unassigned workloads: label one whose shard this process holds; the holder of
+        another shard labels it (at once, or in its sweep when it takes the shard). Returns at once: the
+        patch runs in the labelling threads, holding three strings, not the body."""
         meta = body.get("metadata") or {}
         if event_type == "DELETED" or labelled_shard(meta.get("labels"), self.shards) is not None:
             return
-        ns, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
-        value = label_value(shard_of(ns, name, self.shards), self.shards)
+        self._label(str(meta.get("namespace") or ""), str(meta.get("name") or ""), meta.get("uid"))
+
+    def _label(self, ns: str, name: str, uid: str | None) -> None:
+        shard = shard_of(ns, name, self.shards)
+        if not self.runtime.owns((ns, name)):
+            return
+        with self._lock:
+            if (ns, name) in self._pending:
+                return
+            self._pending.add((ns, name))
+        self._labeller.submit(self._patch, ns, name, uid, label_value(shard, self.shards))
+
+    def _patch(self, ns: str, name: str, uid: str | None, value: str) -> None:
         try:
-            await self.loop.run_in_executor(self._labeller, self.kube.label, ns, name, meta.get("uid"), SHARD_LABEL,
-                                            value)
+            self.kube.label(ns, name, uid, SHARD_LABEL, value)
+            self.labelled += 1
         except Gone:
-            return
-        except Exception as exc:  # the API server is away or refused: try again, the watch may not repeat it
+            pass
+        except Exception as exc:  # the API server is away or refused: the next sweep tries again
             why = str(exc) if isinstance(exc, ApiUnavailable) else " ".join(str(exc).split())[:200]
-            log.warning("%s/%s not labelled %s=%s yet (%s): trying again in %.0f s", ns, name, SHARD_LABEL, value,
-                        why, RETRY_LABEL_S)
-            self.loop.call_later(RETRY_LABEL_S, lambda: self.loop.create_task(self.assign(event_type, body)))
-            return
-        self.labelled += 1
+            log.warning("%s/%s not labelled %s=%s yet (%s): trying again within %.0f s", ns, name, SHARD_LABEL,
+                        value, why, SWEEP_S)
+        finally:
+            with self._lock:
+                self._pending.discard((ns, name))
+
+    def _sweep(self) -> None:
+        """List the unassigned workloads (in pages) and label those of the shards held: what kopf's watch
+        delivered before this process held their shard, or whose patch failed."""
+        while not self._stopped.wait(SWEEP_S):
+            try:
+                self.sweep()
+            except Exception as exc:
+                log.warning("sweep of unlabelled workloads failed: %s", " ".join(str(exc).split())[:200])
+
+    def sweep(self) -> int:
+        """One pass; how many workloads were sent to be labelled."""
+        seen = 0
+        for ns in (self.namespaces if self.namespaces is not None else [None]):
+            watch = Informer(self.kube.api_client, ns, unassigned_selector(self.shards), _nowhere,
+                             self.timeout_s)
+            for item in watch.pages():
+                meta = item.get("metadata") or {}
+                key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+                if self.runtime.owns(key):
+                    self._label(key[0], key[1], meta.get("uid"))
+                    seen += 1
+        return seen
