@@ -267,12 +267,13 @@ class Runtime:
         approved = str(raw) if raw is not None else None
         entry = self.entries.get(key)
         if entry is None or entry.uid != meta.get("uid"):
-            # First sight (create, or resume after a restart): evaluate now.
+            # First sight (create, resume after a restart, a shard taken over): evaluate now; one whose
+            # status already answers its spec waits behind those that do not (spec changes go first).
             entry = Entry(key[0], key[1], meta.get("uid"), meta.get("generation"), parse_spec(body.get("spec")),
-                          status, approved=approved)
+                          status, approved=approved, due=self.monotonic())
             self.entries[key] = entry
             self.telemetry.workloads.set(len(self.entries))
-            self._enqueue(entry, urgent=True)
+            self._enqueue(entry, urgent=entry.stale() or entry.generation is None)
             return
         if event_type is None and not entry.queued and not entry.running and (
                 entry.evaluated_at is None or self.monotonic() - entry.evaluated_at > RELIST_AFTER_S):
