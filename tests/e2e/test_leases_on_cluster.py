@@ -47,17 +47,29 @@ class Process:
         return 0.0
 
 
+@pytest.fixture
+def namespace(cluster: Cluster) -> Iterator[str]:
+    """A namespace of the test's own: the session's operator (conftest) watches the session namespace and
+    would answer these workloads itself."""
+    ns = f"{cluster.namespace}-{uuid.uuid4().hex[:4]}"
+    cluster.kubectl("create", "namespace", ns)
+    try:
+        yield ns
+    finally:
+        cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
 @contextmanager
-def operators(cluster: Cluster, tmp: Path, n: int, *flags: str) -> Iterator[list[Process]]:
+def operators(cluster: Cluster, ns: str, tmp: Path, n: int, *flags: str) -> Iterator[list[Process]]:
     procs: list[Process] = []
     env = os.environ | {"KUBECONFIG": cluster.kubeconfig}
     try:
         for i in range(n):
             log = tmp / f"operator-{i}.log"
             metrics, live = free_port(), free_port()
-            cmd = [sys.executable, "-m", "inferplace", "operator", "--namespace", cluster.namespace, "--interval",
+            cmd = [sys.executable, "-m", "inferplace", "operator", "--namespace", ns, "--interval",
                    "10m", "--log-format", "plain", "--metrics-address", f"127.0.0.1:{metrics}", "--liveness",
-                   f"http://127.0.0.1:{live}/healthz", "--leader-election-namespace", cluster.namespace, *flags]
+                   f"http://127.0.0.1:{live}/healthz", "--leader-election-namespace", ns, *flags]
             with log.open("w") as out:
                 proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
             procs.append(Process(proc, f"http://127.0.0.1:{metrics}/metrics", log))
@@ -80,18 +92,18 @@ def docs(names: list[str], rps: int) -> str:
     return yaml.safe_dump_all(out)
 
 
-def answered(cluster: Cluster, names: set[str]) -> set[str]:
+def answered(cluster: Cluster, ns: str, names: set[str]) -> set[str]:
     """Names whose status is for their current generation."""
-    items = json.loads(cluster.kubectl("get", "iw", "-n", cluster.namespace, "-o", "json").stdout)["items"]
+    items = json.loads(cluster.kubectl("get", "iw", "-n", ns, "-o", "json").stdout)["items"]
     return {o["metadata"]["name"] for o in items if o["metadata"]["name"] in names
             and (o.get("status") or {}).get("observedGeneration") == o["metadata"]["generation"]}
 
 
-def wait_answered(cluster: Cluster, names: set[str], timeout: float, procs: list[Process]) -> float:
+def wait_answered(cluster: Cluster, ns: str, names: set[str], timeout: float, procs: list[Process]) -> float:
     started = time.monotonic()
     done: set[str] = set()
     while time.monotonic() - started < timeout:
-        done = answered(cluster, names)
+        done = answered(cluster, ns, names)
         if done == names:
             return time.monotonic() - started
         time.sleep(0.5)
@@ -100,8 +112,8 @@ def wait_answered(cluster: Cluster, names: set[str], timeout: float, procs: list
                          f"{sorted(names - done)[:5]}; logs:\n{logs}")
 
 
-def leases(cluster: Cluster, election: str) -> dict[str, dict[str, Any]]:
-    items = json.loads(cluster.kubectl("get", "leases", "-n", cluster.namespace, "-l",
+def leases(cluster: Cluster, ns: str, election: str) -> dict[str, dict[str, Any]]:
+    items = json.loads(cluster.kubectl("get", "leases", "-n", ns, "-l",
                                        f"inferplace.io/election={election}", "-o", "json").stdout)["items"]
     return {i["metadata"]["name"]: i["spec"] for i in items}
 
@@ -115,41 +127,43 @@ def until(predicate: Any, timeout: float, what: str) -> None:
     raise AssertionError(f"not within {timeout:.0f} s: {what}")
 
 
-def test_a_standby_takes_over_within_the_lease_after_the_leader_is_killed(cluster: Cluster, tmp_path: Path) -> None:
+def test_a_standby_takes_over_within_the_lease_after_the_leader_is_killed(cluster: Cluster, namespace: str,
+                                                                          tmp_path: Path) -> None:
     election = f"le-{uuid.uuid4().hex[:6]}"
     names = [f"le-{election}-{i}" for i in range(3)]
-    with operators(cluster, tmp_path, 2, "--leader-elect", "--leader-election-id", election) as procs:
+    with operators(cluster, namespace, tmp_path, 2, "--leader-elect", "--leader-election-id", election) as procs:
         until(lambda: sum(p.gauge("inferplace_shards_held") for p in procs) == 1, 30, "one leader")
-        cluster.kubectl("apply", "-n", cluster.namespace, "-f", "-", stdin=docs(names, 10))
-        wait_answered(cluster, set(names), 60, procs)
+        cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=docs(names, 10))
+        wait_answered(cluster, namespace, set(names), 60, procs)
         leader = next(p for p in procs if p.gauge("inferplace_shards_held") == 1)
         standby = next(p for p in procs if p is not leader)
-        before = leases(cluster, election)[election]["holderIdentity"]
+        before = leases(cluster, namespace, election)[election]["holderIdentity"]
         leader.proc.send_signal(signal.SIGKILL)
         leader.proc.wait(timeout=10)
         killed = time.monotonic()
         # a spec change nobody answers until the standby takes over
-        cluster.kubectl("apply", "-n", cluster.namespace, "-f", "-", stdin=docs(names, 12))
-        took = wait_answered(cluster, set(names), TAKEOVER_S, procs)
+        cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=docs(names, 12))
+        took = wait_answered(cluster, namespace, set(names), TAKEOVER_S, procs)
         assert time.monotonic() - killed <= TAKEOVER_S
-        after = leases(cluster, election)[election]
+        after = leases(cluster, namespace, election)[election]
         assert after["holderIdentity"] not in (before, None)
         assert standby.gauge("inferplace_shards_held") == 1
         print(f"spec change after SIGKILL of the leader answered in {took:.1f} s")
 
 
-def test_two_shard_processes_split_the_workloads_and_survive_one_killed(cluster: Cluster, tmp_path: Path) -> None:
+def test_two_shard_processes_split_the_workloads_and_survive_one_killed(cluster: Cluster, namespace: str,
+                                                                        tmp_path: Path) -> None:
     election = f"sh-{uuid.uuid4().hex[:6]}"
     names = [f"{election}-{i:03d}" for i in range(40)]
-    with operators(cluster, tmp_path, 2, "--shards", "2", "--leader-election-id", election) as procs:
+    with operators(cluster, namespace, tmp_path, 2, "--shards", "2", "--leader-election-id", election) as procs:
         until(lambda: [p.gauge("inferplace_shards_held") for p in procs] == [1, 1], 40, "one shard each")
-        cluster.kubectl("apply", "-n", cluster.namespace, "-f", "-", stdin=docs(names, 10))
-        wait_answered(cluster, set(names), 90, procs)
+        cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=docs(names, 10))
+        wait_answered(cluster, namespace, set(names), 90, procs)
         # Every workload carries its shard's label, by the stable hash; each process evaluated only its own.
-        items = json.loads(cluster.kubectl("get", "iw", "-n", cluster.namespace, "-o", "json").stdout)["items"]
+        items = json.loads(cluster.kubectl("get", "iw", "-n", namespace, "-o", "json").stdout)["items"]
         labels = {o["metadata"]["name"]: o["metadata"].get("labels", {}).get(SHARD_LABEL) for o in items
                   if o["metadata"]["name"] in names}
-        assert labels == {n: label_value(shard_of(cluster.namespace, n, 2), 2) for n in names}
+        assert labels == {n: label_value(shard_of(namespace, n, 2), 2) for n in names}
         assert 0 < sum(1 for v in labels.values() if v == "0-of-2") < len(names)
         assert [p.gauge("inferplace_workloads") for p in procs] != [len(names), len(names)]
         assert sum(p.gauge("inferplace_workloads") for p in procs) >= len(names)
@@ -157,8 +171,8 @@ def test_two_shard_processes_split_the_workloads_and_survive_one_killed(cluster:
         victim.proc.send_signal(signal.SIGKILL)
         victim.proc.wait(timeout=10)
         killed = time.monotonic()
-        cluster.kubectl("apply", "-n", cluster.namespace, "-f", "-", stdin=docs(names, 12))
-        took = wait_answered(cluster, set(names), SHARDED_S, procs)
+        cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=docs(names, 12))
+        took = wait_answered(cluster, namespace, set(names), SHARDED_S, procs)
         assert time.monotonic() - killed <= SHARDED_S
         assert survivor.gauge("inferplace_shards_held") == 2
         print(f"spec changes of {len(names)} workloads after SIGKILL of one of 2 shard processes answered in "
