@@ -183,6 +183,13 @@ def add_arguments(p: argparse.ArgumentParser, env: Mapping[str, str] | None = No
                         "[INFERPLACE_STATUS_TOLERANCE]")
 
 
+def _switch(flag: bool | None, name: str, env: Mapping[str, str]) -> bool:
+    """An on/off setting: the flag when given, else INFERPLACE_<name> (1, true or yes)."""
+    if flag is not None:
+        return bool(flag)
+    return (_env(name, env) or "").lower() in ("1", "true", "yes")
+
+
 def duration_s(text: str, what: str) -> float:
     try:
         return float(duration_seconds(text.strip()))
@@ -280,8 +287,7 @@ _ELECTION_ID = re.compile(r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?")
 def _leases(a: argparse.Namespace, e: Mapping[str, str], namespaces: tuple[str, ...],
             all_ns: bool) -> tuple[bool, str | None, str, int]:
     """(leader_elect, lease namespace, election id, shards), checked."""
-    elect = bool(a.leader_elect) if a.leader_elect is not None else (
-        (_env("LEADER_ELECT", e) or "").lower() in ("1", "true", "yes"))
+    elect = _switch(a.leader_elect, "LEADER_ELECT", e)
     shards = _number(str(a.shards), "--shards / INFERPLACE_SHARDS", 1, MAX_SHARDS)
     if shards != int(shards):
         raise ConfigError(f"--shards / INFERPLACE_SHARDS: {a.shards!r} is not a whole number; allowed: 1 to "
@@ -314,8 +320,7 @@ def from_args(a: argparse.Namespace, env: Mapping[str, str] | None = None) -> Op
         raise ConfigError("INFERPLACE_AS_OF fixes the CLI's clock for reproducible reports; the operator always "
                           "uses the system clock: unset it")
     namespaces = tuple(a.namespaces or [n.strip() for n in (_env("NAMESPACES", e) or "").split(",") if n.strip()])
-    all_ns = bool(a.all_namespaces) if a.all_namespaces is not None else (
-        (_env("ALL_NAMESPACES", e) or "").lower() in ("1", "true", "yes"))
+    all_ns = _switch(a.all_namespaces, "ALL_NAMESPACES", e)
     if namespaces and all_ns:
         raise ConfigError("--namespace / INFERPLACE_NAMESPACES and --all-namespaces / INFERPLACE_ALL_NAMESPACES "
                           "exclude each other")
@@ -369,8 +374,7 @@ def from_args(a: argparse.Namespace, env: Mapping[str, str] | None = None) -> Op
         prices_file=_readable(a.prices_file, "--prices / INFERPLACE_PRICES_FILE"),
         instances_file=_readable(a.instances_file, "--instances / INFERPLACE_INSTANCES_FILE"),
         region=_region(a.region),
-        live_prices=bool(a.live_prices) if a.live_prices is not None else (
-            (_env("LIVE_PRICES", e) or "").lower() in ("1", "true", "yes")),
+        live_prices=_switch(a.live_prices, "LIVE_PRICES", e),
         price_refresh_interval_s=duration_s(a.price_refresh_interval,
                                             "--price-refresh-interval / INFERPLACE_PRICE_REFRESH_INTERVAL"),
         max_price_age_days=max(int(duration_s(a.max_price_age, "--max-price-age / INFERPLACE_MAX_PRICE_AGE") // 86400),

@@ -56,11 +56,12 @@ PLACEMENT_KEPT = ("kind", "summary", "instanceType", "capacityType", "replicas",
                   "weightPrecision", "speculativeDecoding")
 
 
-def kept(status: dict[str, Any] | None) -> dict[str, Any] | None:
+def kept(status: dict[str, Any] | None, shaped: tuple[str, Any] | None = None) -> dict[str, Any] | None:
     """What the loop keeps of a status between evaluations: what reconcile reads back (conditions for
     their transition times, the placements' shapes and prices for Events), and the skeleton's digest
     and the figures of the rest to tell an unchanged result. A whole status is ~35 KB of JSON and ~50 KB
-    as Python objects: a thousand of them would be most of the operator's memory."""
+    as Python objects: a thousand of them would be most of the operator's memory. `shaped`: the status's
+    `hysteresis.shape`, when already computed."""
     if status is None:
         return None
     # promises and verification: what a move is checked against (small, and read back by the next evaluation)
@@ -72,7 +73,7 @@ def kept(status: dict[str, Any] | None) -> dict[str, Any] | None:
             price = (p.get("costBreakdown") or {}).get("price")
             out[key] = {k: p[k] for k in PLACEMENT_KEPT if k in p} | (
                 {"costBreakdown": {"price": price}} if price else {})
-    out[DIGEST], out[FIGURES] = shape(status)
+    out[DIGEST], out[FIGURES] = shaped or shape(status)
     return out
 
 
@@ -417,7 +418,7 @@ class Runtime:
             snapshot = (entry.namespace, entry.name, entry.uid, entry.generation, entry.spec, entry.status,
                         entry.approved)
             try:
-                status = await loop.run_in_executor(self.pool, self.evaluate_and_write, *snapshot)
+                status = await loop.run_in_executor(self.pool, self.evaluate_and_keep, *snapshot)
             except NotHeld:
                 entry.running = False
                 continue
@@ -445,7 +446,7 @@ class Runtime:
                 status = None
             else:
                 entry.failures = 0
-                entry.status = status if status is not None and DIGEST in status else kept(status)
+                entry.status = status
                 entry.evaluated_generation = snapshot[3]
                 entry.evaluated_at = self.monotonic()
                 entry.due = self.monotonic() + self._interval()
@@ -464,6 +465,18 @@ class Runtime:
     def evaluate_and_write(self, namespace: str, name: str, uid: str | None, generation: int | None,
                            spec: InferenceWorkloadSpec | InvalidSpec,
                            previous: dict[str, Any] | None, approved: str | None = None) -> dict[str, Any]:
+        """The status the object has after the evaluation (written, or the previous one kept)."""
+        return self._evaluate(namespace, name, uid, generation, spec, previous, approved)[0]
+
+    def evaluate_and_keep(self, namespace: str, name: str, uid: str | None, generation: int | None,
+                          spec: InferenceWorkloadSpec | InvalidSpec,
+                          previous: dict[str, Any] | None, approved: str | None = None) -> dict[str, Any] | None:
+        """What the loop keeps of the status the object has after the evaluation (see `kept`)."""
+        return self._evaluate(namespace, name, uid, generation, spec, previous, approved)[1]
+
+    def _evaluate(self, namespace: str, name: str, uid: str | None, generation: int | None,
+                  spec: InferenceWorkloadSpec | InvalidSpec, previous: dict[str, Any] | None,
+                  approved: str | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
         started = time.perf_counter()
         now = self.clock()
         obs, fault = self._observe(spec) if isinstance(spec, InferenceWorkloadSpec) else (None, None)
@@ -477,7 +490,8 @@ class Runtime:
         result = reconcile(name, spec, generation, previous, obs, fault, self.catalog, self.prices.book(), self.region,
                            now, self.settings, self.prices.state(), approved, self._corrections(now), before)
         written = result.status
-        skipped = self._skip(previous, result.status)
+        shaped = shape(result.status)  # once: to compare with the previous status, and to keep
+        skipped = self._skip(previous, shaped)
         if skipped is not None and previous is not None:
             self.telemetry.api_writes.labels("status_unchanged").inc()
             self.telemetry.status_skipped.labels(skipped).inc()
@@ -507,15 +521,15 @@ class Runtime:
                               result.cost_per_million_recommended)
         self.telemetry.evaluations.labels("ready" if result.ready else "not_ready").inc()
         self.telemetry.duration.observe(time.perf_counter() - started)
-        return written
+        return written, (previous if written is previous else kept(written, shaped))
 
-    def _skip(self, previous: dict[str, Any] | None, status: dict[str, Any]) -> str | None:
+    def _skip(self, previous: dict[str, Any] | None, shaped: tuple[str, Any]) -> str | None:
         """Why the status on the object can stay ("unchanged": only the evaluation time differs;
         "within_tolerance": live figures moved by less than --status-tolerance), provided it was written
         recently enough; None: write (a thousand steady workloads cost no API traffic)."""
         if not previous or DIGEST not in previous:
             return None
-        digest, figures = shape(status)
+        digest, figures = shaped
         old = previous.get(FIGURES)
         if previous[DIGEST] != digest or old is None or len(old) != len(figures):
             return None
