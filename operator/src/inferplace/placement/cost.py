@@ -44,6 +44,7 @@ class Option:
     capacity_tok_s: float
     cost: dict[str, float]  # monthly USD per term, plus instance_bill and total
     per_million: float
+    total_cents: float  # the monthly total as printed: the sum of the terms rounded to cents (see `cents`)
     unpriced: tuple[CapacityType, ...] = ()  # capacity types the workload allows that have no price here
     strategy: ScalingStrategy = "fixed"
     instance_hours: float = 0.0  # per month
@@ -54,12 +55,6 @@ class Option:
     def cost_cents(self) -> dict[str, float]:
         """The terms as printed: rounded to cents so that they add up (see `cents`)."""
         return cents(self.cost)
-
-    @cached_property
-    def total_cents(self) -> float:
-        """The monthly total as printed: the sum of the terms rounded to cents (as `cents` adds them; the
-        search compares many options by it and prints few)."""
-        return round(sum(round(self.cost[k], 2) for k in CostTerms.TERMS), 2)
 
 
 @dataclass(frozen=True)
@@ -83,6 +78,31 @@ def cents(terms: dict[str, float]) -> dict[str, float]:
     out["total"] = round(sum(out[k] for k in CostTerms.TERMS), 2)
     out["instance_bill"] = round(out["accelerators"] + out["failed_requests_and_retries"] + out["idle_capacity"], 2)
     return out
+
+
+def round_cents(values: F64) -> F64:
+    """`round(x, 2)` of each value, exactly as Python rounds it (numpy's scaled rounding differs at
+    halves: 0.285 is 0.28499... and Python gives 0.28). Vectorized; the few values within a hair of a
+    half cent are rounded one by one by Python."""
+    out: F64 = np.round(values, 2)
+    scaled = values * 100.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        whole = np.abs(values) >= 2.0**52 / 100.0  # no fraction of a cent is representable: round() keeps it
+        near = ~whole & (np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) < 1e-6 + 1e-12 * np.abs(scaled))
+    out[whole] = values[whole]
+    for i in np.flatnonzero(near):
+        out.flat[i] = round(float(values.flat[i]), 2)
+    return out
+
+
+def total_cents(terms: F64) -> F64:
+    """Per row of `terms` (one column per CostTerms.TERMS), the total as `cents` prints it: the terms
+    rounded to cents, added in order, the sum rounded again."""
+    rounded = round_cents(terms)
+    acc = rounded[:, 0].copy()
+    for k in range(1, rounded.shape[1]):  # left to right, as Python's sum adds them (numpy's is pairwise)
+        acc += rounded[:, k]
+    return round_cents(acc)
 
 
 @dataclass(frozen=True)
@@ -139,13 +159,14 @@ def _gather(choice: NDArray[np.int64], parts: list[Any]) -> Any:
 
 def _priced(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64, replicas: F64 | None,
             strategies: Sequence[ScalingStrategy] | None = None, scale: F64 | None = None,
-            hourly: bool = True) -> Priced:
+            hourly: bool = True, usd_per_hour: F64 | None = None) -> Priced:
     """Sizing and TCO terms for `picks`: each sized for the peak all day, and (on-demand and spot, given
     a traffic shape) hour by hour, autoscaled or to zero where allowed; the cheapest is kept, or the
     strategy `strategies` names for each pick. `scale`: each pick at that multiple of the traffic.
-    `replicas`: the peak fleet when already sized; `hourly` False keeps it all day (today's fleet)."""
+    `replicas`: the peak fleet when already sized; `hourly` False keeps it all day (today's fleet).
+    `usd_per_hour`: each pick at this hourly rate instead of its price's."""
     cands = [cs.candidates[p.candidate] for p in picks]
-    prices = np.array([p.price.usd_per_hour for p in picks])
+    prices = np.array([p.price.usd_per_hour for p in picks]) if usd_per_hour is None else usd_per_hour
     weeks = np.array([c.migration_weeks for c in cands])
     lead = np.array([lead_time_s(w, cs, c) for c in cands])
 
@@ -185,9 +206,10 @@ def _priced(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64, re
 
 
 def monthly_totals(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64,
-                   strategies: Sequence[ScalingStrategy] | None = None) -> F64:
-    """Monthly totals of `picks` sized as if each replica served `rates` requests/s."""
-    total: F64 = _priced(w, cs, picks, rates, None, strategies).costs.total
+                   strategies: Sequence[ScalingStrategy] | None = None, usd_per_hour: F64 | None = None) -> F64:
+    """Monthly totals of `picks` sized as if each replica served `rates` requests/s (at `usd_per_hour`
+    per instance where given, else at each pick's price)."""
+    total: F64 = _priced(w, cs, picks, rates, None, strategies, usd_per_hour=usd_per_hour).costs.total
     return total
 
 
@@ -207,11 +229,13 @@ def cost(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64,
     """
     pr = _priced(w, cs, picks, rates, replicas, hourly=not today)
     sizing, costs = pr.sizing, pr.costs
-    table = np.stack([getattr(costs, k) for k in COST_FIELDS], axis=1).tolist()
+    stacked = np.stack([getattr(costs, k) for k in COST_FIELDS], axis=1)
+    totals = total_cents(stacked[:, :len(CostTerms.TERMS)]).tolist()
+    table = stacked.tolist()
     cold = sizing.cold_start_share.tolist() if sizing.cold_start_share is not None else [0.0] * len(picks)
     options = [Option(p.candidate, p.capacity_type, p.price, int(sizing.replicas[j]), int(sizing.instances[j]),
                       float(sizing.utilization[j]), float(sizing.capacity_tok_s[j]),
-                      dict(zip(COST_FIELDS, table[j], strict=True)), float(costs.per_million_tokens[j]), p.unpriced,
+                      dict(zip(COST_FIELDS, table[j], strict=True)), float(costs.per_million_tokens[j]), totals[j], p.unpriced,
                       pr.strategies[j], float(sizing.instance_hours[j]), float(cold[j]), float(pr.lead_s[j]))
                for j, p in enumerate(picks)]
     return costs.total, options
@@ -296,7 +320,8 @@ def _bill_unmodelled(w: Workload, replicas: F64, price: Price | NoPrice, price_n
                          w.engineer_week_cost, w.amortization_months, w.accepted_tok_s)
     terms = {k: float(getattr(costs, k)[0]) for k in COST_FIELDS}
     option = Option(NOT_A_CANDIDATE, w.current.capacity_type, price, w.current.replicas, instances, math.nan, 0.0,
-                    terms, float(costs.per_million_tokens[0]), instance_hours=float(sizing.instance_hours[0]))
+                    terms, float(costs.per_million_tokens[0]), cents(terms)["total"],
+                    instance_hours=float(sizing.instance_hours[0]))
     return CurrentCost(None, None, instances, math.nan, 0.0, option, None)
 
 

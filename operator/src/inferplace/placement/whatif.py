@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -50,9 +50,8 @@ def break_even(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: np.n
     """Per pick, the hourly rate per instance at which its monthly total equals `target_total`."""
     if not picks:
         return []
-    at = [replace(p, price=replace(p.price, usd_per_hour=1.0)) for p in picks]
-    twice = [replace(p, price=replace(p.price, usd_per_hour=2.0)) for p in picks]
-    both = monthly_totals(w, cs, [*at, *twice], np.concatenate([rates, rates]))
+    hourly = np.concatenate([np.full(len(picks), 1.0), np.full(len(picks), 2.0)])
+    both = monthly_totals(w, cs, [*picks, *picks], np.concatenate([rates, rates]), usd_per_hour=hourly)
     one, two = both[:len(picks)], both[len(picks):]
     out: list[float | None] = []
     for t1, t2 in zip(one.tolist(), two.tolist(), strict=True):
