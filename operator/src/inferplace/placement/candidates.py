@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import NamedTuple
 
-from inferplace.api.vocabulary import REASONS, Precision, Reason
+from inferplace.api.vocabulary import REASONS, NeuronSupport, Precision, Reason
 from inferplace.catalog import Accelerator, Catalog, InstanceType
 from inferplace.catalog.efficiency import DEFAULT_FRAMEWORK
 from inferplace.placement.scenarios import Scenario, ScenarioError, check_dtypes, weight_bytes
@@ -85,15 +85,19 @@ class CandidateSet:
         return len(self.keys) - 1
 
     def fail(self, inst: str, reason: Reason, message: str) -> None:
-        old = self.failures.get(inst)
-        # At equal rank the later option wins: options come in ascending chip counts, so the message
-        # describes the largest (closest to working) placement.
-        if old is None or REASONS.index(reason) >= REASONS.index(old.reason):
-            self.failures[inst] = Failure(reason, message)
+        _keep_furthest(self.failures, inst, reason, message)
 
     @property
     def current_candidate(self) -> Candidate | None:
         return None if self.current is None else self.candidates[self.current]
+
+
+def _keep_furthest(failures: dict[str, Failure], inst: str, reason: Reason, message: str) -> None:
+    old = failures.get(inst)
+    # At equal rank the later option wins: options come in ascending chip counts, so the message
+    # describes the largest (closest to working) placement.
+    if old is None or REASONS.index(reason) >= REASONS.index(old.reason):
+        failures[inst] = Failure(reason, message)
 
 
 @cache
@@ -107,7 +111,34 @@ def chip_options(chips: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-def kv_dtype_for(w: Workload, acc: Accelerator, weight_dtype: Precision) -> Precision:
+class Layout(NamedTuple):
+    """What decides which candidates a workload has, and why the others drop out: everything
+    `enumerate_candidates` reads of the workload except what goes into the engine scenarios. Workloads
+    of one layout share their candidates (thousands of workloads have a handful of layouts)."""
+
+    families: frozenset[str] | None
+    family: str
+    neuron_tier: NeuronSupport
+    neuron_tier_reason: str
+    migration_overrides: tuple[tuple[str, float], ...]
+    current_family: str | None
+    current_platform: str | None
+    max_migration_weeks: float
+    precisions: tuple[Precision, ...]
+    kv_precision: Precision | None
+    speculative: bool  # a draft model is named: each shape is also tried with speculative decoding
+    gpu_framework: str
+
+
+def layout_of(w: Workload, cat: Catalog) -> Layout:
+    cur = w.current
+    return Layout(w.families, w.family, w.neuron_tier, w.neuron_tier_reason,
+                  tuple(sorted(w.migration_overrides.items())), cur.instance.family if cur else None,
+                  cat.accelerators[cur.instance.accelerator].platform if cur else None, w.max_migration_weeks,
+                  w.precisions, w.kv_precision, w.draft is not None, w.gpu_framework)
+
+
+def kv_dtype_for(w: Workload | Layout, acc: Accelerator, weight_dtype: Precision) -> Precision:
     if w.kv_precision is not None:
         return w.kv_precision
     if weight_dtype in ("bf16", "fp16", "fp8") and weight_dtype in acc.kv_dtypes:
@@ -115,24 +146,22 @@ def kv_dtype_for(w: Workload, acc: Accelerator, weight_dtype: Precision) -> Prec
     return "bf16" if "bf16" in acc.kv_dtypes else "fp16"
 
 
-def migration_weeks(w: Workload, cat: Catalog, inst: InstanceType, acc: Accelerator) -> tuple[float, str]:
+def migration_weeks(lay: Layout, cat: Catalog, inst: InstanceType, acc: Accelerator) -> tuple[float, str]:
     """Engineer-weeks to move to `inst`'s node pool, and where the figure comes from."""
+    overrides = dict(lay.migration_overrides)
     for target in (inst.family, acc.platform):
-        if target in w.migration_overrides:
-            return w.migration_overrides[target], f"spec.economics.migrationWeeks[{target}]"
-    cur_platform = cur_family = None
-    if w.current is not None:
-        cur_family = w.current.instance.family
-        cur_platform = cat.accelerators[w.current.instance.accelerator].platform
-    weeks = cat.migration.default_weeks(cur_platform, cur_family, acc.platform, inst.family, w.neuron_tier)
+        if target in overrides:
+            return overrides[target], f"spec.economics.migrationWeeks[{target}]"
+    weeks = cat.migration.default_weeks(lay.current_platform, lay.current_family, acc.platform, inst.family,
+                                        lay.neuron_tier)
     return weeks, "catalog default (migration.yaml)"
 
 
-def framework_for(w: Workload, acc: Accelerator) -> str:
+def framework_for(w: Workload | Layout, acc: Accelerator) -> str:
     return DEFAULT_FRAMEWORK["neuron"] if acc.platform == "neuron" else w.gpu_framework
 
 
-def engine_key(w: Workload, acc: Accelerator, chips: int, weight_dtype: Precision, kv_dtype: Precision,
+def engine_key(w: Workload | Layout, acc: Accelerator, chips: int, weight_dtype: Precision, kv_dtype: Precision,
                speculative: bool) -> EngineKey:
     return EngineKey(acc.id, acc.generation, chips, weight_dtype, kv_dtype, speculative, framework_for(w, acc))
 
@@ -167,49 +196,100 @@ def current_key(w: Workload, cat: Catalog) -> tuple[EngineKey | None, str | None
     return engine_key(w, acc, chips, wdt, kvd, False), None
 
 
-def enumerate_candidates(w: Workload, cat: Catalog) -> CandidateSet:
-    cs = CandidateSet(w, [], [], [], {}, {})
+@dataclass(frozen=True)
+class Proposed:
+    """The candidates of one layout: engine keys (each with its chip), candidates whose `row` indexes
+    `keys`, and the failures of the instance types that dropped out, as `CandidateSet.fail` left them."""
+
+    keys: tuple[EngineKey, ...]
+    accelerators: tuple[Accelerator, ...]
+    candidates: tuple[Candidate, ...]
+    failures: tuple[tuple[str, Failure], ...]
+
+
+# Layouts seen, per catalog (a catalog is built once per process; a declared --instances file makes another).
+_PROPOSED: dict[int, tuple[Catalog, dict[Layout, Proposed]]] = {}
+_PROPOSED_PER_CATALOG = 512
+
+
+def proposed(lay: Layout, cat: Catalog) -> Proposed:
+    """The candidates of `lay`, enumerated once per catalog and layout."""
+    held = _PROPOSED.get(id(cat))
+    if held is None or held[0] is not cat:
+        held = _PROPOSED[id(cat)] = (cat, {})
+        for key in [k for k, (c, _) in _PROPOSED.items() if c is not cat and len(_PROPOSED) > 4]:
+            del _PROPOSED[key]  # a few catalogs at most: drop the others
+    seen = held[1]
+    if lay not in seen:
+        if len(seen) >= _PROPOSED_PER_CATALOG:
+            seen.clear()
+        seen[lay] = _enumerate(lay, cat)
+    return seen[lay]
+
+
+def _enumerate(lay: Layout, cat: Catalog) -> Proposed:
+    keys: list[EngineKey] = []
+    accs: list[Accelerator] = []
+    index: dict[EngineKey, int] = {}
+    candidates: list[Candidate] = []
+    failures: dict[str, Failure] = {}
+
+    def fail(inst: str, reason: Reason, message: str) -> None:
+        _keep_furthest(failures, inst, reason, message)
+
     for inst in cat.instances.values():
-        if w.families is not None and inst.family not in w.families:
-            cs.fail(inst.type, "EXCLUDED_BY_CONSTRAINTS",
-                    f"family {inst.family} is not in spec.constraints.instanceFamilies")
+        if lay.families is not None and inst.family not in lay.families:
+            fail(inst.type, "EXCLUDED_BY_CONSTRAINTS",
+                 f"family {inst.family} is not in spec.constraints.instanceFamilies")
             continue
         acc = cat.accelerator_of(inst)
         if acc is None:
-            cs.fail(inst.type, "NO_PERFORMANCE_DATA", inst.missing[0] if inst.missing else
-                    f"the catalog has no figures for {inst.accelerator}")
+            fail(inst.type, "NO_PERFORMANCE_DATA", inst.missing[0] if inst.missing else
+                 f"the catalog has no figures for {inst.accelerator}")
             continue
-        if acc.platform == "neuron" and w.neuron_tier == "unsupported":
-            cs.fail(inst.type, "MODEL_UNSUPPORTED_ON_NEURON",
-                    f"model family {w.family} is not supported by the Neuron serving stack "
-                    f"({w.neuron_tier_reason}); set spec.model.neuronSupport to override")
+        if acc.platform == "neuron" and lay.neuron_tier == "unsupported":
+            fail(inst.type, "MODEL_UNSUPPORTED_ON_NEURON",
+                 f"model family {lay.family} is not supported by the Neuron serving stack "
+                 f"({lay.neuron_tier_reason}); set spec.model.neuronSupport to override")
             continue
-        weeks, basis = migration_weeks(w, cat, inst, acc)
-        if weeks > w.max_migration_weeks:
-            cs.fail(inst.type, "MIGRATION_EXCEEDS_LIMIT",
-                    f"moving to {inst.family} takes {weeks:g} engineer-weeks, above "
-                    f"spec.constraints.maxMigrationWeeks {w.max_migration_weeks:g}")
+        weeks, basis = migration_weeks(lay, cat, inst, acc)
+        if weeks > lay.max_migration_weeks:
+            fail(inst.type, "MIGRATION_EXCEEDS_LIMIT",
+                 f"moving to {inst.family} takes {weeks:g} engineer-weeks, above "
+                 f"spec.constraints.maxMigrationWeeks {lay.max_migration_weeks:g}")
             continue
         if inst.chips is None:
-            cs.fail(inst.type, "NO_PERFORMANCE_DATA",
-                    f"the catalog does not know how many {acc.name} chips {inst.type} has")
+            fail(inst.type, "NO_PERFORMANCE_DATA", f"the catalog does not know how many {acc.name} chips {inst.type} has")
             continue
-        for wdt in w.precisions:
-            kvd = kv_dtype_for(w, acc, wdt)
+        for wdt in lay.precisions:
+            kvd = kv_dtype_for(lay, acc, wdt)
             try:
                 check_dtypes(acc, wdt, kvd)
             except ScenarioError as exc:
-                cs.fail(inst.type, "NO_PERFORMANCE_DATA", str(exc))
+                fail(inst.type, "NO_PERFORMANCE_DATA", str(exc))
                 continue
             for chips in chip_options(inst.chips):
                 if chips > 1 and acc.link_bytes_s <= 0:
                     why = acc.missing.get("interconnect", "no chip-to-chip bandwidth figure in the catalog")
-                    cs.fail(inst.type, "NO_PERFORMANCE_DATA",
-                            f"tensor parallel over {chips} x {acc.id} needs an interconnect figure: {why}")
+                    fail(inst.type, "NO_PERFORMANCE_DATA",
+                         f"tensor parallel over {chips} x {acc.id} needs an interconnect figure: {why}")
                     continue
-                for spec in (False, True) if w.draft is not None else (False,):
-                    key = engine_key(w, acc, chips, wdt, kvd, spec)
-                    cs.candidates.append(Candidate(inst, acc, cs.row(key, acc), weeks, basis))
+                for spec in (False, True) if lay.speculative else (False,):
+                    key = engine_key(lay, acc, chips, wdt, kvd, spec)
+                    if key not in index:
+                        index[key] = len(keys)
+                        keys.append(key)
+                        accs.append(acc)
+                    candidates.append(Candidate(inst, acc, index[key], weeks, basis))
+    return Proposed(tuple(keys), tuple(accs), tuple(candidates), tuple(failures.items()))
+
+
+def enumerate_candidates(w: Workload, cat: Catalog) -> CandidateSet:
+    """The workload's candidates (its layout's, shared), their engine scenarios, and today's placement."""
+    p = proposed(layout_of(w, cat), cat)
+    keys = list(p.keys)
+    scenarios = [scenario_for(w, acc, key) for acc, key in zip(p.accelerators, keys, strict=True)]
+    cs = CandidateSet(w, keys, scenarios, list(p.candidates), dict(p.failures), {k: i for i, k in enumerate(keys)})
     today, cs.current_note = current_key(w, cat)
     if today is not None and w.current is not None:
         inst = w.current.instance
