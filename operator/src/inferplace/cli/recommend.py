@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
 
-CHUNK = 32  # workloads searched together; each chunk's answers are written and dropped before the next
+CHUNK = 128  # workloads searched together; each chunk's answers are written and dropped before the next
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from inferplace.api.vocabulary import CapacityType, ScalingStrategy
+from inferplace.api.vocabulary import CapacityType, Precision, ScalingStrategy
 from inferplace.engine.tco import CostTerms, Demand, Sizing, monthly_cost, size, size_over_hours
 from inferplace.placement.candidates import Candidate, CandidateSet
 from inferplace.placement.predict import RowResult
@@ -168,7 +168,9 @@ def _priced(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64, re
     cands = [cs.candidates[p.candidate] for p in picks]
     prices = np.array([p.price.usd_per_hour for p in picks]) if usd_per_hour is None else usd_per_hour
     weeks = np.array([c.migration_weeks for c in cands])
-    lead = np.array([lead_time_s(w, cs, c) for c in cands])
+    by_dtype: dict[Precision, float] = {}  # the lead time differs only with the weights' size
+    lead = np.array([by_dtype[d] if (d := cs.keys[c.row].weight_dtype) in by_dtype else
+                     by_dtype.setdefault(d, lead_time_s(w, cs, c)) for c in cands])
 
     accepted = w.accepted_tok_s if scale is None else w.accepted_tok_s * scale
 
@@ -247,14 +249,20 @@ def cost_options(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book:
     region, cheapest first; a candidate without any of those prices is recorded as NO_PRICE (and in
     `no_price`, by candidate, with the answers that say where a price exists)."""
     picks: list[Pick] = []
+    # By instance type (its candidates differ in chips and precision, not in price): the prices found,
+    # the answers without one, and the capacity types those are.
+    found: dict[str, tuple[list[tuple[CapacityType, Price]], list[NoPrice], tuple[CapacityType, ...]]] = {}
     for ci, c in enumerate(cs.candidates):
         row = rows[c.row]
         if c.current or not (row.fits and math.isfinite(row.rate) and row.rate > 0):
             continue
-        answers = [(kind, book.price(c.instance.type, w.region, kind)) for kind in w.capacity_types]
-        missing = [a for _, a in answers if isinstance(a, NoPrice)]
-        unpriced = tuple(a.capacity_type for a in missing)
-        picks += [Pick(ci, kind, a, unpriced) for kind, a in answers if isinstance(a, Price)]
+        if c.instance.type not in found:
+            answers = [(kind, book.price(c.instance.type, w.region, kind)) for kind in w.capacity_types]
+            missing = [a for _, a in answers if isinstance(a, NoPrice)]
+            found[c.instance.type] = ([(k, a) for k, a in answers if isinstance(a, Price)], missing,
+                                      tuple(a.capacity_type for a in missing))
+        prices, missing, unpriced = found[c.instance.type]
+        picks += [Pick(ci, kind, a, unpriced) for kind, a in prices]
         if len(missing) == len(w.capacity_types):
             if no_price is not None:
                 no_price[ci] = tuple(missing)
