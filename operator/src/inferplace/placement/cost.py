@@ -31,9 +31,10 @@ COST_FIELDS = (*CostTerms.TERMS, "instance_bill", "total")
 BILLED_BY_USE: tuple[CapacityType, ...] = ("on-demand", "spot")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Option:
-    """One costed placement: a candidate bought as one capacity type."""
+    """One costed placement: a candidate bought as one capacity type. Not changed once made (not frozen
+    only because a search makes thousands, and a frozen dataclass's init is four times slower)."""
 
     candidate: int  # index into the candidate set
     capacity_type: CapacityType
