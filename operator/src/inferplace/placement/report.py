@@ -514,7 +514,8 @@ def build_report(o: Outcome, alternatives: Sequence[Choice], estimates: Sequence
                                  max_price_age_days) if isinstance(opt, ManagedOption) else
               _placement(o, opt, cur_total, cat, None if opt is chosen else chosen, n, _confidence(e), today,
                          max_price_age_days) for opt, e in zip(shown, estimates, strict=True)]
-    placed = [p.model_copy(update={"id": placement_id(p)}) for p in placed]
+    for p in placed:
+        p.id = placement_id(p)  # of the placement as built (made here, so set in place rather than copied)
     rec = placed[0] if chosen else None
     others = placed[1:] if chosen else placed  # nothing known to meet the SLOs: what there is, marked
     stamp = rfc3339(now)
