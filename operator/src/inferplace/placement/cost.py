@@ -236,10 +236,13 @@ def cost(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64,
     totals = total_cents(stacked[:, :len(CostTerms.TERMS)]).tolist()
     table = stacked.tolist()
     cold = sizing.cold_start_share.tolist() if sizing.cold_start_share is not None else [0.0] * len(picks)
-    options = [Option(p.candidate, p.capacity_type, p.price, int(sizing.replicas[j]), int(sizing.instances[j]),
-                      float(sizing.utilization[j]), float(sizing.capacity_tok_s[j]),
-                      dict(zip(COST_FIELDS, table[j], strict=True)), float(costs.per_million_tokens[j]), totals[j], p.unpriced,
-                      pr.strategies[j], float(sizing.instance_hours[j]), float(cold[j]), float(pr.lead_s[j]))
+    # Whole columns to Python numbers at once (indexing numpy arrays element by element is the slow part).
+    replicas_, instances, util = sizing.replicas.tolist(), sizing.instances.tolist(), sizing.utilization.tolist()
+    tok_s, hours, lead = sizing.capacity_tok_s.tolist(), sizing.instance_hours.tolist(), pr.lead_s.tolist()
+    per_million = costs.per_million_tokens.tolist()
+    options = [Option(p.candidate, p.capacity_type, p.price, int(replicas_[j]), int(instances[j]), float(util[j]),
+                      float(tok_s[j]), dict(zip(COST_FIELDS, table[j], strict=True)), float(per_million[j]), totals[j],
+                      p.unpriced, pr.strategies[j], float(hours[j]), float(cold[j]), float(lead[j]))
                for j, p in enumerate(picks)]
     return costs.total, options
 

@@ -62,7 +62,7 @@ class PlotPoint:
 class Report:
     name: str
     status: InferenceWorkloadStatus
-    points: list[PlotPoint]
+    points: Callable[[], list[PlotPoint]]  # computed only when a plot asks for them
     tpot_slo_ms: float
     # Monthly cost against the mean request rate per node pool: computed only when a plot asks for it.
     curves: Callable[[], list[CostCurve]] = list
@@ -535,9 +535,15 @@ def build_report(o: Outcome, alternatives: Sequence[Choice], estimates: Sequence
         break_even=_break_even(o), traffic=_traffic(w),
         assumptions=[a[:512] for a in w.assumptions[:32]], last_evaluation_time=stamp,
     )
+    return Report(w.name, status, lambda: _plot_points(o, chosen), w.tpot_slo_s * 1e3,
+                  lambda: cost_curves(o, _curve_label), w.rps)
+
+
+def _plot_points(o: Outcome, chosen: Choice | None) -> list[PlotPoint]:
+    """Every costed shape once (per capacity type): cost per 1M output tokens against projected TPOT."""
     points = []
     seen = set()
-    for opt in opts:
+    for opt in o.options:
         c = o.cs.candidates[opt.candidate]
         k = o.cs.keys[c.row]
         label = f"{c.instance.type} {k.chips}c {k.weight_dtype}{' spec' if k.speculative else ''}"
@@ -546,7 +552,7 @@ def build_report(o: Outcome, alternatives: Sequence[Choice], estimates: Sequence
         seen.add((label, opt.capacity_type))
         points.append(PlotPoint(label, c.instance.family, o.rows[c.row].latency[1] * 1e3, opt.per_million,
                                 opt is chosen))
-    return Report(w.name, status, points, w.tpot_slo_s * 1e3, lambda: cost_curves(o, _curve_label), w.rps)
+    return points
 
 
 def _curve_label(o: Outcome, opt: Choice) -> str:

@@ -47,11 +47,12 @@ def plot(answers: Sequence[Answer], _options: Options, suffix: str) -> bytes:
             ax.set_title(f"{rep.name}: monthly cost by traffic (dashed: per-token APIs)")
             ax.legend(fontsize=7, loc="best")
         for ax, rep in zip(axes[:, 0], reports, strict=True):
-            for pool in sorted({p.node_pool for p in rep.points}):
-                pts = [p for p in rep.points if p.node_pool == pool]
+            points = rep.points()
+            for pool in sorted({p.node_pool for p in points}):
+                pts = [p for p in points if p.node_pool == pool]
                 ax.scatter([p.tpot_p95_ms for p in pts], [p.cost_per_million for p in pts], s=18, label=pool,
                            alpha=0.8)
-            for p in rep.points:
+            for p in points:
                 if p.chosen:
                     ax.scatter([p.tpot_p95_ms], [p.cost_per_million], s=160, facecolors="none", edgecolors="black",
                                linewidths=2, label=f"recommended: {p.label}")
