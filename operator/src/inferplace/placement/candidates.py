@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import NamedTuple
 
-from inferplace.api.vocabulary import REASONS, NeuronSupport, Precision, Reason
+from inferplace.api.vocabulary import REASONS, NeuronSupport, Platform, Precision, Reason
 from inferplace.catalog import Accelerator, Catalog, InstanceType
 from inferplace.catalog.efficiency import DEFAULT_FRAMEWORK
 from inferplace.placement.scenarios import Scenario, ScenarioError, check_dtypes, weight_bytes
@@ -122,7 +122,7 @@ class Layout(NamedTuple):
     neuron_tier_reason: str
     migration_overrides: tuple[tuple[str, float], ...]
     current_family: str | None
-    current_platform: str | None
+    current_platform: Platform | None
     max_migration_weeks: float
     precisions: tuple[Precision, ...]
     kv_precision: Precision | None
@@ -259,7 +259,8 @@ def _enumerate(lay: Layout, cat: Catalog) -> Proposed:
                  f"spec.constraints.maxMigrationWeeks {lay.max_migration_weeks:g}")
             continue
         if inst.chips is None:
-            fail(inst.type, "NO_PERFORMANCE_DATA", f"the catalog does not know how many {acc.name} chips {inst.type} has")
+            fail(inst.type, "NO_PERFORMANCE_DATA",
+                 f"the catalog does not know how many {acc.name} chips {inst.type} has")
             continue
         for wdt in lay.precisions:
             kvd = kv_dtype_for(lay, acc, wdt)

@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from functools import cached_property
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -223,32 +223,93 @@ def totals_at_scales(w: Workload, cs: CandidateSet, opt: Option, rate: float, sc
     return pr.costs.total, pr.sizing.utilization
 
 
+class _Columns:
+    """One costing's figures per pick, as Python numbers (whole columns converted at once: indexing numpy
+    arrays element by element is the slow part)."""
+
+    def __init__(self, picks: Sequence[Pick], pr: Priced) -> None:
+        sizing, costs = pr.sizing, pr.costs
+        stacked = np.stack([getattr(costs, k) for k in COST_FIELDS], axis=1)
+        self.picks = picks
+        self.strategies = pr.strategies
+        self.table = stacked.tolist()
+        self.totals = total_cents(stacked[:, :len(CostTerms.TERMS)]).tolist()
+        self.replicas, self.instances = sizing.replicas.tolist(), sizing.instances.tolist()
+        self.util, self.tok_s = sizing.utilization.tolist(), sizing.capacity_tok_s.tolist()
+        self.hours, self.lead = sizing.instance_hours.tolist(), pr.lead_s.tolist()
+        self.cold = sizing.cold_start_share.tolist() if sizing.cold_start_share is not None else [0.0] * len(picks)
+        self.per_million = costs.per_million_tokens.tolist()
+        self.built: dict[int, Option] = {}
+
+    def option(self, j: int) -> Option:
+        opt = self.built.get(j)
+        if opt is None:
+            p = self.picks[j]
+            opt = self.built[j] = Option(
+                p.candidate, p.capacity_type, p.price, int(self.replicas[j]), int(self.instances[j]),
+                float(self.util[j]), float(self.tok_s[j]), dict(zip(COST_FIELDS, self.table[j], strict=True)),
+                float(self.per_million[j]), self.totals[j], p.unpriced, self.strategies[j], float(self.hours[j]),
+                float(self.cold[j]), float(self.lead[j]))
+        return opt
+
+
+class OptionTable(Sequence[Option]):
+    """The Options of one costing, in a given order, each built on first use: a search costs hundreds
+    of options and reads a few (the cheapest of each node pool, the alternatives shown)."""
+
+    def __init__(self, columns: _Columns | None, order: Sequence[int] | None = None) -> None:
+        self._columns = columns
+        n = len(columns.picks) if columns is not None else 0
+        self._order = list(order) if order is not None else list(range(n))
+
+    def ordered(self, order: Sequence[int]) -> OptionTable:
+        """The same options in `order` (indices into this table's costing)."""
+        return OptionTable(self._columns, [self._order[k] for k in order])
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @overload
+    def __getitem__(self, i: int) -> Option: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Option]: ...
+
+    def __getitem__(self, i: int | slice) -> Option | list[Option]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        assert self._columns is not None
+        return self._columns.option(self._order[i])
+
+    def _column(self, values: list[Any]) -> list[Any]:
+        return [values[j] for j in self._order]
+
+    def candidates(self) -> list[int]:
+        """Each option's candidate index, in order (read without building the options)."""
+        return [] if self._columns is None else [self._columns.picks[j].candidate for j in self._order]
+
+    def totals_cents(self) -> list[float]:
+        """Each option's `total_cents`, in order (read without building the options)."""
+        return [] if self._columns is None else self._column(self._columns.totals)
+
+    def instances(self) -> list[float]:
+        """Each option's instance count, in order."""
+        return [] if self._columns is None else self._column(self._columns.instances)
+
+
 def cost(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64,
-         replicas: F64 | None = None, today: bool = False) -> tuple[F64, list[Option]]:
+         replicas: F64 | None = None, today: bool = False) -> tuple[F64, OptionTable]:
     """Monthly totals and Options for `picks`, each replica serving `rates` requests/s within the SLOs.
 
     `replicas`: the peak fleet per pick where already sized; None sizes each for the peak. Given a
     traffic shape each is also sized by the hour, except `today`'s fleet, kept as it runs.
     """
     pr = _priced(w, cs, picks, rates, replicas, hourly=not today)
-    sizing, costs = pr.sizing, pr.costs
-    stacked = np.stack([getattr(costs, k) for k in COST_FIELDS], axis=1)
-    totals = total_cents(stacked[:, :len(CostTerms.TERMS)]).tolist()
-    table = stacked.tolist()
-    cold = sizing.cold_start_share.tolist() if sizing.cold_start_share is not None else [0.0] * len(picks)
-    # Whole columns to Python numbers at once (indexing numpy arrays element by element is the slow part).
-    replicas_, instances, util = sizing.replicas.tolist(), sizing.instances.tolist(), sizing.utilization.tolist()
-    tok_s, hours, lead = sizing.capacity_tok_s.tolist(), sizing.instance_hours.tolist(), pr.lead_s.tolist()
-    per_million = costs.per_million_tokens.tolist()
-    options = [Option(p.candidate, p.capacity_type, p.price, int(replicas_[j]), int(instances[j]), float(util[j]),
-                      float(tok_s[j]), dict(zip(COST_FIELDS, table[j], strict=True)), float(per_million[j]), totals[j],
-                      p.unpriced, pr.strategies[j], float(hours[j]), float(cold[j]), float(lead[j]))
-               for j, p in enumerate(picks)]
-    return costs.total, options
+    return pr.costs.total, OptionTable(_Columns(picks, pr))
 
 
 def cost_options(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book: PriceBook,
-                 no_price: dict[int, tuple[NoPrice, ...]] | None = None) -> list[Option]:
+                 no_price: dict[int, tuple[NoPrice, ...]] | None = None) -> OptionTable:
     """Every candidate that meets the SLOs, costed for every allowed capacity type in the workload's
     region, cheapest first; a candidate without any of those prices is recorded as NO_PRICE (and in
     `no_price`, by candidate, with the answers that say where a price exists)."""
@@ -273,7 +334,7 @@ def cost_options(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book:
             cs.fail(c.instance.type, "NO_PRICE", f"meets the SLOs ({cs.keys[c.row].chips} chips per replica), but "
                     + missing_price(missing))
     if not picks:
-        return []
+        return OptionTable(None)
     cand_rows = [rows[cs.candidates[p.candidate].row] for p in picks]
     totals, options = cost(w, cs, picks, np.array([r.rate for r in cand_rows]),
                            np.array([float(r.replicas) for r in cand_rows]))
@@ -284,10 +345,10 @@ def cost_options(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book:
     same_shape = np.array([cur is not None and cs.candidates[p.candidate].instance.type == cur.instance.type
                            and k.chips == cur.chips_per_replica and k.weight_dtype == w.weight_precision
                            and not k.speculative for p, k in zip(picks, keys, strict=True)])
-    order = np.lexsort((np.array([r.latency[1] for r in cand_rows]), np.array([o.instances for o in options]),
+    order = np.lexsort((np.array([r.latency[1] for r in cand_rows]), np.array(options.instances()),
                         np.array([cs.candidates[p.candidate].migration_weeks for p in picks]), ~same_shape,
                         np.round(totals, 2)))
-    return [options[j] for j in order]
+    return options.ordered(order.tolist())
 
 
 def cost_current(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book: PriceBook) -> CurrentCost | None:

@@ -7,6 +7,7 @@ search is run once, with the engine already corrected where a measurement says s
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from inferplace.engine.roofline import weight_footprint
 from inferplace.engine.shapes import ShapeArrays, shape_of
 from inferplace.placement.calibration import Calibration, FleetCorrection, FleetCorrections
 from inferplace.placement.candidates import CandidateSet, Failure, enumerate_candidates
-from inferplace.placement.cost import CurrentCost, Option, cost_current, cost_options
+from inferplace.placement.cost import CurrentCost, Option, OptionTable, cost_current, cost_options
 from inferplace.placement.managed import ManagedOption, managed_options
 from inferplace.placement.predict import RowRequest, RowResult, predict_rows
 from inferplace.placement.whatif import WhatItTakes, what_it_takes
@@ -39,7 +40,7 @@ class Outcome:
     calibration: Calibration | None
     cs: CandidateSet
     rows: list[RowResult]
-    options: list[Option]  # self-hosted, meeting the SLOs and priced, cheapest first (today's placement excluded)
+    options: OptionTable  # self-hosted, meeting the SLOs and priced, cheapest first (today's placement excluded)
     current: CurrentCost | None
     failures: dict[str, Failure]  # by instance type, and by managed API provider
     managed: list[ManagedOption] = field(default_factory=list)  # cheapest first
@@ -78,11 +79,16 @@ class Outcome:
     @cached_property
     def _best_per_node_pool(self) -> dict[str, Choice]:
         best: dict[str, Choice] = {}
-        every: list[Choice] = [*self.options, *self.managed]
-        for opt in every:
-            pool = self.node_pool(opt)
-            if pool not in best or opt.total_cents < best[pool].total_cents:
-                best[pool] = opt
+        first: dict[str, int] = {}  # read from the table's columns: only each pool's cheapest option is built
+        totals = self.options.totals_cents()
+        for j, ci in enumerate(self.options.candidates()):
+            pool = self.cs.candidates[ci].instance.family
+            if pool not in first or totals[j] < totals[first[pool]]:
+                first[pool] = j
+        best.update((pool, self.options[j]) for pool, j in first.items())
+        for api in self.managed:
+            if api.provider not in best or api.total_cents < best[api.provider].total_cents:
+                best[api.provider] = api
         return best
 
     def alternatives(self, limit: int) -> list[Choice]:
@@ -94,7 +100,7 @@ class Outcome:
         bests = sorted((opt for fam, opt in self.best_per_node_pool().items() if opt is not chosen and fam != pool),
                        key=lambda opt: opt.per_million)
         taken = {id(b) for b in bests} | {id(chosen)}
-        rest = [opt for opt in self.options if id(opt) not in taken][:max(limit - len(bests), 0)]
+        rest = list(itertools.islice((opt for opt in self.options if id(opt) not in taken), max(limit - len(bests), 0)))
         return (bests + rest)[:limit]
 
 
