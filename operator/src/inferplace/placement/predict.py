@@ -23,8 +23,8 @@ from inferplace.placement.workload import Workload
 F64 = NDArray[np.float64]
 
 
-@dataclass(frozen=True)
-class RowResult:
+@dataclass
+class RowResult:  # not changed once made; not frozen: a search makes one per engine row, and a frozen init is 4x slower
     """Engine answers for one row (per replica)."""
 
     rate: float  # requests/s within the SLOs (NaN: none)

@@ -27,8 +27,8 @@ class ScenarioError(ValueError):
     """A scenario that cannot be estimated; the message is one line a user can act on."""
 
 
-@dataclass(frozen=True)
-class Scenario:
+@dataclass
+class Scenario:  # not changed once made; not frozen: a search makes one per engine row, and a frozen init is 4x slower
     """A fully resolved scenario (catalog objects, numbers, no blanks)."""
 
     model: ModelArch
