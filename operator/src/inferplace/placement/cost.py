@@ -83,15 +83,15 @@ def cents(terms: dict[str, float]) -> dict[str, float]:
 
 def round_cents(values: F64) -> F64:
     """`round(x, 2)` of each value, exactly as Python rounds it (numpy's scaled rounding differs at
-    halves: 0.285 is 0.28499... and Python gives 0.28). Vectorized; the few values within a hair of a
-    half cent are rounded one by one by Python."""
+    halves: 2.675 is 2.67499... and Python gives 2.67). Vectorized; values within a hair of a half
+    cent, and values too large for x * 100 to keep their cents (never a monthly cost), are rounded one
+    by one by Python."""
     out: F64 = np.round(values, 2)
     scaled = values * 100.0
     with np.errstate(invalid="ignore", over="ignore"):
-        whole = np.abs(values) >= 2.0**52 / 100.0  # no fraction of a cent is representable: round() keeps it
-        near = ~whole & (np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) < 1e-6 + 1e-12 * np.abs(scaled))
-    out[whole] = values[whole]
-    for i in np.flatnonzero(near):
+        near = np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) < 1e-6 + 1e-12 * np.abs(scaled)
+        slow = near | (np.abs(values) >= 1e13) & np.isfinite(values)
+    for i in np.flatnonzero(slow):
         out.flat[i] = round(float(values.flat[i]), 2)
     return out
 
