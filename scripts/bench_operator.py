@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.controlplane import ControlPlane, built  # noqa: E402
+from tests.support.crds import wait_established  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 from tests.support.prom import running, scrape_config, wait_http  # noqa: E402
 
@@ -105,20 +106,6 @@ def kubectl(kubeconfig: str, *args: str, stdin: str | None = None, check: bool =
     if check and proc.returncode != 0:
         raise SystemExit(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
     return proc.stdout
-
-
-def established(kubeconfig: str, crd: str, timeout_s: float = 60.0) -> None:
-    """Wait for the CRD to be served. `kubectl wait` fails at once (".status.conditions accessor error")
-    when it reads the CRD before the API server has written any condition, so it is asked again."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        proc = subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "wait", "--for=condition=Established",
-                               "--timeout=10s", crd], capture_output=True, text=True, timeout=60, check=False)
-        if proc.returncode == 0:
-            return
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{crd} not Established within {timeout_s:.0f} s: {proc.stderr.strip()}")
-        time.sleep(0.5)
 
 
 @dataclass
@@ -278,7 +265,7 @@ def start_operators(kubeconfig: str, a: argparse.Namespace, namespace: str, prom
 def run(kubeconfig: str, a: argparse.Namespace, tmp: Path) -> int:
     namespace = f"inferplace-bench-{uuid.uuid4().hex[:6]}"
     kubectl(kubeconfig, "apply", "--server-side", "-f", str(ROOT / "crds"))
-    established(kubeconfig, "crd/inferenceworkloads.inferplace.io")
+    wait_established(kubeconfig, "inferenceworkloads.inferplace.io")
     kubectl(kubeconfig, "create", "namespace", namespace)
     rng = random.Random(7)
     models = a.models or a.workloads

@@ -9,15 +9,16 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ..support.crds import wait_established
 from ..support.live import Live
 from ..support.ports import free_port
 from ..support.prom import stop, wait_http
@@ -43,16 +44,16 @@ class Cluster:
         return out
 
     def wait_established(self, crd: str, timeout_s: float = 60.0) -> None:
-        """Until the CRD serves. Polled: `kubectl wait` fails outright on a CRD read in the instant its
-        status has no conditions yet ("<nil> is of the type <nil>, expected []interface{}")."""
-        deadline = time.monotonic() + timeout_s
-        query = '{.status.conditions[?(@.type=="Established")].status}'
-        while True:
-            got = self.kubectl("get", f"crd/{crd}", "-o", f"jsonpath={query}", check=False)
-            if got.returncode == 0 and got.stdout.strip() == "True":
-                return
-            assert time.monotonic() < deadline, f"CRD {crd} not Established after {timeout_s:g} s: {got.stderr}"
-            time.sleep(0.2)
+        wait_established(self.kubeconfig, crd, timeout_s)
+
+    @contextmanager
+    def scratch_namespace(self, name: str) -> Iterator[str]:
+        """A namespace of the caller's own, deleted (without waiting) when it is done."""
+        self.kubectl("create", "namespace", name)
+        try:
+            yield name
+        finally:
+            self.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 @dataclass(frozen=True)

@@ -39,12 +39,8 @@ def _installed(cluster: Cluster, api_version: str, kind: str) -> bool:
 
 @pytest.fixture
 def release_namespace(cluster: Cluster) -> Iterator[str]:
-    ns = f"inferplace-chart-{uuid.uuid4().hex[:6]}"
-    cluster.kubectl("create", "namespace", ns)
-    try:
+    with cluster.scratch_namespace(f"inferplace-chart-{uuid.uuid4().hex[:6]}") as ns:
         yield ns
-    finally:
-        cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
 @pytest.mark.parametrize("values_file", [None, *VALUES], ids=lambda p: p.name if p else "no-values")

@@ -51,12 +51,8 @@ class Process:
 def namespace(cluster: Cluster) -> Iterator[str]:
     """A namespace of the test's own: the session's operator (conftest) watches the session namespace and
     would answer these workloads itself."""
-    ns = f"{cluster.namespace}-{uuid.uuid4().hex[:4]}"
-    cluster.kubectl("create", "namespace", ns)
-    try:
+    with cluster.scratch_namespace(f"{cluster.namespace}-{uuid.uuid4().hex[:4]}") as ns:
         yield ns
-    finally:
-        cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
 @contextmanager

@@ -70,7 +70,10 @@ class Outcome:
     def node_pool(self, opt: Choice) -> str:
         if isinstance(opt, ManagedOption):
             return opt.provider
-        return self.cs.candidates[opt.candidate].instance.family
+        return self._pool_of(opt.candidate)
+
+    def _pool_of(self, candidate: int) -> str:
+        return self.cs.candidates[candidate].instance.family
 
     def best_per_node_pool(self) -> dict[str, Choice]:
         """The cheapest option of each node pool (instance family, or API provider); read, not changed."""
@@ -82,7 +85,7 @@ class Outcome:
         first: dict[str, int] = {}  # read from the table's columns: only each pool's cheapest option is built
         totals = self.options.totals_cents()
         for j, ci in enumerate(self.options.candidates()):
-            pool = self.cs.candidates[ci].instance.family
+            pool = self._pool_of(ci)
             if pool not in first or totals[j] < totals[first[pool]]:
                 first[pool] = j
         best.update((pool, self.options[j]) for pool, j in first.items())
