@@ -80,6 +80,9 @@ class EfficiencyParams(BaseModel):
     """Routed-expert matmuls' efficiency relative to the dense ones (1: as fast)."""
     moe_all_experts: float = Field(default=0.0, ge=0, le=1)
     """1: every token goes through every expert (a compiled static MoE graph masks the routing's results)."""
+    moe_layer_overhead_us: float = Field(default=0.0, ge=0, le=5000)
+    """Fixed time a decode step spends in each MoE layer beyond its matmuls (router, top-k, gathering the
+    tokens per expert and scattering them back: small ops, each a kernel of its own); 0: none measured."""
     how: str = Field(min_length=3, description="fitted on what, or inherited from where")
     # Held-out (leave-one-model-out) absolute percentage error on quality-ok published values;
     # None where there was nothing to hold out (the group is then not validated).

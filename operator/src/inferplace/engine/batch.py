@@ -43,6 +43,7 @@ class Efficiency:
     bucket_floor: F64 | None = None
     moe_fraction: F64 | None = None  # routed-expert matmul efficiency relative to dense (None: 1)
     moe_all_experts: F64 | None = None  # 1: every token goes through every expert (static MoE graphs)
+    moe_layer_overhead: F64 | float = 0.0  # s per MoE layer per decode step beyond its matmuls
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,9 @@ class ScenarioArrays:
     # Expert parallelism (1/0) and whether the chips' fabric is switched (1) or a torus (0). None: off.
     expert_parallel: F64 | None = None
     switched: F64 | None = None
+    # The measured server's batch limit where its source states it (NaN: not stated). A static-shape stack
+    # pads every decode step to it; where it is not stated, to nothing (the batch it runs).
+    max_batch: F64 | None = None
 
     def hardware(self, draft: bool = False) -> Hardware:
         e = self.eff
@@ -94,7 +98,8 @@ class ScenarioArrays:
             prefill_fraction=e.prefill_fraction,
             decode_fraction=e.decode_fraction,
             # Per-step overhead is mostly kernel launches, so a shallow draft model pays less.
-            step_overhead=e.step_overhead * (self.draft.layers / self.shape.layers if draft else 1.0),
+            step_overhead=e.step_overhead * (self.draft.layers / self.shape.layers if draft else 1.0)
+            + e.moe_layer_overhead * shape.moe_layers,
             prefill_overhead=e.prefill_overhead,
             collective_latency=e.collective_latency,
             memory_reserve=e.memory_reserve,
@@ -130,9 +135,10 @@ def prepare(sa: ScenarioArrays, seq: F64, padded: bool = True) -> Prepared:
     if sa.eff.bucket_floor is not None and np.any(sa.eff.bucket_floor > 0):
         static = sa.eff.bucket_floor > 0
         if padded:  # every decode step runs the compiled batch (a static batch is compiled for itself)
-            cap = np.maximum(np.minimum(bmax, sa.eff.runtime_max_batch), 1.0)
+            known = sa.max_batch if sa.max_batch is not None else np.full_like(sa.tp, np.nan)
+            cap = np.maximum(np.minimum(bmax, known), 1.0)
             cap = np.where(sa.load == 0, np.where(np.isnan(sa.batch), 1.0, sa.batch), cap)
-            compiled = np.where(static, cap, 0.0)
+            compiled = np.where(static & ~np.isnan(cap), cap, 0.0)
     dec = Decoder(sa.shape, place, sa.draft, draft_place, sa.spec_k, sa.spec_alpha, static, compiled)
     return Prepared(dec, bmax, fits)
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from inferplace.catalog.efficiency import EfficiencyParams
+
 # Truth metrics and the prediction column each is compared with. `ttft_ms` and `itl_ms` are means
 # (guidellm, NxDI's iteration averages; NIM does not say, and its sweep reads like guidellm's): they are
 # compared with the mean predictions.
@@ -88,6 +90,13 @@ def format_report(errors: list[ErrorRow]) -> str:
     return "\n".join(lines)
 
 
+def _own(variant: EfficiencyParams, source: EfficiencyParams) -> str:
+    """The runtime constants and fitted values a variant does not share with the group it is fitted with."""
+    mine, theirs = variant.model_dump(), source.model_dump()
+    return ", ".join(f"{k} {v:.4g}" for k, v in mine.items()
+                     if isinstance(v, int | float) and not k.startswith("error_") and v != theirs[k])
+
+
 def fidelity_report(groups: Mapping[str, Any], fit_date: str | None = None, age_days: int | None = None) -> str:
     """Each efficiency group: what it was fitted on, its held-out errors, the chips its measurements
     cover; inherited groups say where they come from. `groups`: the catalog's EfficiencyParams by key."""
@@ -119,9 +128,10 @@ def fidelity_report(groups: Mapping[str, Any], fit_date: str | None = None, age_
                           f"{c.max_concurrency_per_replica:g} a replica, prompts up to {c.max_prompt_tokens:,.0f}"
                           for acc, c in g.coverage.items())
         lines.append(f"  {key} ({g.stack}): {chips}")
-    same = [f"{k} (as {g.same_fit_as})" for k, g in groups.items() if g.same_fit_as]
+    same = [f"{k} (as {g.same_fit_as}, but {_own(g, groups[g.same_fit_as])})"
+            for k, g in groups.items() if g.same_fit_as and g.same_fit_as in groups]
     if same:
-        lines.append("  fitted together, other compiled shapes: " + ", ".join(same))
+        lines.append("  fitted together, other compiled shapes and host overheads: " + "; ".join(same))
     lines += ["", "without measurements of their own:"]
     lines += [f"  {k}: {g.how}" for k, g in groups.items() if g.inherits]
     return "\n".join(lines) + "\n"

@@ -17,8 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-from inferplace.catalog.efficiency import EfficiencyParams
-from inferplace.evidence.fit import Evaluator, Target, fit_group
+from inferplace.evidence.fit import Evaluator, Fitted, Target, fit_group
 
 HoldOut = Literal["configuration", "model"]
 FAMILIES = ("throughput", "ttft", "tpot")
@@ -34,7 +33,7 @@ class HeldOut:
     ape: float  # |predicted - measured| / measured, in percent
 
 
-def held_out(ev: Evaluator, tgts: Sequence[Target], fitted: EfficiencyParams, by: HoldOut) -> list[HeldOut]:
+def held_out(ev: Evaluator, tgts: Sequence[Target], fitted: Fitted, by: HoldOut) -> list[HeldOut]:
     """Every target of the group predicted by a fit that did not see its configuration (or model)."""
     folds: dict[str, set[str]] = defaultdict(set)
     for sid in ev.ids:
@@ -45,8 +44,8 @@ def held_out(ev: Evaluator, tgts: Sequence[Target], fitted: EfficiencyParams, by
         train = set(ev.ids) - fold
         if not train:
             continue
-        params = fit_group(ev, tgts, fitted, exclude=fold, max_nfev=REFIT_EVALUATIONS)
-        preds = ev.predict(params, fold)
+        refit = fit_group(ev, tgts, fitted, exclude=fold, max_nfev=REFIT_EVALUATIONS)
+        preds = ev.predict(refit, fold)
         for t in tgts:
             if t.scenario_id not in fold or t.family not in FAMILIES:
                 continue

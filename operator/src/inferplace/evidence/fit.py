@@ -20,7 +20,7 @@ from inferplace.catalog import Catalog
 from inferplace.catalog.efficiency import EfficiencyParams, EfficiencyTable
 from inferplace.engine import predict
 from inferplace.evidence.compare import FAMILY, METRIC_TO_PREDICTION
-from inferplace.evidence.groups import PARAMS, GroupSpec
+from inferplace.evidence.groups import PARAMS, UNFITTED, GroupSpec
 from inferplace.evidence.rows import resolve_row
 from inferplace.placement.scenarios import Scenario, ScenarioError, to_arrays
 
@@ -60,6 +60,10 @@ def targets(scenarios: Sequence[Mapping[str, str]], truth: Sequence[Mapping[str,
     return out
 
 
+# Efficiencies per lookup key: the group's and each of its variants' (`GroupSpec.variants`).
+Fitted = Mapping[str, EfficiencyParams]
+
+
 class Evaluator:
     """A group's rows resolved once, predicted under any trial efficiencies."""
 
@@ -81,12 +85,13 @@ class Evaluator:
             self.scenarios.append(s)
             self.models[sid] = s.model.id
 
-    def predict(self, params: EfficiencyParams, only: set[str] | None = None) -> dict[str, dict[str, float]]:
+    def predict(self, fitted: Fitted, only: set[str] | None = None) -> dict[str, dict[str, float]]:
+        """Every prediction a target may be compared with, for the rows in `only` (all: None), under the
+        efficiencies `fitted` gives the group and its variants."""
         keep = [i for i, sid in enumerate(self.ids) if only is None or sid in only]
         if not keep:
             return {}
-        trial = {self.group.key: params} | {k: params.model_copy(update=dict(v))
-                                             for k, v in self.group.variants.items()}
+        trial = dict(fitted)
         table = EfficiencyTable(dict(self.cat.efficiency.groups) | trial, {})
         arrays = to_arrays([self.scenarios[i] for i in keep], replace(self.cat, efficiency=table))
         res = predict(arrays)
@@ -103,42 +108,66 @@ class Evaluator:
         return out
 
 
-def params_from(x: np.ndarray[Any, Any], names: Sequence[str], base: Mapping[str, float],
-                how: str = "fitting") -> EfficiencyParams:
-    vals = dict(base) | {n: float(v) for n, v in zip(names, x, strict=True)}
-    return EfficiencyParams(**vals, how=how)
-
-
 def base_of(group: GroupSpec) -> dict[str, float]:
-    return {n: PARAMS[n][2] for n in PARAMS} | dict(group.base)
+    return {n: PARAMS[n][2] for n in PARAMS} | UNFITTED | dict(group.base)
 
 
-def fit_group(ev: Evaluator, tgts: Sequence[Target], start: EfficiencyParams | None = None,
-              exclude: set[str] | None = None, max_nfev: int = 400) -> EfficiencyParams:
-    """The group's parameters fitted to every target of its resolved rows but those of `exclude`."""
+def _name(param: str, variant: str | None) -> str:
+    return param if variant is None else f"{param}@{variant}"
+
+
+def _start(start: Fitted, key: str, param: str) -> float:
+    """From the committed fit (into the bounds); a parameter it did not fit (its value the unfitted
+    default, or no committed entry) from the prior."""
+    prior = PARAMS[param][2]
+    have = start.get(key)
+    if have is None:
+        return prior
+    value = float(getattr(have, param))
+    return prior if param in UNFITTED and value == UNFITTED[param] else value
+
+
+def fitted_from(group: GroupSpec, values: Mapping[str, float], how: str = "fitting") -> dict[str, EfficiencyParams]:
+    """The group's efficiencies and its variants' from one vector of fitted values (`_name`s): a variant
+    takes the group's, its own runtime constants and the values it fits on its own rows."""
+    base = base_of(group) | {n: v for n, v in values.items() if "@" not in n}
+    main = EfficiencyParams(**base, how=how)
+    out = {group.key: main}
+    for key, constants in group.variants.items():
+        own = {n: values[_name(n, key)] for n in group.variant_fit}
+        out[key] = main.model_copy(update=dict(constants) | own)
+    return out
+
+
+def fit_group(ev: Evaluator, tgts: Sequence[Target], start: Fitted | None = None,
+              exclude: set[str] | None = None, max_nfev: int = 400) -> dict[str, EfficiencyParams]:
+    """The group's (and its variants') parameters fitted to every target of its resolved rows but those
+    of `exclude`. `start`: efficiencies per lookup key to start from (the committed ones)."""
     from scipy.optimize import least_squares  # type: ignore[import-untyped]  # noqa: PLC0415 - [fit] extra
 
-    names = list(ev.group.fit)
-    base = base_of(ev.group)
-    lo = np.array([PARAMS[n][0] for n in names])
-    hi = np.array([PARAMS[n][1] for n in names])
-    x0 = np.array([getattr(start, n) if start is not None else PARAMS[n][2] for n in names])
+    g = ev.group
+    slots = [(n, None) for n in g.fit] + [(n, v) for v in g.variants for n in g.variant_fit]
+    names = [_name(n, v) for n, v in slots]
+    lo = np.array([PARAMS[n][0] for n, _ in slots])
+    hi = np.array([PARAMS[n][1] for n, _ in slots])
+    x0 = np.array([_start(start or {}, v or g.key, n) for n, v in slots])
     x0 = np.clip(x0, lo * 1.001, hi * 0.999)
     train = {sid for sid in ev.ids if not exclude or sid not in exclude}
     tg = [t for t in tgts if t.scenario_id in train]
 
     def residuals(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        preds = ev.predict(params_from(x, names, base), train)
+        preds = ev.predict(fitted_from(g, dict(zip(names, x, strict=True))), train)
         res = []
         for t in tg:
             p = preds.get(t.scenario_id, {}).get(t.column, math.nan)
             res.append(t.weight * (math.log(p / t.value) if p > 0 and math.isfinite(p) else 3.0))
-        prior = [0.15 * math.log(max(v, 1e-9) / PARAMS[n][2]) / PARAMS[n][3] for n, v in zip(names, x, strict=True)]
+        prior = [0.15 * math.log(max(v, 1e-9) / PARAMS[n][2]) / PARAMS[n][3]
+                 for (n, _), v in zip(slots, x, strict=True)]
         return np.array(res + prior)
 
     sol = least_squares(residuals, x0, bounds=(lo, hi), loss="soft_l1", f_scale=0.3, diff_step=1e-3,
                         max_nfev=max_nfev)
-    return params_from(sol.x, names, base)
+    return fitted_from(g, dict(zip(names, (float(v) for v in sol.x), strict=True)))
 
 
-__all__ = ["CHECK_WEIGHT", "Evaluator", "Target", "base_of", "fit_group", "params_from", "targets"]
+__all__ = ["CHECK_WEIGHT", "Evaluator", "Fitted", "Target", "base_of", "fit_group", "fitted_from", "targets"]

@@ -59,11 +59,12 @@ def fit_all(scenarios: Sequence[Mapping[str, str]], truth: Sequence[Mapping[str,
     out: dict[str, dict[str, Any]] = {}
     for g in GROUPS:
         ev = Evaluator(g, rows_of(g, scenarios), replace(cat, efficiency=EfficiencyTable(groups, {})))
-        # From the committed fit where there is one: the same data then lands on the same optimum.
-        params = fit_group(ev, tgts, cat.efficiency.groups.get(g.key))
+        # From the committed fit: the same data then lands on the same optimum.
+        fits = fit_group(ev, tgts, cat.efficiency.groups)
+        params = fits[g.key]
         n_values = sum(1 for t in tgts if t.scenario_id in set(ev.ids))
-        by_config = held_out(ev, tgts, params, "configuration")
-        by_model = held_out(ev, tgts, params, "model") if len(set(ev.models.values())) > 1 else []
+        by_config = held_out(ev, tgts, fits, "configuration")
+        by_model = held_out(ev, tgts, fits, "model") if len(set(ev.models.values())) > 1 else []
         config, model = _summary(by_config), _summary(by_model)
         tput = config.get("throughput", {})
         cover = {acc: {"configurations": c.configurations, "models": c.models,
@@ -81,7 +82,8 @@ def fit_all(scenarios: Sequence[Mapping[str, str]], truth: Sequence[Mapping[str,
         out[g.key] = entry
         log(f"{g.key}: {len(ev.ids)} configurations; held out by configuration {config}; by model {model}")
         for key, constants in g.variants.items():
-            out[key] = entry | dict(constants) | {"same_fit_as": g.key}
+            own = {n: getattr(fits[key], n) for n in g.variant_fit}
+            out[key] = entry | dict(constants) | own | {"same_fit_as": g.key}
             groups[key] = EfficiencyParams.model_validate(out[key])
     for inh in INHERITED:
         src = out[inh.source]

@@ -24,7 +24,10 @@ PARAMS: dict[str, tuple[float, float, float, float]] = {
     "memory_reserve": (0.02, 0.35, 0.1, 0.7),
     "tail_ratio": (1.0, 2.0, 1.1, 0.5),
     "moe_fraction": (0.02, 1.0, 1.0, 1.5),  # 1 (as fast as dense) unless a group fits it
+    "moe_layer_overhead_us": (1.0, 2000.0, 100.0, 2.0),
 }
+# What a group that does not fit a parameter (and does not set it) runs with: none of the cost it measures.
+UNFITTED = {"moe_layer_overhead_us": 0.0}
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,9 @@ class GroupSpec:
     # Other lookup keys fitted together with this one: the same fractions of peak, runtime constants of their
     # own (a stack that compiles other static shapes over the same NxD models).
     variants: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    # Parameters each variant fits on its own rows rather than sharing the group's: what its own host-side
+    # runtime costs (optimum-neuron samples on the host in Python; NxD Inference on the device).
+    variant_fit: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,18 +84,18 @@ GROUPS: tuple[GroupSpec, ...] = (
               frozenset({"inferentia2", "trainium1"}),
               frozenset({"nxdi", "nxdi-vllm", "optimum-neuron-vllm", "optimum-neuron-static"}),
               ("bw_fraction", "prefill_fraction", "decode_fraction", "step_overhead_ms", "prefill_overhead_ms",
-               "collective_latency_us", "moe_fraction"),
+               "collective_latency_us", "moe_fraction", "moe_layer_overhead_us"),
               {"memory_reserve": 0.1, "link_fraction": 0.7, "runtime_max_batch": 64, "tail_ratio": 1.15,
                **NXDI_SHAPES},
-              {"neuron-v2/optimum-neuron": OPTIMUM_NEURON_SHAPES}),
+              {"neuron-v2/optimum-neuron": OPTIMUM_NEURON_SHAPES}, ("step_overhead_ms",)),
     GroupSpec("neuron-v3/nxdi", "vLLM and optimum-neuron on NxD Inference, Trainium2",
               frozenset({"trainium2"}),
               frozenset({"nxdi", "nxdi-vllm", "optimum-neuron-vllm", "optimum-neuron-static"}),
               ("bw_fraction", "prefill_fraction", "decode_fraction", "step_overhead_ms", "prefill_overhead_ms",
-               "moe_fraction"),
+               "collective_latency_us", "moe_fraction", "moe_layer_overhead_us"),
               {"memory_reserve": 0.1, "link_fraction": 0.7, "runtime_max_batch": 64, "tail_ratio": 1.15,
-               "collective_latency_us": 20.0, **NXDI_SHAPES},
-              {"neuron-v3/optimum-neuron": OPTIMUM_NEURON_SHAPES}),
+               **NXDI_SHAPES},
+              {"neuron-v3/optimum-neuron": OPTIMUM_NEURON_SHAPES}, ("step_overhead_ms",)),
     GroupSpec("neuron/tgi-neuron", "TGI (Neuron backend) on Inferentia2 and Trainium1",
               frozenset({"inferentia2", "trainium1"}), frozenset({"tgi-neuron"}),
               ("bw_fraction", "prefill_fraction", "step_overhead_ms", "prefill_overhead_ms"),
@@ -119,4 +125,4 @@ def rows_of(group: GroupSpec, rows: Sequence[Mapping[str, str]]) -> list[Mapping
     return [r for r in rows if r.get("accelerator") in group.accelerators and r.get("framework") in group.frameworks]
 
 
-__all__ = ["GROUPS", "INHERITED", "PARAMS", "GroupSpec", "Inherited", "group_of", "rows_of"]
+__all__ = ["GROUPS", "INHERITED", "PARAMS", "UNFITTED", "GroupSpec", "Inherited", "group_of", "rows_of"]

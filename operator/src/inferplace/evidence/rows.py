@@ -2,7 +2,8 @@
 
 Columns: `scenario_id, model, accelerator, instance_type, num_chips, replicas, chips_per_replica,
 weight_dtype, kv_dtype, input_tokens, output_tokens, batch, load, framework, ttft_slo_ms,
-tpot_slo_ms` and, for speculative decoding, `draft_model, acceptance_rate, num_speculative_tokens`.
+tpot_slo_ms`, `max_batch` (the server's batch limit: vLLM's max_num_seqs, a Neuron graph's compiled batch,
+TGI's MAX_BATCH_SIZE) and, for speculative decoding, `draft_model, acceptance_rate, num_speculative_tokens`.
 Required: scenario_id, model, accelerator (or instance_type), output_tokens and load. Every problem
 is one ScenarioError line naming the column and what it allows, so that row alone is refused.
 """
@@ -10,6 +11,7 @@ is one ScenarioError line naming the column and what it allows, so that row alon
 from __future__ import annotations
 
 import math
+import re
 
 from inferplace.api.vocabulary import PRECISIONS, Precision
 from inferplace.catalog import Catalog, CatalogError
@@ -28,6 +30,10 @@ from inferplace.placement.scenarios import (
 DEFAULT_PROMPT_TOKENS = 1024
 
 REQUIRED_COLUMNS = ("scenario_id", "model", "accelerator", "output_tokens", "load")
+
+# How the published data files record a server's batch limit in a row's quality note when they have no
+# column for it: "compiled for max batch 16 per replica", "(max batch 32)", "compiled batch 4".
+_NOTED_MAX_BATCH = re.compile(r"\b(?:max|compiled) batch (\d+)\b")
 
 
 def _num(row: dict[str, str], key: str, *, integer: bool = False, positive: bool = True) -> float | None:
@@ -80,6 +86,7 @@ def resolve_row(row: dict[str, str], cat: Catalog) -> Scenario:
         raise ScenarioError("output_tokens is blank; it is required")
     isl = _num(row, "input_tokens") or float(DEFAULT_PROMPT_TOKENS)
     batch = _num(row, "batch", integer=True)
+    max_batch = _max_batch(row)
     if load in ("static-batch", "closed-loop") and batch is None:
         raise ScenarioError(f"batch is blank; it is required for load {load}")
     ttft_ms = _num(row, "ttft_slo_ms")
@@ -125,4 +132,15 @@ def resolve_row(row: dict[str, str], cat: Catalog) -> Scenario:
         batch=math.nan if batch is None else batch, load=load, framework=framework,
         ttft_slo_s=(ttft_ms or math.inf) / 1e3, tpot_slo_s=(tpot_ms or math.inf) / 1e3,
         draft_model=draft, acceptance_rate=alpha, speculative_tokens=int(k),
+        max_batch=math.nan if max_batch is None else max_batch,
     )
+
+
+def _max_batch(row: dict[str, str]) -> float | None:
+    """The server's batch limit: the `max_batch` column, else the one the row's quality note states (one
+    figure only: a note naming two limits is ambiguous and leaves it to the serving stack's default)."""
+    given = _num(row, "max_batch", integer=True)
+    if given is not None:
+        return given
+    noted = {int(m) for m in _NOTED_MAX_BATCH.findall(row.get("quality") or "")}
+    return float(noted.pop()) if len(noted) == 1 else None

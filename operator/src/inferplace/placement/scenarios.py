@@ -48,6 +48,9 @@ class Scenario:  # not changed once made; not frozen: a search makes one per eng
     acceptance_rate: float = 0.0
     speculative_tokens: int = 0
     expert_parallel: bool = False  # a MoE model's experts sharded whole over the chips (see engine.roofline)
+    # The server's batch limit where it is known (vLLM max_num_seqs, the batch a Neuron graph was compiled
+    # for); NaN: the serving stack's default (its efficiency group's runtime_max_batch).
+    max_batch: float = math.nan
 
 
 def compute_dtype(acc: Accelerator, weight_dtype: Precision) -> Precision:
@@ -108,9 +111,9 @@ def efficiency_for(cat: Catalog, acc: Accelerator, framework: str) -> tuple[str,
 # Per scenario: numbers of its chip, data types and serving stack (the same for many rows)...
 _HARDWARE = ("peak", "dpeak", "bw", "link", "mem", "ranks", "wb", "kvb", "dwb",
              "e_bw", "e_pf", "e_dec", "e_ovh", "e_povh", "e_coll", "e_res", "e_link", "e_cap", "e_tail", "e_bucket",
-             "e_moe", "e_moe_all")
+             "e_moe", "e_moe_all", "e_moe_ovh")
 # ...and of the scenario itself.
-_OWN = ("tp", "rep", "isl", "osl", "batch", "ttft", "tpot", "k", "alpha", "load", "ep", "switched")
+_OWN = ("tp", "rep", "isl", "osl", "batch", "ttft", "tpot", "k", "alpha", "load", "ep", "switched", "maxb")
 _COLUMNS = {name: i for i, name in enumerate(_HARDWARE + _OWN)}
 
 
@@ -122,7 +125,8 @@ def _hardware(cat: Catalog, acc: Accelerator, framework: str, weight_dtype: Prec
             float(acc.tensor_parallel_ranks_per_chip), BYTES_PER_ELEMENT[weight_dtype], BYTES_PER_ELEMENT[kv_dtype],
             2.0, e.bw_fraction, e.prefill_fraction, e.decode_fraction, e.step_overhead_ms / 1e3,
             e.prefill_overhead_ms / 1e3, e.collective_latency_us / 1e6, e.memory_reserve, e.link_fraction,
-            float(e.runtime_max_batch), e.tail_ratio, e.bucket_floor, e.moe_fraction, e.moe_all_experts)
+            float(e.runtime_max_batch), e.tail_ratio, e.bucket_floor, e.moe_fraction, e.moe_all_experts,
+            e.moe_layer_overhead_us / 1e6)
 
 
 def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
@@ -155,12 +159,16 @@ def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
         drafts.append(shape(s.draft_model) if s.draft_model else target)
         rows.append((*hw, float(s.chips_per_replica), float(s.replicas), s.input_tokens, s.output_tokens, s.batch,
                      s.ttft_slo_s, s.tpot_slo_s, float(s.speculative_tokens), s.acceptance_rate,
-                     float(LOADS.index(s.load)), float(s.expert_parallel), float(acc.topology == "switched")))
+                     float(LOADS.index(s.load)), float(s.expert_parallel), float(acc.topology == "switched"),
+                     s.max_batch))
     table = np.array(rows, dtype=np.float64).T.copy()  # one contiguous row per column
 
     def c(name: str) -> F64:
         col: F64 = table[_COLUMNS[name]]
         return col
+
+    # The server's batch limit where the scenario states it, else its serving stack's.
+    cap = np.where(np.isnan(c("maxb")), c("e_cap"), c("maxb"))
 
     stacked = ShapeArrays.stack(shapes)
     return ScenarioArrays(
@@ -171,10 +179,12 @@ def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
         draft_weight_bytes=c("dwb"), isl=c("isl"), osl=c("osl"), batch=c("batch"),
         load=c("load").astype(np.int64), ttft_slo=c("ttft"), tpot_slo=c("tpot"),
         spec_k=c("k"), spec_alpha=c("alpha"), expert_parallel=c("ep"), switched=c("switched"),
+        max_batch=c("maxb"),
         eff=Efficiency(
             bw_fraction=c("e_bw"), prefill_fraction=c("e_pf"), decode_fraction=c("e_dec"),
             step_overhead=c("e_ovh"), prefill_overhead=c("e_povh"), collective_latency=c("e_coll"),
-            memory_reserve=c("e_res"), link_fraction=c("e_link"), runtime_max_batch=c("e_cap"),
+            memory_reserve=c("e_res"), link_fraction=c("e_link"), runtime_max_batch=cap,
             tail_ratio=c("e_tail"), bucket_floor=c("e_bucket"), moe_fraction=c("e_moe"), moe_all_experts=c("e_moe_all"),
+            moe_layer_overhead=c("e_moe_ovh"),
         ),
     )
