@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
+from inferplace.api.writing import dump_all
+
 from .conftest import Cluster, Operator
 
 pytestmark = pytest.mark.e2e
@@ -78,7 +80,7 @@ def _apply(cluster: Cluster, out: Path, run: str) -> list[str]:
             ref = d["spec"]["template"]["spec"]["nodeClassRef"]
             ref["name"] = f"{ref['name']}-{run}"[:63]
     proc = cluster.kubectl("apply", "--server-side", "--field-manager=inferplace-render", "-f", "-",
-                           stdin=yaml.safe_dump_all(docs), check=False)
+                           stdin=dump_all(docs), check=False)
     assert proc.returncode == 0, proc.stderr
     return [f"{d['kind']}/{d['metadata']['name']}" for d in docs]
 

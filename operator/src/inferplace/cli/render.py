@@ -20,11 +20,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from inferplace.api.errors import terminal_safe
 from inferplace.api.resource import NAME_PATTERN
 from inferplace.api.spec import K8S_NAME
+from inferplace.api.writing import dump_all
 from inferplace.catalog import CatalogError
 from inferplace.cli.as_of import as_of
 from inferplace.cli.inputs import InputError, expand, yaml_documents
@@ -161,15 +160,8 @@ def _check_deployment(doc: dict[str, Any], where: str) -> None:
             raise InputError(f"{where}: spec.template.spec.containers[{j}].args: must be a list of strings")
 
 
-class _Plain(yaml.SafeDumper):
-    """No anchors and aliases: a reviewer reads every object as it will be applied."""
-
-    def ignore_aliases(self, data: Any) -> bool:  # noqa: ARG002 - PyYAML's signature
-        return True
-
-
 def _dump(docs: list[dict[str, Any]]) -> str:
-    return yaml.dump_all(docs, Dumper=_Plain, sort_keys=False, default_flow_style=False, width=120)
+    return dump_all(docs, default_flow_style=False, width=120)
 
 
 def _header(r: Rendered) -> str:

@@ -2,8 +2,8 @@
 `status` block the operator would write.
 
 JSON is written by pydantic-core's serializer (Rust): the same text as `json.dumps(indent=2)` for
-ASCII, seven times faster on a thousand workloads; non-ASCII text is written as UTF-8. YAML uses
-libyaml's emitter where PyYAML has it.
+ASCII, seven times faster on a thousand workloads; non-ASCII text is written as UTF-8. YAML by
+api.writing (libyaml's emitter where PyYAML has it; strings kubectl would read as numbers quoted).
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pydantic_core
-import yaml
 
+from inferplace.api.writing import dump_all
 from inferplace.cli.formatters.base import Answer, Options, trimmed
-
-_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def _object(a: Answer, options: Options) -> dict[str, Any]:
@@ -43,8 +41,7 @@ def as_json(answers: Iterator[Answer], options: Options) -> Iterator[str]:
 
 def as_yaml(answers: Iterator[Answer], options: Options) -> Iterator[str]:
     for i, a in enumerate(answers):
-        yield yaml.dump_all([_object(a, options)], Dumper=_DUMPER, sort_keys=False, width=120,
-                            explicit_start=i > 0)
+        yield dump_all([_object(a, options)], width=120, explicit_start=i > 0)
 
 
 def _chain(first: Answer, second: Answer, rest: Iterator[Answer]) -> Iterator[Answer]:
