@@ -91,8 +91,7 @@ class Evaluator:
         keep = [i for i, sid in enumerate(self.ids) if only is None or sid in only]
         if not keep:
             return {}
-        trial = dict(fitted)
-        table = EfficiencyTable(dict(self.cat.efficiency.groups) | trial, {})
+        table = EfficiencyTable(dict(self.cat.efficiency.groups) | dict(fitted), {})
         arrays = to_arrays([self.scenarios[i] for i in keep], replace(self.cat, efficiency=table))
         res = predict(arrays)
         out: dict[str, dict[str, float]] = {}
