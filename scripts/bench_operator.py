@@ -51,6 +51,7 @@ from tests.support.ports import free_port  # noqa: E402
 from tests.support.prom import running, scrape_config, wait_http  # noqa: E402
 
 from inferplace.api.vocabulary import duration_seconds  # noqa: E402
+from inferplace.controller.informer import Informer  # noqa: E402
 from inferplace.testing.exporter import Exporter, Truth  # noqa: E402
 
 MODELS = ["meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.3-70B-Instruct",
@@ -179,10 +180,10 @@ def _state(obj: dict[str, Any]) -> tuple[bool, bool]:
 
 
 class Readiness:
-    """Which workloads of a namespace are Ready, kept by one list and a watch from its version (a client
-    as a dashboard would be): polling `kubectl get -o json` of 10,000 statuses (~25 KB each) every
-    second made the API server serialize and the benchmark parse 250 MB a poll on the same cores the
-    operators run on. Keeps two booleans per workload, not the objects."""
+    """Which workloads of a namespace are Ready, kept by the operator's own Informer (one paged list, then
+    a watch from its version; a client as a dashboard would be): polling `kubectl get -o json` of 10,000
+    statuses (~25 KB each) every second made the API server serialize and the benchmark parse 250 MB a
+    poll on the same cores the operators run on. Keeps two booleans per workload, not the objects."""
 
     def __init__(self, kubeconfig: str, namespace: str) -> None:
         import kubernetes  # noqa: PLC0415
@@ -191,60 +192,25 @@ class Readiness:
         kubernetes.config.load_kube_config(config_file=kubeconfig,  # type: ignore[no-untyped-call]
                                            client_configuration=conf)
         self.client = kubernetes.client.ApiClient(conf)
-        self.api = kubernetes.client.CustomObjectsApi(self.client)
-        self.namespace = namespace
         self.states: dict[str, tuple[bool, bool]] = {}
         self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        self.informer = Informer(self.client, namespace, "", self._seen, timeout_s=60.0, name="bench-readiness")
+        self.informer.start()
+
+    def _seen(self, event_type: str | None, body: dict[str, Any]) -> None:
+        name = str((body.get("metadata") or {}).get("name") or "")
+        with self.lock:
+            if event_type == "DELETED":
+                self.states.pop(name, None)
+            else:
+                self.states[name] = _state(body)
 
     def count(self, live_too: bool = True) -> int:
         with self.lock:
             return sum(1 for ready, live in self.states.values() if (live if live_too else ready))
 
-    def _list(self) -> str:
-        states: dict[str, tuple[bool, bool]] = {}
-        token, version = None, ""
-        while True:
-            page: dict[str, Any] = self.api.list_namespaced_custom_object(  # type: ignore[assignment]
-                "inferplace.io", "v1alpha1", self.namespace, "inferenceworkloads", limit=500, _continue=token,
-                _request_timeout=60)
-            for obj in page["items"]:
-                states[obj["metadata"]["name"]] = _state(obj)
-            version = page["metadata"].get("resourceVersion", version)
-            token = page["metadata"].get("continue")
-            if not token:
-                break
-        with self.lock:
-            self.states = states
-        return str(version)
-
-    def _run(self) -> None:
-        import kubernetes  # noqa: PLC0415
-
-        while not self.stop.is_set():
-            try:
-                version = self._list()
-                while not self.stop.is_set():
-                    for ev in kubernetes.watch.Watch().stream(  # type: ignore[no-untyped-call]
-                            self.api.list_namespaced_custom_object, "inferplace.io", "v1alpha1", self.namespace,
-                            "inferenceworkloads", resource_version=version, timeout_seconds=30,
-                            allow_watch_bookmarks=True, _request_timeout=60):
-                        obj: dict[str, Any] = ev["object"]
-                        version = obj["metadata"].get("resourceVersion", version)
-                        if ev["type"] == "BOOKMARK":
-                            continue
-                        with self.lock:
-                            if ev["type"] == "DELETED":
-                                self.states.pop(obj["metadata"]["name"], None)
-                            else:
-                                self.states[obj["metadata"]["name"]] = _state(obj)
-            except Exception:  # 410 Gone or a dropped stream: list again
-                time.sleep(1)
-
     def close(self) -> None:
-        self.stop.set()
+        self.informer.stop()
         self.client.close()  # type: ignore[no-untyped-call]
 
 
