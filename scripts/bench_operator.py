@@ -2,7 +2,7 @@
 traffic for every workload. Prints its figures; it asserts nothing about time.
 
     python scripts/bench_operator.py [--workloads 1000] [--models N] [--interval 60s] [--timeout 300]
-                                     [--replicas R] [--shards N] [--kill-leader]
+                                     [--replicas R] [--shards N] [--kill-leader] [--no-cycle]
 
 Starts the control plane of tests/support/controlplane.py (build it first:
 `python -m tests.support.controlplane build`; or give --kubeconfig for any cluster), a vLLM-like
@@ -14,6 +14,7 @@ InferenceWorkloads (varied models, traffic and placements; each reads live serie
   - seconds from the last apply until every workload is Ready for its generation (targets: 60 s
     for 1,000 in one process, 120 s for 10,000 over 4 shard processes), seen through one list and
     watch of the namespace (`Readiness`), not by polling every status;
+  - the mean size of a status as JSON (what the API server decodes, validates and sends per write);
   - each process's peak resident memory, sampled from /proc every 0.2 s (target: 150 MB);
   - Prometheus queries in the first evaluation of all and in one full periodic re-evaluation
     cycle, counted by Prometheus itself (`prometheus_http_requests_total`), per process (target: 30);
@@ -21,12 +22,14 @@ InferenceWorkloads (varied models, traffic and placements; each reads live serie
     own counters;
   - with --kill-leader: SIGKILL of the process holding shard 0 (the leader), then a spec change to
     every workload, and the seconds until all are answered for their new generation.
-Stops everything it started.
+The operators inherit the environment, so `INFERPLACE_ALTERNATIVES=3 python scripts/bench_operator.py ...`
+benchmarks a setting. Stops everything it started.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import signal
@@ -193,6 +196,7 @@ class Readiness:
                                            client_configuration=conf)
         self.client = kubernetes.client.ApiClient(conf)
         self.states: dict[str, tuple[bool, bool]] = {}
+        self.status_bytes: dict[str, int] = {}  # each workload's status as JSON, the API server's unit of work
         self.lock = threading.Lock()
         self.informer = Informer(self.client, namespace, "", self._seen, timeout_s=60.0, name="bench-readiness")
         self.informer.start()
@@ -202,12 +206,20 @@ class Readiness:
         with self.lock:
             if event_type == "DELETED":
                 self.states.pop(name, None)
+                self.status_bytes.pop(name, None)
             else:
                 self.states[name] = _state(body)
+                if body.get("status"):
+                    self.status_bytes[name] = len(json.dumps(body["status"], separators=(",", ":")))
 
     def count(self, live_too: bool = True) -> int:
         with self.lock:
             return sum(1 for ready, live in self.states.values() if (live if live_too else ready))
+
+    def mean_status_kb(self) -> float:
+        with self.lock:
+            sizes = list(self.status_bytes.values())
+        return sum(sizes) / len(sizes) / 1024 if sizes else 0.0
 
     def close(self) -> None:
         self.informer.stop()
@@ -215,12 +227,15 @@ class Readiness:
 
 
 def wait_ready(readiness: Readiness, want: int, timeout: float, live_too: bool = True) -> tuple[int, float]:
-    started = time.monotonic()
+    started = last = time.monotonic()
     n = 0
     while time.monotonic() - started < timeout:
         n = readiness.count(live_too)
         if n >= want:
             break
+        if time.monotonic() - last >= 10:  # progress on stderr; the figures go to stdout at the end
+            last = time.monotonic()
+            print(f"  {n}/{want} Ready after {last - started:.0f} s", file=sys.stderr, flush=True)
         time.sleep(0.2)
     return n, time.monotonic() - started
 
@@ -331,9 +346,10 @@ def run(kubeconfig: str, a: argparse.Namespace, tmp: Path) -> int:
             applied = time.monotonic()
             n, to_ready = wait_ready(readiness, a.workloads, a.timeout)
             q1, c1 = prometheus_queries(prom), operator_counts(procs)
+            status_kb = readiness.mean_status_kb()
             # One periodic cycle: wait until every workload has been evaluated once more.
             cycle_started = time.monotonic()
-            limit = 3 * duration_seconds(a.interval) + 60
+            limit = 3 * duration_seconds(a.interval) + 60 if a.cycle else 0
             while operator_counts(procs)["evaluations"] < c1["evaluations"] + a.workloads:
                 if time.monotonic() - cycle_started > limit:
                     break
@@ -379,14 +395,16 @@ def run(kubeconfig: str, a: argparse.Namespace, tmp: Path) -> int:
     print(f"workloads: {a.workloads} reading {models} live series sets; interval {a.interval}; {r} process(es), "
           f"{a.shards} shard(s){' (leader election)' if r > 1 and a.shards == 1 else ''}")
     print(f"creating all (16 client threads): {applied - started:.1f} s")
-    print(f"Ready (with live metrics): {n}/{a.workloads}, {to_ready:.1f} s after the last apply")
+    print(f"Ready (with live metrics): {n}/{a.workloads}, {to_ready:.1f} s after the last apply; "
+          f"mean status {status_kb:.1f} KB as JSON")
     print("peak RSS per process: " + ", ".join(f"{p.peak_mb:.0f} MB" for p in procs) + " (target: 150 MB); "
           "after the cycle: " + ", ".join(f"{x:.0f} MB" for x in steady))
     print(f"first evaluation of all: {c1['evaluations'] - c0['evaluations']:.0f} evaluations, "
           f"{q1 - q0:.0f} Prometheus queries ({(q1 - q0) / r:.0f} per process), API writes: {writes(c1, c0)}")
-    print(f"one periodic cycle ({c2['evaluations'] - c1['evaluations']:.0f} evaluations in {cycle:.0f} s): "
-          f"{q2 - q1:.0f} Prometheus queries ({(q2 - q1) / r:.0f} per process; target: 30), "
-          f"API writes: {writes(c2, c1)}")
+    if a.cycle:
+        print(f"one periodic cycle ({c2['evaluations'] - c1['evaluations']:.0f} evaluations in {cycle:.0f} s): "
+              f"{q2 - q1:.0f} Prometheus queries ({(q2 - q1) / r:.0f} per process; target: 30), "
+              f"API writes: {writes(c2, c1)}")
     if kill_report:
         print(kill_report)
     if n < a.workloads:
@@ -407,6 +425,8 @@ def main() -> None:
     p.add_argument("--kill-leader", action="store_true",
                    help="after the cycle, SIGKILL the process holding shard 0 and time a spec change to every workload")
     p.add_argument("--interval", default="60s", help="the operator's re-evaluation interval")
+    p.add_argument("--cycle", action=argparse.BooleanOptionalAction, default=True,
+                   help="after all are Ready, wait for and count one periodic re-evaluation of all (default: yes)")
     p.add_argument("--timeout", type=float, default=300)
     p.add_argument("--kubeconfig", help="benchmark this cluster instead of starting a control plane")
     a = p.parse_args()

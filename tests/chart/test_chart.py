@@ -34,6 +34,11 @@ def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return found[0]
 
 
+def _env(docs: list[dict[str, Any]]) -> dict[str, str]:
+    container = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e["value"] for e in container["env"] if "value" in e}
+
+
 @pytest.mark.parametrize("values", VALUES, ids=lambda p: p.name)
 def test_lint_is_clean(values: Path) -> None:
     report = helm.lint(CHART, _values(values), strict=True, kube_version=f"v{KUBE_VERSION}")
@@ -177,6 +182,8 @@ def test_chart_crd_is_the_generated_one() -> None:
     ({"replicaCount": 2, "leaderElection": {"enabled": False}}, "replicaCount"),
     ({"sharding": {"shards": 0}}, "shards"),
     ({"evaluation": {"interval": "5"}}, "interval"),
+    ({"evaluation": {"alternatives": 40}}, "alternatives"),
+    ({"evaluation": {"statusTolerance": "2%"}}, "statusTolerance"),
     ({"bogus": True}, "bogus"),
     ({"pricing": {"region": "mars-1"}}, "region"),
     ({"pricing": {"live": {"refreshInterval": "soon"}}}, "refreshInterval"),
@@ -235,6 +242,14 @@ def test_the_operator_accepts_the_environment_the_chart_renders(values: Path, tm
     cfg = config.from_env(env)
     assert cfg.all_namespaces or cfg.namespaces
     assert cfg.price_refresh_interval_s >= 3600 and cfg.max_price_age_days >= 1
+
+
+def test_alternatives_and_status_tolerance_reach_the_operator() -> None:
+    env = _env(render({}))
+    assert (env["INFERPLACE_ALTERNATIVES"], env["INFERPLACE_STATUS_TOLERANCE"]) == ("5", "0.02")
+    env = _env(render({"evaluation": {"alternatives": 0, "statusTolerance": "0.05"}}))
+    cfg = config.from_env(env)
+    assert (cfg.alternatives, cfg.status_tolerance) == (0, 0.05)
 
 
 def test_kind_stack_matches_the_kubernetes_schemas() -> None:

@@ -100,7 +100,7 @@ def operator(cluster: Cluster, live_prometheus: Live, tmp_path_factory: pytest.T
     metrics_port, live_port = free_port(), free_port()
     env = os.environ | {"KUBECONFIG": cluster.kubeconfig}
     cmd = [sys.executable, "-m", "inferplace", "operator", "--namespace", cluster.namespace,
-           "--prometheus-url", live_prometheus.url, "--interval", "1m", "--log-format", "plain",
+           "--prometheus-url", live_prometheus.url, "--interval", "1m", "--log-format", "plain", "--alternatives", "3",
            "--metrics-address", f"127.0.0.1:{metrics_port}", "--liveness", f"http://127.0.0.1:{live_port}/healthz"]
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)

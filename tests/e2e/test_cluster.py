@@ -68,6 +68,11 @@ def test_workload_gets_a_recommendation_from_live_metrics(cluster: Cluster, oper
     rec = status["recommendation"]
     assert rec["instanceType"] and rec["nodePool"] and float(rec["costPerMillionOutputTokens"]) > 0
     assert status["current"]["instanceType"] == "p5.48xlarge" and status["lastEvaluationTime"]
+    # --alternatives 3 (the fixture's): three written; every other node pool is still in rejected, with its cost.
+    assert len(status["alternatives"]) == 3, [a["summary"] for a in status["alternatives"]]
+    pools = {rec["nodePool"]} | {a["nodePool"] for a in status["alternatives"]} | {
+        r["nodePool"] for r in status["rejected"]}
+    assert {"g6e", "p4d", "p5", "trn2", "inf2"} <= pools, sorted(pools)
 
     # kubectl get iw: the printer columns a user reads.
     table = cluster.kubectl("get", "iw", "-n", cluster.namespace).stdout.splitlines()

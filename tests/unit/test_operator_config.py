@@ -33,6 +33,12 @@ def test_namespace_patterns_and_urls_that_kopf_and_requests_take_are_accepted() 
     assert c.prometheus_url == "https://[::1]:9090/prom"
 
 
+def test_alternatives_written_into_each_status() -> None:
+    assert _parse(["-A"]).alternatives == 5  # as many as `inferplace recommend` shows by default
+    assert _parse(["-A"], {"INFERPLACE_ALTERNATIVES": "0"}).alternatives == 0
+    assert _parse(["-A", "--alternatives", "12"], {"INFERPLACE_ALTERNATIVES": "2"}).alternatives == 12
+
+
 def test_flags_win_over_environment() -> None:
     c = _parse(["-n", "x", "--interval", "30s"], {"INFERPLACE_NAMESPACES": "a", "INFERPLACE_INTERVAL": "2m"})
     assert c.namespaces == ("x",) and c.interval_s == 30
@@ -61,6 +67,11 @@ def test_flags_win_over_environment() -> None:
     (["-A", "--prometheus-url", "http:///api"], {}, "not an http(s) URL"),
     (["-A", "--liveness", "healthz"], {}, "--liveness / INFERPLACE_LIVENESS: 'healthz' is not an http(s) URL"),
     (["-A", "--liveness", "http://0.0.0.0/healthz"], {}, "needs a port"),
+    (["-A", "--alternatives", "33"], {}, "--alternatives / INFERPLACE_ALTERNATIVES: 33 is out of range; allowed: 0 to 32"),
+    (["-A"], {"INFERPLACE_ALTERNATIVES": "2.5"}, "--alternatives / INFERPLACE_ALTERNATIVES: '2.5' is not a whole "
+     "number; allowed: 0 to 32"),
+    (["-A", "--alternatives", "few"], {}, "'few' is not a number; allowed: 0 to 32"),
+    (["-A", "--workers", "1.5"], {}, "--workers / INFERPLACE_WORKERS: '1.5' is not a whole number; allowed: 1 to 64"),
 ])
 def test_bad_settings_name_the_flag_and_variable(argv: list[str], env: dict[str, str], message: str) -> None:
     with pytest.raises(config.ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):

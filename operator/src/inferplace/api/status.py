@@ -28,6 +28,8 @@ from inferplace.api.vocabulary import (
     VerificationState,
 )
 
+MAX_ALTERNATIVES = 32  # status.alternatives' maxItems
+
 DecimalText = Annotated[str, Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$", max_length=32)]
 
 
@@ -402,7 +404,7 @@ class InferenceWorkloadStatus(BaseModel):
     observed: Observed | None = None
     current: CurrentStatus | None = None
     recommendation: Placement | None = None
-    alternatives: list[Placement] = Field(default=[], max_length=32)
+    alternatives: list[Placement] = Field(default=[], max_length=MAX_ALTERNATIVES)
     """The best placement of each other node pool (cheapest first), then the next cheapest placements."""
     rejected: list[Rejection] = Field(default=[], max_length=64)
     break_even: BreakEven | None = None

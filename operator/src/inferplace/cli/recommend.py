@@ -23,6 +23,7 @@ from inferplace.cli.inputs import InputError, manifests
 from inferplace.cli.instances import add_instances_argument, catalog_for
 from inferplace.cli.pricing import add_price_arguments, price_book, region_default, with_cli_choices
 from inferplace.placement import WorkloadError, recommend
+from inferplace.placement.settings import DEFAULT_ALTERNATIVES
 
 EXIT_OK, EXIT_USAGE, EXIT_NO_PLACEMENT = 0, 2, 3
 
@@ -34,8 +35,8 @@ def register(sub: Any) -> None:
                    help="InferenceWorkload manifests: a multi-document YAML file, a directory (every *.yaml "
                         "in it, recursively) or '-' for stdin; repeat to read several")
     p.add_argument("-o", "--output", choices=sorted(formatters.TEXT), default="table")
-    p.add_argument("--top", type=int, default=5, metavar="N",
-                   help="alternatives to show per workload (default 5)")
+    p.add_argument("--top", type=int, default=DEFAULT_ALTERNATIVES, metavar="N",
+                   help=f"alternatives to show per workload (default {DEFAULT_ALTERNATIVES})")
     p.add_argument("--plot", type=Path, metavar="FILE.svg|FILE.png",
                    help="draw cost per 1M output tokens against projected TPOT p95 (needs matplotlib)")
     add_price_arguments(p)

@@ -18,6 +18,7 @@ from inferplace.api.vocabulary import duration_seconds
 from inferplace.controller.sharding import MAX_SHARDS
 from inferplace.metrics.urls import AllowList, UrlError
 from inferplace.metrics.urls import check as check_url
+from inferplace.placement.settings import DEFAULT_ALTERNATIVES, MAX_ALTERNATIVES
 
 
 class ConfigError(ValueError):
@@ -60,6 +61,7 @@ class OperatorConfig:
     leader_election_id: str = "inferplace"
     shards: int = 1
     status_tolerance: float = 0.02  # relative change of a live figure below which the status is not rewritten
+    alternatives: int = DEFAULT_ALTERNATIVES  # alternatives written into each status
 
     @property
     def leases(self) -> bool:
@@ -181,6 +183,11 @@ def add_arguments(p: argparse.ArgumentParser, env: Mapping[str, str] | None = No
                    help="rewrite a status only when something in it changes: text, a count, or a figure by more than "
                         "this fraction of its last written value (default 0.02, i.e. 2%%; 0: any change) "
                         "[INFERPLACE_STATUS_TOLERANCE]")
+    p.add_argument("--alternatives", default=_env("ALTERNATIVES", e, str(DEFAULT_ALTERNATIVES)), metavar="N",
+                   help="alternatives written into each status besides the recommendation (the best of each other "
+                        "node pool first; every node pool stays in status.rejected with its best option and cost; "
+                        f"0 to {MAX_ALTERNATIVES}, default {DEFAULT_ALTERNATIVES}, as `inferplace recommend --top`) "
+                        "[INFERPLACE_ALTERNATIVES]")
 
 
 def _switch(flag: bool | None, name: str, env: Mapping[str, str]) -> bool:
@@ -205,6 +212,13 @@ def _number(text: str, what: str, lo: float, hi: float) -> float:
     if not lo <= x <= hi:
         raise ConfigError(f"{what}: {x:g} is out of range; allowed: {lo:g} to {hi:g}")
     return x
+
+
+def _count(text: str, what: str, lo: int, hi: int) -> int:
+    x = _number(text, what, lo, hi)
+    if x != int(x):
+        raise ConfigError(f"{what}: {text!r} is not a whole number; allowed: {lo} to {hi}")
+    return int(x)
 
 
 def _readable(path: str | None, what: str) -> str | None:
@@ -288,10 +302,7 @@ def _leases(a: argparse.Namespace, e: Mapping[str, str], namespaces: tuple[str, 
             all_ns: bool) -> tuple[bool, str | None, str, int]:
     """(leader_elect, lease namespace, election id, shards), checked."""
     elect = _switch(a.leader_elect, "LEADER_ELECT", e)
-    shards = _number(str(a.shards), "--shards / INFERPLACE_SHARDS", 1, MAX_SHARDS)
-    if shards != int(shards):
-        raise ConfigError(f"--shards / INFERPLACE_SHARDS: {a.shards!r} is not a whole number; allowed: 1 to "
-                          f"{MAX_SHARDS}")
+    shards = _count(str(a.shards), "--shards / INFERPLACE_SHARDS", 1, MAX_SHARDS)
     election = a.leader_election_id or "inferplace"
     if not _ELECTION_ID.fullmatch(election):
         raise ConfigError(f"--leader-election-id / INFERPLACE_LEADER_ELECTION_ID: {election[:60]!r}; allowed: "
@@ -310,7 +321,7 @@ def _leases(a: argparse.Namespace, e: Mapping[str, str], namespaces: tuple[str, 
     if not _NAMESPACE.fullmatch(ns):
         raise ConfigError(f"--leader-election-namespace / INFERPLACE_LEADER_ELECTION_NAMESPACE: {ns[:70]!r} is not a "
                           "namespace")
-    return True, ns, election, int(shards)
+    return True, ns, election, shards
 
 
 def from_args(a: argparse.Namespace, env: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -350,6 +361,7 @@ def from_args(a: argparse.Namespace, env: Mapping[str, str] | None = None) -> Op
     return OperatorConfig(
         leader_elect=elect, leader_election_namespace=lease_ns, leader_election_id=election, shards=shards,
         status_tolerance=_number(a.status_tolerance, "--status-tolerance / INFERPLACE_STATUS_TOLERANCE", 0.0, 0.5),
+        alternatives=_count(a.alternatives, "--alternatives / INFERPLACE_ALTERNATIVES", 0, MAX_ALTERNATIVES),
         namespaces=namespaces, all_namespaces=all_ns, prometheus_url=url,
         prometheus_timeout_s=duration_s(a.prometheus_timeout, "--prometheus-timeout / INFERPLACE_PROMETHEUS_TIMEOUT"),
         allowed_prometheus_urls=AllowList.of(allowed_raw),
@@ -365,7 +377,7 @@ def from_args(a: argparse.Namespace, env: Mapping[str, str] | None = None) -> Op
         interval_s=duration_s(a.interval, "--interval / INFERPLACE_INTERVAL"),
         jitter=_number(a.jitter, "--jitter / INFERPLACE_JITTER", 0.0, 0.5),
         window=window,
-        workers=int(_number(a.workers, "--workers / INFERPLACE_WORKERS", 1, 64)),
+        workers=_count(a.workers, "--workers / INFERPLACE_WORKERS", 1, 64),
         api_timeout_s=duration_s(a.api_timeout, "--api-timeout / INFERPLACE_API_TIMEOUT"),
         metrics_address=metrics_address,
         liveness_url=None if a.liveness == "off" else _http_url(a.liveness, "--liveness / INFERPLACE_LIVENESS",

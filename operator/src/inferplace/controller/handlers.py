@@ -29,7 +29,7 @@ from inferplace.controller.runtime import CorrectionsStore, MemoryCorrections, R
 from inferplace.controller.sharding import unassigned_selector
 from inferplace.controller.telemetry import Telemetry
 from inferplace.placement import RegionDefault
-from inferplace.placement.settings import DEFAULTS, PricingSettings
+from inferplace.placement.settings import DEFAULTS, PricingSettings, ReportSettings
 from inferplace.pricing import bundled, read_overrides
 from inferplace.pricing.aws import Fetched
 
@@ -95,7 +95,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         raise kopf.PermanentError(f"cannot start: {exc}") from exc
     region = RegionDefault(cfg.region, "the operator's --region") if cfg.region else RegionDefault(
         prices.snapshot.default_region, "the price snapshot's default region")
-    tuning = DEFAULTS.model_copy(update={"pricing": PricingSettings(max_age_days=cfg.max_price_age_days)})
+    tuning = DEFAULTS.model_copy(update={"pricing": PricingSettings(max_age_days=cfg.max_price_age_days),
+                                         "report": ReportSettings(max_alternatives=cfg.alternatives)})
     store: CorrectionsStore = MemoryCorrections()
     if cfg.corrections_configmap is not None:
         ns, name = cfg.corrections_configmap

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from inferplace.api.status import MAX_ALTERNATIVES
+
 _FROZEN = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
@@ -99,10 +101,14 @@ class RedundancySettings(BaseModel):
     """N+1: one replica beyond what the peak needs, so losing one still carries the peak within the SLOs."""
 
 
+DEFAULT_ALTERNATIVES = 5  # the operator's --alternatives and the CLI's --top: what `kubectl describe` lists
+
+
 class ReportSettings(BaseModel):
     model_config = _FROZEN
-    max_alternatives: int = Field(default=10, ge=0, le=32)
-    """Alternatives kept in status: the best of each other node pool, then the next cheapest."""
+    max_alternatives: int = Field(default=10, ge=0, le=MAX_ALTERNATIVES)
+    """Alternatives a search reports: the best of each other node pool, then the next cheapest. The CLI shows
+    `--top` of them; the operator writes `--alternatives` of them into each status."""
 
 
 class Settings(BaseModel):
