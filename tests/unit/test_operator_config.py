@@ -67,7 +67,8 @@ def test_flags_win_over_environment() -> None:
     (["-A", "--prometheus-url", "http:///api"], {}, "not an http(s) URL"),
     (["-A", "--liveness", "healthz"], {}, "--liveness / INFERPLACE_LIVENESS: 'healthz' is not an http(s) URL"),
     (["-A", "--liveness", "http://0.0.0.0/healthz"], {}, "needs a port"),
-    (["-A", "--alternatives", "33"], {}, "--alternatives / INFERPLACE_ALTERNATIVES: 33 is out of range; allowed: 0 to 32"),
+    (["-A", "--alternatives", "33"], {}, "--alternatives / INFERPLACE_ALTERNATIVES: 33 is out of range; "
+     "allowed: 0 to 32"),
     (["-A"], {"INFERPLACE_ALTERNATIVES": "2.5"}, "--alternatives / INFERPLACE_ALTERNATIVES: '2.5' is not a whole "
      "number; allowed: 0 to 32"),
     (["-A", "--alternatives", "few"], {}, "'few' is not a number; allowed: 0 to 32"),

@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from inferplace.api.status import MAX_ALTERNATIVES
 from inferplace.api.vocabulary import duration_seconds
 from inferplace.controller.sharding import MAX_SHARDS
 from inferplace.metrics.urls import AllowList, UrlError
 from inferplace.metrics.urls import check as check_url
-from inferplace.placement.settings import DEFAULT_ALTERNATIVES, MAX_ALTERNATIVES
+from inferplace.placement.settings import DEFAULT_ALTERNATIVES
 
 
 class ConfigError(ValueError):
