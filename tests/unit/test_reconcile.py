@@ -88,6 +88,23 @@ def test_too_little_observed_traffic_keeps_the_declared_one() -> None:
     assert "declared traffic used" in _conditions(r.status)["MetricsAvailable"]["message"]
 
 
+def test_a_rate_near_the_disagreement_limit_does_not_flip_the_fleet_each_evaluation() -> None:
+    spec = _spec(metrics={"server": "vllm"})  # declares 10 req/s
+
+    def metrics(rps: float, previous: dict[str, Any] | None, generation: int = 1) -> tuple[str, dict[str, Any]]:
+        status = evaluate("w", spec, generation, previous, _obs(requests_per_second=rps), None).status
+        return _conditions(status)["MetricsAvailable"]["reason"], status
+
+    assert metrics(1.05, None)[0] == "Observed"  # 9.5x below: used
+    reason, reported = metrics(0.95, None)  # 10.5x below: reported, the declared traffic sized
+    assert reason == "TrafficDisagrees"
+    message = _conditions(reported)["MetricsAvailable"]["message"]
+    assert "more than 10x apart; used again once within 8x" in message, message
+    assert metrics(1.05, reported)[0] == "TrafficDisagrees"  # 9.5x: still reported, the fleet keeps its size
+    assert metrics(1.3, reported)[0] == "Observed"  # 7.7x: within 8x, used again
+    assert metrics(1.05, reported, generation=2)[0] == "Observed"  # a new spec starts afresh
+
+
 def test_prometheus_fault_falls_back_to_declared_traffic() -> None:
     fault = MetricsUnavailable("PrometheusUnreachable", "http://127.0.0.1:9: connection refused")
     r = evaluate("w", _spec(metrics={"server": "vllm"}), 1, None, None, fault)

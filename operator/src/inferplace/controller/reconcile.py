@@ -216,6 +216,13 @@ def _approval(st: InferenceWorkloadStatus, approved: str | None) -> tuple[bool |
             "for this workload meanwhile")
 
 
+def _disagreed(old_conditions: list[dict[str, Any]], generation: int | None) -> bool:
+    """Whether the previous evaluation of this generation reported the observed traffic as too far off the
+    declared one (a new spec declares new traffic: it starts afresh)."""
+    return any(c.get("type") == "MetricsAvailable" and c.get("reason") == "TrafficDisagrees"
+               and c.get("observedGeneration") == generation for c in old_conditions)
+
+
 def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: int | None,
               previous: dict[str, Any] | None, obs: Observation | None, fault: MetricsUnavailable | None,
               cat: Catalog, book: PriceBook, region: RegionDefault, now: datetime,
@@ -260,7 +267,7 @@ def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: 
         return failed("CannotEvaluate", "; ".join(exc.problems), metrics)
 
     if obs is not None:
-        use = observed_traffic(w, obs, settings.calibration)
+        use = observed_traffic(w, obs, settings.calibration, _disagreed(old_conditions, generation))
         w = use.workload
         if use.reason == "WindowNotCovered":
             metrics = cond("MetricsAvailable", False, use.reason, use.note)

@@ -51,6 +51,10 @@ class CalibrationBands(BaseModel):
     """Below this a window's means rest on a handful of requests: neither traffic nor latency is used."""
     max_disagreement: float = Field(default=10.0, gt=1, le=1000)
     """An observed request rate this many times above or below the declared one is reported, not used."""
+    agree_again: float = Field(default=0.8, gt=0, le=1)
+    """Once reported, the observed rate is used again only within this fraction of max_disagreement (8x):
+    a rate near the limit (2 req/s observed against 20 declared) must not flip the fleet's size between
+    the declared and the observed traffic at every evaluation."""
 
 
 class ConfidenceSettings(BaseModel):

@@ -26,8 +26,12 @@ class TrafficUse:
     reason: str  # Observed, TooLittleTraffic, WindowNotCovered or TrafficDisagrees (CamelCase, for a condition)
 
 
-def observed_traffic(w: Workload, obs: Observation, bands: CalibrationBands = DEFAULTS.calibration) -> TrafficUse:
+def observed_traffic(w: Workload, obs: Observation, bands: CalibrationBands = DEFAULTS.calibration,
+                     disagreed: bool = False) -> TrafficUse:
     """The workload with its traffic replaced by the observed one where it was read and is believable.
+
+    `disagreed`: the previous evaluation of this spec reported the observed rate as too far off the
+    declared one; it stays reported until the rate is within `bands.agree_again` of the limit.
 
     The declared p95 lengths keep their ratio to the mean (the length histograms have 1-2-5 buckets,
     too coarse for a p95). The traffic's shape is the observed one where Prometheus held a complete
@@ -47,11 +51,12 @@ def observed_traffic(w: Workload, obs: Observation, bands: CalibrationBands = DE
         return TrafficUse(w, f"declared traffic used: {rps or 0:.3g} requests/s observed in {obs.window}, too little "
                              f"to replace it{shaped}", False, "TooLittleTraffic")
     factor = max(rps / w.rps, w.rps / rps)
-    if factor > bands.max_disagreement:
+    again = bands.max_disagreement * bands.agree_again
+    if factor > (again if disagreed else bands.max_disagreement):
         return TrafficUse(w, f"declared traffic used: {rps:.3g} req/s observed in {obs.window} is "
                              f"{rps / w.rps:.3g}x the declared {w.rps:g} req/s (more than {bands.max_disagreement:g}x "
-                             "apart): check spec.metrics.selector, or update spec.traffic if the traffic changed"
-                             f"{shaped}", False, "TrafficDisagrees")
+                             f"apart; used again once within {again:g}x): check spec.metrics.selector, or update "
+                             f"spec.traffic if the traffic changed{shaped}", False, "TrafficDisagrees")
     used = [f"{rps:.3g} req/s"]
     prompt = (w.prompt_mean, w.prompt_p95)
     output = (w.output_mean, w.output_p95)
