@@ -185,8 +185,9 @@ def _state(obj: dict[str, Any]) -> tuple[bool, bool]:
 class Readiness:
     """Which workloads of a namespace are Ready, kept by the operator's own Informer (one paged list, then
     a watch from its version; a client as a dashboard would be): polling `kubectl get -o json` of 10,000
-    statuses (~25 KB each) every second made the API server serialize and the benchmark parse 250 MB a
-    poll on the same cores the operators run on. Keeps two booleans per workload, not the objects."""
+    statuses (27-40 KB each) every second made the API server serialize and the benchmark parse
+    hundreds of MB a poll on the same cores the operators run on. Keeps two booleans and the status's
+    size per workload, not the objects."""
 
     def __init__(self, kubeconfig: str, namespace: str) -> None:
         import kubernetes  # noqa: PLC0415
@@ -398,7 +399,7 @@ def run(kubeconfig: str, a: argparse.Namespace, tmp: Path) -> int:
     print(f"Ready (with live metrics): {n}/{a.workloads}, {to_ready:.1f} s after the last apply; "
           f"mean status {status_kb:.1f} KB as JSON")
     print("peak RSS per process: " + ", ".join(f"{p.peak_mb:.0f} MB" for p in procs) + " (target: 150 MB); "
-          "after the cycle: " + ", ".join(f"{x:.0f} MB" for x in steady))
+          + ("after the cycle: " if a.cycle else "at the end: ") + ", ".join(f"{x:.0f} MB" for x in steady))
     print(f"first evaluation of all: {c1['evaluations'] - c0['evaluations']:.0f} evaluations, "
           f"{q1 - q0:.0f} Prometheus queries ({(q1 - q0) / r:.0f} per process), API writes: {writes(c1, c0)}")
     if a.cycle:
