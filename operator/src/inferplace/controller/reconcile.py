@@ -138,9 +138,14 @@ def _key(p: dict[str, Any] | Placement | None) -> str | None:
             f"{', speculative' if d.get('speculativeDecoding') else ''})")
 
 
+def _condition(conditions: list[dict[str, Any]], type_: ConditionType) -> dict[str, Any]:
+    """The previous status's condition of this type ({} if none)."""
+    return next((c for c in conditions if c.get("type") == type_), {})
+
+
 def _ready_reason(conditions: list[dict[str, Any]]) -> str | None:
-    c = next((c for c in conditions if c.get("type") == "Ready"), None)
-    return None if c is None else str(c.get("reason"))
+    c = _condition(conditions, "Ready")
+    return str(c["reason"]) if "reason" in c else None
 
 
 def _wire(status: InferenceWorkloadStatus) -> dict[str, Any]:
@@ -219,8 +224,8 @@ def _approval(st: InferenceWorkloadStatus, approved: str | None) -> tuple[bool |
 def _disagreed(old_conditions: list[dict[str, Any]], generation: int | None) -> bool:
     """Whether the previous evaluation of this generation reported the observed traffic as too far off the
     declared one (a new spec declares new traffic: it starts afresh)."""
-    return any(c.get("type") == "MetricsAvailable" and c.get("reason") == "TrafficDisagrees"
-               and c.get("observedGeneration") == generation for c in old_conditions)
+    c = _condition(old_conditions, "MetricsAvailable")
+    return c.get("reason") == "TrafficDisagrees" and c.get("observedGeneration") == generation
 
 
 def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: int | None,
