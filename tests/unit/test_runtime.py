@@ -13,7 +13,7 @@ from inferplace.catalog import load_catalog
 from inferplace.controller.config import OperatorConfig
 from inferplace.controller.kube import ApiUnavailable, Gone
 from inferplace.controller.reconcile import parse_spec
-from inferplace.controller.runtime import DIGEST, ERROR_BACKOFF_S, FixedPrices, Runtime, fingerprint, kept
+from inferplace.controller.runtime import DIGEST, ERROR_BACKOFF_S, FixedPrices, KeptStatus, Runtime, fingerprint, kept
 from inferplace.feedback.corrections import Check
 from inferplace.metrics import MetricsBackend, MetricsUnavailable, Observation, ObserveRequest
 from inferplace.placement import RegionDefault
@@ -92,13 +92,13 @@ def test_first_sight_queues_once_and_a_status_already_current_does_not_requeue()
     assert rt.queue.qsize() == 1 and not entry.queued
 
 
-def test_a_spec_change_is_parsed_once_and_evaluated_at_once() -> None:
+def test_a_spec_change_is_taken_once_and_evaluated_at_once() -> None:
     rt, _, _ = _runtime()
     rt.seen("ADDED", _body(status={"observedGeneration": 1}))
     entry = rt.entries["team", "w"]
     entry.queued, entry.evaluated_generation = False, 1
     first = entry.spec
-    rt.seen("MODIFIED", _body(status={"observedGeneration": 1}))  # status-only change: same parsed spec
+    rt.seen("MODIFIED", _body(status={"observedGeneration": 1}))  # status-only change: the spec kept stays
     assert entry.spec is first and not entry.queued
     rt.seen("MODIFIED", _body(generation=2, status={"observedGeneration": 1},
                               slo={"ttftP95Ms": 1000, "tpotP95Ms": 50}))
@@ -170,9 +170,10 @@ def test_the_workers_evaluate_write_the_status_and_post_the_event() -> None:
     assert ready["status"] == "True" and ready["lastTransitionTime"] == "2026-12-01T12:00:00Z"
     assert writer.events == [("w", "Normal", "RecommendationChanged")]
     # What is kept is what the next evaluation reads back, and the fingerprint of the rest.
-    assert entry.status == kept(status) and entry.evaluated_generation == 1
-    assert entry.status is not None and entry.status["conditions"] == status["conditions"]
-    assert entry.status[DIGEST] == fingerprint(status)
+    assert entry.status == KeptStatus.of(kept(status)) and entry.evaluated_generation == 1
+    assert entry.status is not None and entry.status.observed_generation == 1
+    held = entry.status.unpacked()
+    assert held["conditions"] == status["conditions"] and held[DIGEST] == fingerprint(status)
     assert entry.due == pytest.approx(clock.t + 300.0)  # jitter 0
     assert writer.closed
 

@@ -13,10 +13,12 @@ and the level check above replaces kopf's stored diff.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -75,6 +77,46 @@ def kept(status: dict[str, Any] | None, shaped: tuple[str, Any] | None = None) -
                 {"costBreakdown": {"price": price}} if price else {})
     out[DIGEST], out[FIGURES] = shaped or shape(status)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Packed:
+    """A JSON document held between evaluations as compressed compact JSON. One process holds thousands:
+    packed, a spec takes ~0.4 KB (~8 KB parsed) and a kept status ~2 KB (~23 KB as Python objects). The
+    worker thread that evaluates it unpacks it (~0.1 ms, against ~10 ms for the evaluation)."""
+
+    data: bytes
+
+    @classmethod
+    def of(cls, doc: Any) -> Packed:
+        # default=list: the kept figures are an array('d'); floats come back from JSON exactly as they were.
+        return cls(zlib.compress(json.dumps(doc, separators=(",", ":"), default=list).encode(), 1))
+
+    def doc(self) -> Any:
+        return json.loads(zlib.decompress(self.data))
+
+
+@dataclass(frozen=True, slots=True)
+class KeptStatus:
+    """`kept(status)` packed, with the one field the event loop reads without unpacking it."""
+
+    observed_generation: Any
+    packed: Packed
+
+    @classmethod
+    def of(cls, status: dict[str, Any] | None) -> KeptStatus | None:
+        return None if status is None else cls(status.get("observedGeneration"), Packed.of(status))
+
+    def unpacked(self) -> dict[str, Any]:
+        doc: dict[str, Any] = self.packed.doc()
+        return doc
+
+
+def prometheus_url(spec: Any) -> str | None:
+    """`spec.metrics.prometheusUrl` as written (the backend factory's key), read without parsing the spec."""
+    metrics = spec.get("metrics") if isinstance(spec, dict) else None
+    url = metrics.get("prometheusUrl") if isinstance(metrics, dict) else None
+    return url if isinstance(url, str) else None
 
 
 def fingerprint(status: dict[str, Any]) -> str:
@@ -172,8 +214,9 @@ class Entry:
     name: str
     uid: str | None
     generation: int | None
-    spec: InferenceWorkloadSpec | InvalidSpec  # parsed once, when the watch delivers it
-    status: dict[str, Any] | None
+    spec: Packed  # as the watch delivered it; parsed by the evaluation
+    status: KeptStatus | None
+    prometheus_url: str | None = None  # spec.metrics.prometheusUrl (which metrics backends to keep)
     due: float = 0.0  # monotonic time of the next periodic evaluation
     queued: bool = False
     urgent: bool = False  # queued ahead of periodic re-evaluations
@@ -189,7 +232,7 @@ class Entry:
         return self.namespace, self.name
 
     def stale(self) -> bool:
-        observed = (self.status or {}).get("observedGeneration")
+        observed = self.status.observed_generation if self.status is not None else None
         return self.generation is not None and observed != self.generation
 
 
@@ -262,7 +305,7 @@ class Runtime:
             self.telemetry.forget(*key)
             self.telemetry.workloads.set(len(self.entries))
             return
-        status = kept(body.get("status")) if isinstance(body.get("status"), dict) else None
+        status = KeptStatus.of(kept(body["status"])) if isinstance(body.get("status"), dict) else None
         annotations = meta.get("annotations")
         raw = annotations.get(APPROVAL_ANNOTATION) if isinstance(annotations, dict) else None
         approved = str(raw) if raw is not None else None
@@ -270,8 +313,8 @@ class Runtime:
         if entry is None or entry.uid != meta.get("uid"):
             # First sight (create, resume after a restart, a shard taken over): evaluate now; one whose
             # status already answers its spec waits behind those that do not (spec changes go first).
-            entry = Entry(key[0], key[1], meta.get("uid"), meta.get("generation"), parse_spec(body.get("spec")),
-                          status, approved=approved, due=self.monotonic())
+            entry = Entry(key[0], key[1], meta.get("uid"), meta.get("generation"), Packed.of(body.get("spec")),
+                          status, prometheus_url(body.get("spec")), approved=approved, due=self.monotonic())
             self.entries[key] = entry
             self.telemetry.workloads.set(len(self.entries))
             self._enqueue(entry, urgent=entry.stale() or entry.generation is None)
@@ -289,7 +332,7 @@ class Runtime:
             else:
                 self._enqueue(entry, urgent=True)
         if meta.get("generation") != entry.generation:
-            entry.spec = parse_spec(body.get("spec"))
+            entry.spec, entry.prometheus_url = Packed.of(body.get("spec")), prometheus_url(body.get("spec"))
         entry.generation = meta.get("generation")
         if status is not None or entry.status is None:
             entry.status = status
@@ -359,9 +402,7 @@ class Runtime:
 
     def retain_backends(self) -> int:
         """Drop the per-URL metrics backends of URLs no workload names any more."""
-        urls = {e.spec.metrics.prometheus_url for e in self.entries.values()
-                if isinstance(e.spec, InferenceWorkloadSpec) and e.spec.metrics is not None}
-        return self.backends.retain(urls)
+        return self.backends.retain({e.prometheus_url for e in self.entries.values()})
 
     async def _scheduler(self) -> None:
         while True:
@@ -418,7 +459,7 @@ class Runtime:
             snapshot = (entry.namespace, entry.name, entry.uid, entry.generation, entry.spec, entry.status,
                         entry.approved)
             try:
-                status = await loop.run_in_executor(self.pool, self.evaluate_and_keep, *snapshot)
+                status = await loop.run_in_executor(self.pool, self.evaluate_entry, *snapshot)
             except NotHeld:
                 entry.running = False
                 continue
@@ -468,11 +509,12 @@ class Runtime:
         """The status the object has after the evaluation (written, or the previous one kept)."""
         return self._evaluate(namespace, name, uid, generation, spec, previous, approved)[0]
 
-    def evaluate_and_keep(self, namespace: str, name: str, uid: str | None, generation: int | None,
-                          spec: InferenceWorkloadSpec | InvalidSpec,
-                          previous: dict[str, Any] | None, approved: str | None = None) -> dict[str, Any] | None:
-        """What the loop keeps of the status the object has after the evaluation (see `kept`)."""
-        return self._evaluate(namespace, name, uid, generation, spec, previous, approved)[1]
+    def evaluate_entry(self, namespace: str, name: str, uid: str | None, generation: int | None, spec: Packed,
+                       previous: KeptStatus | None, approved: str | None = None) -> KeptStatus | None:
+        """The loop's evaluation of what an Entry holds: what it keeps of the status the object has after it."""
+        before = None if previous is None else previous.unpacked()
+        keep = self._evaluate(namespace, name, uid, generation, parse_spec(spec.doc()), before, approved)[1]
+        return previous if keep is before else KeptStatus.of(keep)
 
     def _evaluate(self, namespace: str, name: str, uid: str | None, generation: int | None,
                   spec: InferenceWorkloadSpec | InvalidSpec, previous: dict[str, Any] | None,
