@@ -92,6 +92,21 @@ def test_first_sight_queues_once_and_a_status_already_current_does_not_requeue()
     assert rt.queue.qsize() == 1 and not entry.queued
 
 
+def test_our_own_write_coming_back_is_not_kept_again_but_another_status_is() -> None:
+    rt, writer, clock = _runtime()
+    rt.seen("ADDED", _body())
+    entry = rt.entries["team", "w"]
+    _drive(rt, lambda: entry.evaluated_at is not None and not entry.running)
+    held = entry.status
+    written = writer.statuses[-1][2]
+    rt.seen("MODIFIED", _body(status=written))  # the watch brings the status just written
+    assert entry.status is held
+    edited = {**written, "lastEvaluationTime": "2026-12-01T12:05:00Z", "conditions": []}
+    rt.seen("MODIFIED", _body(status=edited))  # any other evaluation's status: kept as the object has it
+    assert entry.status is not held and entry.status is not None
+    assert entry.status.evaluated_at == "2026-12-01T12:05:00Z" and entry.status.unpacked()["conditions"] == []
+
+
 def test_a_spec_change_is_taken_once_and_evaluated_at_once() -> None:
     rt, _, _ = _runtime()
     rt.seen("ADDED", _body(status={"observedGeneration": 1}))

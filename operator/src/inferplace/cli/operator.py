@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     import kopf  # noqa: PLC0415 - only this subcommand needs kopf
 
-    import inferplace.controller.handlers  # noqa: F401, PLC0415 - registers the handlers
+    from inferplace.controller import handlers  # noqa: PLC0415
 
     fmt = {"json": kopf.LogFormat.JSON, "plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL}[cfg.log_format]
     kopf.configure(log_format=fmt, verbose=cfg.log_level == "DEBUG", quiet=cfg.log_level in ("WARNING", "ERROR"))
@@ -44,6 +44,6 @@ def run(args: argparse.Namespace) -> int:
     kopf.run(
         standalone=True,  # one replica with strategy Recreate; no peering objects needed
         clusterwide=cfg.all_namespaces, namespaces=list(cfg.namespaces),
-        liveness_endpoint=cfg.liveness_url, memo=kopf.Memo(config=cfg),
+        liveness_endpoint=cfg.liveness_url, memo=kopf.Memo(config=cfg), registry=handlers.registry(cfg.shards > 1),
     )
     return 0

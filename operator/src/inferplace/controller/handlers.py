@@ -81,7 +81,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     # state, set the peak memory. `seen` only records the body, so a short idle time costs nothing.
     settings.queueing.idle_timeout = 0.5
     if cfg.shards > 1:
-        # kopf's watch sees only the workloads no shard has yet, to label them; each held shard has its own watch.
+        # Sharded, `inferplace operator` runs kopf without a watch (registry()); under `kopf run -m` the watch
+        # has nothing to do: make it see as little as possible (ShardedWork watches the unassigned ones).
         settings.watching.label_selectors[GROUP, PLURAL] = unassigned_selector(cfg.shards)
     telemetry = Telemetry()
     clock = system_clock  # the operator's one clock: every status, Event, price age and Prometheus window
@@ -118,6 +119,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         runtime.ownership = leases
         telemetry.shards_held.set_function(lambda: len(leases.held()))
         memo["leases"], memo["sharded"] = leases, work
+        work.start()
         leases.start()
         log.info("holding Leases %s/%s%s as %s; evaluating only what they give", cfg.leader_election_namespace,
                  cfg.leader_election_id, f"-shard-K-of-{cfg.shards}" if cfg.shards > 1 else "", leases.me)
@@ -164,8 +166,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
 async def seen(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     work: ShardedWork | None = memo.get("sharded")
     if work is not None and work.shards > 1:
-        await work.assign(type, dict(body))  # only unassigned workloads reach this watch (see startup)
-        return
+        return  # each held shard has its own watch, and ShardedWork watches the unassigned workloads
     runtime: Runtime | None = memo.get("runtime")
     if runtime is not None:
         runtime.seen(type, dict(body))
@@ -180,6 +181,19 @@ def probe(memo: kopf.Memo, **_: Any) -> dict[str, float]:
     leases: ShardLeases | None = memo.get("leases")
     held = {"shardsHeld": len(leases.held())} if leases is not None else {}
     return {"workloads": len(runtime.entries), "queued": runtime.queue.qsize(), **held}
+
+
+def registry(sharded: bool) -> kopf.OperatorRegistry:
+    """The handlers `inferplace operator` runs: sharded, without kopf's watch of the workloads (each held
+    shard has its own watch, and the unassigned ones another: ShardedWork)."""
+    reg = kopf.OperatorRegistry()
+    kopf.on.startup(registry=reg)(startup)
+    kopf.on.login(registry=reg)(login)
+    kopf.on.cleanup(registry=reg)(cleanup)
+    kopf.on.probe(id="evaluations", registry=reg)(probe)
+    if not sharded:
+        kopf.on.event(GROUP, VERSION, PLURAL, registry=reg)(seen)
+    return reg
 
 
 def _catalog(cfg: configuration.OperatorConfig) -> Catalog:

@@ -107,9 +107,9 @@ class KubeWriter:
         patch.append({"op": "add", "path": "/status", "value": status})
         api = kubernetes.client.CustomObjectsApi(self.api_client)
         try:
-            api.patch_namespaced_custom_object_status(
-                GROUP, VERSION, namespace, PLURAL, name, patch,
-                _content_type="application/json-patch+json", _request_timeout=self._timeout)
+            _drain(api.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, PLURAL, name, patch, _content_type="application/json-patch+json",
+                _request_timeout=self._timeout, _preload_content=False))
         except kubernetes.client.ApiException as exc:
             if exc.status == 404:
                 raise Gone(f"{namespace}/{name}") from exc
@@ -150,9 +150,9 @@ class KubeWriter:
             meta["uid"] = uid
         api = kubernetes.client.CustomObjectsApi(self.api_client)
         try:
-            api.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, {"metadata": meta},
-                                               _content_type="application/merge-patch+json",
-                                               _request_timeout=self._timeout)
+            _drain(api.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, {"metadata": meta},
+                                                      _content_type="application/merge-patch+json",
+                                                      _request_timeout=self._timeout, _preload_content=False))
         except kubernetes.client.ApiException as exc:
             if exc.status in (404, 409):
                 raise Gone(f"{namespace}/{name}") from exc
@@ -179,8 +179,8 @@ class KubeWriter:
             reporting_component="inferplace.io/operator", reporting_instance="inferplace",
         )
         try:
-            kubernetes.client.CoreV1Api(self.api_client).create_namespaced_event(
-                namespace, event, _request_timeout=self._timeout)
+            _drain(kubernetes.client.CoreV1Api(self.api_client).create_namespaced_event(
+                namespace, event, _request_timeout=self._timeout, _preload_content=False))
         except kubernetes.client.ApiException as exc:
             # Events are best effort (RBAC may forbid them, or the namespace may be terminating).
             log.warning("event %s for %s/%s not posted: HTTP %s", reason, namespace, name, exc.status)
@@ -191,3 +191,10 @@ class KubeWriter:
 
     def close(self) -> None:
         self.api_client.close()
+
+
+def _drain(response: Any) -> None:
+    """Read a write's answer without decoding it (the whole object, ~27 KB of JSON for a status, that
+    nothing here reads: the watch brings it) and give the connection back to the pool."""
+    response.read()
+    response.release_conn()

@@ -1,8 +1,8 @@
 """What a process does with the shards its Leases give it (controller.leases): with one shard (plain
 leader election) the watch keeps every workload and a standby only starts evaluating when it takes
 the Lease; with N shards each held shard is watched on its own (controller.informer, by its label),
-a lost one is dropped, and every process labels the workloads no shard has yet (kopf's watch, whose
-server-side selector is sharding.unassigned_selector, delivers only those).
+a lost one is dropped, and every process labels the workloads no shard has yet (a watch of its own
+whose server-side selector, sharding.unassigned_selector, delivers only those).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class ShardedWork:
     shards: int
     timeout_s: float = 30.0
     informers: dict[int, list[Informer]] = field(default_factory=dict)
+    unassigned: list[Informer] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -51,8 +52,19 @@ class ShardedWork:
         self._pending: set[tuple[str, str]] = set()  # sent to be labelled, not yet answered
         self._stopped = threading.Event()
         self.labelled = 0
-        if self.shards > 1:
-            threading.Thread(target=self._sweep, name="inferplace-label-sweep", daemon=True).start()
+
+    def start(self) -> None:
+        """With shards: watch the workloads no shard has yet, and sweep them every SWEEP_S. In threads, not
+        kopf's watch: kopf's work per event (every new workload reaches every process twice: created,
+        then labelled away) was a third of a process's CPU while thousands of workloads were created."""
+        if self.shards <= 1:
+            return
+        self.unassigned = [Informer(self.kube.api_client, ns, unassigned_selector(self.shards), self.assign,
+                                    self.timeout_s, name=f"unassigned-{ns or 'all'}")
+                           for ns in (self.namespaces if self.namespaces is not None else [None])]
+        for w in self.unassigned:
+            w.start()
+        threading.Thread(target=self._sweep, name="inferplace-label-sweep", daemon=True).start()
 
     # ---- from the Lease thread -----------------------------------------------------------------
 
@@ -81,7 +93,7 @@ class ShardedWork:
 
     def stop(self) -> None:
         with self._lock:
-            watches = [w for ws in self.informers.values() for w in ws]
+            watches = [w for ws in self.informers.values() for w in ws] + self.unassigned
             self.informers.clear()
         for w in watches:
             w.stop()
@@ -105,10 +117,10 @@ class ShardedWork:
 
     # ---- labelling: each workload by the process that holds (or will hold) its shard ------------------
 
-    async def assign(self, event_type: str | None, body: dict[str, Any]) -> None:
-        """kopf's watch of unassigned workloads: label one whose shard this process holds; the holder of
-        another shard labels it (at once, or in its sweep when it takes the shard). Returns at once: the
-        patch runs in the labelling threads, holding three strings, not the body."""
+    def assign(self, event_type: str | None, body: dict[str, Any]) -> None:
+        """The watch of unassigned workloads (its thread): label one whose shard this process holds; the
+        holder of another shard labels it (at once, or in its sweep when it takes the shard). Returns at
+        once: the patch runs in the labelling threads, holding three strings, not the body."""
         meta = body.get("metadata") or {}
         if event_type == "DELETED" or labelled_shard(meta.get("labels"), self.shards) is not None:
             return
@@ -139,7 +151,7 @@ class ShardedWork:
                 self._pending.discard((ns, name))
 
     def _sweep(self) -> None:
-        """List the unassigned workloads (in pages) and label those of the shards held: what kopf's watch
+        """List the unassigned workloads (in pages) and label those of the shards held: what the watch
         delivered before this process held their shard, or whose patch failed."""
         while not self._stopped.wait(SWEEP_S):
             try:
