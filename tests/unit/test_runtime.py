@@ -93,7 +93,7 @@ def test_first_sight_queues_once_and_a_status_already_current_does_not_requeue()
 
 
 def test_our_own_write_coming_back_is_not_kept_again_but_another_status_is() -> None:
-    rt, writer, clock = _runtime()
+    rt, writer, _ = _runtime()
     rt.seen("ADDED", _body())
     entry = rt.entries["team", "w"]
     _drive(rt, lambda: entry.evaluated_at is not None and not entry.running)
