@@ -90,6 +90,23 @@ def test_multi_document_yaml_output_and_top(tmp_path: Path) -> None:
     assert body["kind"] == "List" and len(body["items"]) == 2
 
 
+def test_top_assesses_only_what_it_shows_and_shows_the_same(tmp_path: Path) -> None:
+    """`--top N` has the search report N alternatives (not 10 then cut): the same N, the same figures."""
+    f = write_yaml(tmp_path, workload_doc(name="a"))
+
+    def alternatives(top: str) -> list[dict[str, Any]]:
+        r = run_cli("recommend", "-f", str(f), "-o", "json", "--top", top, "--as-of", "2026-12-01")
+        assert r.returncode == 0, r.stderr
+        out: list[dict[str, Any]] = json.loads(r.stdout)["status"]["alternatives"]
+        return out
+
+    ten = alternatives("10")
+    assert len(ten) == 10
+    assert alternatives("3") == ten[:3]
+    assert alternatives("0") == []
+    assert alternatives("50") == ten  # at most the search's 10, as before
+
+
 def test_stdin_is_accepted() -> None:
     r = run_cli("recommend", "-f", "-", "-o", "json", stdin=yaml.safe_dump(workload_doc()))
     assert r.returncode == 0, r.stderr

@@ -23,7 +23,7 @@ from inferplace.cli.inputs import InputError, manifests
 from inferplace.cli.instances import add_instances_argument, catalog_for
 from inferplace.cli.pricing import add_price_arguments, price_book, region_default, with_cli_choices
 from inferplace.placement import WorkloadError, recommend
-from inferplace.placement.settings import DEFAULT_ALTERNATIVES
+from inferplace.placement.settings import DEFAULT_ALTERNATIVES, DEFAULTS, ReportSettings, Settings
 
 EXIT_OK, EXIT_USAGE, EXIT_NO_PLACEMENT = 0, 2, 3
 
@@ -65,17 +65,26 @@ class Tally:
     printed: int = 0  # problems already on stderr
 
 
-def answers(args: argparse.Namespace, cat: Catalog, clock: AsOf, tally: Tally) -> Iterator[formatters.Answer]:
-    """Every manifest in `args.filename` answered as of `clock` (priced as `add_price_arguments` says), a
-    chunk at a time; each problem goes into `tally` as it is found."""
+def reporting(alternatives: int) -> Settings:
+    """The search's settings when `alternatives` are shown (`--top N`, `--option N`): only those are
+    assessed and formatted (at most DEFAULTS' 10 however many are asked for, as before)."""
+    shown = min(max(alternatives, 0), DEFAULTS.report.max_alternatives)
+    return DEFAULTS.model_copy(update={"report": ReportSettings(max_alternatives=shown)})
+
+
+def answers(args: argparse.Namespace, cat: Catalog, clock: AsOf, tally: Tally,
+            alternatives: int) -> Iterator[formatters.Answer]:
+    """Every manifest in `args.filename` answered as of `clock` (priced as `add_price_arguments` says) with
+    up to `alternatives` alternatives, a chunk at a time; each problem goes into `tally` as it is found."""
     book = price_book(args, cat, clock.at.date())
     region = region_default(args, book)
+    settings = reporting(alternatives)
     found, problems = manifests(args.filename)
     tally.problems += problems
     for start in range(0, len(found), CHUNK):
         chunk = found[start:start + CHUNK]
         items = [(m.workload.metadata.name, with_cli_choices(args, m.workload.spec)) for m in chunk]
-        for m, res in zip(chunk, recommend(items, cat, book, clock(), region), strict=True):
+        for m, res in zip(chunk, recommend(items, cat, book, clock(), region, settings=settings), strict=True):
             if isinstance(res, WorkloadError):
                 tally.problems += [f"{m.label}: {p}" for p in res.problems]
                 continue
@@ -89,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"--top must be >= 0, got {args.top}")
     clock = as_of(args)
     tally = Tally()
-    stream = answers(args, catalog_for(args), clock, tally)
+    stream = answers(args, catalog_for(args), clock, tally, args.top)
     options = formatters.Options(top=args.top, as_of=clock)
     drawn: list[formatters.Answer] = []  # --plot draws every workload at once: only then are answers kept
     first = next(stream, None)

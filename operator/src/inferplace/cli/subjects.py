@@ -55,7 +55,7 @@ def subjects(args: argparse.Namespace, cat: Catalog, clock: AsOf, alternatives: 
         raise InputError("-n/--namespace goes with --from-cluster (manifests carry their namespace)")
     tally = Tally()
     out = []
-    for a in answers(args, cat, clock, tally):
+    for a in answers(args, cat, clock, tally, alternatives):
         meta = a.workload.metadata
         # What plan and render read of a status; the rest (why each node pool lost, assumptions) is dropped
         # as each chunk is answered, so a fleet of thousands holds its choices, not its explanations.
