@@ -60,7 +60,6 @@ def _prices(cfg: configuration.OperatorConfig, cat: Catalog, runtime_telemetry: 
                           clock=clock, on_refresh=counted)
 
 
-@kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     cfg = memo.get("config") or configuration.from_env()
     memo["config"] = cfg
@@ -135,7 +134,6 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
              cfg.prometheus_url or "(per workload only)")
 
 
-@kopf.on.login()
 def login(**_: Any) -> kopf.ConnectionInfo:
     try:
         info: kopf.ConnectionInfo = connection_info(load_configuration())
@@ -144,7 +142,6 @@ def login(**_: Any) -> kopf.ConnectionInfo:
     return info
 
 
-@kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     leases: ShardLeases | None = memo.get("leases")
     if leases is not None:  # stop writing and hand the Leases back first: a standby takes over in seconds
@@ -162,7 +159,6 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         server.server_close()
 
 
-@kopf.on.event(GROUP, VERSION, PLURAL)
 async def seen(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     work: ShardedWork | None = memo.get("sharded")
     if work is not None and work.shards > 1:
@@ -172,7 +168,6 @@ async def seen(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> 
         runtime.seen(type, dict(body))
 
 
-@kopf.on.probe(id="evaluations")
 def probe(memo: kopf.Memo, **_: Any) -> dict[str, float]:
     runtime: Runtime | None = memo.get("runtime")
     why = "the operator has not started" if runtime is None else runtime.health()
@@ -183,10 +178,10 @@ def probe(memo: kopf.Memo, **_: Any) -> dict[str, float]:
     return {"workloads": len(runtime.entries), "queued": runtime.queue.qsize(), **held}
 
 
-def registry(sharded: bool) -> kopf.OperatorRegistry:
-    """The handlers `inferplace operator` runs: sharded, without kopf's watch of the workloads (each held
-    shard has its own watch, and the unassigned ones another: ShardedWork)."""
-    reg = kopf.OperatorRegistry()
+def registry(sharded: bool, reg: kopf.OperatorRegistry | None = None) -> kopf.OperatorRegistry:
+    """The handlers registered in `reg` (default: a new registry): sharded, without kopf's watch of the
+    workloads (each held shard has its own watch, and the unassigned ones another: ShardedWork)."""
+    reg = reg if reg is not None else kopf.OperatorRegistry()
     kopf.on.startup(registry=reg)(startup)
     kopf.on.login(registry=reg)(login)
     kopf.on.cleanup(registry=reg)(cleanup)
@@ -205,3 +200,7 @@ def _catalog(cfg: configuration.OperatorConfig) -> Catalog:
         return read_declared(Path(cfg.instances_file).read_bytes(), cat)
     except DeclaredError as exc:
         raise configuration.ConfigError(f"--instances {cfg.instances_file}: " + "; ".join(exc.problems)) from None
+
+
+# `kopf run -m inferplace.controller.handlers` (and the kmock tests) use kopf's default registry.
+registry(sharded=False, reg=kopf.get_default_registry())
