@@ -9,7 +9,7 @@ import pytest
 from inferplace.api import InferenceWorkloadSpec
 from inferplace.api.status import InferenceWorkloadStatus
 from inferplace.catalog import load_catalog
-from inferplace.controller.reconcile import Evaluation, parse_spec, reconcile
+from inferplace.controller.reconcile import Context, Evaluation, Subject, parse_spec, reconcile, reconcile_all
 from inferplace.metrics import MetricsUnavailable, Observation
 from inferplace.placement import RegionDefault, resolve
 from inferplace.placement.search import search
@@ -269,3 +269,34 @@ def test_the_recommendation_id_is_what_would_be_deployed() -> None:
     busier = _spec(traffic={"requestsPerSecond": 200, "promptTokens": {"mean": 1000}, "outputTokens": {"mean": 200}})
     c = evaluate("w", busier, 1, None, None, None).status["recommendation"]
     assert c["replicas"] != a["replicas"] and c["id"] != a["id"]
+
+
+def test_workloads_evaluated_together_get_the_answers_each_gets_alone() -> None:
+    """The operator evaluates queued workloads in one pass (`reconcile_all`): every kind of subject in
+    one batch (invalid, unknown model, infeasible, live traffic that calibrates, a previous status, other
+    models) answered exactly as alone, in order."""
+    load = {"requests_per_second": 4.0, "prompt_tokens_mean": 1000.0, "output_tokens_mean": 200.0}
+    live = _spec(metrics={"server": "vllm"})
+    ttft, tpot = _predicted_means(live, _obs(**load))
+    slower = _obs(**load, tpot_mean_s=tpot * 1.6, ttft_mean_s=ttft * 1.2)
+    first = evaluate("prev", _spec(), 1, None, None, None)
+    subjects = [
+        Subject("plain", parse_spec(_spec()), 1, None, None, None),
+        Subject("invalid", parse_spec(_spec(slo={"ttftP95Ms": 2000, "tpotP95Ms": 60, "bogus": 1})), 1, None, None,
+                None),
+        Subject("calibrated", parse_spec(live), 2, None, slower, None),
+        Subject("unknown", parse_spec(_spec(model={"name": "acme/NoSuchModel-7B"})), 1, None, None, None),
+        Subject("infeasible", parse_spec(_spec(slo={"ttftP95Ms": 1, "tpotP95Ms": 1})), 1, None, None, None),
+        Subject("prev", parse_spec(_spec()), 1, first.status, None, None, approved="0123456789ab"),
+        Subject("big", parse_spec(workload_doc("meta-llama/Llama-3.1-70B-Instruct", current=CURRENT)["spec"]), 4,
+                None, None, MetricsUnavailable("PrometheusUnreachable", "refused")),
+        Subject("managed", parse_spec(workload_doc()["spec"]), 1, None, None, None),
+    ]
+    ctx = Context(CAT, BOOK, REGION, NOW)
+    together = reconcile_all(subjects, ctx)
+    alone = [reconcile_all([s], ctx)[0] for s in subjects]
+    assert together == alone
+    reasons = [_conditions(e.status)["Ready"]["reason"] for e in together]
+    assert [reasons[1], *reasons[3:5]] == ["InvalidSpec", "CannotEvaluate", "NoFeasiblePlacement"]
+    assert _conditions(together[2].status)["Calibrated"]["reason"] == "ModelAdjusted"
+    assert reconcile_all([], ctx) == []

@@ -10,10 +10,20 @@ from typing import Any
 import pytest
 
 from inferplace.catalog import load_catalog
+from inferplace.controller import runtime as runtime_module
 from inferplace.controller.config import OperatorConfig
 from inferplace.controller.kube import ApiUnavailable, Gone
 from inferplace.controller.reconcile import parse_spec
-from inferplace.controller.runtime import DIGEST, ERROR_BACKOFF_S, FixedPrices, KeptStatus, Runtime, fingerprint, kept
+from inferplace.controller.runtime import (
+    BATCH,
+    DIGEST,
+    ERROR_BACKOFF_S,
+    FixedPrices,
+    KeptStatus,
+    Runtime,
+    fingerprint,
+    kept,
+)
 from inferplace.feedback.corrections import Check
 from inferplace.metrics import MetricsBackend, MetricsUnavailable, Observation, ObserveRequest
 from inferplace.placement import RegionDefault
@@ -467,3 +477,51 @@ def test_a_process_evaluates_and_writes_only_the_shards_it_holds() -> None:
     assert writer.statuses == []
     rt.shard_lost(0, forget=True)
     assert {n for _, n in rt.entries} == set(names) - mine
+
+
+def test_queued_workloads_are_evaluated_together_and_one_failure_is_not_the_others(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """What waits in the queue is taken BATCH at a time by a worker (one engine pass); a workload whose
+    evaluation fails, or whose write fails, fails alone."""
+    rt, writer, clock = _runtime()
+    sizes: list[int] = []
+    together = rt.evaluate_entries
+
+    def recorded(snapshots: Any) -> Any:
+        sizes.append(len(snapshots))
+        return together(snapshots)
+
+    monkeypatch.setattr(rt, "evaluate_entries", recorded)
+    whole = runtime_module.reconcile_all
+
+    def refusing(subjects: Any, ctx: Any) -> Any:  # a bug met by one workload only
+        if any(s.name == "w3" for s in subjects):
+            raise ValueError("w3 broke the engine")
+        return whole(subjects, ctx)
+
+    monkeypatch.setattr(runtime_module, "reconcile_all", refusing)
+    real_write = writer.write_status
+
+    def write(namespace: str, name: str, uid: str | None, status: dict[str, Any],
+              generation: int | None = None) -> None:
+        if name == "w5":
+            raise RuntimeError("API server said 500")
+        real_write(namespace, name, uid, status, generation)
+
+    monkeypatch.setattr(writer, "write_status", write)
+    names = [f"w{i}" for i in range(BATCH + 2)]
+    for i, name in enumerate(names):
+        rt.seen("ADDED", _body(name=name, uid=f"u{i}"))
+    entries = [rt.entries["team", n] for n in names]
+    _drive(rt, lambda: all(e.evaluated_at is not None or e.failures for e in entries) and
+           not any(e.running for e in entries))
+    assert sizes == [BATCH, 2]  # one worker: the queue's first BATCH, then the rest
+    assert sorted(n for _, n, _ in writer.statuses) == sorted(set(names) - {"w3", "w5"})
+    assert [n for n in names if rt.entries["team", n].failures] == ["w3", "w5"]
+    assert rt.entries["team", "w3"].due == pytest.approx(clock.t + ERROR_BACKOFF_S)
+    assert "evaluation of team/w3 failed" in caplog.text and "w3 broke the engine" in caplog.text
+    # Each status is the one its workload gets alone.
+    alone = Runtime(rt.config, CAT, FakeWriter(), FakeBackends(None), FixedPrices(default_book()), rt.region,
+                    clock=lambda: NOW)
+    status = alone.evaluate_and_write("team", "w0", "u0", 1, _spec_of(_body(name="w0", uid="u0")), None)
+    assert next(s for _, n, s in writer.statuses if n == "w0") == status

@@ -28,10 +28,10 @@ from inferplace.feedback.corrections import Check
 from inferplace.feedback.promises import dated, promises_of
 from inferplace.feedback.verify import baseline_of, in_progress, pending_move, verify
 from inferplace.metrics import MetricsUnavailable, Observation
-from inferplace.placement import RegionDefault, WorkloadError, report, resolve
-from inferplace.placement.calibrate import derive_calibration
-from inferplace.placement.calibration import Calibration, FleetCorrections
-from inferplace.placement.search import search
+from inferplace.placement import RegionDefault, Workload, WorkloadError, report, resolve
+from inferplace.placement.calibrate import derive_calibrations
+from inferplace.placement.calibration import Calibration, FleetCorrections, Uncalibrated
+from inferplace.placement.search import Outcome, search
 from inferplace.placement.settings import DEFAULTS, Settings
 from inferplace.placement.traffic import observed_traffic
 from inferplace.pricing import PriceBook
@@ -228,18 +228,83 @@ def _disagreed(old_conditions: list[dict[str, Any]], generation: int | None) -> 
     return c.get("reason") == "TrafficDisagrees" and c.get("observedGeneration") == generation
 
 
+@dataclass(frozen=True)
+class Subject:
+    """One workload to evaluate: its parsed spec (or why it did not parse), the previous status, what
+    the metrics backend said (or why it said nothing). `approved`: the value of the object's
+    inferplace.io/approved-recommendation annotation, if any. `before`: Prometheus over the window ending
+    at a move the previous status says is starting (`feedback.verify.pending_move`), for its baseline."""
+
+    name: str
+    spec: InferenceWorkloadSpec | InvalidSpec
+    generation: int | None
+    previous: dict[str, Any] | None
+    obs: Observation | None
+    fault: MetricsUnavailable | None
+    approved: str | None = None
+    before: Observation | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every evaluation of one pass shares. `corrections`: the fleet's live checks per scope."""
+
+    cat: Catalog
+    book: PriceBook
+    region: RegionDefault
+    now: datetime
+    settings: Settings = DEFAULTS
+    prices: PricesState = SNAPSHOT_ONLY
+    corrections: FleetCorrections | None = None
+
+
 def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: int | None,
               previous: dict[str, Any] | None, obs: Observation | None, fault: MetricsUnavailable | None,
               cat: Catalog, book: PriceBook, region: RegionDefault, now: datetime,
               settings: Settings = DEFAULTS, prices: PricesState = SNAPSHOT_ONLY,
               approved: str | None = None, corrections: FleetCorrections | None = None,
               before: Observation | None = None) -> Evaluation:
-    """`approved`: the value of the object's inferplace.io/approved-recommendation annotation, if any.
-    `corrections`: the fleet's live checks per scope. `before`: Prometheus over the window ending at a move
-    the previous status says is starting (`feedback.verify.pending_move`), for its baseline."""
-    previous = previous or {}
+    """The evaluation of one workload (`Subject` says what each argument is)."""
+    (evaluation,) = reconcile_all([Subject(name, spec, generation, previous, obs, fault, approved, before)],
+                                  Context(cat, book, region, now, settings, prices, corrections))
+    return evaluation
+
+
+def reconcile_all(subjects: Sequence[Subject], ctx: Context) -> list[Evaluation]:
+    """Each subject's evaluation, in order. The workloads that get as far as the engine are calibrated
+    together and searched together (one engine pass each: most of one workload's time alone is a pass's
+    fixed cost); each answer is the one it would get alone."""
+    started = [_start(s, ctx) for s in subjects]
+    going = [p for p in started if isinstance(p, _Started)]
+    cals = derive_calibrations([(p.workload, p.subject.obs) for p in going], ctx.cat, ctx.settings.calibration)
+    outcomes = search([p.workload for p in going], ctx.cat, ctx.book,
+                      [c if isinstance(c, Calibration) else None for c in cals], ctx.corrections)
+    finished = iter([_finish(p, c, o, ctx) for p, c, o in zip(going, cals, outcomes, strict=True)])
+    return [p if isinstance(p, Evaluation) else next(finished) for p in started]
+
+
+@dataclass(frozen=True)
+class _Started:
+    """A subject resolved against the catalog, its traffic the observed one where it is usable."""
+
+    subject: Subject
+    spec: InferenceWorkloadSpec
+    previous: dict[str, Any]
+    old_conditions: list[dict[str, Any]]
+    workload: Workload
+    metrics: Condition
+
+
+def _old_conditions(previous: dict[str, Any]) -> list[dict[str, Any]]:
     raw = previous.get("conditions")
-    old_conditions: list[dict[str, Any]] = [c for c in raw if isinstance(c, dict)] if isinstance(raw, list) else []
+    return [c for c in raw if isinstance(c, dict)] if isinstance(raw, list) else []
+
+
+def _start(subject: Subject, ctx: Context) -> _Started | Evaluation:
+    """How far a subject gets without the engine: a failed evaluation, or what the engine needs."""
+    spec, generation, obs, fault, now = subject.spec, subject.generation, subject.obs, subject.fault, ctx.now
+    previous = subject.previous or {}
+    old_conditions = _old_conditions(previous)
 
     def cond(type_: ConditionType, ok: bool | None, reason: str, message: str) -> Condition:
         return _cond(type_, ok, reason, message, generation, now)
@@ -267,12 +332,12 @@ def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: 
     else:
         metrics = cond("MetricsAvailable", True, "Observed", "live traffic read from Prometheus")
     try:
-        w = resolve(name, spec, cat, region, settings)
+        w = resolve(subject.name, spec, ctx.cat, ctx.region, ctx.settings)
     except WorkloadError as exc:
         return failed("CannotEvaluate", "; ".join(exc.problems), metrics)
 
     if obs is not None:
-        use = observed_traffic(w, obs, settings.calibration, _disagreed(old_conditions, generation))
+        use = observed_traffic(w, obs, ctx.settings.calibration, _disagreed(old_conditions, generation))
         w = use.workload
         if use.reason == "WindowNotCovered":
             metrics = cond("MetricsAvailable", False, use.reason, use.note)
@@ -283,22 +348,31 @@ def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: 
         else:
             missing = ", ".join(sorted(obs.problems)) or "none"
             metrics = metrics.model_copy(update={"message": f"{use.note}; figures not read: {missing}"[:4096]})
-    cal = derive_calibration(w, cat, obs, settings.calibration)
-    calibration = cal if isinstance(cal, Calibration) else None
-    (outcome,) = search([w], cat, book, [calibration], corrections)
-    st = report(outcome, cat, now, generation, settings).status
+    return _Started(subject, spec, previous, old_conditions, w, metrics)
+
+
+def _finish(p: _Started, cal: Calibration | Uncalibrated, outcome: Outcome, ctx: Context) -> Evaluation:
+    """The status, conditions and Event of a subject the engine has answered."""
+    subject, spec, previous, old_conditions, now = p.subject, p.spec, p.previous, p.old_conditions, ctx.now
+    name, generation, obs, fault, settings = (subject.name, subject.generation, subject.obs, subject.fault,
+                                              ctx.settings)
+
+    def cond(type_: ConditionType, ok: bool | None, reason: str, message: str) -> Condition:
+        return _cond(type_, ok, reason, message, generation, now)
+
+    st = report(outcome, ctx.cat, now, generation, settings).status
     st = st.model_copy(update={"promises": dated(promises_of(st, rfc3339(now)), previous.get("promises")) or None})
     window = obs.window if obs is not None else (spec.metrics.window if spec.metrics and spec.metrics.window
                                                   else "1h")
-    verdict = _verification(spec, previous, st, obs, fault, before, now, window)
+    verdict = _verification(spec, previous, st, obs, fault, subject.before, now, window)
     if isinstance(cal, Calibration):
         calibrated = cond("Calibrated", cal.applied or cal.agrees, cal.reason, cal.message)
     else:
         calibrated = cond("Calibrated", False, cal.reason, cal.message)
-    fresh, why, message = _prices_condition(st, prices, settings.pricing.max_age_days)
+    fresh, why, message = _prices_condition(st, ctx.prices, settings.pricing.max_age_days)
     priced = cond("PricesCurrent", fresh, why, message)
-    consent = cond("Approved", *_approval(st, approved))
-    conds = _keep_transition_times([*st.conditions, metrics, calibrated, priced, consent], old_conditions, now)
+    consent = cond("Approved", *_approval(st, subject.approved))
+    conds = _keep_transition_times([*st.conditions, p.metrics, calibrated, priced, consent], old_conditions, now)
     st = st.model_copy(update={"conditions": conds, "observed": _observed(obs) if obs else None,
                                "verification": verdict.verification if verdict else None})
     rec = st.recommendation

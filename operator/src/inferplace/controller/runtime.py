@@ -19,11 +19,11 @@ import random
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from inferplace.api import InferenceWorkloadSpec
 from inferplace.api.clock import Clock, system_clock
@@ -32,7 +32,16 @@ from inferplace.catalog import Catalog
 from inferplace.controller.config import OperatorConfig
 from inferplace.controller.hysteresis import shape, within
 from inferplace.controller.kube import ApiUnavailable, Gone, Superseded
-from inferplace.controller.reconcile import SNAPSHOT_ONLY, InvalidSpec, PricesState, parse_spec, reconcile
+from inferplace.controller.reconcile import (
+    SNAPSHOT_ONLY,
+    Context,
+    Evaluation,
+    InvalidSpec,
+    PricesState,
+    Subject,
+    parse_spec,
+    reconcile_all,
+)
 from inferplace.controller.sharding import shard_of
 from inferplace.controller.telemetry import Telemetry
 from inferplace.feedback.corrections import Check, corrections, merged
@@ -54,6 +63,7 @@ RETAIN_EVERY_S = 60.0  # how often per-URL metrics backends no workload names ar
 URGENT, PERIODIC = 0, 1  # queue priorities: a spec change or an approval goes ahead of periodic re-evaluations
 DIGEST = "_digest"  # key of the kept status's fingerprint (never written to the API)
 FIGURES = "_figures"  # and of its figures (hysteresis.shape)
+BATCH = 8  # queued workloads one worker evaluates together (one engine pass: most of one's time alone)
 PLACEMENT_KEPT = ("kind", "summary", "instanceType", "capacityType", "replicas", "chipsPerReplica", "instances",
                   "weightPrecision", "speculativeDecoding")
 
@@ -244,6 +254,38 @@ class Entry:
     def stale(self) -> bool:
         observed = self.status.observed_generation if self.status is not None else None
         return self.generation is not None and observed != self.generation
+
+
+class Snapshot(NamedTuple):
+    """What an Entry holds when its evaluation starts (the worker thread reads only this)."""
+
+    namespace: str
+    name: str
+    uid: str | None
+    generation: int | None
+    spec: Packed
+    status: KeptStatus | None
+    approved: str | None
+
+
+class _Item(NamedTuple):
+    """One evaluation's input: a Snapshot with its spec parsed and its status unpacked."""
+
+    namespace: str
+    name: str
+    uid: str | None
+    generation: int | None
+    spec: InferenceWorkloadSpec | InvalidSpec
+    previous: dict[str, Any] | None
+    approved: str | None
+
+
+def _alone(subject: Subject, ctx: Context) -> Evaluation | Exception:
+    """One subject's evaluation by itself, or the exception that stopped it."""
+    try:
+        return reconcile_all([subject], ctx)[0]
+    except Exception as exc:
+        return exc
 
 
 @dataclass
@@ -461,55 +503,60 @@ class Runtime:
         while True:
             if self.api_up is not None:
                 await self.api_up.wait()  # while the API server is away, evaluations wait instead of failing
-            priority, _, key = await self.queue.get()
+            taken = [await self.queue.get()]
+            while len(taken) < BATCH and not self.queue.empty():
+                taken.append(self.queue.get_nowait())
             self.telemetry.queue.set(self.queue.qsize())
-            entry = self.entries.get(key)
-            if entry is None or not entry.queued or (priority == PERIODIC and entry.urgent):
-                continue  # deleted, or this item was overtaken by an urgent one
-            entry.queued, entry.urgent, entry.running, entry.dirty = False, False, True, False
-            if not self.owns(key):
-                entry.running = False
+            batch: list[tuple[Entry, Snapshot]] = []
+            for priority, _, key in taken:
+                entry = self.entries.get(key)
+                if entry is None or not entry.queued or (priority == PERIODIC and entry.urgent):
+                    continue  # deleted, or this item was overtaken by an urgent one
+                entry.queued, entry.urgent, entry.running, entry.dirty = False, False, True, False
+                if not self.owns(key):
+                    entry.running = False
+                    continue
+                batch.append((entry, Snapshot(entry.namespace, entry.name, entry.uid, entry.generation, entry.spec,
+                                              entry.status, entry.approved)))
+            if not batch:
                 continue
-            snapshot = (entry.namespace, entry.name, entry.uid, entry.generation, entry.spec, entry.status,
-                        entry.approved)
-            try:
-                status = await loop.run_in_executor(self.pool, self.evaluate_entry, *snapshot)
-            except NotHeld:
-                entry.running = False
-                continue
-            except Gone:
-                self.entries.pop(key, None)
-                self.telemetry.forget(*key)
-                continue
-            except Superseded:
-                # The spec changed under the evaluation: the watch brings the new generation; evaluate it.
-                entry.running = False
-                self._enqueue(entry, urgent=True)
-                continue
-            except ApiUnavailable as exc:
-                # Not this workload's fault: wait for the API server (one line, no traceback) and try again.
-                entry.running = False
-                self.api_went_away(str(exc)[:200])
-                self._enqueue(entry, urgent=True)
-                continue
-            except Exception:
-                log.exception("evaluation of %s/%s failed", *key)
-                self.telemetry.evaluations.labels("error").inc()
-                entry.failures += 1
-                entry.due = self.monotonic() + min(ERROR_BACKOFF_S * 2 ** (entry.failures - 1),
-                                                   self.config.interval_s)
-                status = None
-            else:
-                entry.failures = 0
-                entry.status = status
-                entry.evaluated_generation = snapshot[3]
-                entry.evaluated_at = self.monotonic()
-                entry.due = self.monotonic() + self._interval()
-            finally:
-                entry.running = False
-                self.progress_at = self.monotonic()
-            if entry.dirty and (entry.stale() or entry.approved != snapshot[6]):
-                self._enqueue(entry, urgent=True)
+            results = await loop.run_in_executor(self.pool, self.evaluate_entries, [s for _, s in batch])
+            for (entry, snapshot), result in zip(batch, results, strict=True):
+                self._settle(entry, snapshot, result)
+
+    def _settle(self, entry: Entry, snapshot: Snapshot, result: KeptStatus | Exception | None) -> None:
+        """Take an evaluation's result into its Entry (on the event loop)."""
+        key = entry.key
+        entry.running = False
+        self.progress_at = self.monotonic()
+        if isinstance(result, NotHeld):
+            return
+        if isinstance(result, Gone):
+            self.entries.pop(key, None)
+            self.telemetry.forget(*key)
+            return
+        if isinstance(result, Superseded):
+            # The spec changed under the evaluation: the watch brings the new generation; evaluate it.
+            self._enqueue(entry, urgent=True)
+            return
+        if isinstance(result, ApiUnavailable):
+            # Not this workload's fault: wait for the API server (one line, no traceback) and try again.
+            self.api_went_away(str(result)[:200])
+            self._enqueue(entry, urgent=True)
+            return
+        if isinstance(result, Exception):
+            log.error("evaluation of %s/%s failed", *key, exc_info=result)
+            self.telemetry.evaluations.labels("error").inc()
+            entry.failures += 1
+            entry.due = self.monotonic() + min(ERROR_BACKOFF_S * 2 ** (entry.failures - 1), self.config.interval_s)
+        else:
+            entry.failures = 0
+            entry.status = result
+            entry.evaluated_generation = snapshot.generation
+            entry.evaluated_at = self.monotonic()
+            entry.due = self.monotonic() + self._interval()
+        if entry.dirty and (entry.stale() or entry.approved != snapshot.approved):
+            self._enqueue(entry, urgent=True)
 
     def _interval(self) -> float:
         j = self.config.jitter
@@ -521,20 +568,66 @@ class Runtime:
                            spec: InferenceWorkloadSpec | InvalidSpec,
                            previous: dict[str, Any] | None, approved: str | None = None) -> dict[str, Any]:
         """The status the object has after the evaluation (written, or the previous one kept)."""
-        return self._evaluate(namespace, name, uid, generation, spec, previous, approved)[0]
+        (done,) = self._evaluate_all([_Item(namespace, name, uid, generation, spec, previous, approved)])
+        if isinstance(done, Exception):
+            raise done
+        return done[0]
 
-    def evaluate_entry(self, namespace: str, name: str, uid: str | None, generation: int | None, spec: Packed,
-                       previous: KeptStatus | None, approved: str | None = None) -> KeptStatus | None:
-        """The loop's evaluation of what an Entry holds: what it keeps of the status the object has after it."""
-        before = None if previous is None else previous.unpacked()
-        keep = self._evaluate(namespace, name, uid, generation, parse_spec(spec.doc()), before, approved)[1]
-        return previous if keep is before else KeptStatus.of(keep)
+    def evaluate_entries(self, snapshots: Sequence[Snapshot]) -> list[KeptStatus | Exception | None]:
+        """The loop's evaluation of what Entries hold, together: for each, what it keeps of the status the
+        object has after it, or what went wrong (one workload's failure is not the others')."""
+        try:
+            befores = [None if s.status is None else s.status.unpacked() for s in snapshots]
+            done = self._evaluate_all([_Item(s.namespace, s.name, s.uid, s.generation, parse_spec(s.spec.doc()), before,
+                                        s.approved) for s, before in zip(snapshots, befores, strict=True)])
+        except Exception as exc:  # a bug before any workload's own part: each is told
+            return [exc] * len(snapshots)
+        out: list[KeptStatus | Exception | None] = []
+        for s, before, d in zip(snapshots, befores, done, strict=True):
+            if isinstance(d, Exception):
+                out.append(d)
+            else:
+                keep = d[1]
+                out.append(s.status if keep is before else KeptStatus.of(keep))
+        return out
 
-    def _evaluate(self, namespace: str, name: str, uid: str | None, generation: int | None,
-                  spec: InferenceWorkloadSpec | InvalidSpec, previous: dict[str, Any] | None,
-                  approved: str | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    def _evaluate_all(self, items: Sequence[_Item]) -> list[tuple[dict[str, Any], dict[str, Any] | None] | Exception]:
+        """Observe each workload, evaluate them together (`reconcile_all`), then write each: per workload the
+        status it has after the evaluation and what to keep of it, or the exception that stopped it."""
         started = time.perf_counter()
         now = self.clock()
+        subjects: list[Subject | Exception] = []
+        for item in items:
+            try:
+                subjects.append(self._subject(item, now))
+            except Exception as exc:  # a bug met by one workload: reported as its failure
+                subjects.append(exc)
+        ctx = Context(self.catalog, self.prices.book(), self.region, now, self.settings, self.prices.state(),
+                      self._corrections(now))
+        going = [s for s in subjects if isinstance(s, Subject)]
+        try:
+            evaluations: list[Evaluation | Exception] = list(reconcile_all(going, ctx))
+        except Exception as exc:  # find the one that fails; answer the others
+            evaluations = [exc] if len(going) == 1 else [_alone(s, ctx) for s in going]
+        share = (time.perf_counter() - started) / max(len(going), 1)
+        answers = iter(evaluations)
+        out: list[tuple[dict[str, Any], dict[str, Any] | None] | Exception] = []
+        for item, subject in zip(items, subjects, strict=True):
+            result = subject if isinstance(subject, Exception) else next(answers)
+            if isinstance(result, Exception):
+                out.append(result)
+                continue
+            begun = time.perf_counter()
+            try:
+                out.append(self._conclude(item, result))
+            except Exception as exc:
+                out.append(exc)
+            self.telemetry.duration.observe(share + time.perf_counter() - begun)
+        return out
+
+    def _subject(self, item: _Item, now: datetime) -> Subject:
+        """What Prometheus says of one workload (and, for a move starting, of the window before it)."""
+        spec, previous = item.spec, item.previous
         obs, fault = self._observe(spec) if isinstance(spec, InferenceWorkloadSpec) else (None, None)
         before = None
         if isinstance(spec, InferenceWorkloadSpec):
@@ -543,8 +636,11 @@ class Runtime:
             move = pending_move(spec, previous, now)
             if move is not None:  # a move to a promised placement starts: what Prometheus saw before it
                 before, _ = self._observe(spec, at=min(move.moved_at, now).timestamp())
-        result = reconcile(name, spec, generation, previous, obs, fault, self.catalog, self.prices.book(), self.region,
-                           now, self.settings, self.prices.state(), approved, self._corrections(now), before)
+        return Subject(item.name, spec, item.generation, previous, obs, fault, item.approved, before)
+
+    def _conclude(self, item: _Item, result: Evaluation) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Write one evaluation's status (unless the object's is close enough), its Events and telemetry."""
+        namespace, name, uid, generation, previous = item.namespace, item.name, item.uid, item.generation, item.previous
         written = result.status
         shaped = shape(result.status)  # once: to compare with the previous status, and to keep
         skipped = self._skip(previous, shaped)
@@ -576,7 +672,6 @@ class Runtime:
         self.telemetry.record(namespace, name, result.ready, result.monthly_savings, result.cost_per_million_now,
                               result.cost_per_million_recommended)
         self.telemetry.evaluations.labels("ready" if result.ready else "not_ready").inc()
-        self.telemetry.duration.observe(time.perf_counter() - started)
         return written, (previous if written is previous else kept(written, shaped))
 
     def _skip(self, previous: dict[str, Any] | None, shaped: tuple[str, Any]) -> str | None:

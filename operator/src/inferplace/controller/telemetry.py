@@ -17,7 +17,7 @@ class Telemetry:
         self.evaluations = Counter("inferplace_evaluations", "Evaluations of InferenceWorkloads by result "
                                    "(ready, not_ready, error)", ["result"], registry=r)
         self.duration = Histogram("inferplace_evaluation_duration_seconds", "Wall time of one evaluation: "
-                                  "Prometheus queries, engine and status write",
+                                  "its share of its batch's Prometheus reads and engine pass, and its status write",
                                   buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=r)
         self.prometheus_errors = Counter("inferplace_prometheus_query_errors",
                                          "Prometheus faults by reason (PrometheusUnreachable, PrometheusError, "
