@@ -293,10 +293,10 @@ def test_workloads_evaluated_together_get_the_answers_each_gets_alone() -> None:
         Subject("managed", parse_spec(workload_doc()["spec"]), 1, None, None, None),
     ]
     ctx = Context(CAT, BOOK, REGION, NOW)
-    together = reconcile_all(subjects, ctx)
-    alone = [reconcile_all([s], ctx)[0] for s in subjects]
+    together = list(reconcile_all(subjects, ctx))
+    alone = [next(reconcile_all([s], ctx)) for s in subjects]
     assert together == alone
     reasons = [_conditions(e.status)["Ready"]["reason"] for e in together]
     assert [reasons[1], *reasons[3:5]] == ["InvalidSpec", "CannotEvaluate", "NoFeasiblePlacement"]
     assert _conditions(together[2].status)["Calibrated"]["reason"] == "ModelAdjusted"
-    assert reconcile_all([], ctx) == []
+    assert list(reconcile_all([], ctx)) == []

@@ -11,7 +11,7 @@ knows: `observed`, and the `MetricsAvailable` and `Calibrated` conditions.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -270,17 +270,23 @@ def reconcile(name: str, spec: InferenceWorkloadSpec | InvalidSpec, generation: 
     return evaluation
 
 
-def reconcile_all(subjects: Sequence[Subject], ctx: Context) -> list[Evaluation]:
-    """Each subject's evaluation, in order. The workloads that get as far as the engine are calibrated
-    together and searched together (one engine pass each: most of one workload's time alone is a pass's
-    fixed cost); each answer is the one it would get alone."""
+def reconcile_all(subjects: Sequence[Subject], ctx: Context) -> Iterator[Evaluation]:
+    """Each subject's evaluation, in order, one at a time as asked for (a caller writing each before the
+    next holds one status at once). The workloads that get as far as the engine are calibrated together
+    and searched together, at the first answer (one engine pass each: most of one workload's time alone
+    is a pass's fixed cost); each answer is the one it would get alone."""
     started = [_start(s, ctx) for s in subjects]
     going = [p for p in started if isinstance(p, _Started)]
     cals = derive_calibrations([(p.workload, p.subject.obs) for p in going], ctx.cat, ctx.settings.calibration)
-    outcomes = search([p.workload for p in going], ctx.cat, ctx.book,
-                      [c if isinstance(c, Calibration) else None for c in cals], ctx.corrections)
-    finished = iter([_finish(p, c, o, ctx) for p, c, o in zip(going, cals, outcomes, strict=True)])
-    return [p if isinstance(p, Evaluation) else next(finished) for p in started]
+    outcomes = iter(search([p.workload for p in going], ctx.cat, ctx.book,
+                           [c if isinstance(c, Calibration) else None for c in cals], ctx.corrections))
+    engine = iter(zip(going, cals, strict=True))
+    for p in started:
+        if isinstance(p, Evaluation):
+            yield p
+        else:
+            done, cal = next(engine)
+            yield _finish(done, cal, next(outcomes), ctx)
 
 
 @dataclass(frozen=True)

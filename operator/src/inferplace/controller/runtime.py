@@ -19,11 +19,11 @@ import random
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from inferplace.api import InferenceWorkloadSpec
 from inferplace.api.clock import Clock, system_clock
@@ -54,6 +54,7 @@ from inferplace.placement.settings import DEFAULTS, Settings
 from inferplace.pricing import PriceBook
 
 log = logging.getLogger("inferplace.operator")
+T = TypeVar("T")
 
 ERROR_BACKOFF_S = 30.0  # first retry after an unexpected failure; doubles up to the interval
 HEARTBEAT_INTERVALS = 12  # an unchanged status is still rewritten this many intervals after the last write
@@ -278,14 +279,6 @@ class _Item(NamedTuple):
     spec: InferenceWorkloadSpec | InvalidSpec
     previous: dict[str, Any] | None
     approved: str | None
-
-
-def _alone(subject: Subject, ctx: Context) -> Evaluation | Exception:
-    """One subject's evaluation by itself, or the exception that stopped it."""
-    try:
-        return reconcile_all([subject], ctx)[0]
-    except Exception as exc:
-        return exc
 
 
 @dataclass
@@ -568,32 +561,30 @@ class Runtime:
                            spec: InferenceWorkloadSpec | InvalidSpec,
                            previous: dict[str, Any] | None, approved: str | None = None) -> dict[str, Any]:
         """The status the object has after the evaluation (written, or the previous one kept)."""
-        (done,) = self._evaluate_all([_Item(namespace, name, uid, generation, spec, previous, approved)])
+        item = _Item(namespace, name, uid, generation, spec, previous, approved)
+        (done,) = self._evaluate_all([item], lambda _, status, __: status)
         if isinstance(done, Exception):
             raise done
-        return done[0]
+        return done
 
     def evaluate_entries(self, snapshots: Sequence[Snapshot]) -> list[KeptStatus | Exception | None]:
         """The loop's evaluation of what Entries hold, together: for each, what it keeps of the status the
         object has after it, or what went wrong (one workload's failure is not the others')."""
+        def keep(i: int, _: dict[str, Any], kept_now: dict[str, Any] | None) -> KeptStatus | None:
+            return snapshots[i].status if kept_now is items[i].previous else KeptStatus.of(kept_now)
+
         try:
-            befores = [None if s.status is None else s.status.unpacked() for s in snapshots]
-            done = self._evaluate_all([_Item(s.namespace, s.name, s.uid, s.generation, parse_spec(s.spec.doc()), before,
-                                        s.approved) for s, before in zip(snapshots, befores, strict=True)])
+            items = [_Item(s.namespace, s.name, s.uid, s.generation, parse_spec(s.spec.doc()),
+                           None if s.status is None else s.status.unpacked(), s.approved) for s in snapshots]
+            return self._evaluate_all(items, keep)
         except Exception as exc:  # a bug before any workload's own part: each is told
             return [exc] * len(snapshots)
-        out: list[KeptStatus | Exception | None] = []
-        for s, before, d in zip(snapshots, befores, done, strict=True):
-            if isinstance(d, Exception):
-                out.append(d)
-            else:
-                keep = d[1]
-                out.append(s.status if keep is before else KeptStatus.of(keep))
-        return out
 
-    def _evaluate_all(self, items: Sequence[_Item]) -> list[tuple[dict[str, Any], dict[str, Any] | None] | Exception]:
-        """Observe each workload, evaluate them together (`reconcile_all`), then write each: per workload the
-        status it has after the evaluation and what to keep of it, or the exception that stopped it."""
+    def _evaluate_all(self, items: Sequence[_Item],
+                      take: Callable[[int, dict[str, Any], dict[str, Any] | None], T]) -> list[T | Exception]:
+        """Observe each workload, evaluate them together (`reconcile_all`), and write each as its answer
+        comes: per workload `take(its index, the status it has now, what to keep of it)`, or the exception that
+        stopped it. Statuses are made and written one at a time, so a batch holds one at once."""
         started = time.perf_counter()
         now = self.clock()
         subjects: list[Subject | Exception] = []
@@ -604,25 +595,31 @@ class Runtime:
                 subjects.append(exc)
         ctx = Context(self.catalog, self.prices.book(), self.region, now, self.settings, self.prices.state(),
                       self._corrections(now))
-        going = [s for s in subjects if isinstance(s, Subject)]
-        try:
-            evaluations: list[Evaluation | Exception] = list(reconcile_all(going, ctx))
-        except Exception as exc:  # find the one that fails; answer the others
-            evaluations = [exc] if len(going) == 1 else [_alone(s, ctx) for s in going]
-        share = (time.perf_counter() - started) / max(len(going), 1)
-        answers = iter(evaluations)
-        out: list[tuple[dict[str, Any], dict[str, Any] | None] | Exception] = []
-        for item, subject in zip(items, subjects, strict=True):
-            result = subject if isinstance(subject, Exception) else next(answers)
-            if isinstance(result, Exception):
-                out.append(result)
+        answers: Iterator[Evaluation] | None = None
+        broken = False  # the batch's pass failed: the rest are evaluated alone, to find the one that fails
+        out: list[T | Exception] = []
+        for i, (item, subject) in enumerate(zip(items, subjects, strict=True)):
+            if isinstance(subject, Exception):
+                out.append(subject)
                 continue
-            begun = time.perf_counter()
             try:
-                out.append(self._conclude(item, result))
+                if not broken:
+                    try:
+                        if answers is None:
+                            answers = reconcile_all([s for s in subjects if isinstance(s, Subject)], ctx)
+                        result = next(answers)
+                    except Exception:
+                        broken = True
+                if broken:
+                    result = next(reconcile_all([subject], ctx))
+                written, keep = self._conclude(item, result)
+                out.append(take(i, written, keep))
             except Exception as exc:
                 out.append(exc)
-            self.telemetry.duration.observe(share + time.perf_counter() - begun)
+        # Its batch's wall time shared among its workloads (the engine pass is one for all of them).
+        share = (time.perf_counter() - started) / max(len(items), 1)
+        for _ in items:
+            self.telemetry.duration.observe(share)
         return out
 
     def _subject(self, item: _Item, now: datetime) -> Subject:
