@@ -1,8 +1,11 @@
-"""One evaluation of one InferenceWorkload, without I/O: the parsed spec (or why it did not parse),
-what the metrics backend said (or why it said nothing), the previous status and the time in; the
-new status, whether the recommendation changed and the figures for the operator's own metrics out.
+"""The evaluation of InferenceWorkloads, without I/O: per workload the parsed spec (or why it did not
+parse), what the metrics backend said (or why it said nothing), the previous status and the time in;
+the new status, whether the recommendation changed and the figures for the operator's own metrics out.
 
     resolve -> observed traffic -> derive calibration -> one search -> report -> conditions, Event
+
+`reconcile_all` takes several workloads through the calibration and the search together (one engine
+pass); `reconcile` is one workload alone. Each gets the same answer either way.
 
 The status has the same shapes `inferplace recommend -o json` prints, plus what only the operator
 knows: `observed`, and the `MetricsAvailable` and `Calibrated` conditions.

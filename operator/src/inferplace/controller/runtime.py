@@ -4,7 +4,8 @@ kopf's watch feeds `seen()` with every InferenceWorkload as it is now. An object
 its spec generation differs from `status.observedGeneration` (new, changed, or status lost), when it
 is first seen after a start (resume), and every interval after its last evaluation (with jitter, so
 a thousand objects do not all fall due together). Evaluations run in a thread pool: Prometheus
-queries, the engine and the status write never block the event loop.
+queries, the engine and the status write never block the event loop. A worker takes what waits in
+the queue a few at a time (`BATCH`) and evaluates them together (`reconcile.reconcile_all`).
 
 No finalizers or annotations are added to users' objects: nothing here needs to run on deletion,
 and the level check above replaces kopf's stored diff.
@@ -64,7 +65,9 @@ RETAIN_EVERY_S = 60.0  # how often per-URL metrics backends no workload names ar
 URGENT, PERIODIC = 0, 1  # queue priorities: a spec change or an approval goes ahead of periodic re-evaluations
 DIGEST = "_digest"  # key of the kept status's fingerprint (never written to the API)
 FIGURES = "_figures"  # and of its figures (hysteresis.shape)
-BATCH = 8  # queued workloads one worker evaluates together (one engine pass: most of one's time alone)
+# A worker evaluates up to this many queued workloads together: one engine pass for all of them (most of
+# one evaluation alone is a pass's fixed cost); more would hold more search results in memory at once.
+BATCH = 4
 PLACEMENT_KEPT = ("kind", "summary", "instanceType", "capacityType", "replicas", "chipsPerReplica", "instances",
                   "weightPrecision", "speculativeDecoding")
 
