@@ -281,15 +281,16 @@ def reconcile_all(subjects: Sequence[Subject], ctx: Context) -> Iterator[Evaluat
     started = [_start(s, ctx) for s in subjects]
     going = [p for p in started if isinstance(p, _Started)]
     cals = derive_calibrations([(p.workload, p.subject.obs) for p in going], ctx.cat, ctx.settings.calibration)
-    outcomes = iter(search([p.workload for p in going], ctx.cat, ctx.book,
-                           [c if isinstance(c, Calibration) else None for c in cals], ctx.corrections))
+    outcomes = search([p.workload for p in going], ctx.cat, ctx.book,
+                      [c if isinstance(c, Calibration) else None for c in cals], ctx.corrections)
+    outcomes.reverse()  # popped as each is reported: a search result is let go once its status is made
     engine = iter(zip(going, cals, strict=True))
     for p in started:
         if isinstance(p, Evaluation):
             yield p
         else:
             done, cal = next(engine)
-            yield _finish(done, cal, next(outcomes), ctx)
+            yield _finish(done, cal, outcomes.pop(), ctx)
 
 
 @dataclass(frozen=True)
