@@ -287,9 +287,18 @@ def test_the_worker_skips_a_periodic_item_an_urgent_one_overtook() -> None:
     assert len(writer.statuses) == 1  # evaluated once, for the urgent item
 
 
-def test_while_the_api_server_is_away_evaluations_wait_with_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
+def test_while_the_api_server_is_away_evaluations_wait_with_one_log_line(
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     rt, writer, _ = _runtime()
     writer.fail_with = ApiUnavailable("MaxRetryError")
+    attempts: list[str] = []
+    failing = writer.write_status
+
+    def counted(namespace: str, name: str, *args: Any) -> None:
+        attempts.append(name)
+        failing(namespace, name, *args)
+
+    monkeypatch.setattr(writer, "write_status", counted)
     for i in range(20):
         rt.seen("ADDED", _body(name=f"w{i}", uid=f"u{i}"))
 
@@ -308,6 +317,7 @@ def test_while_the_api_server_is_away_evaluations_wait_with_one_log_line(caplog:
     assert [r.getMessage()[:30] for r in caplog.records] == ["Kubernetes API unreachable (Ma"]
     assert not any(r.exc_info for r in caplog.records)
     assert all(e.failures == 0 for e in rt.entries.values())
+    assert attempts == ["w0"]  # the rest of its batch waits too, instead of each trying (and timing out)
 
 
 def test_health_says_why_when_evaluations_or_the_api_server_stop() -> None:

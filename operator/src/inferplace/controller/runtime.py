@@ -600,10 +600,11 @@ class Runtime:
                       self._corrections(now))
         answers: Iterator[Evaluation] | None = None
         broken = False  # the batch's pass failed: the rest are evaluated alone, to find the one that fails
+        away: ApiUnavailable | None = None  # the API server stopped answering: the rest wait for it too
         out: list[T | Exception] = []
         for i, (item, subject) in enumerate(zip(items, subjects, strict=True)):
-            if isinstance(subject, Exception):
-                out.append(subject)
+            if isinstance(subject, Exception) or away is not None:
+                out.append(away or subject)
                 continue
             try:
                 if not broken:
@@ -617,6 +618,9 @@ class Runtime:
                     result = next(reconcile_all([subject], ctx))
                 written, keep = self._conclude(item, result)
                 out.append(take(i, written, keep))
+            except ApiUnavailable as exc:
+                away = exc
+                out.append(exc)
             except Exception as exc:
                 out.append(exc)
         # Its batch's wall time shared among its workloads (the engine pass is one for all of them).
