@@ -603,8 +603,11 @@ class Runtime:
         away: ApiUnavailable | None = None  # the API server stopped answering: the rest wait for it too
         out: list[T | Exception] = []
         for i, (item, subject) in enumerate(zip(items, subjects, strict=True)):
-            if isinstance(subject, Exception) or away is not None:
-                out.append(away or subject)
+            if away is not None:
+                out.append(away)
+                continue
+            if isinstance(subject, Exception):
+                out.append(subject)
                 continue
             try:
                 if not broken:
