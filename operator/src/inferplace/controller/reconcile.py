@@ -14,7 +14,7 @@ knows: `observed`, and the `MetricsAvailable` and `Calibrated` conditions.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -89,6 +89,13 @@ def _cond(type_: ConditionType, ok: bool | None, reason: str, message: str, gene
     status = "Unknown" if ok is None else "True" if ok else "False"
     return Condition(type=type_, status=status, reason=reason, message=message[:4096],
                      last_transition_time=rfc3339(now), observed_generation=generation)
+
+
+def _stamped(generation: int | None, now: datetime) -> Callable[[ConditionType, bool | None, str, str], Condition]:
+    """`_cond` for one evaluation: its conditions carry its generation and time."""
+    def cond(type_: ConditionType, ok: bool | None, reason: str, message: str) -> Condition:
+        return _cond(type_, ok, reason, message, generation, now)
+    return cond
 
 
 def _past(text: Any, now: datetime) -> bool:
@@ -316,8 +323,7 @@ def _start(subject: Subject, ctx: Context) -> _Started | Evaluation:
     previous = subject.previous or {}
     old_conditions = _old_conditions(previous)
 
-    def cond(type_: ConditionType, ok: bool | None, reason: str, message: str) -> Condition:
-        return _cond(type_, ok, reason, message, generation, now)
+    cond = _stamped(generation, now)
 
     def failed(reason: str, message: str, metrics: Condition) -> Evaluation:
         conds = [cond("Ready", False, reason, message), metrics,
@@ -367,8 +373,7 @@ def _finish(p: _Started, cal: Calibration | Uncalibrated, outcome: Outcome, ctx:
     name, generation, obs, fault, settings = (subject.name, subject.generation, subject.obs, subject.fault,
                                               ctx.settings)
 
-    def cond(type_: ConditionType, ok: bool | None, reason: str, message: str) -> Condition:
-        return _cond(type_, ok, reason, message, generation, now)
+    cond = _stamped(generation, now)
 
     st = report(outcome, ctx.cat, now, generation, settings).status
     st = st.model_copy(update={"promises": dated(promises_of(st, rfc3339(now)), previous.get("promises")) or None})

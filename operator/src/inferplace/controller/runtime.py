@@ -573,12 +573,14 @@ class Runtime:
     def evaluate_entries(self, snapshots: Sequence[Snapshot]) -> list[KeptStatus | Exception | None]:
         """The loop's evaluation of what Entries hold, together: for each, what it keeps of the status the
         object has after it, or what went wrong (one workload's failure is not the others')."""
-        def keep(i: int, _: dict[str, Any], kept_now: dict[str, Any] | None) -> KeptStatus | None:
-            return snapshots[i].status if kept_now is items[i].previous else KeptStatus.of(kept_now)
-
         try:
             items = [_Item(s.namespace, s.name, s.uid, s.generation, parse_spec(s.spec.doc()),
                            None if s.status is None else s.status.unpacked(), s.approved) for s in snapshots]
+
+            def keep(i: int, _: dict[str, Any], kept_now: dict[str, Any] | None) -> KeptStatus | None:
+                # The object still has the status kept before: keep that (no packing again).
+                return snapshots[i].status if kept_now is items[i].previous else KeptStatus.of(kept_now)
+
             return self._evaluate_all(items, keep)
         except Exception as exc:  # a bug before any workload's own part: each is told
             return [exc] * len(snapshots)
