@@ -284,6 +284,24 @@ class _Item(NamedTuple):
     approved: str | None
 
 
+def _answers(subjects: Sequence[Subject], ctx: Context) -> Iterator[Evaluation | Exception]:
+    """Each subject's evaluation, in order, from one batched pass (`reconcile_all`); from where that pass
+    fails, each alone, so only the subject at fault gets the exception."""
+    done = 0
+    try:
+        batch = reconcile_all(subjects, ctx)
+        for _ in subjects:
+            answer = next(batch)
+            done += 1
+            yield answer
+    except Exception:
+        for subject in subjects[done:]:
+            try:
+                yield next(reconcile_all([subject], ctx))
+            except Exception as exc:
+                yield exc
+
+
 @dataclass
 class Runtime:
     config: OperatorConfig
@@ -600,27 +618,15 @@ class Runtime:
                 subjects.append(exc)
         ctx = Context(self.catalog, self.prices.book(), self.region, now, self.settings, self.prices.state(),
                       self._corrections(now))
-        answers: Iterator[Evaluation] | None = None
-        broken = False  # the batch's pass failed: the rest are evaluated alone, to find the one that fails
+        answers = _answers([s for s in subjects if isinstance(s, Subject)], ctx)
         away: ApiUnavailable | None = None  # the API server stopped answering: the rest wait for it too
         out: list[T | Exception] = []
         for i, (item, subject) in enumerate(zip(items, subjects, strict=True)):
-            if away is not None:
-                out.append(away)
-                continue
-            if isinstance(subject, Exception):
-                out.append(subject)
+            result = away if away is not None else subject if isinstance(subject, Exception) else next(answers)
+            if isinstance(result, Exception):
+                out.append(result)
                 continue
             try:
-                if not broken:
-                    try:
-                        if answers is None:
-                            answers = reconcile_all([s for s in subjects if isinstance(s, Subject)], ctx)
-                        result = next(answers)
-                    except Exception:
-                        broken = True
-                if broken:
-                    result = next(reconcile_all([subject], ctx))
                 written, keep = self._conclude(item, result)
                 out.append(take(i, written, keep))
             except ApiUnavailable as exc:
