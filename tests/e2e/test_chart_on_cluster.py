@@ -164,7 +164,7 @@ def test_the_operator_does_its_job_with_exactly_the_charts_rbac(cluster: Cluster
                 stop(proc)
         text = log.read_text()
         assert "Forbidden" not in text and "403" not in text, text[-4000:]
-        assert "fleet corrections not loaded" not in text, text[-4000:]
+        assert "fleet corrections not read" not in text, text[-4000:]
 
         # The corrections store writes its ConfigMap with that token, keeping the chart's labels.
         client = kubernetes.client.ApiClient(kubernetes.config.new_client_from_config(

@@ -16,10 +16,12 @@ from inferplace.controller.kube import ApiUnavailable, Gone
 from inferplace.controller.reconcile import parse_spec
 from inferplace.controller.runtime import (
     BATCH,
+    CHECKS_READ_EVERY_S,
     DIGEST,
     ERROR_BACKOFF_S,
     FixedPrices,
     KeptStatus,
+    MemoryCorrections,
     Runtime,
     fingerprint,
     kept,
@@ -431,6 +433,90 @@ def test_a_store_that_cannot_write_keeps_the_check_in_memory(caplog: pytest.LogC
     lines = [x for p in [other["recommendation"], *other["alternatives"]] if p.get("nodePool") == promise["nodePool"]
              for x in p["rationale"]]
     assert any(f"corrected by 1 live check of {promise['scope']}" in x for x in lines), lines
+
+
+def _corrected(status: dict[str, Any] | None, scope: str) -> bool:
+    return status is not None and any(
+        f"corrected by 1 live check of {scope}" in line
+        for p in [status["recommendation"], *status["alternatives"]] for line in p.get("rationale", []))
+
+
+def test_a_check_made_while_another_workload_is_evaluated_has_that_one_evaluated_again_at_once() -> None:
+    """A miss found in a batch corrects the batch's other workloads too: they began with the corrections before
+    it, so they are evaluated again when done, not an interval later (CI once waited for that)."""
+    backend = FakeBackend(answer=_traffic(400.0, 0.1, 0.02))
+    rt, writer, clock = _runtime(backend)
+    metrics = {"server": "vllm", "selector": {"namespace": "chat"}}
+    before = rt.evaluate_and_write("team", "w", "u1", 1, parse_spec(_body(metrics=metrics)["spec"]), None)
+    body, promise = _moved(before)
+    backend.answer = _traffic(float(promise["outputTokensPerSecondPerReplica"]) * promise["replicas"] * 0.6,
+                              float(promise["ttftP95Ms"]) * 2 / 1e3, float(promise["tpotP95Ms"]) / 1e3)
+    body["metadata"] = {**_body()["metadata"], "generation": 2}
+    body["status"] = before
+    rt.seen("ADDED", _body(name="other", uid="u2"))  # queued first: in w's batch, evaluated before w's check
+    rt.seen("ADDED", body)
+    other = rt.entries["team", "other"]
+    _drive(rt, lambda: _corrected(next((s for _, n, s in reversed(writer.statuses) if n == "other"), None),
+                                  promise["scope"]) and not other.running)
+    assert ("w", "Warning", "PredictionMissed") in writer.events
+    first, *_, last = [s for _, n, s in writer.statuses if n == "other"]
+    assert not _corrected(first, promise["scope"]) and _corrected(last, promise["scope"])
+    assert other.due == pytest.approx(clock.t + rt.config.interval_s)  # and then the interval again
+
+
+def test_checks_another_process_adds_are_read_again_and_every_workload_falls_due() -> None:
+    """Shard processes share one store: a process reads it again every CHECKS_READ_EVERY_S, and a check it did
+    not hold makes its workloads fall due, to be evaluated with the correction."""
+    store = MemoryCorrections()
+    backend = FakeBackend(answer=_traffic(400.0, 0.1, 0.02))
+    rt_a, _, _ = _runtime(backend)
+    rt_b, _, clock_b = _runtime()
+    rt_a.corrections_store = rt_b.corrections_store = store
+    rt_b.seen("ADDED", _body(name="x", uid="u3"))
+    x = rt_b.entries["team", "x"]
+    x.due = clock_b.t + 300
+    held = rt_b.evaluate_and_write("team", "y", "u4", 1, parse_spec(_body(name="y")["spec"]), None)  # reads: none
+    metrics = {"server": "vllm", "selector": {"namespace": "chat"}}
+    before = rt_a.evaluate_and_write("team", "w", "u1", 1, parse_spec(_body(metrics=metrics)["spec"]), None)
+    body, promise = _moved(before)
+    backend.answer = _traffic(float(promise["outputTokensPerSecondPerReplica"]) * promise["replicas"] * 0.6,
+                              float(promise["ttftP95Ms"]) * 2 / 1e3, float(promise["tpotP95Ms"]) / 1e3)
+    rt_a.evaluate_and_write("team", "w", "u1", 2, parse_spec(body["spec"]), before)
+    assert len(store.load()) == 1 and not _corrected(held, promise["scope"])
+    # Before the read interval: b predicts with what it holds, x stays where it was.
+    again = rt_b.evaluate_and_write("team", "y", "u4", 1, parse_spec(_body(name="y")["spec"]), held)
+    assert not _corrected(again, promise["scope"]) and x.due == clock_b.t + 300
+    clock_b.t += CHECKS_READ_EVERY_S
+    read = rt_b.evaluate_and_write("team", "y", "u4", 1, parse_spec(_body(name="y")["spec"]), again)
+    assert _corrected(read, promise["scope"])
+    assert x.due <= clock_b.t  # evaluated with the check at once
+
+
+def test_a_store_that_cannot_be_read_is_read_again_a_minute_later(
+        caplog: pytest.LogCaptureFixture) -> None:
+    rt, _, clock = _runtime()
+    store = MemoryCorrections([Check("s", 0.5, "2026-12-01T11:00:00Z", "team/z", "p1")])
+    failing = True
+
+    class Flaky:
+        def load(self) -> list[Check]:
+            if failing:
+                raise RuntimeError("ConfigMap team/c: HTTP 503 Service Unavailable")
+            return store.load()
+
+        def add(self, check: Check) -> list[Check]:
+            return store.add(check)
+
+    rt.corrections_store = Flaky()
+    rt.evaluate_and_write("team", "y", "u4", 1, parse_spec(_body(name="y")["spec"]), None)
+    assert "fleet corrections not read (ConfigMap team/c: HTTP 503 Service Unavailable)" in caplog.text
+    assert rt.checks == []
+    failing = False
+    rt.evaluate_and_write("team", "y", "u4", 1, parse_spec(_body(name="y")["spec"]), None)
+    assert rt.checks == []  # not read again before the interval (one warning a minute, not one a batch)
+    clock.t += CHECKS_READ_EVERY_S
+    rt.evaluate_and_write("team", "y", "u4", 1, parse_spec(_body(name="y")["spec"]), None)
+    assert rt.checks == store.checks
 
 
 # ---- hysteresis and ownership ---------------------------------------------------------------------

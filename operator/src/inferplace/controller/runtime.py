@@ -14,6 +14,7 @@ and the level check above replaces kopf's stored diff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -50,7 +51,7 @@ from inferplace.feedback.verify import pending_move
 from inferplace.metrics import MetricsBackend, MetricsUnavailable, Observation, ObserveRequest, SelectorError
 from inferplace.metrics.plausible import checked
 from inferplace.placement import RegionDefault
-from inferplace.placement.calibration import NO_CORRECTIONS, FleetCorrections
+from inferplace.placement.calibration import FleetCorrections
 from inferplace.placement.settings import DEFAULTS, Settings
 from inferplace.pricing import PriceBook
 
@@ -62,6 +63,7 @@ HEARTBEAT_INTERVALS = 12  # an unchanged status is still rewritten this many int
 RELIST_AFTER_S = 30.0  # a re-listed workload evaluated longer ago than this is evaluated again
 API_PROBE_S = 10.0  # how often the API server is asked whether it is there (GET /version)
 RETAIN_EVERY_S = 60.0  # how often per-URL metrics backends no workload names are dropped
+CHECKS_READ_EVERY_S = 60.0  # how often the fleet's checks are read again (other processes add to them)
 URGENT, PERIODIC = 0, 1  # queue priorities: a spec change or an approval goes ahead of periodic re-evaluations
 DIGEST = "_digest"  # key of the kept status's fingerprint (never written to the API)
 FIGURES = "_figures"  # and of its figures (hysteresis.shape)
@@ -246,6 +248,7 @@ class Entry:
     urgent: bool = False  # queued ahead of periodic re-evaluations
     running: bool = False
     dirty: bool = False  # changed while running: evaluate again when done
+    recheck: bool = False  # the fleet's corrections changed while it ran: evaluate again when done
     failures: int = 0
     evaluated_generation: int | None = None
     evaluated_at: float | None = None  # monotonic time of the last evaluation that reached the API
@@ -333,7 +336,10 @@ class Runtime:
         self.progress_at = self.monotonic()  # the last time an evaluation ended, or nothing was waiting
         self.retained_at = self.monotonic()
         self.checks: list[Check] | None = None  # the fleet's verification checks, loaded on first use
+        self.checks_read_at = 0.0  # monotonic time the store was last read
+        self.checks_added = 0  # checks this process added (a read begun before one is not kept over it)
         self._checks_lock = threading.Lock()
+        self.loop: asyncio.AbstractEventLoop | None = None  # start()'s: where Entries are changed
 
     # ---- ownership (leader election and shards) ----------------------------------------------------
 
@@ -427,6 +433,7 @@ class Runtime:
     # ---- the loops ------------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
         self.api_up = asyncio.Event()
         self.api_up.set()
         self.tasks.append(asyncio.create_task(self._scheduler(), name="inferplace-scheduler"))
@@ -542,6 +549,7 @@ class Runtime:
         """Take an evaluation's result into its Entry (on the event loop)."""
         key = entry.key
         entry.running = False
+        recheck, entry.recheck = entry.recheck, False
         self.progress_at = self.monotonic()
         if isinstance(result, NotHeld):
             return
@@ -568,7 +576,8 @@ class Runtime:
             entry.status = result
             entry.evaluated_generation = snapshot.generation
             entry.evaluated_at = self.monotonic()
-            entry.due = self.monotonic() + self._interval()
+            # Corrections that came during the evaluation (a check of this batch's or another's) were not in it.
+            entry.due = self.monotonic() + (0.0 if recheck else self._interval())
         if entry.dirty and (entry.stale() or entry.approved != snapshot.approved):
             self._enqueue(entry, urgent=True)
 
@@ -617,7 +626,7 @@ class Runtime:
             except Exception as exc:  # a bug met by one workload: reported as its failure
                 subjects.append(exc)
         ctx = Context(self.catalog, self.prices.book(), self.region, now, self.settings, self.prices.state(),
-                      self._corrections(now))
+                      self._corrections(now, {(i.namespace, i.name) for i in items}))
         answers = _answers([s for s in subjects if isinstance(s, Subject)], ctx)
         away: ApiUnavailable | None = None  # the API server stopped answering: the rest wait for it too
         out: list[T | Exception] = []
@@ -713,20 +722,38 @@ class Runtime:
         # A time in the future (an edited status) is not trusted over the clock: write.
         return why if 0 <= age < HEARTBEAT_INTERVALS * self.config.interval_s else None
 
-    def _corrections(self, now: datetime) -> FleetCorrections:
-        """The fleet's corrections per scope from its checks (loaded from the store on first use)."""
+    def _corrections(self, now: datetime, evaluating: set[tuple[str, str]]) -> FleetCorrections:
+        """The fleet's corrections per scope from its checks, read from the store on first use and again every
+        CHECKS_READ_EVERY_S: other processes (shards, a previous leader) add to them. When a read brings checks
+        not held before, every workload but those `evaluating` with them now falls due."""
         with self._checks_lock:
-            if self.checks is None:
-                try:
-                    self.checks = self.corrections_store.load()
-                except Exception as exc:  # the store is an aid: evaluate without it, try again next time
-                    log.warning("fleet corrections not loaded (%s): predicting without them", str(exc)[:200])
-                    return NO_CORRECTIONS
-            checks = list(self.checks)
+            read = self.checks is None or self.monotonic() - self.checks_read_at >= CHECKS_READ_EVERY_S
+            if read:
+                self.checks_read_at, added = self.monotonic(), self.checks_added  # one thread reads at a time
+        if read:
+            try:
+                loaded = self.corrections_store.load()
+            except Exception as exc:  # the store is an aid: evaluate with what is held, read again later
+                with self._checks_lock:
+                    self.checks = self.checks or []
+                log.warning("fleet corrections not read (%s): predicting with the %d checks held until the next "
+                            "read in %.0f s", str(exc)[:200], len(self.checks), CHECKS_READ_EVERY_S)
+            else:
+                with self._checks_lock:
+                    # A check added while reading is in the store but maybe not in what was read: keep what is held.
+                    fresh = self.checks_added == added
+                    changed = fresh and self.checks is not None and set(loaded) != set(self.checks)
+                    if fresh:
+                        self.checks = loaded
+                if changed:
+                    log.info("fleet checks changed in the store: evaluating every workload with them")
+                    self._corrections_changed(evaluating)
+        with self._checks_lock:
+            checks = list(self.checks or [])
         return corrections(checks, now)
 
     def _add_check(self, check: Check) -> None:
-        """Keep a verdict, and let every workload of its scope be evaluated with the correction soon."""
+        """Keep a verdict, and let every other workload be evaluated with the correction soon."""
         try:
             stored = self.corrections_store.add(check)
         except Exception as exc:
@@ -735,10 +762,29 @@ class Runtime:
                 stored = merged(self.checks or [], check)
         with self._checks_lock:
             self.checks = stored
+            self.checks_added += 1
         log.info("fleet check of %s from %s: throughput x%.2f", check.scope, check.workload, check.ratio)
+        namespace, _, name = check.workload.partition("/")
+        self._corrections_changed({(namespace, name)})
+
+    def _corrections_changed(self, keep: set[tuple[str, str]]) -> None:
+        """From a worker thread: have the event loop make every workload not in `keep` fall due."""
+        if self.loop is None:
+            self._fall_due(keep)  # no loop (one evaluation called directly): nothing else changes Entries
+            return
+        with contextlib.suppress(RuntimeError):  # the loop has closed (stopping): nothing is evaluated any more
+            self.loop.call_soon_threadsafe(self._fall_due, keep)
+
+    def _fall_due(self, keep: set[tuple[str, str]]) -> None:
+        """Every workload not in `keep` is evaluated soon: now if idle, right after its evaluation if running
+        (that one began with the corrections before the change)."""
         now = self.monotonic()
-        for entry in self.entries.values():
-            if f"{entry.namespace}/{entry.name}" != check.workload:
+        for key, entry in self.entries.items():
+            if key in keep:
+                continue
+            if entry.running:
+                entry.recheck = True
+            else:
                 entry.due = min(entry.due or now, now)
 
     def _observe(self, spec: InferenceWorkloadSpec,
