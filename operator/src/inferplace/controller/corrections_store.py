@@ -5,8 +5,8 @@ corrections per scope. The ConfigMap keeps them across restarts and shares them 
 process reads it at start and again every minute (`runtime.CHECKS_READ_EVERY_S`), and each new check is
 merged into what the API server holds (read, merge, replace with the read's resourceVersion; a concurrent
 writer's 409 is retried on a fresh read), so no replica's check overwrites another's. Alongside the checks
-(`checks.json`, the source) it carries the corrections
-they give today (`corrections.json`), for people reading it with kubectl.
+(`checks.json`, the source) it carries the corrections they give today (`corrections.json`), for people
+reading it with kubectl.
 
 Runs in the operator's worker threads; every request carries the API timeout.
 """
