@@ -418,7 +418,7 @@ def test_a_miss_is_kept_as_a_fleet_check_and_every_other_workload_falls_due(
 
 def test_a_store_that_cannot_write_keeps_the_check_in_memory(caplog: pytest.LogCaptureFixture) -> None:
     backend = FakeBackend(answer=_traffic(400.0, 0.1, 0.02))
-    rt, _, _ = _runtime(backend)
+    rt, _, clock = _runtime(backend)
     rt.corrections_store = BrokenStore()
     metrics = {"server": "vllm", "selector": {"namespace": "chat"}}
     before = rt.evaluate_and_write("team", "w", "u1", 1, parse_spec(_body(metrics=metrics)["spec"]), None)
@@ -433,6 +433,13 @@ def test_a_store_that_cannot_write_keeps_the_check_in_memory(caplog: pytest.LogC
     lines = [x for p in [other["recommendation"], *other["alternatives"]] if p.get("nodePool") == promise["nodePool"]
              for x in p["rationale"]]
     assert any(f"corrected by 1 live check of {promise['scope']}" in x for x in lines), lines
+    # The store is read again a minute later (it has no checks): the one it refused is still held.
+    clock.t += CHECKS_READ_EVERY_S
+    rt.seen("ADDED", _body(name="y", uid="u9"))
+    rt.entries["team", "y"].due = clock.t + 300
+    rt.evaluate_and_write("team", "x", "u3", 1, parse_spec(_body(name="x")["spec"]), None)
+    assert [c.workload for c in rt.checks] == ["team/w"]
+    assert rt.entries["team", "y"].due == clock.t + 300  # nothing new: nothing falls due
 
 
 def _corrected(status: dict[str, Any] | None, scope: str) -> bool:

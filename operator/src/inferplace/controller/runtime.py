@@ -338,6 +338,7 @@ class Runtime:
         self.checks: list[Check] | None = None  # the fleet's verification checks, loaded on first use
         self.checks_read_at = 0.0  # monotonic time the store was last read
         self.checks_added = 0  # checks this process added (a read begun before one is not kept over it)
+        self.unstored: list[Check] = []  # checks the store refused: kept in memory over every read
         self._checks_lock = threading.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None  # start()'s: where Entries are changed
 
@@ -742,6 +743,8 @@ class Runtime:
                 with self._checks_lock:
                     # A check added while reading is in the store but maybe not in what was read: keep what is held.
                     fresh = self.checks_added == added
+                    for check in self.unstored:
+                        loaded = merged(loaded, check)
                     changed = fresh and self.checks is not None and set(loaded) != set(self.checks)
                     if fresh:
                         self.checks = loaded
@@ -759,6 +762,7 @@ class Runtime:
         except Exception as exc:
             log.warning("verification check of %s not stored (%s): kept in memory", check.workload, str(exc)[:200])
             with self._checks_lock:
+                self.unstored = merged(self.unstored, check)
                 stored = merged(self.checks or [], check)
         with self._checks_lock:
             self.checks = stored
