@@ -12,16 +12,15 @@ import pytest
 from inferplace.catalog import load_catalog
 from inferplace.controller import runtime as runtime_module
 from inferplace.controller.config import OperatorConfig
+from inferplace.controller.fleet_checks import READ_EVERY_S, MemoryCorrections
 from inferplace.controller.kube import ApiUnavailable, Gone
 from inferplace.controller.reconcile import parse_spec
 from inferplace.controller.runtime import (
     BATCH,
-    CHECKS_READ_EVERY_S,
     DIGEST,
     ERROR_BACKOFF_S,
     FixedPrices,
     KeptStatus,
-    MemoryCorrections,
     Runtime,
     fingerprint,
     kept,
@@ -394,7 +393,7 @@ def test_a_miss_is_kept_as_a_fleet_check_and_every_other_workload_falls_due(
     after = rt.evaluate_and_write("team", "w", "u1", 2, parse_spec(body["spec"]), before)
     assert after["verification"]["state"] == "Missed"
     assert ("w", "Warning", "PredictionMissed") in writer.events
-    (check,) = rt.corrections_store.load()
+    (check,) = rt.fleet_checks.store.load()
     assert (check.workload, check.scope, check.promise) == ("team/w", promise["scope"], promise["id"])
     assert check.ratio == pytest.approx(0.6, abs=1e-3)
     assert rt.entries["team", "other"].due <= clock.t  # evaluated with the correction at once
@@ -409,7 +408,7 @@ def test_a_miss_is_kept_as_a_fleet_check_and_every_other_workload_falls_due(
     assert saved == float(after["verification"]["realized"]["monthlySavings"])
     # the next evaluation: the verdict stands, no second check, the gauges stay
     again = rt.evaluate_and_write("team", "w", "u1", 2, parse_spec(body["spec"]), after)
-    assert again["verification"] == after["verification"] and len(rt.corrections_store.load()) == 1
+    assert again["verification"] == after["verification"] and len(rt.fleet_checks.store.load()) == 1
     rt.seen("DELETED", _body())  # a deleted workload's series go
     assert rt.telemetry.registry.get_sample_value(
         "inferplace_prediction_ratio", {"namespace": "team", "workload": "w", "metric": "throughputPerReplica",
@@ -419,14 +418,14 @@ def test_a_miss_is_kept_as_a_fleet_check_and_every_other_workload_falls_due(
 def test_a_store_that_cannot_write_keeps_the_check_in_memory(caplog: pytest.LogCaptureFixture) -> None:
     backend = FakeBackend(answer=_traffic(400.0, 0.1, 0.02))
     rt, _, clock = _runtime(backend)
-    rt.corrections_store = BrokenStore()
+    rt.fleet_checks.store = BrokenStore()
     metrics = {"server": "vllm", "selector": {"namespace": "chat"}}
     before = rt.evaluate_and_write("team", "w", "u1", 1, parse_spec(_body(metrics=metrics)["spec"]), None)
     body, promise = _moved(before)
     backend.answer = _traffic(float(promise["outputTokensPerSecondPerReplica"]) * 0.6,
                               float(promise["ttftP95Ms"]) * 2 / 1e3, float(promise["tpotP95Ms"]) / 1e3)
     rt.evaluate_and_write("team", "w", "u1", 2, parse_spec(body["spec"]), before)
-    assert rt.checks is not None and [c.workload for c in rt.checks] == ["team/w"]
+    assert rt.fleet_checks.held is not None and [c.workload for c in rt.fleet_checks.held] == ["team/w"]
     assert "not stored (ConfigMap team/c: HTTP 403 Forbidden): kept in memory" in caplog.text
     # and the next evaluation of another workload on the scope is corrected from memory
     other = rt.evaluate_and_write("team", "x", "u3", 1, parse_spec(_body(name="x")["spec"]), None)
@@ -434,11 +433,11 @@ def test_a_store_that_cannot_write_keeps_the_check_in_memory(caplog: pytest.LogC
              for x in p["rationale"]]
     assert any(f"corrected by 1 live check of {promise['scope']}" in x for x in lines), lines
     # The store is read again a minute later (it has no checks): the one it refused is still held.
-    clock.t += CHECKS_READ_EVERY_S
+    clock.t += READ_EVERY_S
     rt.seen("ADDED", _body(name="y", uid="u9"))
     rt.entries["team", "y"].due = clock.t + 300
     rt.evaluate_and_write("team", "x", "u3", 1, parse_spec(_body(name="x")["spec"]), None)
-    assert [c.workload for c in rt.checks] == ["team/w"]
+    assert [c.workload for c in rt.fleet_checks.held] == ["team/w"]
     assert rt.entries["team", "y"].due == clock.t + 300  # nothing new: nothing falls due
 
 
@@ -472,13 +471,13 @@ def test_a_check_made_while_another_workload_is_evaluated_has_that_one_evaluated
 
 
 def test_checks_another_process_adds_are_read_again_and_every_workload_falls_due() -> None:
-    """Shard processes share one store: a process reads it again every CHECKS_READ_EVERY_S, and a check it did
+    """Shard processes share one store: a process reads it again every READ_EVERY_S, and a check it did
     not hold makes its workloads fall due, to be evaluated with the correction."""
     store = MemoryCorrections()
     backend = FakeBackend(answer=_traffic(400.0, 0.1, 0.02))
     rt_a, _, _ = _runtime(backend)
     rt_b, _, clock_b = _runtime()
-    rt_a.corrections_store = rt_b.corrections_store = store
+    rt_a.fleet_checks.store = rt_b.fleet_checks.store = store
     rt_b.seen("ADDED", _body(name="x", uid="u3"))
     x = rt_b.entries["team", "x"]
     x.due = clock_b.t + 300
@@ -493,7 +492,7 @@ def test_checks_another_process_adds_are_read_again_and_every_workload_falls_due
     # Before the read interval: b predicts with what it holds, x stays where it was.
     again = rt_b.evaluate_and_write("team", "y", "u4", 1, parse_spec(_body(name="y")["spec"]), held)
     assert not _corrected(again, promise["scope"]) and x.due == clock_b.t + 300
-    clock_b.t += CHECKS_READ_EVERY_S
+    clock_b.t += READ_EVERY_S
     read = rt_b.evaluate_and_write("team", "y", "u4", 1, parse_spec(_body(name="y")["spec"]), again)
     assert _corrected(read, promise["scope"])
     assert x.due <= clock_b.t  # evaluated with the check at once
@@ -514,16 +513,16 @@ def test_a_store_that_cannot_be_read_is_read_again_a_minute_later(
         def add(self, check: Check) -> list[Check]:
             return store.add(check)
 
-    rt.corrections_store = Flaky()
+    rt.fleet_checks.store = Flaky()
     rt.evaluate_and_write("team", "y", "u4", 1, parse_spec(_body(name="y")["spec"]), None)
     assert "fleet corrections not read (ConfigMap team/c: HTTP 503 Service Unavailable)" in caplog.text
-    assert rt.checks == []
+    assert rt.fleet_checks.held == []
     failing = False
     rt.evaluate_and_write("team", "y", "u4", 1, parse_spec(_body(name="y")["spec"]), None)
-    assert rt.checks == []  # not read again before the interval (one warning a minute, not one a batch)
-    clock.t += CHECKS_READ_EVERY_S
+    assert rt.fleet_checks.held == []  # not read again before the interval (a warning a minute, not a batch)
+    clock.t += READ_EVERY_S
     rt.evaluate_and_write("team", "y", "u4", 1, parse_spec(_body(name="y")["spec"]), None)
-    assert rt.checks == store.checks
+    assert rt.fleet_checks.held == store.checks
 
 
 # ---- hysteresis and ownership ---------------------------------------------------------------------

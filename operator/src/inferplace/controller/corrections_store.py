@@ -2,7 +2,7 @@
 
 Every verified move adds one check (`feedback.corrections.Check`); every evaluation turns the checks into
 corrections per scope. The ConfigMap keeps them across restarts and shares them between replicas: each
-process reads it at start and again every minute (`runtime.CHECKS_READ_EVERY_S`), and each new check is
+process reads it at start and again every minute (`fleet_checks.READ_EVERY_S`), and each new check is
 merged into what the API server holds (read, merge, replace with the read's resourceVersion; a concurrent
 writer's 409 is retried on a fresh read), so no replica's check overwrites another's. Alongside the checks
 (`checks.json`, the source) it carries the corrections they give today (`corrections.json`), for people

@@ -21,11 +21,12 @@ from inferplace.catalog.declared import DeclaredError, read_declared
 from inferplace.controller import config as configuration
 from inferplace.controller.backends import metrics_backends
 from inferplace.controller.corrections_store import ConfigMapCorrections
+from inferplace.controller.fleet_checks import CorrectionsStore, FleetChecks, MemoryCorrections
 from inferplace.controller.kube import KubeWriter, connection_info, load_configuration
 from inferplace.controller.leases import LeaseSettings, ShardLeases
 from inferplace.controller.ownership import ShardedWork
 from inferplace.controller.prices import OperatorPrices
-from inferplace.controller.runtime import CorrectionsStore, MemoryCorrections, Runtime
+from inferplace.controller.runtime import Runtime
 from inferplace.controller.sharding import unassigned_selector
 from inferplace.controller.telemetry import Telemetry
 from inferplace.placement import RegionDefault
@@ -104,7 +105,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     else:
         log.info("no --corrections-configmap: verification checks are kept in memory and lost on restart")
     runtime = Runtime(cfg, catalog, kube, backends, prices, region, tuning, telemetry=telemetry, clock=clock,
-                      corrections_store=store, shards=cfg.shards)
+                      fleet_checks=FleetChecks(store), shards=cfg.shards)
     telemetry.price_age.set_function(prices.age_seconds)
     prices.start()
     runtime.start()

@@ -18,7 +18,6 @@ import contextlib
 import json
 import logging
 import random
-import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -32,6 +31,7 @@ from inferplace.api.clock import Clock, system_clock
 from inferplace.api.vocabulary import APPROVAL_ANNOTATION, Platform
 from inferplace.catalog import Catalog
 from inferplace.controller.config import OperatorConfig
+from inferplace.controller.fleet_checks import FleetChecks
 from inferplace.controller.hysteresis import shape, within
 from inferplace.controller.kube import ApiUnavailable, Gone, Superseded
 from inferplace.controller.reconcile import (
@@ -46,7 +46,7 @@ from inferplace.controller.reconcile import (
 )
 from inferplace.controller.sharding import shard_of
 from inferplace.controller.telemetry import Telemetry
-from inferplace.feedback.corrections import Check, corrections, merged
+from inferplace.feedback.corrections import Check
 from inferplace.feedback.verify import pending_move
 from inferplace.metrics import MetricsBackend, MetricsUnavailable, Observation, ObserveRequest, SelectorError
 from inferplace.metrics.plausible import checked
@@ -63,7 +63,6 @@ HEARTBEAT_INTERVALS = 12  # an unchanged status is still rewritten this many int
 RELIST_AFTER_S = 30.0  # a re-listed workload evaluated longer ago than this is evaluated again
 API_PROBE_S = 10.0  # how often the API server is asked whether it is there (GET /version)
 RETAIN_EVERY_S = 60.0  # how often per-URL metrics backends no workload names are dropped
-CHECKS_READ_EVERY_S = 60.0  # how often the fleet's checks are read again (other processes add to them)
 URGENT, PERIODIC = 0, 1  # queue priorities: a spec change or an approval goes ahead of periodic re-evaluations
 DIGEST = "_digest"  # key of the kept status's fingerprint (never written to the API)
 FIGURES = "_figures"  # and of its figures (hysteresis.shape)
@@ -173,29 +172,6 @@ class Ownership(Protocol):
 
 class NotHeld(Exception):  # noqa: N818 - a state: another process owns the workload now
     """The workload's shard is not (or no longer) this process's: its status is not written."""
-
-
-class CorrectionsStore(Protocol):
-    """Where the fleet's verification checks are kept (a ConfigMap the operator owns, or memory)."""
-
-    def load(self) -> list[Check]: ...
-
-    def add(self, check: Check) -> list[Check]:
-        """Store `check` (replacing the same workload's check of the same promise); every check after."""
-
-
-@dataclass
-class MemoryCorrections:
-    """Checks kept in the process only (no ConfigMap configured: they do not survive a restart)."""
-
-    checks: list[Check] = field(default_factory=list)
-
-    def load(self) -> list[Check]:
-        return list(self.checks)
-
-    def add(self, check: Check) -> list[Check]:
-        self.checks = merged(self.checks, check)
-        return list(self.checks)
 
 
 class Prices(Protocol):
@@ -317,7 +293,7 @@ class Runtime:
     telemetry: Telemetry = field(default_factory=Telemetry)
     entries: dict[tuple[str, str], Entry] = field(default_factory=dict)
     clock: Clock = system_clock  # wall time for status timestamps, price ages, Prometheus windows
-    corrections_store: CorrectionsStore = field(default_factory=MemoryCorrections)
+    fleet_checks: FleetChecks = field(default_factory=FleetChecks)
     monotonic: Callable[[], float] = time.monotonic  # scheduling
     tick_s: float = 1.0  # how often the scheduler looks for workloads that fell due
     probe_s: float = API_PROBE_S
@@ -335,11 +311,6 @@ class Runtime:
         self.api_up: asyncio.Event | None = None  # made on the loop by start(): set while the API answers
         self.progress_at = self.monotonic()  # the last time an evaluation ended, or nothing was waiting
         self.retained_at = self.monotonic()
-        self.checks: list[Check] | None = None  # the fleet's verification checks, loaded on first use
-        self.checks_read_at = 0.0  # monotonic time the store was last read
-        self.checks_added = 0  # checks this process added (a read begun before one is not kept over it)
-        self.unstored: list[Check] = []  # checks the store refused: kept in memory over every read
-        self._checks_lock = threading.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None  # start()'s: where Entries are changed
 
     # ---- ownership (leader election and shards) ----------------------------------------------------
@@ -724,49 +695,17 @@ class Runtime:
         return why if 0 <= age < HEARTBEAT_INTERVALS * self.config.interval_s else None
 
     def _corrections(self, now: datetime, evaluating: set[tuple[str, str]]) -> FleetCorrections:
-        """The fleet's corrections per scope from its checks, read from the store on first use and again every
-        CHECKS_READ_EVERY_S: other processes (shards, a previous leader) add to them. When a read brings checks
-        not held before, every workload but those `evaluating` with them now falls due."""
-        with self._checks_lock:
-            read = self.checks is None or self.monotonic() - self.checks_read_at >= CHECKS_READ_EVERY_S
-            if read:
-                self.checks_read_at, added = self.monotonic(), self.checks_added  # one thread reads at a time
-        if read:
-            try:
-                loaded = self.corrections_store.load()
-            except Exception as exc:  # the store is an aid: evaluate with what is held, read again later
-                with self._checks_lock:
-                    self.checks = self.checks or []
-                log.warning("fleet corrections not read (%s): predicting with the %d checks held until the next "
-                            "read in %.0f s", str(exc)[:200], len(self.checks), CHECKS_READ_EVERY_S)
-            else:
-                with self._checks_lock:
-                    # A check added while reading is in the store but maybe not in what was read: keep what is held.
-                    fresh = self.checks_added == added
-                    for check in self.unstored:
-                        loaded = merged(loaded, check)
-                    changed = fresh and self.checks is not None and set(loaded) != set(self.checks)
-                    if fresh:
-                        self.checks = loaded
-                if changed:
-                    log.info("fleet checks changed in the store: evaluating every workload with them")
-                    self._corrections_changed(evaluating)
-        with self._checks_lock:
-            checks = list(self.checks or [])
-        return corrections(checks, now)
+        """The fleet's corrections per scope; when the store was read again and had checks not held before,
+        every workload but those `evaluating` with them now falls due."""
+        fleet, changed = self.fleet_checks.corrections(now, self.monotonic())
+        if changed:
+            log.info("fleet checks changed in the store: evaluating every workload with them")
+            self._corrections_changed(evaluating)
+        return fleet
 
     def _add_check(self, check: Check) -> None:
         """Keep a verdict, and let every other workload be evaluated with the correction soon."""
-        try:
-            stored = self.corrections_store.add(check)
-        except Exception as exc:
-            log.warning("verification check of %s not stored (%s): kept in memory", check.workload, str(exc)[:200])
-            with self._checks_lock:
-                self.unstored = merged(self.unstored, check)
-                stored = merged(self.checks or [], check)
-        with self._checks_lock:
-            self.checks = stored
-            self.checks_added += 1
+        self.fleet_checks.add(check)
         log.info("fleet check of %s from %s: throughput x%.2f", check.scope, check.workload, check.ratio)
         namespace, _, name = check.workload.partition("/")
         self._corrections_changed({(namespace, name)})
