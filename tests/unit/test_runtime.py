@@ -498,6 +498,33 @@ def test_checks_another_process_adds_are_read_again_and_every_workload_falls_due
     assert x.due <= clock_b.t  # evaluated with the check at once
 
 
+def test_a_process_with_nothing_due_still_reads_the_checks_each_minute_and_evaluates_with_a_new_one() -> None:
+    """The store is read again on the scheduler's clock, not only when something is evaluated: with a long
+    interval, a shard process would otherwise not learn of another's check until its next evaluation."""
+    store = MemoryCorrections()
+    rt, writer, clock = _runtime()
+    rt.fleet_checks.store = store
+    rt.seen("ADDED", _body(name="x", uid="u3"))
+    x = rt.entries["team", "x"]
+    scope: list[str] = []
+
+    def step() -> bool:
+        if not scope:
+            if x.evaluated_at is None or x.running:
+                return False
+            first = writer.statuses[-1][2]
+            scope.append(first["recommendation"]["confidence"]["scope"])
+            assert not _corrected(first, scope[0]) and x.due == clock.t + rt.config.interval_s
+            # Another process's check: in the store, not in this process
+            store.add(Check(scope[0], 0.6, "2026-12-01T11:00:00Z", "other/w", "p1"))
+            clock.t += READ_EVERY_S
+            return False
+        return len(writer.statuses) > 1 and _corrected(writer.statuses[-1][2], scope[0]) and not x.running
+
+    _drive(rt, step)
+    assert [n for _, n, _ in writer.statuses] == ["x", "x"]
+
+
 def test_a_store_that_cannot_be_read_is_read_again_a_minute_later(
         caplog: pytest.LogCaptureFixture) -> None:
     rt, _, clock = _runtime()

@@ -57,11 +57,15 @@ class FleetChecks:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
 
+    def due(self, at: float) -> bool:
+        """Whether the store is to be read again at `at` (monotonic time)."""
+        return self.held is None or at - self.read_at >= READ_EVERY_S
+
     def corrections(self, now: datetime, at: float) -> tuple[FleetCorrections, bool]:
         """The corrections per scope as of `now` (`at`: the monotonic time), and whether a read of the store
         just brought checks that were not held before."""
         with self._lock:
-            read = self.held is None or at - self.read_at >= READ_EVERY_S
+            read = self.due(at)
             if read:
                 self.read_at, added = at, self.added  # one thread reads at a time
         changed = False

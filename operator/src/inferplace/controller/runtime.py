@@ -307,6 +307,7 @@ class Runtime:
         self.pool = ThreadPoolExecutor(self.config.workers, thread_name_prefix="inferplace-eval")
         self.probe_pool = ThreadPoolExecutor(1, thread_name_prefix="inferplace-api-probe")
         self.tasks: list[asyncio.Task[None]] = []
+        self.checks_reading: asyncio.Future[None] | None = None  # the fleet's checks being read again
         self.api_down_since: float | None = None
         self.api_up: asyncio.Event | None = None  # made on the loop by start(): set while the API answers
         self.progress_at = self.monotonic()  # the last time an evaluation ended, or nothing was waiting
@@ -456,7 +457,22 @@ class Runtime:
     async def _scheduler(self) -> None:
         while True:
             self.enqueue_due()
+            self.read_checks_when_due()
             await asyncio.sleep(self.tick_s)
+
+    def read_checks_when_due(self) -> None:
+        """Read the fleet's checks again when due, whether or not anything is evaluated: a process with
+        nothing due for a long interval still learns of the other processes' checks within a minute."""
+        if (self.checks_reading is not None and not self.checks_reading.done()) or \
+                not self.fleet_checks.due(self.monotonic()):
+            return
+        self.checks_reading = asyncio.get_running_loop().run_in_executor(self.probe_pool, self._read_checks)
+
+    def _read_checks(self) -> None:
+        try:
+            self._corrections(self.clock(), set())
+        except Exception:  # a bug: said, and tried again a minute later
+            log.exception("reading the fleet's checks failed")
 
     async def _api_probe(self) -> None:
         """Notice the API server going and coming back. kopf resumes its watch from the last resource
