@@ -48,6 +48,8 @@ class MemoryCorrections:
 
 @dataclass
 class FleetChecks:
+    """The checks one process predicts with: what it read from the store, and what it added since."""
+
     store: CorrectionsStore = field(default_factory=MemoryCorrections)
     held: list[Check] | None = None  # None until the store is first read
     read_at: float = 0.0  # monotonic time of the last read
