@@ -463,9 +463,9 @@ class Runtime:
     def read_checks_when_due(self) -> None:
         """Read the fleet's checks again when due, whether or not anything is evaluated: a process with
         nothing due for a long interval still learns of the other processes' checks within a minute."""
-        if (self.checks_reading is not None and not self.checks_reading.done()) or \
-                not self.fleet_checks.due(self.monotonic()):
-            return
+        if (self.checks_reading is not None and not self.checks_reading.done()) or self.api_down_since is not None \
+                or not self.fleet_checks.due(self.monotonic()):
+            return  # (while the API server is away, one line says so: not a failed read a minute)
         self.checks_reading = asyncio.get_running_loop().run_in_executor(self.probe_pool, self._read_checks)
 
     def _read_checks(self) -> None:
