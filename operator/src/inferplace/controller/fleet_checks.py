@@ -63,34 +63,36 @@ class FleetChecks:
         """Whether the store is to be read again at `at` (monotonic time)."""
         return self.held is None or at - self.read_at >= READ_EVERY_S
 
-    def corrections(self, now: datetime, at: float) -> tuple[FleetCorrections, bool]:
-        """The corrections per scope as of `now` (`at`: the monotonic time), and whether a read of the store
-        just brought checks that were not held before."""
+    def refresh(self, at: float) -> bool:
+        """Read the store again if due at `at` (monotonic time); whether that brought checks not held before."""
         with self._lock:
-            read = self.due(at)
-            if read:
-                self.read_at, added = at, self.added  # one thread reads at a time
-        changed = False
-        if read:
-            try:
-                loaded = self.store.load()
-            except Exception as exc:  # the store is an aid: predict with what is held, read again later
-                with self._lock:
-                    self.held = self.held or []
-                    n = len(self.held)
-                log.warning("fleet corrections not read (%s): predicting with the %d checks held until the next "
-                            "read in %.0f s", str(exc)[:200], n, READ_EVERY_S)
-            else:
-                with self._lock:
-                    for check in self.unstored:
-                        loaded = merged(loaded, check)
-                    # A check added while reading is in the store but maybe not in what was read: keep what is held.
-                    if self.added == added:
-                        changed = self.held is not None and set(loaded) != set(self.held)
-                        self.held = loaded
+            if not self.due(at):
+                return False
+            self.read_at, added = at, self.added  # one thread reads at a time
+        try:
+            loaded = self.store.load()
+        except Exception as exc:  # the store is an aid: predict with what is held, read again later
+            with self._lock:
+                self.held = self.held or []
+                n = len(self.held)
+            log.warning("fleet corrections not read (%s): predicting with the %d checks held until the next "
+                        "read in %.0f s", str(exc)[:200], n, READ_EVERY_S)
+            return False
+        with self._lock:
+            for check in self.unstored:
+                loaded = merged(loaded, check)
+            # A check added while reading is in the store but maybe not in what was read: keep what is held.
+            if self.added != added:
+                return False
+            changed = self.held is not None and set(loaded) != set(self.held)
+            self.held = loaded
+        return changed
+
+    def corrections(self, now: datetime) -> FleetCorrections:
+        """The corrections per scope the held checks give as of `now`."""
         with self._lock:
             checks = list(self.held or [])
-        return corrections(checks, now), changed
+        return corrections(checks, now)
 
     def add(self, check: Check) -> None:
         """Keep a verdict: in the store, else (the store refused it) in memory."""

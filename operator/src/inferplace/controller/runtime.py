@@ -470,7 +470,7 @@ class Runtime:
 
     def _read_checks(self) -> None:
         try:
-            self._corrections(self.clock(), set())
+            self._refresh_checks(set())
         except Exception:  # a bug: said, and tried again a minute later
             log.exception("reading the fleet's checks failed")
 
@@ -713,11 +713,15 @@ class Runtime:
     def _corrections(self, now: datetime, evaluating: set[tuple[str, str]]) -> FleetCorrections:
         """The fleet's corrections per scope; when the store was read again and had checks not held before,
         every workload but those `evaluating` with them now falls due."""
-        fleet, changed = self.fleet_checks.corrections(now, self.monotonic())
-        if changed:
+        self._refresh_checks(evaluating)
+        return self.fleet_checks.corrections(now)
+
+    def _refresh_checks(self, evaluating: set[tuple[str, str]]) -> None:
+        """Read the store again when due; a check not held before makes every workload but those
+        `evaluating` with it now fall due."""
+        if self.fleet_checks.refresh(self.monotonic()):
             log.info("fleet checks changed in the store: evaluating every workload with them")
             self._corrections_changed(evaluating)
-        return fleet
 
     def _add_check(self, check: Check) -> None:
         """Keep a verdict, and let every other workload be evaluated with the correction soon."""
