@@ -28,8 +28,8 @@ class Demand:
     """Requests/s a fleet must carry, retries included: the one demand formula of the project."""
 
     mean_rps: F64 | float  # requests/s the clients send, on average (one value per option, or shared)
-    peak_to_mean: float
-    retry_rate: float  # fraction of requests that fail and are sent again
+    peak_to_mean: F64 | float
+    retry_rate: F64 | float  # fraction of requests that fail and are sent again
 
     @property
     def peak(self) -> F64 | float:
@@ -67,27 +67,28 @@ def replicas_for(rate_per_replica: F64, demand_peak: F64 | float, target_utiliza
     return out
 
 
-def spread_over(replicas: F64, per_instance: F64, spread: int) -> F64:
+def spread_over(replicas: F64, per_instance: F64, spread: F64 | float) -> F64:
     """Whole instances for `replicas`: packed, but never fewer than min(replicas, spread), so that losing
     one node leaves replicas serving (NaN replicas stay NaN)."""
-    return np.maximum(np.ceil(replicas / per_instance), np.minimum(replicas, float(spread)))
+    return np.maximum(np.ceil(replicas / per_instance), np.minimum(replicas, np.asarray(spread, dtype=np.float64)))
 
 
 def size(
     rate_per_replica: F64,  # requests/s one replica serves within the SLOs (NaN: none)
     demand: Demand,
-    target_utilization: float,
-    min_replicas: int,
+    target_utilization: F64 | float,  # this and the other scalars: one value per option, or shared
+    min_replicas: F64 | float,
     chips_per_replica: F64,
     chips_per_instance: F64,
-    output_tokens: float,
+    output_tokens: F64 | float,
     replicas: F64 | None = None,  # a fleet of given size (today's placement) instead of one sized for the peak
-    spare: int = 0,  # replicas beyond what the peak needs (N+1 redundancy)
-    spread: int = 1,  # the replicas run on at least this many instances (no single node to lose)
+    spare: F64 | float = 0,  # replicas beyond what the peak needs (N+1 redundancy)
+    spread: F64 | float = 1,  # the replicas run on at least this many instances (no single node to lose)
 ) -> Sizing:
     """Replicas for the peak (retries included) at the target utilization, packed into whole instances."""
     if replicas is None:
-        replicas = replicas_for(rate_per_replica, demand.peak, target_utilization, float(min_replicas), float(spare))
+        replicas = replicas_for(rate_per_replica, demand.peak, target_utilization,
+                                np.asarray(min_replicas, dtype=np.float64), np.asarray(spare, dtype=np.float64))
     per_instance = np.maximum(np.floor(chips_per_instance / chips_per_replica), 1.0)
     instances = spread_over(replicas, per_instance, spread)
     capacity_rps = instances * per_instance * rate_per_replica
@@ -146,11 +147,13 @@ def size_over_hours(
 
 @dataclass(frozen=True)
 class Overheads:
-    host: float
-    network: float
-    storage: float
-    power: float
-    orchestration: float
+    """Fractions of the instance bill (one value per option, or shared)."""
+
+    host: F64 | float
+    network: F64 | float
+    storage: F64 | float
+    power: F64 | float
+    orchestration: F64 | float
 
 
 @dataclass(frozen=True)
@@ -179,10 +182,10 @@ def monthly_cost(
     usd_per_instance_hour: F64,
     sizing: Sizing,
     overheads: Overheads,
-    retry_rate: float,
+    retry_rate: F64 | float,
     migration_weeks: F64,
-    engineer_week_cost: float,
-    amortization_months: float,
+    engineer_week_cost: F64 | float,
+    amortization_months: F64 | float,
     accepted_tok_s: F64 | float,
 ) -> CostTerms:
     """A fleet of instances: the bill is every instance-hour paid for; its busy share is the utilization."""
@@ -197,10 +200,10 @@ def per_token_cost(
     usd_per_1m_input: F64,
     usd_per_1m_output: F64,
     overheads: Overheads,
-    retry_rate: float,
+    retry_rate: F64 | float,
     migration_weeks: F64,
-    engineer_week_cost: float,
-    amortization_months: float,
+    engineer_week_cost: F64 | float,
+    amortization_months: F64 | float,
     accepted_tok_s: F64 | float,
 ) -> CostTerms:
     """A per-token API: the bill is the tokens sent and received; nothing is idle."""
@@ -214,10 +217,10 @@ def costs_of_bill(
     bill: F64,
     utilization: F64,
     overheads: Overheads,
-    retry_rate: float,
+    retry_rate: F64 | float,
     migration_weeks: F64,
-    engineer_week_cost: float,
-    amortization_months: float,
+    engineer_week_cost: F64 | float,
+    amortization_months: F64 | float,
     accepted_tok_s: F64 | float,
 ) -> CostTerms:
     """The TCO terms of a monthly bill: the one cost formula behind every option."""

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from inferplace.api.spec import InferenceWorkloadSpec
 from inferplace.catalog import Catalog
 from inferplace.placement.calibration import Calibration
-from inferplace.placement.confidence import assess
+from inferplace.placement.confidence import assess_all
 from inferplace.placement.report import PlotPoint, Report, build_report
 from inferplace.placement.search import Choice, Outcome, search
 from inferplace.placement.settings import DEFAULTS, Settings
@@ -35,11 +35,19 @@ def report(o: Outcome, cat: Catalog, now: datetime, generation: int | None = Non
 def report_with(o: Outcome, alternatives: Sequence[Choice], cat: Catalog, now: datetime,
                 generation: int | None = None, settings: Settings = DEFAULTS) -> Report:
     """The status of one outcome with the alternatives given (e.g. the placement a team already runs)."""
-    shown = ([o.chosen] if o.chosen else []) + [a for a in alternatives if a is not o.chosen]
-    alternatives = shown[1:] if o.chosen else shown
+    return _reports([(o, alternatives)], cat, now, generation, settings)[0]
+
+
+def _reports(asked: Sequence[tuple[Outcome, Sequence[Choice]]], cat: Catalog, now: datetime,
+             generation: int | None = None, settings: Settings = DEFAULTS) -> list[Report]:
+    """`report_with` of each outcome, every outcome's confidence assessed together."""
+    shown = [([o.chosen] if o.chosen else []) + [a for a in alternatives if a is not o.chosen]
+             for o, alternatives in asked]
     today = now.astimezone(UTC).date()
-    estimates = assess(o, shown, cat, today, settings.confidence, settings.pricing.max_age_days)
-    return build_report(o, alternatives, estimates, cat, now, generation, settings.pricing.max_age_days)
+    estimates = assess_all([(o, s) for (o, _), s in zip(asked, shown, strict=True)], cat, today, settings.confidence,
+                           settings.pricing.max_age_days)
+    return [build_report(o, s[1:] if o.chosen else s, e, cat, now, generation, settings.pricing.max_age_days)
+            for (o, _), s, e in zip(asked, shown, estimates, strict=True)]
 
 
 def recommend(items: Sequence[tuple[str, InferenceWorkloadSpec]], cat: Catalog, book: PriceBook, now: datetime,
@@ -59,5 +67,7 @@ def recommend(items: Sequence[tuple[str, InferenceWorkloadSpec]], cat: Catalog, 
     cals = None
     if calibrations is not None:
         cals = [c for r, c in zip(resolved, calibrations, strict=True) if isinstance(r, Workload)]
-    outcomes = iter(search(good, cat, book, cals))
-    return [report(next(outcomes), cat, now, settings=settings) if isinstance(r, Workload) else r for r in resolved]
+    limit = settings.report.max_alternatives
+    reports = iter(_reports([(o, o.alternatives(limit)) for o in search(good, cat, book, cals)], cat, now,
+                            settings=settings))
+    return [next(reports) if isinstance(r, Workload) else r for r in resolved]

@@ -23,7 +23,7 @@ import numpy as np
 from inferplace.api.vocabulary import CONFIDENCE_LEVELS, ConfidenceLevel, Precision
 from inferplace.catalog import Accelerator, Catalog
 from inferplace.catalog.efficiency import Coverage
-from inferplace.placement.cost import Option, Pick, monthly_totals
+from inferplace.placement.cost import Costing, Option, Pick, totals_all
 from inferplace.placement.managed import ManagedOption
 from inferplace.placement.scenarios import compute_dtype, efficiency_for
 from inferplace.placement.search import Choice, Outcome
@@ -129,32 +129,51 @@ def assess(o: Outcome, choices: Sequence[Choice], cat: Catalog, today: date,
            max_price_age_days: int = DEFAULTS.pricing.max_age_days) -> list[Estimate]:
     """Level and savings range per option: the savings if the engine's goodput is off by its group's p90
     error either way, as a ratio (an API's savings have no engine error)."""
-    cur_total = o.current.option.total_cents if o.current and o.current.option else None
-    options = [c for c in choices if isinstance(c, Option)]
-    hosted = iter(_assess_hosted(o, options, cat, today, settings, max_price_age_days))
-    return [_managed(c, cur_total, today, max_price_age_days) if isinstance(c, ManagedOption) else next(hosted)
-            for c in choices]
+    return assess_all([(o, choices)], cat, today, settings, max_price_age_days)[0]
 
 
-def _assess_hosted(o: Outcome, options: Sequence[Option], cat: Catalog, today: date, settings: ConfidenceSettings,
-                   max_price_age_days: int) -> list[Estimate]:
-    bases = [_error_basis(o, o.cs.candidates[opt.candidate].row, cat, settings) for opt in options]
-    ranges: list[tuple[float, float] | None] = [None] * len(options)
+def assess_all(asked: Sequence[tuple[Outcome, Sequence[Choice]]], cat: Catalog, today: date,
+               settings: ConfidenceSettings = DEFAULTS.confidence,
+               max_price_age_days: int = DEFAULTS.pricing.max_age_days) -> list[list[Estimate]]:
+    """`assess` of each outcome's choices, every outcome's error bounds costed in one pass."""
+    hosted = [[c for c in choices if isinstance(c, Option)] for _, choices in asked]
+    bases = [[_error_basis(o, o.cs.candidates[opt.candidate].row, cat, settings) for opt in options]
+             for (o, _), options in zip(asked, hosted, strict=True)]
+    costings = [_bounds_costing(o, options, b) for (o, _), options, b in zip(asked, hosted, bases, strict=True)]
+    bounds = iter(totals_all([c for c in costings if c is not None]))
+    out = []
+    for (o, choices), options, b, costing in zip(asked, hosted, bases, costings, strict=True):
+        cur_total = o.current.option.total_cents if o.current and o.current.option else None
+        ranges: list[tuple[float, float] | None] = [None] * len(options)
+        if costing is not None and cur_total:
+            both = next(bounds)
+            worst, best = both[:len(options)], both[len(options):]
+            ranges = [((cur_total - lo) / cur_total * 100, (cur_total - hi) / cur_total * 100)
+                      for lo, hi in zip(worst, best, strict=True)]
+        estimates = iter(_hosted(o, options, b, ranges, cat, today, settings, max_price_age_days))
+        out.append([_managed(c, cur_total, today, max_price_age_days) if isinstance(c, ManagedOption)
+                    else next(estimates) for c in choices])
+    return out
+
+
+def _bounds_costing(o: Outcome, options: Sequence[Option], bases: Sequence[_ErrorBasis]) -> Costing | None:
+    """Both bounds of each option's savings in one costing: its picks twice, at the slow and at the fast
+    goodput, off by the error as a ratio either way (a 100% error is half or twice the goodput, never
+    zero). None where there is no savings to bound (no options, or no cost for today's placement)."""
     current = o.current.option if o.current else None
-    cur_total = current.total_cents if current else None
-    if cur_total and options:
-        rate = np.array([o.rows[o.cs.candidates[opt.candidate].row].rate for opt in options])
-        err = np.array([b.p90 for b in bases])
-        picks = [Pick(opt.candidate, opt.capacity_type, opt.price) for opt in options]
-        strategies = [opt.strategy for opt in options]
-        # Both bounds in one costing pass: picks twice, at the slow and at the fast goodput.
-        # Off by the error as a ratio either way (a 100% error is half or twice the goodput, never zero).
-        both = monthly_totals(o.workload, o.cs, [*picks, *picks],
-                              np.concatenate([rate / (1 + err), rate * (1 + err)]),
-                              [*strategies, *strategies])
-        worst, best = both[:len(picks)], both[len(picks):]
-        ranges = [((cur_total - lo) / cur_total * 100, (cur_total - hi) / cur_total * 100)
-                  for lo, hi in zip(worst, best, strict=True)]
+    if not (current and current.total_cents and options):
+        return None
+    rate = np.array([o.rows[o.cs.candidates[opt.candidate].row].rate for opt in options])
+    err = np.array([b.p90 for b in bases])
+    picks = [Pick(opt.candidate, opt.capacity_type, opt.price) for opt in options]
+    strategies = [opt.strategy for opt in options]
+    return Costing(o.workload, o.cs, [*picks, *picks], np.concatenate([rate / (1 + err), rate * (1 + err)]),
+                   strategies=[*strategies, *strategies])
+
+
+def _hosted(o: Outcome, options: Sequence[Option], bases: Sequence[_ErrorBasis],
+            ranges: Sequence[tuple[float, float] | None], cat: Catalog, today: date, settings: ConfidenceSettings,
+            max_price_age_days: int) -> list[Estimate]:
     out = []
     for opt, basis, rng in zip(options, bases, ranges, strict=True):
         c = o.cs.candidates[opt.candidate]

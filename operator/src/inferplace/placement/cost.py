@@ -1,15 +1,17 @@
 """Sizing and costing candidates: one path for every candidate, today's placement included.
 
-`cost()` sizes a fleet (replicas for the peak at the target utilization, or a given fleet for
-today's placement), packs it into whole instances and prices it with the engine's TCO terms. The
-search costs its options with it, today's placement goes through it with its own replica count, and
-the confidence model re-costs options at the engine's error bounds with it: one formula throughout.
+A `Costing` is one workload's picks; `cost_all` sizes each pick's fleet (replicas for the peak at the
+target utilization, or a given fleet for today's placement), packs it into whole instances and prices
+it with the engine's TCO terms, every workload of a search in one numpy pass (a traffic shape's hourly
+sizing is done per workload). The search costs its options and today's placement with it, the
+what-it-takes figures and the confidence model's error bounds re-cost options with it: one formula
+throughout.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import Any, overload
@@ -18,7 +20,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from inferplace.api.vocabulary import CapacityType, Precision, ScalingStrategy
-from inferplace.engine.tco import CostTerms, Demand, Sizing, monthly_cost, size, size_over_hours
+from inferplace.engine.tco import (
+    CostTerms,
+    Demand,
+    Overheads,
+    Sizing,
+    monthly_cost,
+    replicas_for,
+    size,
+    size_over_hours,
+)
 from inferplace.placement.candidates import Candidate, CandidateSet
 from inferplace.placement.predict import RowResult
 from inferplace.placement.settings import DEFAULTS, ScalingSettings
@@ -158,68 +169,161 @@ def _gather(choice: NDArray[np.int64], parts: list[Any]) -> Any:
     return type(parts[0])(**out)
 
 
-def _priced(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64, replicas: F64 | None,
-            strategies: Sequence[ScalingStrategy] | None = None, scale: F64 | None = None,
-            hourly: bool = True, usd_per_hour: F64 | None = None) -> Priced:
-    """Sizing and TCO terms for `picks`: each sized for the peak all day, and (on-demand and spot, given
-    a traffic shape) hour by hour, autoscaled or to zero where allowed; the cheapest is kept, or the
-    strategy `strategies` names for each pick. `scale`: each pick at that multiple of the traffic.
-    `replicas`: the peak fleet when already sized; `hourly` False keeps it all day (today's fleet).
-    `usd_per_hour`: each pick at this hourly rate instead of its price's."""
-    cands = [cs.candidates[p.candidate] for p in picks]
-    prices = np.array([p.price.usd_per_hour for p in picks]) if usd_per_hour is None else usd_per_hour
-    weeks = np.array([c.migration_weeks for c in cands])
-    by_dtype: dict[Precision, float] = {}  # the lead time differs only with the weights' size
-    lead = np.array([by_dtype[d] if (d := cs.keys[c.row].weight_dtype) in by_dtype else
-                     by_dtype.setdefault(d, lead_time_s(w, cs, c)) for c in cands])
+@dataclass(frozen=True)
+class Costing:
+    """One workload's picks to size and price: the arguments of one costing.
 
-    accepted = w.accepted_tok_s if scale is None else w.accepted_tok_s * scale
+    `rates`: requests/s one replica of each pick serves within the SLOs. `replicas`: the peak fleet per
+    pick when already sized (None: sized for the peak). `strategies`: the strategy each pick keeps
+    (None: the cheapest). `scale`: each pick at that multiple of the traffic. `hourly` False keeps the
+    fleet all day (today's). `usd_per_hour`: each pick at this hourly rate instead of its price's."""
+
+    w: Workload
+    cs: CandidateSet
+    picks: Sequence[Pick]
+    rates: F64
+    replicas: F64 | None = None
+    strategies: Sequence[ScalingStrategy] | None = None
+    scale: F64 | None = None
+    hourly: bool = True
+    usd_per_hour: F64 | None = None
+
+    @property
+    def by_the_hour(self) -> bool:
+        """Also sized hour by hour (a traffic shape, and not today's fleet): costed on its own."""
+        return self.hourly and self.w.profile is not None
+
+    def prices(self) -> F64:
+        return np.array([p.price.usd_per_hour for p in self.picks]) if self.usd_per_hour is None else self.usd_per_hour
+
+    def accepted(self) -> F64 | float:
+        return self.w.accepted_tok_s if self.scale is None else self.w.accepted_tok_s * self.scale
+
+    def lead_s(self) -> F64:
+        by_dtype: dict[Precision, float] = {}  # the lead time differs only with the weights' size
+        cs, out = self.cs, []
+        for p in self.picks:
+            c = cs.candidates[p.candidate]
+            d = cs.keys[c.row].weight_dtype
+            out.append(by_dtype[d] if d in by_dtype else by_dtype.setdefault(d, lead_time_s(self.w, cs, c)))
+        return np.array(out, dtype=np.float64)
+
+
+def _fixed(costings: Sequence[Costing]) -> Priced:
+    """Every pick of `costings` with a fleet fixed all day (sized for the peak, or as given), sized and
+    priced in one pass: each workload's figures spread over its own picks (the same formulas, one
+    numpy call for all rather than one per workload)."""
+    counts = [len(c.picks) for c in costings]
+
+    def each(value: Callable[[Costing], float]) -> F64 | float:
+        if len(costings) == 1:
+            return float(value(costings[0]))  # shared by every pick: numpy broadcasts it
+        return np.repeat(np.array([value(c) for c in costings], dtype=np.float64), counts)
+
+    def joined(parts: list[F64]) -> F64:
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    cands = [(c.cs, c.cs.candidates[p.candidate]) for c in costings for p in c.picks]
+    rates = joined([c.rates for c in costings])
+    scale = joined([np.ones(n) if c.scale is None else c.scale for c, n in zip(costings, counts, strict=True)])
+    demand = Demand(each(lambda c: c.w.rps) * scale, each(lambda c: c.w.peak_to_mean),
+                    each(lambda c: c.w.retry_rate))
+    replicas = None
+    if any(c.replicas is not None for c in costings):
+        given = joined([np.full(n, math.nan) if c.replicas is None else c.replicas
+                        for c, n in zip(costings, counts, strict=True)])
+        replicas = given
+        if any(c.replicas is None for c in costings):
+            sized = replicas_for(rates, demand.peak, each(lambda c: c.w.target_utilization),
+                                 each(lambda c: c.w.min_replicas), each(lambda c: c.w.spare_replicas))
+            replicas = np.where(np.repeat([c.replicas is not None for c in costings], counts), given, sized)
+    sizing = size(rates, demand, each(lambda c: c.w.target_utilization), each(lambda c: c.w.min_replicas),
+                  np.array([cs.keys[c.row].chips for cs, c in cands], dtype=np.float64),
+                  np.array([c.instance.chips or 1 for _, c in cands], dtype=np.float64),
+                  each(lambda c: c.w.output_mean), replicas, each(lambda c: c.w.spare_replicas),
+                  each(lambda c: c.w.spread_nodes if c.hourly else 1))  # today's fleet is packed as it runs
+    overheads = Overheads(each(lambda c: float(c.w.overheads.host)), each(lambda c: float(c.w.overheads.network)),
+                          each(lambda c: float(c.w.overheads.storage)), each(lambda c: float(c.w.overheads.power)),
+                          each(lambda c: float(c.w.overheads.orchestration)))
+    accepted = joined([np.full(n, c.accepted()) if c.scale is None else np.asarray(c.accepted())
+                       for c, n in zip(costings, counts, strict=True)])
+    costs = monthly_cost(joined([c.prices() for c in costings]), sizing, overheads, each(lambda c: c.w.retry_rate),
+                         np.array([c.migration_weeks for _, c in cands]), each(lambda c: c.w.engineer_week_cost),
+                         each(lambda c: c.w.amortization_months), accepted)
+    return Priced(sizing, costs, ["fixed"] * len(cands), joined([c.lead_s() for c in costings]))
+
+
+def _priced(c: Costing) -> Priced:
+    """Sizing and TCO terms for one costing's picks: each sized for the peak all day, and (on-demand and
+    spot, given a traffic shape) hour by hour, autoscaled or to zero where allowed; the cheapest is kept,
+    or the strategy `c.strategies` names for each pick."""
+    fixed = _fixed([c])
+    if not c.by_the_hour:
+        return fixed
+    w, cs, picks = c.w, c.cs, c.picks
+    cands = [cs.candidates[p.candidate] for p in picks]
+    prices, lead = c.prices(), fixed.lead_s
+    weeks = np.array([cand.migration_weeks for cand in cands])
 
     def priced(sizing: Sizing) -> CostTerms:
         return monthly_cost(prices, sizing, w.overheads, w.retry_rate, weeks, w.engineer_week_cost,
-                            w.amortization_months, accepted)
+                            w.amortization_months, c.accepted())
 
-    variants: list[tuple[ScalingStrategy, Sizing]] = [("fixed", fleet(w, cs, cands, rates, replicas, scale,
-                                                                      today=not hourly))]
-    if hourly and w.profile is not None:
-        profile = np.asarray(w.profile)
-        demand = _demand(w, scale).hourly(profile)
-        per_replica = np.array([float(cs.keys[c.row].chips) for c in cands])
-        per_instance = np.array([float(c.instance.chips or 1) for c in cands])
-        wanted = set(strategies) if strategies is not None else {"autoscaled", "scale-to-zero"}
-        if w.autoscale and "autoscaled" in wanted:
-            variants.append(("autoscaled", size_over_hours(rates, demand, w.target_utilization, w.min_replicas,
-                                                           per_replica, per_instance, w.output_mean, lead, False,
-                                                           w.spare_replicas, w.spread_nodes)))
-        if w.scale_to_zero and "scale-to-zero" in wanted and bool(np.any(profile <= 0)):
-            variants.append(("scale-to-zero", size_over_hours(rates, demand, w.target_utilization, w.min_replicas,
-                                                              per_replica, per_instance, w.output_mean, lead, True,
-                                                              w.spare_replicas, w.spread_nodes)))
-    costs = [priced(s) for _, s in variants]
+    variants: list[tuple[ScalingStrategy, Sizing]] = [("fixed", fixed.sizing)]
+    profile = np.asarray(w.profile)
+    demand = _demand(w, c.scale).hourly(profile)
+    per_replica = np.array([float(cs.keys[cand.row].chips) for cand in cands])
+    per_instance = np.array([float(cand.instance.chips or 1) for cand in cands])
+    wanted = set(c.strategies) if c.strategies is not None else {"autoscaled", "scale-to-zero"}
+    if w.autoscale and "autoscaled" in wanted:
+        variants.append(("autoscaled", size_over_hours(c.rates, demand, w.target_utilization, w.min_replicas,
+                                                       per_replica, per_instance, w.output_mean, lead, False,
+                                                       w.spare_replicas, w.spread_nodes)))
+    if w.scale_to_zero and "scale-to-zero" in wanted and bool(np.any(profile <= 0)):
+        variants.append(("scale-to-zero", size_over_hours(c.rates, demand, w.target_utilization, w.min_replicas,
+                                                          per_replica, per_instance, w.output_mean, lead, True,
+                                                          w.spare_replicas, w.spread_nodes)))
+    costs = [fixed.costs] + [priced(s) for _, s in variants[1:]]
     names = [n for n, _ in variants]
-    if strategies is not None:
-        choice = np.array([names.index(s) if s in names else 0 for s in strategies], dtype=np.int64)
+    if c.strategies is not None:
+        choice = np.array([names.index(s) if s in names else 0 for s in c.strategies], dtype=np.int64)
     else:
         by_use = np.array([p.capacity_type in BILLED_BY_USE for p in picks])
-        totals = np.stack([c.total if n == "fixed" else np.where(by_use, c.total, np.inf)
-                           for n, c in zip(names, costs, strict=True)])
+        totals = np.stack([t.total if n == "fixed" else np.where(by_use, t.total, np.inf)
+                           for n, t in zip(names, costs, strict=True)])
         choice = np.argmin(totals, axis=0).astype(np.int64)  # ties keep the simpler strategy (fixed first)
     sizing = _gather(choice, [s for _, s in variants])
     return Priced(sizing, _gather(choice, costs), [names[int(i)] for i in choice], lead)
 
 
-def monthly_totals(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64,
-                   strategies: Sequence[ScalingStrategy] | None = None, usd_per_hour: F64 | None = None) -> F64:
-    """Monthly totals of `picks` sized as if each replica served `rates` requests/s (at `usd_per_hour`
-    per instance where given, else at each pick's price)."""
-    total: F64 = _priced(w, cs, picks, rates, None, strategies, usd_per_hour=usd_per_hour).costs.total
-    return total
+def _priced_all(costings: Sequence[Costing]) -> list[tuple[Priced, int]]:
+    """Each costing's Priced and where its picks start in it: those sized only all day share one pass."""
+    together = [c for c in costings if not c.by_the_hour and c.picks]
+    shared = _fixed(together) if together else None
+    out: list[tuple[Priced, int]] = []
+    start = 0
+    for c in costings:
+        if shared is not None and not c.by_the_hour and c.picks:
+            out.append((shared, start))
+            start += len(c.picks)
+        else:
+            out.append((_priced(c), 0))
+    return out
+
+
+def totals_all(costings: Sequence[Costing]) -> list[F64]:
+    """Each costing's monthly totals, those sized only all day in one pass."""
+    out: list[F64] = []
+    for c, (pr, start) in zip(costings, _priced_all(costings), strict=True):
+        out.append(pr.costs.total[start:start + len(c.picks)])
+    return out
 
 
 def totals_at_scales(w: Workload, cs: CandidateSet, opt: Option, rate: float, scales: F64) -> tuple[F64, F64]:
     """Monthly totals and utilizations of one option at `scales` times today's traffic, same strategy."""
     pick = Pick(opt.candidate, opt.capacity_type, opt.price)
-    pr = _priced(w, cs, [pick] * scales.size, np.full(scales.size, rate), None, [opt.strategy] * scales.size, scales)
+    pr = _priced(Costing(w, cs, [pick] * scales.size, np.full(scales.size, rate), None, [opt.strategy] * scales.size,
+                         scales))
     return pr.costs.total, pr.sizing.utilization
 
 
@@ -297,22 +401,31 @@ class OptionTable(Sequence[Option]):
         return [] if self._columns is None else self._column(self._columns.instances)
 
 
-def cost(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64,
-         replicas: F64 | None = None, today: bool = False) -> tuple[F64, OptionTable]:
-    """Monthly totals and Options for `picks`, each replica serving `rates` requests/s within the SLOs.
+def cost_all(costings: Sequence[Costing]) -> list[tuple[F64, OptionTable]]:
+    """Each costing's monthly totals and Options, those sized only all day in one pass. Given a traffic
+    shape, a costing's picks are also sized by the hour (except today's fleet, kept as it runs)."""
+    priced = _priced_all(costings)
+    shared = next((pr for c, (pr, _) in zip(costings, priced, strict=True) if not c.by_the_hour and c.picks), None)
+    columns = None
+    if shared is not None:
+        columns = _Columns([p for c in costings if not c.by_the_hour for p in c.picks], shared)
+    out: list[tuple[F64, OptionTable]] = []
+    for c, (pr, start) in zip(costings, priced, strict=True):
+        n = len(c.picks)
+        if not n:
+            out.append((np.zeros(0), OptionTable(None)))
+        elif pr is shared:
+            out.append((pr.costs.total[start:start + n], OptionTable(columns, range(start, start + n))))
+        else:
+            out.append((pr.costs.total, OptionTable(_Columns(c.picks, pr))))
+    return out
 
-    `replicas`: the peak fleet per pick where already sized; None sizes each for the peak. Given a
-    traffic shape each is also sized by the hour, except `today`'s fleet, kept as it runs.
-    """
-    pr = _priced(w, cs, picks, rates, replicas, hourly=not today)
-    return pr.costs.total, OptionTable(_Columns(picks, pr))
 
-
-def cost_options(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book: PriceBook,
-                 no_price: dict[int, tuple[NoPrice, ...]] | None = None) -> OptionTable:
-    """Every candidate that meets the SLOs, costed for every allowed capacity type in the workload's
-    region, cheapest first; a candidate without any of those prices is recorded as NO_PRICE (and in
-    `no_price`, by candidate, with the answers that say where a price exists)."""
+def option_costing(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book: PriceBook,
+                   no_price: dict[int, tuple[NoPrice, ...]] | None = None) -> Costing:
+    """Every candidate that meets the SLOs, for every allowed capacity type in the workload's region; a
+    candidate without any of those prices is recorded as NO_PRICE (and in `no_price`, by candidate, with
+    the answers that say where a price exists)."""
     picks: list[Pick] = []
     # By instance type (its candidates differ in chips and precision, not in price): the prices found,
     # the answers without one, and the capacity types those are.
@@ -333,27 +446,46 @@ def cost_options(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book:
                 no_price[ci] = tuple(missing)
             cs.fail(c.instance.type, "NO_PRICE", f"meets the SLOs ({cs.keys[c.row].chips} chips per replica), but "
                     + missing_price(missing))
-    if not picks:
-        return OptionTable(None)
     cand_rows = [rows[cs.candidates[p.candidate].row] for p in picks]
-    totals, options = cost(w, cs, picks, np.array([r.rate for r in cand_rows]),
-                           np.array([float(r.replicas) for r in cand_rows]))
-    # Cheapest first; at equal cost (whole instances make ties common) keep today's shape, then the
-    # least migration, the fewest instances and the lowest latency.
+    return Costing(w, cs, picks, np.array([r.rate for r in cand_rows]),
+                   np.array([float(r.replicas) for r in cand_rows]))
+
+
+def ranked(c: Costing, rows: Sequence[RowResult], totals: F64, options: OptionTable) -> OptionTable:
+    """The options of an `option_costing`, cheapest first; at equal cost (whole instances make ties
+    common) today's shape, then the least migration, the fewest instances and the lowest latency."""
+    if not c.picks:
+        return options
+    w, cs = c.w, c.cs
     cur = w.current
-    keys = [cs.keys[cs.candidates[p.candidate].row] for p in picks]
-    same_shape = np.array([cur is not None and cs.candidates[p.candidate].instance.type == cur.instance.type
+    cands = [cs.candidates[p.candidate] for p in c.picks]
+    keys = [cs.keys[cand.row] for cand in cands]
+    same_shape = np.array([cur is not None and cand.instance.type == cur.instance.type
                            and k.chips == cur.chips_per_replica and k.weight_dtype == w.weight_precision
-                           and not k.speculative for p, k in zip(picks, keys, strict=True)])
-    order = np.lexsort((np.array([r.latency[1] for r in cand_rows]), np.array(options.instances()),
-                        np.array([cs.candidates[p.candidate].migration_weeks for p in picks]), ~same_shape,
-                        np.round(totals, 2)))
+                           and not k.speculative for cand, k in zip(cands, keys, strict=True)])
+    order = np.lexsort((np.array([rows[cand.row].latency[1] for cand in cands]), np.array(options.instances()),
+                        np.array([cand.migration_weeks for cand in cands]), ~same_shape, np.round(totals, 2)))
     return options.ordered(order.tolist())
 
 
-def cost_current(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book: PriceBook) -> CurrentCost | None:
+def today_costing(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book: PriceBook) -> Costing | None:
+    """Today's placement at today's replica count and capacity type, kept all day, to cost with the
+    options (None: no placement, no engine row for it, or no price)."""
+    if w.current is None or cs.current is None:
+        return None
+    price = book.price(w.current.instance.type, w.region, w.current.capacity_type)
+    if not isinstance(price, Price):
+        return None
+    rate = rows[cs.candidates[cs.current].row].rate
+    return Costing(w, cs, [Pick(cs.current, w.current.capacity_type, price)], np.array([rate]),
+                   np.array([float(w.current.replicas)]), hourly=False)
+
+
+def cost_current(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book: PriceBook,
+                 costed: Option | None = None) -> CurrentCost | None:
     """Today's placement at today's replica count and capacity type, through the same path; one the
-    engine cannot model is still billed (instance hours at its price), with no latency or capacity."""
+    engine cannot model is still billed (instance hours at its price), with no latency or capacity.
+    `costed`: its `today_costing` already costed."""
     if w.current is None:
         return None
     price = book.price(w.current.instance.type, w.region, w.current.capacity_type)
@@ -365,13 +497,15 @@ def cost_current(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book:
         return _bill_unmodelled(w, replicas, price, price_note)
     c = cs.candidates[cs.current]
     row = rows[c.row]
-    rate = np.array([row.rate])
-    sizing = fleet(w, cs, [c], rate, replicas, today=True)
-    shape = (int(sizing.instances[0]), float(sizing.utilization[0]), float(sizing.capacity_tok_s[0]))
     if not isinstance(price, Price):
+        sizing = fleet(w, cs, [c], np.array([row.rate]), replicas, today=True)
+        shape = (int(sizing.instances[0]), float(sizing.utilization[0]), float(sizing.capacity_tok_s[0]))
         return CurrentCost(c, row, *shape, None, price_note)
-    _, (option,) = cost(w, cs, [Pick(cs.current, w.current.capacity_type, price)], rate, replicas, today=True)
-    return CurrentCost(c, row, *shape, option, None)
+    if costed is None:
+        today = today_costing(w, cs, rows, book)
+        assert today is not None
+        ((_, (costed,)),) = cost_all([today])
+    return CurrentCost(c, row, costed.instances, costed.utilization, costed.capacity_tok_s, costed, None)
 
 
 # Option.candidate of today's placement when the engine has no row for it (no candidate index).

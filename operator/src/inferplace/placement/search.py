@@ -21,10 +21,19 @@ from inferplace.engine.roofline import weight_footprint
 from inferplace.engine.shapes import ShapeArrays, shape_of
 from inferplace.placement.calibration import Calibration, FleetCorrection, FleetCorrections
 from inferplace.placement.candidates import CandidateSet, Failure, enumerate_candidates
-from inferplace.placement.cost import CurrentCost, Option, OptionTable, cost_current, cost_options
+from inferplace.placement.cost import (
+    CurrentCost,
+    Option,
+    OptionTable,
+    cost_all,
+    cost_current,
+    option_costing,
+    ranked,
+    today_costing,
+)
 from inferplace.placement.managed import ManagedOption, managed_options
 from inferplace.placement.predict import RowRequest, RowResult, predict_rows
-from inferplace.placement.whatif import WhatItTakes, what_it_takes
+from inferplace.placement.whatif import WhatItTakes, question, what_it_takes
 from inferplace.placement.workload import Workload
 from inferplace.pricing import NoPrice, PriceBook
 
@@ -138,21 +147,33 @@ def search(workloads: Sequence[Workload], cat: Catalog, book: PriceBook,
         bounds.append((lo, len(requests)))
     results = predict_rows([*requests, *plain], cat)
     without = dict(zip(corrected, results[len(requests):], strict=True))
+    unpriced: list[dict[int, tuple[NoPrice, ...]]] = [{} for _ in workloads]
+    costings = []
+    for w, cs, (lo, hi), no_price in zip(workloads, sets, bounds, unpriced, strict=True):
+        _record_row_failures(w, cs, results[lo:hi], cat)
+        costings.append(option_costing(w, cs, results[lo:hi], book, no_price))
+    todays = [today_costing(w, cs, results[lo:hi], book)
+              for w, cs, (lo, hi) in zip(workloads, sets, bounds, strict=True)]
+    # Every workload's options and today's placement through the cost model in one pass.
+    costed = cost_all([*costings, *(t for t in todays if t is not None)])
+    today_costed = iter(costed[len(costings):])
     outcomes = []
-    for w, cs, cal, (lo, hi) in zip(workloads, sets, cals, bounds, strict=True):
+    questions = []
+    for w, cs, cal, (lo, hi), c, (totals, table), no_price, today in zip(
+            workloads, sets, cals, bounds, costings, costed[:len(costings)], unpriced, todays, strict=True):
         rows = results[lo:hi]
-        _record_row_failures(w, cs, rows, cat)
-        unpriced: dict[int, tuple[NoPrice, ...]] = {}
-        options = cost_options(w, cs, rows, book, unpriced)
-        current = cost_current(w, cs, rows, book)
+        options = ranked(c, rows, totals, table)
+        current = cost_current(w, cs, rows, book, next(today_costed)[1][0] if today is not None else None)
         managed, not_offered = managed_options(w, book.apis, cat)
         mine = {i - lo: r for i, r in without.items() if lo <= i < hi}
         o = Outcome(w, cal, cs, rows, options, current, {**cs.failures, **not_offered}, managed, corrections, mine)
-        chosen = o.chosen
-        losers = [b for b in o.best_per_node_pool().values() if isinstance(b, Option) and b is not chosen]
-        o.what_it_takes.update(what_it_takes(w, cs, rows, losers, unpriced,
-                                             chosen.total_cents if chosen is not None else None))
+        losers = [b for b in o.best_per_node_pool().values() if isinstance(b, Option) and b is not o.chosen]
+        questions.append(question(w, cs, rows, losers, no_price))
         outcomes.append(o)
+    # What each loser would take to win, again in one pass.
+    targets = [o.chosen.total_cents if o.chosen is not None else None for o in outcomes]
+    for o, found in zip(outcomes, what_it_takes(questions, targets), strict=True):
+        o.what_it_takes.update(found)
     return outcomes
 
 

@@ -15,12 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from inferplace.placement.candidates import CandidateSet
-from inferplace.placement.cost import Option, Pick, cost, monthly_totals
+from inferplace.placement.cost import Costing, Option, Pick, cost_all, totals_all
 from inferplace.placement.predict import RowResult
 from inferplace.placement.workload import Workload
 from inferplace.pricing import NoPrice, Price
+
+F64 = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -45,33 +48,45 @@ def nearest_price(answers: Sequence[NoPrice]) -> Price | None:
     return min(first.elsewhere, key=distance)
 
 
-def break_even(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: np.ndarray,
-               target_total: float) -> list[float | None]:
-    """Per pick, the hourly rate per instance at which its monthly total equals `target_total`."""
-    if not picks:
-        return []
+def _break_even_costing(w: Workload, cs: CandidateSet, picks: Sequence[Pick], rates: F64) -> Costing:
+    """`picks` at $1 and at $2 an instance-hour: two points of each one's affine monthly total."""
     hourly = np.concatenate([np.full(len(picks), 1.0), np.full(len(picks), 2.0)])
-    both = monthly_totals(w, cs, [*picks, *picks], np.concatenate([rates, rates]), usd_per_hour=hourly)
-    one, two = both[:len(picks)], both[len(picks):]
+    return Costing(w, cs, [*picks, *picks], np.concatenate([rates, rates]), usd_per_hour=hourly)
+
+
+def _break_evens(both: F64, target_total: float) -> list[float | None]:
+    """Per pick of a `_break_even_costing` (its totals `both`), the hourly rate per instance at which
+    its monthly total equals `target_total`."""
+    n = both.size // 2
     out: list[float | None] = []
-    for t1, t2 in zip(one.tolist(), two.tolist(), strict=True):
+    for t1, t2 in zip(both[:n].tolist(), both[n:].tolist(), strict=True):
         slope, fixed = t2 - t1, 2 * t1 - t2
         rate = (target_total - fixed) / slope if slope > 0 else math.nan
         out.append(rate if math.isfinite(rate) and rate > 0 else None)
     return out
 
 
-def what_it_takes(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], losers: Sequence[Option],
-                  unpriced: dict[int, tuple[NoPrice, ...]], target_total: float | None) -> dict[str, WhatItTakes]:
-    """By instance type: the break-even rate of each node pool's best loser, and for a candidate without a
-    price here, its cost at the nearest price and its break-even (the cheapest such candidate of its type)."""
-    if target_total is None:
-        return {}
-    out: dict[str, WhatItTakes] = {}
+@dataclass(frozen=True)
+class Question:
+    """What one workload's losers need costed: each node pool's best loser at two hourly rates, and
+    each candidate without a price here at the nearest price (and at two hourly rates)."""
+
+    cs: CandidateSet
+    losers: Sequence[Option]
+    near: list[tuple[int, Price]]  # (candidate, its nearest price)
+    losers_at_two_rates: Costing | None
+    near_at_its_price: Costing | None
+    near_at_two_rates: Costing | None
+
+    def costings(self) -> list[Costing]:
+        return [c for c in (self.losers_at_two_rates, self.near_at_two_rates) if c is not None]
+
+
+def question(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], losers: Sequence[Option],
+             unpriced: dict[int, tuple[NoPrice, ...]]) -> Question:
+    """What `what_it_takes` needs costed for these losers and candidates without a price."""
     picks = [Pick(o.candidate, o.capacity_type, o.price) for o in losers]
     rates = np.array([rows[cs.candidates[o.candidate].row].rate for o in losers])
-    for opt, rate in zip(losers, break_even(w, cs, picks, rates, target_total), strict=True):
-        out[cs.candidates[opt.candidate].instance.type] = WhatItTakes(cs.candidates[opt.candidate].instance.type, rate)
     nearest: dict[str, Price | None] = {}  # by instance type: its candidates share their price answers
     for ci, answers in unpriced.items():
         inst = cs.candidates[ci].instance.type
@@ -79,15 +94,41 @@ def what_it_takes(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], lose
             nearest[inst] = nearest_price(answers)
     near = [(ci, p) for ci in unpriced if (p := nearest[cs.candidates[ci].instance.type]) is not None]
     if not near:
-        return out
-    picks = [Pick(ci, p.capacity_type, p) for ci, p in near]
+        return Question(cs, losers, near, _break_even_costing(w, cs, picks, rates) if picks else None, None, None)
+    near_picks = [Pick(ci, p.capacity_type, p) for ci, p in near]
     cand_rows = [rows[cs.candidates[ci].row] for ci, _ in near]
-    rates = np.array([r.rate for r in cand_rows])
-    _, options = cost(w, cs, picks, rates, np.array([float(r.replicas) for r in cand_rows]))
-    evens = break_even(w, cs, picks, rates, target_total)
-    for (ci, _), opt, rate in zip(near, options, evens, strict=True):
-        inst = cs.candidates[ci].instance.type
-        old = out.get(inst)
-        if old is None or old.nearest is None or opt.total_cents < old.nearest.total_cents:
-            out[inst] = WhatItTakes(inst, rate, opt)
+    near_rates = np.array([r.rate for r in cand_rows])
+    return Question(cs, losers, near, _break_even_costing(w, cs, picks, rates) if picks else None,
+                    Costing(w, cs, near_picks, near_rates, np.array([float(r.replicas) for r in cand_rows])),
+                    _break_even_costing(w, cs, near_picks, near_rates))
+
+
+def what_it_takes(questions: Sequence[Question], target_totals: Sequence[float | None]) -> list[dict[str, WhatItTakes]]:
+    """Per question (None target: no recommendation to beat, nothing asked), by instance type: the
+    break-even rate of each node pool's best loser, and for a candidate without a price here, its cost
+    at the nearest price and its break-even (the cheapest such candidate of its type). Every question's
+    costings go through the cost model together."""
+    asked = [q for q, t in zip(questions, target_totals, strict=True) if t is not None]
+    totals = iter(totals_all([c for q in asked for c in q.costings()]))
+    near_costed = iter(cost_all([q.near_at_its_price for q in asked if q.near_at_its_price is not None]))
+    out: list[dict[str, WhatItTakes]] = []
+    for q, target in zip(questions, target_totals, strict=True):
+        if target is None:
+            out.append({})
+            continue
+        found: dict[str, WhatItTakes] = {}
+        cs = q.cs
+        if q.losers_at_two_rates is not None:
+            for opt, rate in zip(q.losers, _break_evens(next(totals), target), strict=True):
+                inst = cs.candidates[opt.candidate].instance.type
+                found[inst] = WhatItTakes(inst, rate)
+        if q.near_at_its_price is not None:
+            _, options = next(near_costed)
+            evens = _break_evens(next(totals), target)
+            for (ci, _), opt, rate in zip(q.near, options, evens, strict=True):
+                inst = cs.candidates[ci].instance.type
+                old = found.get(inst)
+                if old is None or old.nearest is None or opt.total_cents < old.nearest.total_cents:
+                    found[inst] = WhatItTakes(inst, rate, opt)
+        out.append(found)
     return out
