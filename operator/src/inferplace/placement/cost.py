@@ -331,19 +331,34 @@ class _Columns:
     """One costing's figures per pick, as Python numbers (whole columns converted at once: indexing numpy
     arrays element by element is the slow part)."""
 
-    def __init__(self, picks: Sequence[Pick], pr: Priced) -> None:
-        sizing, costs = pr.sizing, pr.costs
-        stacked = np.stack([getattr(costs, k) for k in COST_FIELDS], axis=1)
+    LISTS = ("strategies", "table", "totals", "replicas", "instances", "util", "tok_s", "hours", "lead", "cold",
+             "per_million")
+
+    def __init__(self, picks: Sequence[Pick], pr: Priced | None, lists: dict[str, list[Any]] | None = None) -> None:
         self.picks = picks
-        self.strategies = pr.strategies
-        self.table = stacked.tolist()
-        self.totals = total_cents(stacked[:, :len(CostTerms.TERMS)]).tolist()
-        self.replicas, self.instances = sizing.replicas.tolist(), sizing.instances.tolist()
-        self.util, self.tok_s = sizing.utilization.tolist(), sizing.capacity_tok_s.tolist()
-        self.hours, self.lead = sizing.instance_hours.tolist(), pr.lead_s.tolist()
-        self.cold = sizing.cold_start_share.tolist() if sizing.cold_start_share is not None else [0.0] * len(picks)
-        self.per_million = costs.per_million_tokens.tolist()
+        if lists is None:
+            assert pr is not None
+            sizing, costs = pr.sizing, pr.costs
+            stacked = np.stack([getattr(costs, k) for k in COST_FIELDS], axis=1)
+            cold = sizing.cold_start_share
+            lists = {"strategies": pr.strategies, "table": stacked.tolist(),
+                     "totals": total_cents(stacked[:, :len(CostTerms.TERMS)]).tolist(),
+                     "replicas": sizing.replicas.tolist(), "instances": sizing.instances.tolist(),
+                     "util": sizing.utilization.tolist(), "tok_s": sizing.capacity_tok_s.tolist(),
+                     "hours": sizing.instance_hours.tolist(), "lead": pr.lead_s.tolist(),
+                     "cold": cold.tolist() if cold is not None else [0.0] * len(picks),
+                     "per_million": costs.per_million_tokens.tolist()}
+        self.lists = lists
+        self.strategies, self.table, self.totals = lists["strategies"], lists["table"], lists["totals"]
+        self.replicas, self.instances = lists["replicas"], lists["instances"]
+        self.util, self.tok_s, self.hours, self.lead = lists["util"], lists["tok_s"], lists["hours"], lists["lead"]
+        self.cold, self.per_million = lists["cold"], lists["per_million"]
         self.built: dict[int, Option] = {}
+
+    def part(self, start: int, picks: Sequence[Pick]) -> _Columns:
+        """The columns of `picks`, found from `start` on in these (each workload's own: the options a
+        report keeps hold only their workload's figures, not every workload's of the pass)."""
+        return _Columns(picks, None, {k: v[start:start + len(picks)] for k, v in self.lists.items()})
 
     def option(self, j: int) -> Option:
         opt = self.built.get(j)
@@ -415,7 +430,8 @@ def cost_all(costings: Sequence[Costing]) -> list[tuple[F64, OptionTable]]:
         if not n:
             out.append((np.zeros(0), OptionTable(None)))
         elif pr is shared:
-            out.append((pr.costs.total[start:start + n], OptionTable(columns, range(start, start + n))))
+            assert columns is not None
+            out.append((pr.costs.total[start:start + n], OptionTable(columns.part(start, c.picks))))
         else:
             out.append((pr.costs.total, OptionTable(_Columns(c.picks, pr))))
     return out
