@@ -444,24 +444,25 @@ def option_costing(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], boo
     the answers that say where a price exists)."""
     picks: list[Pick] = []
     # By instance type (its candidates differ in chips and precision, not in price): the prices found,
-    # the answers without one, and the capacity types those are.
-    found: dict[str, tuple[list[tuple[CapacityType, Price]], list[NoPrice], tuple[CapacityType, ...]]] = {}
+    # the answers without one, the capacity types those are, and why none is allowed ("": one is).
+    found: dict[str, tuple[list[tuple[CapacityType, Price]], tuple[NoPrice, ...], tuple[CapacityType, ...], str]] = {}
     for ci, c in enumerate(cs.candidates):
         row = rows[c.row]
         if c.current or not (row.fits and math.isfinite(row.rate) and row.rate > 0):
             continue
         if c.instance.type not in found:
             answers = [(kind, book.price(c.instance.type, w.region, kind)) for kind in w.capacity_types]
-            missing = [a for _, a in answers if isinstance(a, NoPrice)]
+            missing = tuple(a for _, a in answers if isinstance(a, NoPrice))
             found[c.instance.type] = ([(k, a) for k, a in answers if isinstance(a, Price)], missing,
-                                      tuple(a.capacity_type for a in missing))
-        prices, missing, unpriced = found[c.instance.type]
+                                      tuple(a.capacity_type for a in missing),
+                                      missing_price(missing) if len(missing) == len(w.capacity_types) else "")
+        prices, missing, unpriced, why = found[c.instance.type]
         picks += [Pick(ci, kind, a, unpriced) for kind, a in prices]
-        if len(missing) == len(w.capacity_types):
+        if why:
             if no_price is not None:
-                no_price[ci] = tuple(missing)
+                no_price[ci] = missing
             cs.fail(c.instance.type, "NO_PRICE", f"meets the SLOs ({cs.keys[c.row].chips} chips per replica), but "
-                    + missing_price(missing))
+                    + why)
     cand_rows = [rows[cs.candidates[p.candidate].row] for p in picks]
     return Costing(w, cs, picks, np.array([r.rate for r in cand_rows]),
                    np.array([float(r.replicas) for r in cand_rows]))
