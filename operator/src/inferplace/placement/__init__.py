@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from inferplace.api.spec import InferenceWorkloadSpec
 from inferplace.catalog import Catalog
+from inferplace.placement.breakeven import break_evens
 from inferplace.placement.calibration import Calibration
 from inferplace.placement.confidence import assess_all
 from inferplace.placement.report import PlotPoint, Report, build_report
@@ -40,14 +41,15 @@ def report_with(o: Outcome, alternatives: Sequence[Choice], cat: Catalog, now: d
 
 def _reports(asked: Sequence[tuple[Outcome, Sequence[Choice]]], cat: Catalog, now: datetime,
              generation: int | None = None, settings: Settings = DEFAULTS) -> list[Report]:
-    """`report_with` of each outcome, every outcome's confidence assessed together."""
+    """`report_with` of each outcome, every outcome's confidence and break-even costed together."""
     shown = [([o.chosen] if o.chosen else []) + [a for a in alternatives if a is not o.chosen]
              for o, alternatives in asked]
     today = now.astimezone(UTC).date()
     estimates = assess_all([(o, s) for (o, _), s in zip(asked, shown, strict=True)], cat, today, settings.confidence,
                            settings.pricing.max_age_days)
-    return [build_report(o, s[1:] if o.chosen else s, e, cat, now, generation, settings.pricing.max_age_days)
-            for (o, _), s, e in zip(asked, shown, estimates, strict=True)]
+    evens = break_evens([o for o, _ in asked])
+    return [build_report(o, s[1:] if o.chosen else s, e, be, cat, now, generation, settings.pricing.max_age_days)
+            for (o, _), s, e, be in zip(asked, shown, estimates, evens, strict=True)]
 
 
 def recommend(items: Sequence[tuple[str, InferenceWorkloadSpec]], cat: Catalog, book: PriceBook, now: datetime,

@@ -9,12 +9,12 @@ and refined by bisection.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from inferplace.placement.cost import Option, totals_at_scales
+from inferplace.placement.cost import Option, at_scales, totals_and_utilizations, totals_at_scales
 from inferplace.placement.managed import ManagedOption, priced
 from inferplace.placement.search import Outcome
 
@@ -60,24 +60,40 @@ def cost_curves(o: Outcome, label: Callable[[Outcome, Option | ManagedOption], s
                       curve(o, opt, GRID), opt is chosen) for pool, opt in best]
 
 
-def break_even(o: Outcome) -> BreakEven | None:
-    if not o.options or not o.managed:
-        return None
-    best, api = o.options[0], o.managed[0]
-    rate = o.rows[o.cs.candidates[best.candidate].row].rate
-    hosted, _ = totals_at_scales(o.workload, o.cs, best, rate, GRID)
-    apis = curve(o, api, GRID)
-    cheaper = hosted <= apis
-    if cheaper[0]:
-        return BreakEven(best, api, None, None, True)
-    if not cheaper.any():
-        return BreakEven(best, api, None, None, False)
-    i = int(np.argmax(cheaper))  # the first multiple where self-hosting is the cheaper
-    lo, hi = float(GRID[i - 1]), float(GRID[i])
+def break_evens(outcomes: Sequence[Outcome]) -> list[BreakEven | None]:
+    """Per outcome, where its best self-hosted placement starts to cost less than its cheapest API
+    (None: it has no option or no API). Every outcome's grid, each bisection round and the fleets at
+    the crossings are costed together, one pass each."""
+    out: list[BreakEven | None] = [None] * len(outcomes)
+
+    def hosted(ks: Sequence[int], scales: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        costings = []
+        for k, pts in zip(ks, scales, strict=True):
+            o = outcomes[k]
+            best = o.options[0]
+            costings.append(at_scales(o.workload, o.cs, best, o.rows[o.cs.candidates[best.candidate].row].rate, pts))
+        return totals_and_utilizations(costings)
+
+    todo = [k for k, o in enumerate(outcomes) if o.options and o.managed]
+    crossing: dict[int, tuple[float, float]] = {}  # outcome -> the multiples the crossing lies between
+    for k, (totals, _) in zip(todo, hosted(todo, [GRID] * len(todo)), strict=True):
+        o = outcomes[k]
+        cheaper = totals <= curve(o, o.managed[0], GRID)
+        if cheaper[0] or not cheaper.any():
+            out[k] = BreakEven(o.options[0], o.managed[0], None, None, bool(cheaper[0]))
+            continue
+        i = int(np.argmax(cheaper))  # the first multiple where self-hosting is the cheaper
+        crossing[k] = (float(GRID[i - 1]), float(GRID[i]))
     for _ in range(ROUNDS):
-        pts = np.linspace(lo, hi, REFINE)
-        win = totals_at_scales(o.workload, o.cs, best, rate, pts)[0] <= curve(o, api, pts)
-        j = int(np.argmax(win)) if win.any() else REFINE - 1
-        lo, hi = float(pts[max(j - 1, 0)]), float(pts[j])
-    _, util = totals_at_scales(o.workload, o.cs, best, rate, np.array([hi]))
-    return BreakEven(best, api, hi, float(util[0]), False)
+        ks = list(crossing)
+        pts = [np.linspace(lo, hi, REFINE) for lo, hi in crossing.values()]
+        for k, p, (totals, _) in zip(ks, pts, hosted(ks, pts), strict=True):
+            win = totals <= curve(outcomes[k], outcomes[k].managed[0], p)
+            j = int(np.argmax(win)) if win.any() else REFINE - 1
+            crossing[k] = (float(p[max(j - 1, 0)]), float(p[j]))
+    ks = list(crossing)
+    at = hosted(ks, [np.array([hi]) for _, hi in crossing.values()])
+    for k, (_, util) in zip(ks, at, strict=True):
+        o = outcomes[k]
+        out[k] = BreakEven(o.options[0], o.managed[0], crossing[k][1], float(util[0]), False)
+    return out

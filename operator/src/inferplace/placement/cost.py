@@ -313,18 +313,27 @@ def _priced_all(costings: Sequence[Costing]) -> list[tuple[Priced, int]]:
 
 def totals_all(costings: Sequence[Costing]) -> list[F64]:
     """Each costing's monthly totals, those sized only all day in one pass."""
-    out: list[F64] = []
+    return [total for total, _ in totals_and_utilizations(costings)]
+
+
+def totals_and_utilizations(costings: Sequence[Costing]) -> list[tuple[F64, F64]]:
+    """Each costing's monthly totals and its fleets' utilizations, those sized only all day in one pass."""
+    out: list[tuple[F64, F64]] = []
     for c, (pr, start) in zip(costings, _priced_all(costings), strict=True):
-        out.append(pr.costs.total[start:start + len(c.picks)])
+        end = start + len(c.picks)
+        out.append((pr.costs.total[start:end], pr.sizing.utilization[start:end]))
     return out
+
+
+def at_scales(w: Workload, cs: CandidateSet, opt: Option, rate: float, scales: F64) -> Costing:
+    """One option at `scales` times today's traffic, with its own strategy (`rate`: per replica)."""
+    pick = Pick(opt.candidate, opt.capacity_type, opt.price)
+    return Costing(w, cs, [pick] * scales.size, np.full(scales.size, rate), None, [opt.strategy] * scales.size, scales)
 
 
 def totals_at_scales(w: Workload, cs: CandidateSet, opt: Option, rate: float, scales: F64) -> tuple[F64, F64]:
     """Monthly totals and utilizations of one option at `scales` times today's traffic, same strategy."""
-    pick = Pick(opt.candidate, opt.capacity_type, opt.price)
-    pr = _priced(Costing(w, cs, [pick] * scales.size, np.full(scales.size, rate), None, [opt.strategy] * scales.size,
-                         scales))
-    return pr.costs.total, pr.sizing.utilization
+    return totals_and_utilizations([at_scales(w, cs, opt, rate, scales)])[0]
 
 
 class _Columns:

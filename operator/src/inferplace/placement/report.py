@@ -38,7 +38,7 @@ from inferplace.catalog import Catalog
 from inferplace.catalog.declared import DECLARED
 from inferplace.engine import BOUNDS, LIMITS
 from inferplace.engine.tco import HOURS_PER_MONTH, SECONDS_PER_MONTH
-from inferplace.placement.breakeven import CostCurve, break_even, cost_curves
+from inferplace.placement.breakeven import BreakEven, CostCurve, cost_curves
 from inferplace.placement.confidence import Estimate
 from inferplace.placement.cost import BILLED_BY_USE, CurrentCost, Option
 from inferplace.placement.managed import LATENCY_UNKNOWN, ManagedOption
@@ -387,8 +387,7 @@ def _api_latency(opt: ManagedOption, w: Workload) -> str:
             f"the {w.ttft_slo_s * 1e3:g} / {w.tpot_slo_s * 1e3:g} ms objectives")
 
 
-def _break_even(o: Outcome) -> BreakEvenStatus | None:
-    be = break_even(o)
+def _break_even(o: Outcome, be: BreakEven | None) -> BreakEvenStatus | None:
     if be is None:
         return None
     w = o.workload
@@ -499,9 +498,10 @@ def _what_it_takes(wt: WhatItTakes | None) -> WhatItTakesStatus | None:
                              break_even_usd_per_hour=None if be is None else fixed(be, 4))
 
 
-def build_report(o: Outcome, alternatives: Sequence[Choice], estimates: Sequence[Estimate], cat: Catalog,
-                 now: datetime, generation: int | None = None, max_price_age_days: int = 180) -> Report:
-    """The status for `o`: its recommendation, then `alternatives`, with one estimate for each in that order."""
+def build_report(o: Outcome, alternatives: Sequence[Choice], estimates: Sequence[Estimate], be: BreakEven | None,
+                 cat: Catalog, now: datetime, generation: int | None = None, max_price_age_days: int = 180) -> Report:
+    """The status for `o`: its recommendation, then `alternatives`, with one estimate for each in that order,
+    and `be`, its `break_even`."""
     w = o.workload
     today = now.astimezone(UTC).date()
     current = _current(o, today, max_price_age_days)
@@ -532,7 +532,7 @@ def build_report(o: Outcome, alternatives: Sequence[Choice], estimates: Sequence
     status = InferenceWorkloadStatus(
         observed_generation=generation, conditions=[ready], current=current, recommendation=rec,
         alternatives=others, rejected=_rejections(o, cat, chosen, o.best_per_node_pool()),
-        break_even=_break_even(o), traffic=_traffic(w),
+        break_even=_break_even(o, be), traffic=_traffic(w),
         assumptions=[a[:512] for a in w.assumptions[:32]], last_evaluation_time=stamp,
     )
     return Report(w.name, status, lambda: _plot_points(o, chosen), w.tpot_slo_s * 1e3,
