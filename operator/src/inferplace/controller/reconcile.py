@@ -31,10 +31,10 @@ from inferplace.feedback.corrections import Check
 from inferplace.feedback.promises import dated, promises_of
 from inferplace.feedback.verify import baseline_of, in_progress, pending_move, verify
 from inferplace.metrics import MetricsUnavailable, Observation
-from inferplace.placement import RegionDefault, Workload, WorkloadError, report, resolve
+from inferplace.placement import Assessed, RegionDefault, Workload, WorkloadError, assess_outcomes, resolve
 from inferplace.placement.calibrate import derive_calibrations
 from inferplace.placement.calibration import Calibration, FleetCorrections, Uncalibrated
-from inferplace.placement.search import Outcome, search
+from inferplace.placement.search import search
 from inferplace.placement.settings import DEFAULTS, Settings
 from inferplace.placement.traffic import observed_traffic
 from inferplace.pricing import PriceBook
@@ -290,14 +290,18 @@ def reconcile_all(subjects: Sequence[Subject], ctx: Context) -> Iterator[Evaluat
     cals = derive_calibrations([(p.workload, p.subject.obs) for p in going], ctx.cat, ctx.settings.calibration)
     outcomes = search([p.workload for p in going], ctx.cat, ctx.book,
                       [c if isinstance(c, Calibration) else None for c in cals], ctx.corrections)
-    outcomes.reverse()  # popped as each is reported: a search result is let go once its status is made
+    limit = ctx.settings.report.max_alternatives
+    # Confidence bounds and break-evens costed for all at once; each status is still made one at a time.
+    assessed = assess_outcomes([(o, o.alternatives(limit)) for o in outcomes], ctx.cat, ctx.now, ctx.settings)
+    del outcomes  # held by `assessed` alone, popped as each is reported: let go once its status is made
+    assessed.reverse()
     engine = iter(zip(going, cals, strict=True))
     for p in started:
         if isinstance(p, Evaluation):
             yield p
         else:
             done, cal = next(engine)
-            yield _finish(done, cal, outcomes.pop(), ctx)
+            yield _finish(done, cal, assessed.pop(), ctx)
 
 
 @dataclass(frozen=True)
@@ -367,7 +371,7 @@ def _start(subject: Subject, ctx: Context) -> _Started | Evaluation:
     return _Started(subject, spec, previous, old_conditions, w, metrics)
 
 
-def _finish(p: _Started, cal: Calibration | Uncalibrated, outcome: Outcome, ctx: Context) -> Evaluation:
+def _finish(p: _Started, cal: Calibration | Uncalibrated, assessed: Assessed, ctx: Context) -> Evaluation:
     """The status, conditions and Event of a subject the engine has answered."""
     subject, spec, previous, old_conditions, now = p.subject, p.spec, p.previous, p.old_conditions, ctx.now
     name, generation, obs, fault, settings = (subject.name, subject.generation, subject.obs, subject.fault,
@@ -375,7 +379,7 @@ def _finish(p: _Started, cal: Calibration | Uncalibrated, outcome: Outcome, ctx:
 
     cond = _stamped(generation, now)
 
-    st = report(outcome, ctx.cat, now, generation, settings).status
+    st = assessed.report(ctx.cat, now, generation, settings).status
     st = st.model_copy(update={"promises": dated(promises_of(st, rfc3339(now)), previous.get("promises")) or None})
     window = obs.window if obs is not None else (spec.metrics.window if spec.metrics and spec.metrics.window
                                                   else "1h")
