@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from functools import cached_property
-from typing import Any, overload
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -117,8 +117,7 @@ def total_cents(terms: F64) -> F64:
     return round_cents(acc)
 
 
-@dataclass(frozen=True)
-class Pick:
+class Pick(NamedTuple):  # a tuple: a search makes one per candidate and capacity type, and a frozen init is slow
     candidate: int
     capacity_type: CapacityType
     price: Price
