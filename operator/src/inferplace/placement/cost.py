@@ -296,13 +296,14 @@ def _priced(c: Costing) -> Priced:
 
 
 def _priced_all(costings: Sequence[Costing]) -> list[tuple[Priced, int]]:
-    """Each costing's Priced and where its picks start in it: those sized only all day share one pass."""
-    together = [c for c in costings if not c.by_the_hour and c.picks]
+    """Each costing's Priced and where its picks start in it: those sized only all day share one pass
+    (one without picks has an empty slice of it, not a pass of its own)."""
+    together = [c for c in costings if not c.by_the_hour]
     shared = _fixed(together) if together else None
     out: list[tuple[Priced, int]] = []
     start = 0
     for c in costings:
-        if shared is not None and not c.by_the_hour and c.picks:
+        if shared is not None and not c.by_the_hour:
             out.append((shared, start))
             start += len(c.picks)
         else:
