@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -12,6 +13,14 @@ from inferplace.api.errors import terminal_safe
 from inferplace.cli import crd, estimate, operator, plan, prices, recommend, render, verify
 
 EXIT_USAGE = 2
+
+# The cyclic garbage collector's thresholds for this process (Python's default: 700, 10, 10). A search
+# makes hundreds of thousands of short-lived objects (candidates, options, status models) beside a large
+# heap that lives as long as the process (the catalog, the parsed manifests, the API's models), and at
+# the default every full collection walks all of it: 14 of them took about 0.9 s of a 4.3 s run of 1,000
+# workloads, and gave back nothing (peak RSS the same with the collector off). Collected every 50,000
+# container allocations, at most a few MB of cyclic garbage wait for the next collection.
+COLLECTOR_THRESHOLDS = (50_000, 20, 20)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,6 +60,7 @@ class _Escaped:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
     err = sys.stderr
     sys.stderr = _Escaped(err)
     try:
