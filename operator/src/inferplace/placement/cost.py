@@ -151,7 +151,6 @@ class Priced:
     sizing: Sizing
     costs: CostTerms
     strategies: list[ScalingStrategy]
-    lead_s: F64
 
 
 def _gather(choice: NDArray[np.int64], parts: list[Any]) -> Any:
@@ -249,7 +248,7 @@ def _fixed(costings: Sequence[Costing]) -> Priced:
     costs = monthly_cost(joined([c.prices() for c in costings]), sizing, overheads, each(lambda c: c.w.retry_rate),
                          np.array([c.migration_weeks for _, c in cands]), each(lambda c: c.w.engineer_week_cost),
                          each(lambda c: c.w.amortization_months), accepted)
-    return Priced(sizing, costs, ["fixed"] * len(cands), joined([c.lead_s() for c in costings]))
+    return Priced(sizing, costs, ["fixed"] * len(cands))
 
 
 def _priced(c: Costing) -> Priced:
@@ -261,7 +260,7 @@ def _priced(c: Costing) -> Priced:
         return fixed
     w, cs, picks = c.w, c.cs, c.picks
     cands = [cs.candidates[p.candidate] for p in picks]
-    prices, lead = c.prices(), fixed.lead_s
+    prices, lead = c.prices(), c.lead_s()
     weeks = np.array([cand.migration_weeks for cand in cands])
 
     def priced(sizing: Sizing) -> CostTerms:
@@ -292,7 +291,7 @@ def _priced(c: Costing) -> Priced:
                            for n, t in zip(names, costs, strict=True)])
         choice = np.argmin(totals, axis=0).astype(np.int64)  # ties keep the simpler strategy (fixed first)
     sizing = _gather(choice, [s for _, s in variants])
-    return Priced(sizing, _gather(choice, costs), [names[int(i)] for i in choice], lead)
+    return Priced(sizing, _gather(choice, costs), [names[int(i)] for i in choice])
 
 
 def _priced_all(costings: Sequence[Costing]) -> list[tuple[Priced, int]]:
@@ -338,46 +337,49 @@ def totals_at_scales(w: Workload, cs: CandidateSet, opt: Option, rate: float, sc
 
 class _Columns:
     """One costing's figures per pick, as Python numbers (whole columns converted at once: indexing numpy
-    arrays element by element is the slow part)."""
+    arrays element by element is the slow part). The scale-up lead time is found only for the options
+    built (most are read only for their totals)."""
 
-    LISTS = ("strategies", "table", "totals", "replicas", "instances", "util", "tok_s", "hours", "lead", "cold",
-             "per_million")
-
-    def __init__(self, picks: Sequence[Pick], pr: Priced | None, lists: dict[str, list[Any]] | None = None) -> None:
-        self.picks = picks
-        if lists is None:
-            assert pr is not None
-            sizing, costs = pr.sizing, pr.costs
-            stacked = np.stack([getattr(costs, k) for k in COST_FIELDS], axis=1)
-            cold = sizing.cold_start_share
-            lists = {"strategies": pr.strategies, "table": stacked.tolist(),
-                     "totals": total_cents(stacked[:, :len(CostTerms.TERMS)]).tolist(),
-                     "replicas": sizing.replicas.tolist(), "instances": sizing.instances.tolist(),
-                     "util": sizing.utilization.tolist(), "tok_s": sizing.capacity_tok_s.tolist(),
-                     "hours": sizing.instance_hours.tolist(), "lead": pr.lead_s.tolist(),
-                     "cold": cold.tolist() if cold is not None else [0.0] * len(picks),
-                     "per_million": costs.per_million_tokens.tolist()}
-        self.lists = lists
+    def __init__(self, costing: Costing, lists: dict[str, list[Any]]) -> None:
+        self.costing = costing
+        self.picks = costing.picks
         self.strategies, self.table, self.totals = lists["strategies"], lists["table"], lists["totals"]
         self.replicas, self.instances = lists["replicas"], lists["instances"]
-        self.util, self.tok_s, self.hours, self.lead = lists["util"], lists["tok_s"], lists["hours"], lists["lead"]
+        self.util, self.tok_s, self.hours = lists["util"], lists["tok_s"], lists["hours"]
         self.cold, self.per_million = lists["cold"], lists["per_million"]
         self.built: dict[int, Option] = {}
 
-    def part(self, start: int, picks: Sequence[Pick]) -> _Columns:
-        """The columns of `picks`, found from `start` on in these (each workload's own: the options a
-        report keeps hold only their workload's figures, not every workload's of the pass)."""
-        return _Columns(picks, None, {k: v[start:start + len(picks)] for k, v in self.lists.items()})
+    @staticmethod
+    def lists(pr: Priced) -> dict[str, list[Any]]:
+        """The columns of every pick `pr` priced."""
+        sizing, costs = pr.sizing, pr.costs
+        stacked = np.stack([getattr(costs, k) for k in COST_FIELDS], axis=1)
+        cold = sizing.cold_start_share
+        return {"strategies": pr.strategies, "table": stacked.tolist(),
+                "totals": total_cents(stacked[:, :len(CostTerms.TERMS)]).tolist(),
+                "replicas": sizing.replicas.tolist(), "instances": sizing.instances.tolist(),
+                "util": sizing.utilization.tolist(), "tok_s": sizing.capacity_tok_s.tolist(),
+                "hours": sizing.instance_hours.tolist(),
+                "cold": cold.tolist() if cold is not None else [0.0] * len(pr.strategies),
+                "per_million": costs.per_million_tokens.tolist()}
+
+    @staticmethod
+    def part(lists: dict[str, list[Any]], start: int, costing: Costing) -> _Columns:
+        """The columns of `costing`'s picks, found from `start` on in `lists` (each workload's own: the options
+        a report keeps hold only their workload's figures, not every workload's of the pass)."""
+        end = start + len(costing.picks)
+        return _Columns(costing, {k: v[start:end] for k, v in lists.items()})
 
     def option(self, j: int) -> Option:
         opt = self.built.get(j)
         if opt is None:
             p = self.picks[j]
+            c = self.costing
             opt = self.built[j] = Option(
                 p.candidate, p.capacity_type, p.price, int(self.replicas[j]), int(self.instances[j]),
                 float(self.util[j]), float(self.tok_s[j]), dict(zip(COST_FIELDS, self.table[j], strict=True)),
                 float(self.per_million[j]), self.totals[j], p.unpriced, self.strategies[j], float(self.hours[j]),
-                float(self.cold[j]), float(self.lead[j]))
+                float(self.cold[j]), lead_time_s(c.w, c.cs, c.cs.candidates[p.candidate]))
         return opt
 
 
@@ -430,9 +432,7 @@ def cost_all(costings: Sequence[Costing]) -> list[tuple[F64, OptionTable]]:
     shape, a costing's picks are also sized by the hour (except today's fleet, kept as it runs)."""
     priced = _priced_all(costings)
     shared = next((pr for c, (pr, _) in zip(costings, priced, strict=True) if not c.by_the_hour and c.picks), None)
-    columns = None
-    if shared is not None:
-        columns = _Columns([p for c in costings if not c.by_the_hour for p in c.picks], shared)
+    columns = _Columns.lists(shared) if shared is not None else None
     out: list[tuple[F64, OptionTable]] = []
     for c, (pr, start) in zip(costings, priced, strict=True):
         n = len(c.picks)
@@ -440,9 +440,9 @@ def cost_all(costings: Sequence[Costing]) -> list[tuple[F64, OptionTable]]:
             out.append((np.zeros(0), OptionTable(None)))
         elif pr is shared:
             assert columns is not None
-            out.append((pr.costs.total[start:start + n], OptionTable(columns.part(start, c.picks))))
+            out.append((pr.costs.total[start:start + n], OptionTable(_Columns.part(columns, start, c))))
         else:
-            out.append((pr.costs.total, OptionTable(_Columns(c.picks, pr))))
+            out.append((pr.costs.total, OptionTable(_Columns(c, _Columns.lists(pr)))))
     return out
 
 
