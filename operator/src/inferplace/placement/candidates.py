@@ -92,11 +92,14 @@ class CandidateSet:
         return None if self.current is None else self.candidates[self.current]
 
 
+_RANK = {r: i for i, r in enumerate(REASONS)}  # how far a placement got before it failed
+
+
 def _keep_furthest(failures: dict[str, Failure], inst: str, reason: Reason, message: str) -> None:
     old = failures.get(inst)
     # At equal rank the later option wins: options come in ascending chip counts, so the message
     # describes the largest (closest to working) placement.
-    if old is None or REASONS.index(reason) >= REASONS.index(old.reason):
+    if old is None or _RANK[reason] >= _RANK[old.reason]:
         failures[inst] = Failure(reason, message)
 
 

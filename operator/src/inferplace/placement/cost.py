@@ -446,26 +446,36 @@ def cost_all(costings: Sequence[Costing]) -> list[tuple[F64, OptionTable]]:
     return out
 
 
+# By instance type, region and allowed capacity types (an instance type's candidates differ in chips and
+# precision, not in price): the prices found, the answers without one, the capacity types those are,
+# and why none is allowed ("": one is).
+PriceAnswers = dict[tuple[str, str, tuple[CapacityType, ...]],
+                    tuple[list[tuple[CapacityType, Price]], tuple[NoPrice, ...], tuple[CapacityType, ...], str]]
+
+
 def option_costing(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], book: PriceBook,
-                   no_price: dict[int, tuple[NoPrice, ...]] | None = None) -> Costing:
+                   no_price: dict[int, tuple[NoPrice, ...]] | None = None,
+                   found: PriceAnswers | None = None) -> Costing:
     """Every candidate that meets the SLOs, for every allowed capacity type in the workload's region; a
     candidate without any of those prices is recorded as NO_PRICE (and in `no_price`, by candidate, with
-    the answers that say where a price exists)."""
+    the answers that say where a price exists). `found`: the book's answers already looked up (shared by
+    the workloads of a search, filled here)."""
     picks: list[Pick] = []
-    # By instance type (its candidates differ in chips and precision, not in price): the prices found,
-    # the answers without one, the capacity types those are, and why none is allowed ("": one is).
-    found: dict[str, tuple[list[tuple[CapacityType, Price]], tuple[NoPrice, ...], tuple[CapacityType, ...], str]] = {}
+    found = {} if found is None else found
+    kinds = tuple(w.capacity_types)
+    usable = [row.fits and math.isfinite(row.rate) and row.rate > 0 for row in rows]
     for ci, c in enumerate(cs.candidates):
-        row = rows[c.row]
-        if c.current or not (row.fits and math.isfinite(row.rate) and row.rate > 0):
+        if c.current or not usable[c.row]:
             continue
-        if c.instance.type not in found:
-            answers = [(kind, book.price(c.instance.type, w.region, kind)) for kind in w.capacity_types]
+        key = (c.instance.type, w.region, kinds)
+        answered = found.get(key)
+        if answered is None:
+            answers = [(kind, book.price(c.instance.type, w.region, kind)) for kind in kinds]
             missing = tuple(a for _, a in answers if isinstance(a, NoPrice))
-            found[c.instance.type] = ([(k, a) for k, a in answers if isinstance(a, Price)], missing,
-                                      tuple(a.capacity_type for a in missing),
-                                      missing_price(missing) if len(missing) == len(w.capacity_types) else "")
-        prices, missing, unpriced, why = found[c.instance.type]
+            answered = found[key] = ([(k, a) for k, a in answers if isinstance(a, Price)], missing,
+                                     tuple(a.capacity_type for a in missing),
+                                     missing_price(missing) if len(missing) == len(kinds) else "")
+        prices, missing, unpriced, why = answered
         picks += [Pick(ci, kind, a, unpriced) for kind, a in prices]
         if why:
             if no_price is not None:

@@ -25,6 +25,7 @@ from inferplace.placement.cost import (
     CurrentCost,
     Option,
     OptionTable,
+    PriceAnswers,
     cost_all,
     cost_current,
     option_costing,
@@ -149,9 +150,10 @@ def search(workloads: Sequence[Workload], cat: Catalog, book: PriceBook,
     without = dict(zip(corrected, results[len(requests):], strict=True))
     unpriced: list[dict[int, tuple[NoPrice, ...]]] = [{} for _ in workloads]
     costings = []
+    prices: PriceAnswers = {}  # the book's answers, looked up once per instance type for all workloads
     for w, cs, (lo, hi), no_price in zip(workloads, sets, bounds, unpriced, strict=True):
         _record_row_failures(w, cs, results[lo:hi], cat)
-        costings.append(option_costing(w, cs, results[lo:hi], book, no_price))
+        costings.append(option_costing(w, cs, results[lo:hi], book, no_price, prices))
     todays = [today_costing(w, cs, results[lo:hi], book)
               for w, cs, (lo, hi) in zip(workloads, sets, bounds, strict=True)]
     # Every workload's options and today's placement through the cost model in one pass.
