@@ -111,9 +111,9 @@ def efficiency_for(cat: Catalog, acc: Accelerator, framework: str) -> tuple[str,
 # Per scenario: numbers of its chip, data types and serving stack (the same for many rows)...
 _HARDWARE = ("peak", "dpeak", "bw", "link", "mem", "ranks", "wb", "kvb", "dwb",
              "e_bw", "e_pf", "e_dec", "e_ovh", "e_povh", "e_coll", "e_res", "e_link", "e_cap", "e_tail", "e_bucket",
-             "e_moe", "e_moe_all", "e_moe_ovh")
+             "e_moe", "e_moe_all", "e_moe_ovh", "switched")
 # ...and of the scenario itself.
-_OWN = ("tp", "rep", "isl", "osl", "batch", "ttft", "tpot", "k", "alpha", "load", "ep", "switched", "maxb")
+_OWN = ("tp", "rep", "isl", "osl", "batch", "ttft", "tpot", "k", "alpha", "load", "ep", "maxb")
 _COLUMNS = {name: i for i, name in enumerate(_HARDWARE + _OWN)}
 
 
@@ -126,7 +126,7 @@ def _hardware(cat: Catalog, acc: Accelerator, framework: str, weight_dtype: Prec
             2.0, e.bw_fraction, e.prefill_fraction, e.decode_fraction, e.step_overhead_ms / 1e3,
             e.prefill_overhead_ms / 1e3, e.collective_latency_us / 1e6, e.memory_reserve, e.link_fraction,
             float(e.runtime_max_batch), e.tail_ratio, e.bucket_floor, e.moe_fraction, e.moe_all_experts,
-            e.moe_layer_overhead_us / 1e6)
+            e.moe_layer_overhead_us / 1e6, float(acc.topology == "switched"))
 
 
 def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
@@ -135,7 +135,8 @@ def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
     Scenarios share models and chips, so each model is counted and each chip x data types x serving
     stack looked up once; the columns are then gathered in one array operation.
     """
-    hardware: dict[tuple[str, str, str, str], tuple[float, ...]] = {}
+    hardware: dict[tuple[str, str, str, str], int] = {}  # index into `blocks`
+    blocks: list[tuple[float, ...]] = []
     shape_index: dict[int, int] = {}
     shapes: list[ModelShape] = []
 
@@ -145,7 +146,8 @@ def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
             shapes.append(shape_of(model))
         return shape_index[id(model)]
 
-    rows: list[tuple[float, ...]] = []
+    own: list[tuple[float, ...]] = []
+    which: list[int] = []  # each scenario's hardware block
     targets: list[int] = []
     drafts: list[int] = []
     for s in scenarios:
@@ -153,15 +155,18 @@ def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
         hw_key = (acc.id, s.framework, s.weight_dtype, s.kv_dtype)
         hw = hardware.get(hw_key)
         if hw is None:
-            hw = hardware[hw_key] = _hardware(cat, acc, s.framework, s.weight_dtype, s.kv_dtype)
+            hw = hardware[hw_key] = len(blocks)
+            blocks.append(_hardware(cat, acc, s.framework, s.weight_dtype, s.kv_dtype))
+        which.append(hw)
         target = shape(s.model)
         targets.append(target)
         drafts.append(shape(s.draft_model) if s.draft_model else target)
-        rows.append((*hw, float(s.chips_per_replica), float(s.replicas), s.input_tokens, s.output_tokens, s.batch,
-                     s.ttft_slo_s, s.tpot_slo_s, float(s.speculative_tokens), s.acceptance_rate,
-                     float(LOADS.index(s.load)), float(s.expert_parallel), float(acc.topology == "switched"),
-                     s.max_batch))
-    table = np.array(rows, dtype=np.float64).T.copy()  # one contiguous row per column
+        own.append((float(s.chips_per_replica), float(s.replicas), s.input_tokens, s.output_tokens, s.batch,
+                    s.ttft_slo_s, s.tpot_slo_s, float(s.speculative_tokens), s.acceptance_rate,
+                    float(LOADS.index(s.load)), float(s.expert_parallel), s.max_batch))
+    # One contiguous row per column: each chip's block gathered once, then the scenarios' own numbers.
+    table = np.concatenate([np.array(blocks, dtype=np.float64).T[:, which],
+                            np.array(own, dtype=np.float64).reshape(-1, len(_OWN)).T])
 
     def c(name: str) -> F64:
         col: F64 = table[_COLUMNS[name]]
