@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,8 +40,7 @@ class RowResult:  # not changed once made; not frozen: a search makes one per en
     limit: int = LIMITS.index("throughput")  # engine LIMITS: what stops the replica taking more requests within SLOs
 
 
-@dataclass(frozen=True)
-class RowRequest:
+class RowRequest(NamedTuple):  # a tuple: a search makes one per engine row, and a frozen init is slow
     """One engine row to predict: the scenario, whose traffic it carries, and its fleet."""
 
     scenario: Scenario

@@ -125,10 +125,14 @@ def what_it_takes(questions: Sequence[Question], target_totals: Sequence[float |
         if q.near_at_its_price is not None:
             _, options = next(near_costed)
             evens = _break_evens(next(totals), target)
-            for (ci, _), opt, rate in zip(q.near, options, evens, strict=True):
+            cheapest: dict[str, tuple[float, int]] = {}  # by instance type: its first cheapest (only that is built)
+            for k, ((ci, _), cents) in enumerate(zip(q.near, options.totals_cents(), strict=True)):
                 inst = cs.candidates[ci].instance.type
+                if inst not in cheapest or cents < cheapest[inst][0]:
+                    cheapest[inst] = (cents, k)
+            for inst, (cents, k) in cheapest.items():
                 old = found.get(inst)
-                if old is None or old.nearest is None or opt.total_cents < old.nearest.total_cents:
-                    found[inst] = WhatItTakes(inst, rate, opt)
+                if old is None or old.nearest is None or cents < old.nearest.total_cents:
+                    found[inst] = WhatItTakes(inst, evens[k], options[k])
         out.append(found)
     return out
