@@ -67,10 +67,10 @@ class Outcome:
             return None
         return self.corrections.get(self.cs.keys[row].scope)
 
-    @property
+    @cached_property
     def chosen(self) -> Choice | None:
         """The cheapest option known to meet the SLOs; at equal cost the self-hosted one. An API whose latency
-        nobody measured is never chosen (it stays an alternative)."""
+        nobody measured is never chosen (it stays an alternative). Found once: the options are not changed."""
         best = self.options[0] if self.options else None
         api = next((m for m in self.managed if m.latency_known), None)
         if api is not None and (best is None or api.total_cents < best.total_cents):
