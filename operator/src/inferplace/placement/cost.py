@@ -337,10 +337,11 @@ def totals_at_scales(w: Workload, cs: CandidateSet, opt: Option, rate: float, sc
 
 class _Columns:
     """One costing's figures per pick, as Python numbers (whole columns converted at once: indexing numpy
-    arrays element by element is the slow part). The scale-up lead time is found only for the options
-    built (most are read only for their totals)."""
+    arrays element by element is the slow part). The cost terms stay an array, a pick's row converted
+    when its option is built, and the scale-up lead time is found only then (most picks are read only
+    for their totals)."""
 
-    def __init__(self, costing: Costing, lists: dict[str, list[Any]]) -> None:
+    def __init__(self, costing: Costing, lists: dict[str, Any]) -> None:
         self.costing = costing
         self.picks = costing.picks
         self.strategies, self.table, self.totals = lists["strategies"], lists["table"], lists["totals"]
@@ -350,12 +351,12 @@ class _Columns:
         self.built: dict[int, Option] = {}
 
     @staticmethod
-    def lists(pr: Priced) -> dict[str, list[Any]]:
-        """The columns of every pick `pr` priced."""
+    def lists(pr: Priced) -> dict[str, Any]:
+        """The columns of every pick `pr` priced (the cost terms as one array, a row per pick)."""
         sizing, costs = pr.sizing, pr.costs
         stacked = np.stack([getattr(costs, k) for k in COST_FIELDS], axis=1)
         cold = sizing.cold_start_share
-        return {"strategies": pr.strategies, "table": stacked.tolist(),
+        return {"strategies": pr.strategies, "table": stacked,
                 "totals": total_cents(stacked[:, :len(CostTerms.TERMS)]).tolist(),
                 "replicas": sizing.replicas.tolist(), "instances": sizing.instances.tolist(),
                 "util": sizing.utilization.tolist(), "tok_s": sizing.capacity_tok_s.tolist(),
@@ -364,11 +365,12 @@ class _Columns:
                 "per_million": costs.per_million_tokens.tolist()}
 
     @staticmethod
-    def part(lists: dict[str, list[Any]], start: int, costing: Costing) -> _Columns:
-        """The columns of `costing`'s picks, found from `start` on in `lists` (each workload's own: the options
-        a report keeps hold only their workload's figures, not every workload's of the pass)."""
+    def part(lists: dict[str, Any], start: int, costing: Costing) -> _Columns:
+        """The columns of `costing`'s picks, found from `start` on in `lists` (each workload's own, copied:
+        the options a report keeps hold only their workload's figures, not every workload's of the pass)."""
         end = start + len(costing.picks)
-        return _Columns(costing, {k: v[start:end] for k, v in lists.items()})
+        return _Columns(costing, {k: v[start:end].copy() if isinstance(v, np.ndarray) else v[start:end]
+                                  for k, v in lists.items()})
 
     def option(self, j: int) -> Option:
         opt = self.built.get(j)
@@ -377,7 +379,7 @@ class _Columns:
             c = self.costing
             opt = self.built[j] = Option(
                 p.candidate, p.capacity_type, p.price, int(self.replicas[j]), int(self.instances[j]),
-                float(self.util[j]), float(self.tok_s[j]), dict(zip(COST_FIELDS, self.table[j], strict=True)),
+                float(self.util[j]), float(self.tok_s[j]), dict(zip(COST_FIELDS, self.table[j].tolist(), strict=True)),
                 float(self.per_million[j]), self.totals[j], p.unpriced, self.strategies[j], float(self.hours[j]),
                 float(self.cold[j]), lead_time_s(c.w, c.cs, c.cs.candidates[p.candidate]))
         return opt
