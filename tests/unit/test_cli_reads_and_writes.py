@@ -5,6 +5,7 @@ act on are escaped, a rate dated in the future is refused, a bad `--timeout` is 
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import resource
@@ -147,3 +148,22 @@ def test_memory_follows_one_workloads_answer_not_the_number_of_workloads(tmp_pat
     print(f"peak RSS: {n_small} workloads {a:.0f} MB, {n_large} workloads {b:.0f} MB")
     # Was about 0.37 MB a workload (2.3 GB for 6,000): 280 MB more for 768 more.
     assert b - a < 40, (a, b)
+
+
+def test_the_file_commands_collect_garbage_less_often_and_the_operator_keeps_pythons_pace(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from inferplace.cli.main import COLLECTOR_THRESHOLDS, main  # noqa: PLC0415
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)  # Python's default
+        for var in ("KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"):  # not in a pod: no cluster, exit 2
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+        assert main(["operator", "-A", "--metrics-address", "off", "--liveness", "off"]) == 2
+        assert gc.get_threshold() == (700, 10, 10)
+        assert main(["crd"]) == 0
+        assert gc.get_threshold() == COLLECTOR_THRESHOLDS
+    finally:
+        gc.set_threshold(*before)
+    capsys.readouterr()
