@@ -62,8 +62,8 @@ def cost_curves(o: Outcome, label: Callable[[Outcome, Option | ManagedOption], s
 
 def break_evens(outcomes: Sequence[Outcome]) -> list[BreakEven | None]:
     """Per outcome, where its best self-hosted placement starts to cost less than its cheapest API
-    (None: it has no option or no API). Every outcome's grid, each bisection round and the fleets at
-    the crossings are costed together, one pass each."""
+    (None: it has no option or no API). Every outcome's grid and each bisection round are costed
+    together, one pass each; the fleet's utilization at the crossing is the last round's."""
     out: list[BreakEven | None] = [None] * len(outcomes)
 
     def hosted(ks: Sequence[int], scales: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -76,6 +76,7 @@ def break_evens(outcomes: Sequence[Outcome]) -> list[BreakEven | None]:
 
     todo = [k for k, o in enumerate(outcomes) if o.options and o.managed]
     crossing: dict[int, tuple[float, float]] = {}  # outcome -> the multiples the crossing lies between
+    at_crossing: dict[int, float] = {}  # outcome -> the fleet's utilization at the upper one
     for k, (totals, _) in zip(todo, hosted(todo, [GRID] * len(todo)), strict=True):
         o = outcomes[k]
         cheaper = totals <= curve(o, o.managed[0], GRID)
@@ -87,13 +88,12 @@ def break_evens(outcomes: Sequence[Outcome]) -> list[BreakEven | None]:
     for _ in range(ROUNDS):
         ks = list(crossing)
         pts = [np.linspace(lo, hi, REFINE) for lo, hi in crossing.values()]
-        for k, p, (totals, _) in zip(ks, pts, hosted(ks, pts), strict=True):
+        for k, p, (totals, util) in zip(ks, pts, hosted(ks, pts), strict=True):
             win = totals <= curve(outcomes[k], outcomes[k].managed[0], p)
             j = int(np.argmax(win)) if win.any() else REFINE - 1
             crossing[k] = (float(p[max(j - 1, 0)]), float(p[j]))
-    ks = list(crossing)
-    at = hosted(ks, [np.array([hi]) for _, hi in crossing.values()])
-    for k, (_, util) in zip(ks, at, strict=True):
+            at_crossing[k] = float(util[j])
+    for k, (_, hi) in crossing.items():
         o = outcomes[k]
-        out[k] = BreakEven(o.options[0], o.managed[0], crossing[k][1], float(util[0]), False)
+        out[k] = BreakEven(o.options[0], o.managed[0], hi, at_crossing[k], False)
     return out
