@@ -1,12 +1,18 @@
 """Time the placement search and print the figures; with --baseline, old and new in one run.
 
     python scripts/bench_recommend.py [--workloads 1000] [--repeat 200] [--rounds 3] [--baseline DIR]
+    python scripts/bench_recommend.py --phases [--workloads 1000] [--rounds 3]
 
 1. One workload's full search (resolve, enumerate, engine, TCO, confidence, report) in process,
    repeated: the median and p90 in milliseconds, process start and imports excluded.
 2. N workloads in one multi-document YAML file through the real CLI
    (`inferplace recommend -f FILE -o json`), whole process wall time, start-up included.
 The workloads are varied from the examples: model, traffic, token mix, SLOs and current placement.
+
+`--phases`: this tree only, in process, where the time of N workloads goes, phase by phase, in
+milliseconds a workload: resolving the specs, the search (engine, costing, ranking, what-it-takes),
+the confidence bounds and break-even, the status; searched in the command's chunks, with the
+command's garbage-collector thresholds (the YAML reading, imports and output are not in it).
 
 `--baseline DIR` names another checkout of this repository (e.g. `git worktree add /tmp/base
 <commit>`): both trees are measured in alternating child processes, round after round, so a machine
@@ -101,6 +107,50 @@ def one_workload_ms(repeat: int) -> list[float]:
     return times
 
 
+def phases_ms(n: int, rounds: int) -> dict[str, list[float]]:
+    """Per phase, ms a workload for the benchmark's `n` workloads, one figure per round (this tree)."""
+    import gc  # noqa: PLC0415
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from inferplace.api import InferenceWorkload  # noqa: PLC0415 - imported from the tree under test
+    from inferplace.catalog import load_catalog  # noqa: PLC0415
+    from inferplace.cli.main import COLLECTOR_THRESHOLDS  # noqa: PLC0415
+    from inferplace.cli.recommend import CHUNK, reporting  # noqa: PLC0415
+    from inferplace.placement import assess_outcomes  # noqa: PLC0415
+    from inferplace.placement.search import search  # noqa: PLC0415
+    from inferplace.placement.workload import RegionDefault, resolve  # noqa: PLC0415
+    from inferplace.pricing import PriceBook, bundled  # noqa: PLC0415
+
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)  # as the command runs
+    cat = load_catalog()
+    snapshot = bundled()
+    book = PriceBook([snapshot], snapshot.default_region)
+    region = RegionDefault(book.default_region, "the price snapshot's default region")
+    settings = reporting(5)  # the command's default --top
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    specs = [InferenceWorkload.model_validate(w) for w in workloads(n)]
+    out: dict[str, list[float]] = {"resolve": [], "search": [], "confidence and break-even": [], "status": []}
+    for _ in range(rounds):
+        spent = dict.fromkeys(out, 0.0)
+        for start in range(0, n, CHUNK):
+            t0 = time.perf_counter()
+            resolved = [resolve(iw.metadata.name, iw.spec, cat, region, settings) for iw in specs[start:start + CHUNK]]
+            t1 = time.perf_counter()
+            outcomes = search(resolved, cat, book)
+            t2 = time.perf_counter()
+            assessed = assess_outcomes([(o, o.alternatives(settings.report.max_alternatives)) for o in outcomes],
+                                       cat, now, settings)
+            t3 = time.perf_counter()
+            for a in assessed:
+                a.report(cat, now, settings=settings)
+            t4 = time.perf_counter()
+            for name, took in zip(out, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                spent[name] += took
+        for name, figures in out.items():
+            figures.append(spent[name] / n * 1e3)
+    return out
+
+
 def _child(tree: Path, repeat: int) -> list[float]:
     env = {**os.environ, "PYTHONPATH": str(tree / "operator/src")}
     out = subprocess.run([sys.executable, __file__, "--inner", str(repeat)], env=env, capture_output=True,
@@ -127,10 +177,18 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=3, help="with --baseline: alternating rounds (default 3)")
     ap.add_argument("--baseline", type=Path, metavar="DIR", help="another checkout to measure against")
+    ap.add_argument("--phases", action="store_true", help="this tree only: ms a workload, phase by phase")
     ap.add_argument("--inner", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.inner is not None:
         print(json.dumps(one_workload_ms(args.inner)))
+        return 0
+    if args.phases:
+        figures = phases_ms(args.workloads, args.rounds)
+        total = [sum(r) for r in zip(*figures.values(), strict=True)]
+        print(f"{args.workloads} workloads in process, ms a workload, median of {args.rounds} rounds: "
+              + ", ".join(f"{name} {statistics.median(v):.3f}" for name, v in figures.items())
+              + f"; together {statistics.median(total):.3f}")
         return 0
 
     with tempfile.TemporaryDirectory() as tmp:
