@@ -175,7 +175,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--workloads", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=200)
-    ap.add_argument("--rounds", type=int, default=3, help="with --baseline: alternating rounds (default 3)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="with --baseline: alternating rounds; with --phases: repeats (default 3)")
     ap.add_argument("--baseline", type=Path, metavar="DIR", help="another checkout to measure against")
     ap.add_argument("--phases", action="store_true", help="this tree only: ms a workload, phase by phase")
     ap.add_argument("--inner", type=int, help=argparse.SUPPRESS)
