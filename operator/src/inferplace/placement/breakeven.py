@@ -75,25 +75,24 @@ def break_evens(outcomes: Sequence[Outcome]) -> list[BreakEven | None]:
         return totals_and_utilizations(costings)
 
     todo = [k for k, o in enumerate(outcomes) if o.options and o.managed]
-    crossing: dict[int, tuple[float, float]] = {}  # outcome -> the multiples the crossing lies between
-    at_crossing: dict[int, float] = {}  # outcome -> the fleet's utilization at the upper one
-    for k, (totals, _) in zip(todo, hosted(todo, [GRID] * len(todo)), strict=True):
+    # Outcome -> the multiples the crossing lies between, and the fleet's utilization at the upper one.
+    crossing: dict[int, tuple[float, float, float]] = {}
+    for k, (totals, util) in zip(todo, hosted(todo, [GRID] * len(todo)), strict=True):
         o = outcomes[k]
         cheaper = totals <= curve(o, o.managed[0], GRID)
         if cheaper[0] or not cheaper.any():
             out[k] = BreakEven(o.options[0], o.managed[0], None, None, bool(cheaper[0]))
             continue
         i = int(np.argmax(cheaper))  # the first multiple where self-hosting is the cheaper
-        crossing[k] = (float(GRID[i - 1]), float(GRID[i]))
+        crossing[k] = (float(GRID[i - 1]), float(GRID[i]), float(util[i]))
     for _ in range(ROUNDS):
         ks = list(crossing)
-        pts = [np.linspace(lo, hi, REFINE) for lo, hi in crossing.values()]
+        pts = [np.linspace(lo, hi, REFINE) for lo, hi, _ in crossing.values()]
         for k, p, (totals, util) in zip(ks, pts, hosted(ks, pts), strict=True):
             win = totals <= curve(outcomes[k], outcomes[k].managed[0], p)
             j = int(np.argmax(win)) if win.any() else REFINE - 1
-            crossing[k] = (float(p[max(j - 1, 0)]), float(p[j]))
-            at_crossing[k] = float(util[j])
-    for k, (_, hi) in crossing.items():
+            crossing[k] = (float(p[max(j - 1, 0)]), float(p[j]), float(util[j]))
+    for k, (_, hi, util_there) in crossing.items():
         o = outcomes[k]
-        out[k] = BreakEven(o.options[0], o.managed[0], hi, at_crossing[k], False)
+        out[k] = BreakEven(o.options[0], o.managed[0], hi, util_there, False)
     return out

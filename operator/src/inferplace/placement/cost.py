@@ -465,9 +465,9 @@ def option_costing(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], boo
     picks: list[Pick] = []
     found = {} if found is None else found
     kinds = tuple(w.capacity_types)
-    usable = [row.fits and math.isfinite(row.rate) and row.rate > 0 for row in rows]
+    serves = [row.serves for row in rows]
     for ci, c in enumerate(cs.candidates):
-        if c.current or not usable[c.row]:
+        if c.current or not serves[c.row]:
             continue
         key = (c.instance.type, w.region, kinds)
         answered = found.get(key)

@@ -39,6 +39,11 @@ class RowResult:  # not changed once made; not frozen: a search makes one per en
     batch: float = math.nan  # running sequences per replica at peak (what the evidence must cover)
     limit: int = LIMITS.index("throughput")  # engine LIMITS: what stops the replica taking more requests within SLOs
 
+    @property
+    def serves(self) -> bool:
+        """Some load is met within the SLOs: a candidate on this row can be sized and costed."""
+        return self.fits and math.isfinite(self.rate) and self.rate > 0
+
 
 class RowRequest(NamedTuple):  # a tuple: a search makes one per engine row, and a frozen init is slow
     """One engine row to predict: the scenario, whose traffic it carries, and its fleet."""

@@ -8,7 +8,6 @@ search is run once, with the engine already corrected where a measurement says s
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -181,7 +180,7 @@ def search(workloads: Sequence[Workload], cat: Catalog, book: PriceBook,
 
 def _record_row_failures(w: Workload, cs: CandidateSet, rows: list[RowResult], cat: Catalog) -> None:
     """Every candidate whose engine row meets no load within the SLOs, with the reason."""
-    failed = {i for i, row in enumerate(rows) if not (row.fits and math.isfinite(row.rate) and row.rate > 0)}
+    failed = {i for i, row in enumerate(rows) if not row.serves}
     if not failed:
         return
     by_row: dict[int, list[str]] = {}
