@@ -20,6 +20,10 @@ InferenceWorkloads (varied models, traffic and placements; each reads live serie
     cycle, counted by Prometheus itself (`prometheus_http_requests_total`), per process (target: 30);
   - API writes in each (status written, status unchanged and skipped, Events), from the operators'
     own counters;
+  - CPU seconds each part of the system spent from the first create until all were Ready (the
+    API server, etcd, the controller manager, Prometheus, each operator and this benchmark's own
+    client), from /proc, beside what the machine's cores could give in that time: on a machine
+    shared by all of them, what sets the time to Ready;
   - with --kill-leader: SIGKILL of the process holding shard 0 (the leader), then a spec change to
     every workload, and the seconds until all are answered for their new generation.
 The operators inherit the environment, so `INFERPLACE_ALTERNATIVES=3 python scripts/bench_operator.py ...`
@@ -283,6 +287,49 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process and its threads so far (/proc/PID/stat fields 14 and 15)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # gone
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pids_named(name: str) -> list[int]:
+    """Processes on this machine whose command name is `name` (the control plane's, Prometheus)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name[:15]:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+SYSTEM = ("kube-apiserver", "etcd", "kube-controller-manager", "prometheus")
+
+
+def cpu_snapshot(procs: list[Proc]) -> dict[str, float]:
+    """CPU seconds so far of each part of the system on this machine (see `SYSTEM`), of each operator
+    and of this benchmark (its client threads)."""
+    snap = {name: sum(cpu_seconds(pid) for pid in pids_named(name)) for name in SYSTEM}
+    for i, p in enumerate(procs):
+        snap[f"operator-{i}"] = cpu_seconds(p.proc.pid)
+    snap["benchmark"] = cpu_seconds(os.getpid())
+    return snap
+
+
+def cpu_report(before: dict[str, float], after: dict[str, float], wall: float) -> str:
+    spent = {k: after[k] - before[k] for k in after}
+    parts = ", ".join(f"{k} {v:.0f} s" for k, v in spent.items() if v > 0)
+    cores = os.cpu_count() or 1
+    return (f"CPU from the first create until all Ready: {parts}; {sum(spent.values()):.0f} s in all, of "
+            f"{cores} cores x {wall:.0f} s = {cores * wall:.0f} s")
+
+
 def start_operators(kubeconfig: str, a: argparse.Namespace, namespace: str, prom: str, tmp: Path) -> list[Proc]:
     election = f"bench-{uuid.uuid4().hex[:6]}"
     leases: list[str] = []
@@ -342,10 +389,12 @@ def run(kubeconfig: str, a: argparse.Namespace, tmp: Path) -> int:
                     time.sleep(0.5)
             q0, c0 = prometheus_queries(prom), operator_counts(procs)
             docs = [workload(i, namespace, truths[i % models], random.Random(i)) for i in range(a.workloads)]
+            cpu0 = cpu_snapshot(procs)
             started = time.monotonic()
             send(kubeconfig, docs, create=True)
             applied = time.monotonic()
             n, to_ready = wait_ready(readiness, a.workloads, a.timeout)
+            cpu = cpu_report(cpu0, cpu_snapshot(procs), time.monotonic() - started)
             q1, c1 = prometheus_queries(prom), operator_counts(procs)
             status_kb = readiness.mean_status_kb()
             # One periodic cycle: wait until every workload has been evaluated once more.
@@ -398,6 +447,7 @@ def run(kubeconfig: str, a: argparse.Namespace, tmp: Path) -> int:
     print(f"creating all (16 client threads): {applied - started:.1f} s")
     print(f"Ready (with live metrics): {n}/{a.workloads}, {to_ready:.1f} s after the last apply; "
           f"mean status {status_kb:.1f} KB as JSON (each workload's first)")
+    print(cpu)
     print("peak RSS per process: " + ", ".join(f"{p.peak_mb:.0f} MB" for p in procs) + " (target: 150 MB); "
           + ("after the cycle: " if a.cycle else "at the end: ") + ", ".join(f"{x:.0f} MB" for x in steady))
     print(f"first evaluation of all: {c1['evaluations'] - c0['evaluations']:.0f} evaluations, "

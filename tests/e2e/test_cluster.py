@@ -4,6 +4,7 @@ at admission by the generated CRD's schema and CEL rules."""
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 from typing import Any
@@ -73,6 +74,11 @@ def test_workload_gets_a_recommendation_from_live_metrics(cluster: Cluster, oper
     pools = {rec["nodePool"]} | {a["nodePool"] for a in status["alternatives"]} | {
         r["nodePool"] for r in status["rejected"]}
     assert {"g6e", "p4d", "p5", "trn2", "inf2"} <= pools, sorted(pools)
+    # The status is one field of the operator's in managedFields (the CRD marks it atomic), not every leaf.
+    shown = json.loads(cluster.kubectl("get", "iw", "chat", "-n", cluster.namespace, "-o", "json",
+                                       "--show-managed-fields").stdout)
+    owned = [m["fieldsV1"] for m in shown["metadata"]["managedFields"] if m.get("subresource") == "status"]
+    assert owned == [{"f:status": {}}], owned
 
     # kubectl get iw: the printer columns a user reads.
     table = cluster.kubectl("get", "iw", "-n", cluster.namespace).stdout.splitlines()

@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from inferplace.api.types import WIRE
 from inferplace.api.vocabulary import (
@@ -397,7 +397,10 @@ class Verification(BaseModel):
 class InferenceWorkloadStatus(BaseModel):
     """What inferplace found."""
 
-    model_config = WIRE
+    # The operator replaces the status whole (controller/kube.py), so the API server tracks it as one
+    # field of one manager, not every leaf: a fifth of its CPU per status write, and 0.8 KB of
+    # managedFields a workload instead of 3.2 KB (a 24 KB status; scripts/bench_operator.py).
+    model_config = WIRE | ConfigDict(json_schema_extra={"x-kubernetes-map-type": "atomic"})
     observed_generation: int | None = Field(default=None, ge=0)
     conditions: list[Condition] = Field(default=[], max_length=16, json_schema_extra={
         "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]})
