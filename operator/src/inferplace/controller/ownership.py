@@ -32,7 +32,7 @@ SWEEP_S = 30.0  # how often the unassigned workloads are listed again (missed or
 
 
 def _nowhere(kind: str | None, body: dict[str, Any]) -> None:
-    """A list read page by page (Informer.pages) delivers nothing."""
+    """A list read once (Informer.cached_metadata) delivers nothing."""
 
 
 @dataclass
@@ -160,12 +160,13 @@ class ShardedWork:
                 log.warning("sweep of unlabelled workloads failed: %s", " ".join(str(exc).split())[:200])
 
     def sweep(self) -> int:
-        """One pass; how many workloads were sent to be labelled."""
+        """One pass, over the API server's watch cache (metadata only); how many workloads were sent to be
+        labelled. A workload created since is the watch's."""
         seen = 0
         for ns in (self.namespaces if self.namespaces is not None else [None]):
             watch = Informer(self.kube.api_client, ns, unassigned_selector(self.shards), _nowhere,
                              self.timeout_s)
-            for item in watch.pages():
+            for item in watch.cached_metadata():
                 meta = item.get("metadata") or {}
                 key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
                 if self.runtime.owns(key):
