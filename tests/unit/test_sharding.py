@@ -80,3 +80,53 @@ def test_leader_election_flags_are_checked() -> None:
     config.add_arguments(p, {})
     with pytest.raises(config.ConfigError, match="no patterns"):
         config.from_args(p.parse_args(["-n", "team-*", "--shards", "2", "--leader-election-namespace", "ops"]), {})
+
+
+class _Owner:
+    def owns(self, key: tuple[str, str]) -> bool:
+        return True
+
+
+class _Kube:
+    """KubeWriter's label(): refuses while `down`."""
+
+    api_client = None
+
+    def __init__(self) -> None:
+        self.down = False
+        self.labels: list[tuple[str, str]] = []
+
+    def label(self, namespace: str, name: str, uid: str | None, key: str, value: str) -> None:
+        if self.down:
+            raise RuntimeError("HTTP 503")
+        self.labels.append((namespace, name))
+
+
+def test_unassigned_workloads_are_swept_soon_after_a_label_fails_and_seldom_otherwise(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from inferplace.controller import ownership  # noqa: PLC0415
+
+    monkeypatch.setattr(ownership, "SWEEP_S", 0.02)
+    kube = _Kube()
+    work = ownership.ShardedWork(_Owner(), kube, asyncio.new_event_loop(), ["ns"], 2)  # type: ignore[arg-type]
+    sweeps: list[float] = []
+    monkeypatch.setattr(work, "sweep", lambda: sweeps.append(time.monotonic()) or 0)
+    threading.Thread(target=work._sweep, daemon=True).start()
+    try:
+        work._patch("ns", "a", None, label_value(0, 2))  # labelled: nothing to sweep for
+        time.sleep(0.3)
+        assert sweeps == [] and kube.labels == [("ns", "a")]
+        kube.down = True
+        work._patch("ns", "b", None, label_value(1, 2))  # refused: swept within SWEEP_S
+        deadline = time.monotonic() + 5
+        while not sweeps:
+            assert time.monotonic() < deadline, "no sweep after a failed label"
+            time.sleep(0.01)
+        time.sleep(0.3)
+        assert len(sweeps) == 1  # once per failure, not every SWEEP_S
+    finally:
+        work.stop()

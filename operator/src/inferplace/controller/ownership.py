@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,7 +29,10 @@ from inferplace.controller.sharding import (
 )
 
 log = logging.getLogger("inferplace.shards")
-SWEEP_S = 30.0  # how often the unassigned workloads are listed again (missed or failed labels)
+SWEEP_S = 30.0  # how soon the unassigned workloads are listed again after a label failed
+# and otherwise: the watch of unassigned workloads and each gained shard's own sweep leave none behind, so
+# this is a safety net (each list is every unassigned workload's metadata, in every process).
+SWEEP_IDLE_S = 600.0
 
 
 def _nowhere(kind: str | None, body: dict[str, Any]) -> None:
@@ -51,6 +55,7 @@ class ShardedWork:
         self._labeller = ThreadPoolExecutor(2, thread_name_prefix="inferplace-label")
         self._pending: set[tuple[str, str]] = set()  # sent to be labelled, not yet answered
         self._stopped = threading.Event()
+        self._failed = threading.Event()  # a label failed since the last sweep
         self.labelled = 0
 
     def start(self) -> None:
@@ -143,6 +148,7 @@ class ShardedWork:
         except Gone:
             pass
         except Exception as exc:  # the API server is away or refused: the next sweep tries again
+            self._failed.set()
             why = str(exc) if isinstance(exc, ApiUnavailable) else " ".join(str(exc).split())[:200]
             log.warning("%s/%s not labelled %s=%s yet (%s): trying again within %.0f s", ns, name, SHARD_LABEL,
                         value, why, SWEEP_S)
@@ -151,12 +157,18 @@ class ShardedWork:
                 self._pending.discard((ns, name))
 
     def _sweep(self) -> None:
-        """List the unassigned workloads (in pages) and label those of the shards held: what the watch
-        delivered before this process held their shard, or whose patch failed."""
+        """Label the unassigned workloads of the shards held that a label patch failed for (within SWEEP_S),
+        and any other the watch left behind (every SWEEP_IDLE_S)."""
+        swept = time.monotonic()
         while not self._stopped.wait(SWEEP_S):
+            if not self._failed.is_set() and time.monotonic() - swept < SWEEP_IDLE_S:
+                continue
+            self._failed.clear()
+            swept = time.monotonic()
             try:
                 self.sweep()
             except Exception as exc:
+                self._failed.set()
                 log.warning("sweep of unlabelled workloads failed: %s", " ".join(str(exc).split())[:200])
 
     def sweep(self) -> int:
