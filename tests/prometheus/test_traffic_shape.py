@@ -107,11 +107,13 @@ def test_a_window_under_a_day_reads_no_shape(shaped: Shaped) -> None:
 
 def test_the_observed_shape_sizes_the_fleet_and_the_status_says_where_it_came_from(shaped: Shaped) -> None:
     doc = workload_doc(constraints={**SELF_HOSTED, "instanceFamilies": ["g6e"]}, scaling={"scaleToZero": True},
-                       metrics={"server": "vllm", "selector": {"namespace": "office"}, "window": "1h"})
+                       # A week's mean rate: the last hour's is zero whenever the test runs at a weekend
+                       # (the office is closed), and then the declared traffic is used instead.
+                       metrics={"server": "vllm", "selector": {"namespace": "office"}, "window": "7d"})
     spec = InferenceWorkloadSpec.model_validate(doc["spec"])
     assert spec.metrics is not None and spec.metrics.shape_window == "7d"  # the default
     obs = PrometheusBackend(shaped.url, timeout_s=5).observe(
-        ObserveRequest("vllm", {"namespace": "office"}, "1h", at=shaped.end, shape_window=spec.metrics.shape_window))
+        ObserveRequest("vllm", {"namespace": "office"}, "7d", at=shaped.end, shape_window=spec.metrics.shape_window))
     now = datetime.fromtimestamp(shaped.end, UTC)
     r = reconcile("w", parse_spec(doc["spec"]), 1, None, obs, None, load_catalog(), default_book(),
                   RegionDefault("us-east-1", "test"), now)
