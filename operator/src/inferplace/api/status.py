@@ -398,8 +398,8 @@ class InferenceWorkloadStatus(BaseModel):
     """What inferplace found."""
 
     # The operator replaces the status whole (controller/kube.py), so the API server tracks it as one
-    # field of one manager, not every leaf: a fifth of its CPU per status write, and 0.8 KB of
-    # managedFields a workload instead of 3.2 KB (a 24 KB status; scripts/bench_operator.py).
+    # field of one manager, not every leaf: a fifth less of its CPU per status write, and 0.8 KB of
+    # managedFields a workload instead of 3.2 KB (300 writes of a 24 KB status on the test control plane).
     model_config = WIRE | ConfigDict(json_schema_extra={"x-kubernetes-map-type": "atomic"})
     observed_generation: int | None = Field(default=None, ge=0)
     conditions: list[Condition] = Field(default=[], max_length=16, json_schema_extra={
