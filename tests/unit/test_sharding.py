@@ -104,29 +104,39 @@ class _Kube:
 
 def test_unassigned_workloads_are_swept_soon_after_a_label_fails_and_seldom_otherwise(
         monkeypatch: pytest.MonkeyPatch) -> None:
+    # The rule the sweeping thread applies every SWEEP_S, called directly: no thread waits on a timeout
+    # (which never returns under faketime: the one-clock run).
     import asyncio  # noqa: PLC0415
-    import threading  # noqa: PLC0415
     import time  # noqa: PLC0415
 
     from inferplace.controller import ownership  # noqa: PLC0415
 
-    monkeypatch.setattr(ownership, "SWEEP_S", 0.02)
     kube = _Kube()
     work = ownership.ShardedWork(_Owner(), kube, asyncio.new_event_loop(), ["ns"], 2)  # type: ignore[arg-type]
     sweeps: list[float] = []
-    monkeypatch.setattr(work, "sweep", lambda: sweeps.append(time.monotonic()) or 0)
-    threading.Thread(target=work._sweep, daemon=True).start()
+    broken = False
+
+    def sweep() -> int:
+        sweeps.append(time.monotonic())
+        if broken:
+            raise RuntimeError("HTTP 503")
+        return 0
+
+    monkeypatch.setattr(work, "sweep", sweep)
     try:
+        now = time.monotonic()
         work._patch("ns", "a", None, label_value(0, 2))  # labelled: nothing to sweep for
-        time.sleep(0.3)
-        assert sweeps == [] and kube.labels == [("ns", "a")]
+        assert work.sweep_if_due(now) == now and sweeps == [] and kube.labels == [("ns", "a")]
         kube.down = True
-        work._patch("ns", "b", None, label_value(1, 2))  # refused: swept within SWEEP_S
-        deadline = time.monotonic() + 5
-        while not sweeps:
-            assert time.monotonic() < deadline, "no sweep after a failed label"
-            time.sleep(0.01)
-        time.sleep(0.3)
-        assert len(sweeps) == 1  # once per failure, not every SWEEP_S
+        work._patch("ns", "b", None, label_value(1, 2))  # refused: swept at the next tick
+        swept = work.sweep_if_due(now)
+        assert len(sweeps) == 1 and swept > now
+        assert work.sweep_if_due(swept) == swept and len(sweeps) == 1  # once per failure, not every tick
+        # Otherwise once every SWEEP_IDLE_S; a sweep that fails is tried again at the next tick.
+        broken = True
+        swept = work.sweep_if_due(swept - ownership.SWEEP_IDLE_S)
+        assert len(sweeps) == 2
+        work.sweep_if_due(swept)
+        assert len(sweeps) == 3
     finally:
         work.stop()

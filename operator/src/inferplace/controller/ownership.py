@@ -161,15 +161,21 @@ class ShardedWork:
         and any other the watch left behind (every SWEEP_IDLE_S)."""
         swept = time.monotonic()
         while not self._stopped.wait(SWEEP_S):
-            if not self._failed.is_set() and time.monotonic() - swept < SWEEP_IDLE_S:
-                continue
-            self._failed.clear()
-            swept = time.monotonic()
-            try:
-                self.sweep()
-            except Exception as exc:
-                self._failed.set()
-                log.warning("sweep of unlabelled workloads failed: %s", " ".join(str(exc).split())[:200])
+            swept = self.sweep_if_due(swept)
+
+    def sweep_if_due(self, swept: float) -> float:
+        """Sweep if a label failed since the last sweep (at `swept`, monotonic) or SWEEP_IDLE_S have passed;
+        when the last sweep was."""
+        now = time.monotonic()
+        if not self._failed.is_set() and now - swept < SWEEP_IDLE_S:
+            return swept
+        self._failed.clear()
+        try:
+            self.sweep()
+        except Exception as exc:
+            self._failed.set()
+            log.warning("sweep of unlabelled workloads failed: %s", " ".join(str(exc).split())[:200])
+        return now
 
     def sweep(self) -> int:
         """One pass, over the API server's watch cache (metadata only); how many workloads were sent to be
