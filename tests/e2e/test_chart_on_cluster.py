@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -163,7 +164,8 @@ def test_the_operator_does_its_job_with_exactly_the_charts_rbac(cluster: Cluster
             finally:
                 stop(proc)
         text = log.read_text()
-        assert "Forbidden" not in text and "403" not in text, text[-4000:]
+        # 403 as a status code, not inside a random member id ("vm-403bfdc6" failed this once).
+        assert "Forbidden" not in text and not re.search(r"\b403\b", text), text[-4000:]
         assert "fleet corrections not read" not in text, text[-4000:]
 
         # The corrections store writes its ConfigMap with that token, keeping the chart's labels.
