@@ -96,15 +96,24 @@ def _collectives(s: ShapeArrays, p: Hardware, tokens: F64) -> F64:
     parallelism the MoE layers' MLP all-reduce is replaced by a dispatch and a combine all-to-all: each
     chip sends its share of the tokens (tokens / n) to the top-k experts' chips ((n-1)/n of them remote),
     every byte occupying `a2a_hops` links; balanced routing is assumed (a hot expert is not modelled)."""
+    fixed, per_token = _collective_terms(s, p)
+    return fixed + per_token * tokens
+
+
+def _collective_terms(s: ShapeArrays, p: Hardware) -> tuple[F64, F64]:
+    """The collectives' time as `fixed + per_token * tokens`, per scenario: every term is linear in the
+    tokens, so the per-scenario coefficients are computed once and a grid of batches costs one multiply-add."""
     ring = 2.0 * (p.tp - 1.0) / p.tp
     link = np.where(p.link > 0, p.link * p.link_fraction, np.inf)
-    per = p.collective_latency + ring * tokens * s.hidden * ACTIVATION_BYTES / link
-    allreduce = 2.0 * s.layers * per
-    share = tokens / p.tp * s.top_k * s.hidden * ACTIVATION_BYTES * (p.tp - 1.0) / p.tp
-    a2a = p.collective_latency * p.a2a_hops + share * p.a2a_hops / link
-    ep = (2.0 * s.layers - s.moe_layers) * per + 2.0 * s.moe_layers * a2a
-    total = np.where((np.asarray(p.expert_parallel) > 0) & (s.moe_layers > 0), ep, allreduce)
-    return np.where(p.tp > 1, total, 0.0)
+    per_fixed, per_token = p.collective_latency, ring * s.hidden * ACTIVATION_BYTES / link
+    a2a_fixed = p.collective_latency * p.a2a_hops
+    a2a_token = s.top_k * s.hidden * ACTIVATION_BYTES * (p.tp - 1.0) / p.tp / p.tp * p.a2a_hops / link
+    dense_layers = 2.0 * s.layers - s.moe_layers  # with EP: the all-reduces left (attention, dense MLPs)
+    ep = (np.asarray(p.expert_parallel) > 0) & (s.moe_layers > 0)
+    fixed = np.where(ep, dense_layers * per_fixed + 2.0 * s.moe_layers * a2a_fixed, 2.0 * s.layers * per_fixed)
+    token = np.where(ep, dense_layers * per_token + 2.0 * s.moe_layers * a2a_token, 2.0 * s.layers * per_token)
+    tp = p.tp > 1
+    return np.where(tp, fixed, 0.0), np.where(tp, token, 0.0)
 
 
 def _dense_equivalent(s: ShapeArrays, p: Hardware) -> F64:

@@ -231,11 +231,16 @@ def server_at(
     rho = rate * pf_amortized
     batch = np.maximum(rate * (pf_alone + osl * 0.02), 1.0)
     tpot = np.zeros_like(rate)
-    slowdown = np.maximum(1.0 - rho, 1e-3)  # decode steps share the replica with prefill
+    # Decode steps share the replica with prefill: a step's time per token is stretched by 1 / (1 - rho).
+    per_token = 1.0 / (tokens_per_step * np.maximum(1.0 - rho, 1e-3))
+    waiting, decoding = rate * pf_alone, rate * osl  # Little's law: batch = waiting + decoding * tpot
     ceiling = np.maximum(bmax, 1.0)
     for _ in range(6):  # concurrency (Little's law) and TPOT depend on each other
-        tpot = step_total(batch) / tokens_per_step / slowdown
-        batch = np.minimum(np.maximum(rate * (pf_alone + osl * tpot), 1.0), ceiling)
+        tpot = step_total(batch) * per_token
+        batch = decoding * tpot
+        batch += waiting
+        np.maximum(batch, 1.0, out=batch)
+        np.minimum(batch, ceiling, out=batch)
     step = step_total(batch)
     tail_pf = pf_alone if pf_tail is None else pf_tail
     ttft_q = tail_pf + step + _mg1_wait(rho, pf_amortized, quantile)

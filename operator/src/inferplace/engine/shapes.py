@@ -213,5 +213,9 @@ class ShapeArrays:
     def experts_touched(self, tokens: F64) -> F64:
         """Expected distinct routed experts per MoE layer hit by `tokens` tokens (uniform routing)."""
         e = np.maximum(self.experts, 1.0)
-        p_miss = np.clip(1.0 - self.top_k / e, 0.0, 1.0)
-        return np.where(self.experts > 0, e * (1.0 - p_miss ** np.maximum(tokens, 0.0)), 0.0)
+        # p_miss ** tokens as exp(tokens * log p_miss): the log once per model, an exp per point of a grid
+        # (a power with an array exponent costs several times an exp). A p_miss of 0 (top-k = all experts)
+        # is kept just above it, so 0 tokens still touch none and one token already touches them all.
+        log_miss = np.log(np.clip(1.0 - self.top_k / e, np.finfo(np.float64).tiny, 1.0))
+        hit = -np.expm1(np.maximum(tokens, 0.0) * log_miss)
+        return np.where(self.experts > 0, e * hit, 0.0)

@@ -77,15 +77,21 @@ def step_table(dec: Decoder, cap: F64, context: F64, time_scale: F64 | None = No
     log_cap = np.log(cap)
     scale = np.where(log_cap > 0, (STEP_GRID - 1) / np.where(log_cap > 0, log_cap, 1.0), 0.0)
     flat = table.T.ravel()  # row r's grid at [r * STEP_GRID, (r + 1) * STEP_GRID)
-    after = np.append(flat[1:], flat[-1:])  # after[j] == flat[j + 1]: one lookup instead of an add and a lookup
+    slope = np.append(np.diff(flat), 0.0)  # slope[j] == flat[j + 1] - flat[j]: one lookup, not two
     base = np.arange(cap.size) * STEP_GRID
 
     def step_total(batch: F64) -> F64:
-        u = np.log(np.minimum(np.maximum(batch, 1.0), cap)) * scale
-        i = np.minimum(u.astype(np.int64), STEP_GRID - 2)
-        f = u - i
-        j = base + i
-        out: F64 = flat[j] * (1.0 - f) + after[j] * f
+        # In place where a temporary is ours: the search calls this on (points, rows) arrays many times.
+        u = np.minimum(np.maximum(batch, 1.0), cap)
+        np.log(u, out=u)
+        u *= scale
+        i = u.astype(np.int64)
+        np.minimum(i, STEP_GRID - 2, out=i)
+        u -= i  # the fraction of the way to the next grid point
+        i += base
+        out: F64 = slope[i]
+        out *= u
+        out += flat[i]
         return out
 
     return step_total

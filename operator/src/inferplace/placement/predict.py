@@ -17,7 +17,7 @@ from inferplace.catalog import Catalog
 from inferplace.engine import LIMITS
 from inferplace.engine.batch import ScenarioArrays
 from inferplace.engine.slo import Latency, SloModel, Tails
-from inferplace.engine.tco import replicas_for
+from inferplace.engine.tco import Demand, replicas_for
 from inferplace.placement.scenarios import Scenario, to_arrays
 from inferplace.placement.workload import Workload
 
@@ -67,33 +67,36 @@ def predict_rows(requests: Sequence[RowRequest], cat: Catalog) -> list[RowResult
 
 
 def _predict(sa: ScenarioArrays, requests: Sequence[RowRequest]) -> list[RowResult]:
-    ws = [r.workload for r in requests]
+    # A workload's figures are read once, not once per row (a workload has ~50 rows), then spread to its rows.
+    owners: dict[int, int] = {}
+    ws: list[Workload] = []
+    for r in requests:
+        if id(r.workload) not in owners:
+            owners[id(r.workload)] = len(ws)
+            ws.append(r.workload)
+    of = np.fromiter((owners[id(r.workload)] for r in requests), dtype=np.int64, count=len(requests))
 
     def col(values: list[float]) -> F64:
-        return np.asarray(values, dtype=np.float64)
+        return np.asarray(values, dtype=np.float64)[of]
 
     tails = Tails(prompt_tokens=col([w.prompt_p95 for w in ws]), output_tokens=col([w.output_p95 for w in ws]),
                   e2e_slo=col([w.e2e_slo_s for w in ws]))
     model = SloModel(sa, tails)  # prepared once: capacity and latencies from the same setup
     cap = model.capacity()
-    demand = [w.demand for w in ws]
-    peak = col([float(d.peak) for d in demand])
+    demand = Demand(col([w.rps for w in ws]), col([w.peak_to_mean for w in ws]), col([w.retry_rate for w in ws]))
+    peak, mean = np.asarray(demand.peak, dtype=np.float64), np.asarray(demand.mean, dtype=np.float64)
     sized = replicas_for(cap.rate, peak, col([w.target_utilization for w in ws]), col([w.min_replicas for w in ws]),
                          col([w.spare_replicas for w in ws]))
-    fixed = col([math.nan if r.replicas is None else r.replicas for r in requests])
+    fixed = np.array([math.nan if r.replicas is None else r.replicas for r in requests], dtype=np.float64)
     replicas = np.where(np.isnan(fixed), np.where(np.isfinite(sized), sized, 0.0), fixed)
-    both = model.latency_at(np.stack([peak, col([float(d.mean) for d in demand])]) / np.maximum(replicas, 1.0))
-    lat, mean = (Latency(*(getattr(both, f.name)[k] for f in fields(Latency))) for k in (0, 1))
+    both = model.latency_at(np.stack([peak, mean]) / np.maximum(replicas, 1.0))
+    lat, at_mean = (Latency(*(getattr(both, f.name)[k] for f in fields(Latency))) for k in (0, 1))
     unloaded = cap.unloaded
-    # Whole columns to Python floats at once (per-element float() is the slow part at this size).
-    rate, fits, bound, reps = cap.rate.tolist(), cap.fits.tolist(), cap.bound.tolist(), replicas.tolist()
-    limits = cap.limit.tolist()
-    peak_lat = list(zip(lat.ttft.tolist(), lat.tpot.tolist(), lat.e2e.tolist(), strict=True))
-    lone = list(zip(unloaded.ttft.tolist(), unloaded.tpot.tolist(), unloaded.e2e.tolist(), strict=True))
-    at_mean = list(zip(mean.ttft_mean.tolist(), mean.tpot_mean.tolist(), strict=True))
-    saturated = lat.saturated.tolist()
-    running = lat.batch.tolist()
-    return [RowResult(rate=rate[i], fits=fits[i], bound=bound[i], replicas=int(reps[i]), latency=peak_lat[i],
-                      saturated=saturated[i], unloaded=lone[i], at_mean=at_mean[i], batch=running[i],
-                      limit=int(limits[i]))
-            for i in range(len(requests))]
+    # Whole columns to Python values at once (per-element conversion is the slow part at this size), and
+    # each RowResult made positionally (keywords cost more than the rest of its construction).
+    return list(map(
+        RowResult, cap.rate.tolist(), cap.fits.tolist(), cap.bound.tolist(), replicas.astype(np.int64).tolist(),
+        zip(lat.ttft.tolist(), lat.tpot.tolist(), lat.e2e.tolist(), strict=True), lat.saturated.tolist(),
+        zip(unloaded.ttft.tolist(), unloaded.tpot.tolist(), unloaded.e2e.tolist(), strict=True),
+        zip(at_mean.ttft_mean.tolist(), at_mean.tpot_mean.tolist(), strict=True), lat.batch.tolist(),
+        cap.limit.tolist()))
