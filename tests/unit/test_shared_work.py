@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from inferplace.api import InferenceWorkload
 from inferplace.catalog import load_catalog
+from inferplace.engine.roofline import ACTIVATION_BYTES, Hardware, _collectives
+from inferplace.engine.shapes import ShapeArrays, shape_of
 from inferplace.placement import RegionDefault, resolve
 from inferplace.placement.candidates import _enumerate, enumerate_candidates, layout_of, proposed
 from inferplace.placement.cost import CostTerms, cents, round_cents, total_cents
-from inferplace.placement.search import Choice, search
+from inferplace.placement.scenarios import Scenario
+from inferplace.placement.search import Choice, _record_row_failures, _row_failure, _row_reason, search
 from inferplace.placement.workload import Workload
 from inferplace.pricing import default_book
 
 from ..support.manifests import CURRENT, workload_doc
 
+F64 = NDArray[np.float64]
 CAT = load_catalog()
 BOOK = default_book()
 REGION = RegionDefault("us-east-1", "the test's default")
@@ -122,3 +128,98 @@ def test_the_cheapest_of_each_node_pool_read_from_the_table_is_the_one_a_full_sc
         assert list(o.best_per_node_pool()) == list(brute)  # same order: ties sort alike downstream
         assert [opt.total_cents for opt in o.options] == o.options.totals_cents()
         assert len(o.options) > 20 and o.options[-1] is o.options[len(o.options) - 1]
+
+
+SPECULATIVE = {"speculativeDecoding": {"draftModel": "meta-llama/Llama-3.2-1B-Instruct", "acceptanceRate": "0.7",
+                                       "numSpeculativeTokens": 4}}
+
+
+def test_scenarios_made_positionally_are_the_ones_keywords_make() -> None:
+    w = _workload(**SPECULATIVE, traffic={"requestsPerSecond": 3, "promptTokens": {"mean": 4000, "p95": 8000},
+                                          "outputTokens": {"mean": 50, "p95": 100}},
+                  slo={"ttftP95Ms": 900, "tpotP95Ms": 30})
+    cs = enumerate_candidates(w, CAT)
+    assert {k.speculative for k in cs.keys} == {False, True}
+    for key, got in zip(cs.keys, cs.scenarios, strict=True):
+        spec = key.speculative
+        assert got == Scenario(
+            model=w.model, accelerator=CAT.accelerators[key.accelerator], chips_per_replica=key.chips, replicas=1,
+            weight_dtype=key.weight_dtype, kv_dtype=key.kv_dtype, input_tokens=4000.0, output_tokens=50.0,
+            batch=got.batch, load="server-slo", framework=key.framework, ttft_slo_s=0.9, tpot_slo_s=0.03,
+            draft_model=w.draft if spec else None, acceptance_rate=0.7 if spec else 0.0,
+            speculative_tokens=4 if spec else 0, expert_parallel=w.expert_parallel)
+        assert math.isnan(got.batch) and math.isnan(got.max_batch)
+
+
+def test_each_instance_keeps_the_failure_a_fold_over_every_failed_row_keeps() -> None:
+    """The search decides each instance type's kept failure on the reasons and writes only those messages;
+    the reference writes every failed row's message and folds them all through `CandidateSet.fail`."""
+    seen: set[str] = set()
+    for spec in ({"model": {"name": "meta-llama/Llama-3.3-70B-Instruct"}, "slo": {"ttftP95Ms": 300, "tpotP95Ms": 15}},
+                 {"model": {"name": "Qwen/Qwen2.5-72B-Instruct"},
+                  "slo": {"ttftP95Ms": 20000, "tpotP95Ms": 200, "e2eP95Ms": 4000}}):
+        w = _workload(**spec)
+        (o,) = search([w], CAT, BOOK)
+        got, reference = enumerate_candidates(w, CAT), enumerate_candidates(w, CAT)
+        _record_row_failures(w, got, o.rows, CAT)
+        weights: dict[str, float] = {}
+        for i, row in enumerate(o.rows):
+            if row.serves:
+                continue
+            reason = _row_reason(w, row)
+            message = _row_failure(w, reference, row, i, reason, CAT, weights)
+            for c in reference.candidates:
+                if c.row == i and not c.current:
+                    reference.fail(c.instance.type, reason, message)
+        seen |= {f.reason for f in reference.failures.values()}
+        assert {t: (f.reason, f.message) for t, f in got.failures.items()} == \
+            {t: (f.reason, f.message) for t, f in reference.failures.items()}
+    assert {"DOES_NOT_FIT", "SLO_TTFT_UNMET", "SLO_TPOT_UNMET", "SLO_E2E_UNMET"} <= seen
+
+
+def _collectives_directly(s: ShapeArrays, p: Hardware, tokens: F64) -> F64:
+    """The collectives as first written: every term evaluated at each token count."""
+    ring = 2.0 * (p.tp - 1.0) / p.tp
+    link = np.where(p.link > 0, p.link * p.link_fraction, np.inf)
+    per = p.collective_latency + ring * tokens * s.hidden * ACTIVATION_BYTES / link
+    allreduce = 2.0 * s.layers * per
+    share = tokens / p.tp * s.top_k * s.hidden * ACTIVATION_BYTES * (p.tp - 1.0) / p.tp
+    a2a = p.collective_latency * p.a2a_hops + share * p.a2a_hops / link
+    ep = (2.0 * s.layers - s.moe_layers) * per + 2.0 * s.moe_layers * a2a
+    total = np.where((np.asarray(p.expert_parallel) > 0) & (s.moe_layers > 0), ep, allreduce)
+    out: F64 = np.where(p.tp > 1, total, 0.0)
+    return out
+
+
+def test_the_collectives_per_token_term_is_the_direct_formula() -> None:
+    rng = np.random.default_rng(5)
+    n = 4_000
+    r = lambda lo, hi: rng.uniform(lo, hi, n)  # noqa: E731
+    s = ShapeArrays.stack([shape_of(CAT.model(m)) for m in ("Qwen/Qwen3-30B-A3B", "meta-llama/Llama-3.1-8B-Instruct")])
+    s = s.take(rng.integers(0, 2, n))
+    p = Hardware(tp=rng.choice([1.0, 2.0, 4.0, 8.0, 16.0], n), peak_flops=r(1e14, 2e15), bandwidth=r(1e11, 8e12),
+                 link=np.where(rng.random(n) < 0.2, 0.0, r(1e10, 9e11)), memory=r(1e10, 2e11), weight_bytes=r(1, 2),
+                 kv_bytes=r(1, 2), kv_replication=np.ones(n), bw_fraction=r(0.3, 0.9), prefill_fraction=r(0.3, 0.9),
+                 decode_fraction=r(0.3, 0.9), step_overhead=r(0, 0.01), prefill_overhead=r(0, 0.01),
+                 collective_latency=r(0, 1e-4), memory_reserve=r(0.05, 0.2), link_fraction=r(0.3, 0.9),
+                 expert_parallel=(rng.random(n) < 0.5).astype(float), a2a_hops=rng.choice([1.0, 2.0], n))
+    tokens = np.exp(rng.uniform(0.0, 12.0, (5, n)))
+    want, got = _collectives_directly(s, p, tokens), _collectives(s, p, tokens)
+    assert np.any(want == 0.0) and np.all(np.isfinite(want)) and np.any((p.link == 0) & (p.tp > 1))
+    assert np.any((p.expert_parallel > 0) & (s.moe_layers > 0) & (p.tp > 1))
+    assert np.allclose(got, want, rtol=1e-12, atol=0.0)
+
+
+def test_experts_touched_is_the_power_formula_at_the_edges_too() -> None:
+    models = [CAT.model(m) for m in ("Qwen/Qwen3-30B-A3B", "mistralai/Mixtral-8x7B-Instruct-v0.1",
+                                      "meta-llama/Llama-3.1-8B-Instruct")]
+    s = ShapeArrays.stack([shape_of(m) for m in models])
+    every = replace(s, top_k=s.experts.copy())  # top-k = all experts: one token touches them all
+    tokens = np.array([0.0, 1.0, 2.0, 7.5, 64.0, 4096.0, 1e6])[:, None]
+    for shape in (s, every):
+        e = np.maximum(shape.experts, 1.0)
+        p_miss = np.clip(1.0 - shape.top_k / e, 0.0, 1.0)
+        want = np.where(shape.experts > 0, e * (1.0 - p_miss ** np.maximum(tokens, 0.0)), 0.0)
+        assert np.allclose(shape.experts_touched(tokens), want, rtol=1e-12, atol=1e-12)
+    assert np.all(every.experts_touched(tokens)[0] == 0.0)  # no tokens, no experts
+    assert np.all(every.experts_touched(tokens)[1:] == np.maximum(every.experts, 0.0))

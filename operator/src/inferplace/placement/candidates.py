@@ -10,6 +10,7 @@ count, so its latency differs from a freshly sized fleet on the same shape.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import NamedTuple
@@ -92,14 +93,14 @@ class CandidateSet:
         return None if self.current is None else self.candidates[self.current]
 
 
-_RANK = {r: i for i, r in enumerate(REASONS)}  # how far a placement got before it failed
+RANK = {r: i for i, r in enumerate(REASONS)}  # how far a placement got before it failed
 
 
 def _keep_furthest(failures: dict[str, Failure], inst: str, reason: Reason, message: str) -> None:
     old = failures.get(inst)
     # At equal rank the later option wins: options come in ascending chip counts, so the message
     # describes the largest (closest to working) placement.
-    if old is None or _RANK[reason] >= _RANK[old.reason]:
+    if old is None or RANK[reason] >= RANK[old.reason]:
         failures[inst] = Failure(reason, message)
 
 
@@ -170,16 +171,18 @@ def engine_key(w: Workload | Layout, acc: Accelerator, chips: int, weight_dtype:
 
 
 def scenario_for(w: Workload, acc: Accelerator, key: EngineKey) -> Scenario:
-    return Scenario(
-        model=w.model, accelerator=acc, chips_per_replica=key.chips, replicas=1,
-        weight_dtype=key.weight_dtype, kv_dtype=key.kv_dtype, input_tokens=w.prompt_mean,
-        output_tokens=w.output_mean, batch=math.nan, load="server-slo", framework=key.framework,
-        ttft_slo_s=w.ttft_slo_s, tpot_slo_s=w.tpot_slo_s,
-        draft_model=w.draft if key.speculative else None,
-        acceptance_rate=w.acceptance_rate if key.speculative else 0.0,
-        speculative_tokens=w.speculative_tokens if key.speculative else 0,
-        expert_parallel=w.expert_parallel,
-    )
+    return scenarios_for(w, [acc], [key])[0]
+
+
+def scenarios_for(w: Workload, accs: Sequence[Accelerator], keys: Sequence[EngineKey]) -> list[Scenario]:
+    """The engine scenario of each (chip, key) for `w`: the workload's figures read once, each Scenario made
+    positionally (a search makes ~50 a workload; keywords cost more than the rest of the construction)."""
+    isl, osl, ttft, tpot, ep = w.prompt_mean, w.output_mean, w.ttft_slo_s, w.tpot_slo_s, w.expert_parallel
+    draft, alpha, k = w.draft, w.acceptance_rate, w.speculative_tokens
+    return [Scenario(w.model, acc, key.chips, 1, key.weight_dtype, key.kv_dtype, isl, osl, math.nan, "server-slo",
+                     key.framework, ttft, tpot, draft if key.speculative else None,
+                     alpha if key.speculative else 0.0, k if key.speculative else 0, ep)
+            for acc, key in zip(accs, keys, strict=True)]
 
 
 def current_key(w: Workload, cat: Catalog) -> tuple[EngineKey | None, str | None]:
@@ -292,7 +295,7 @@ def enumerate_candidates(w: Workload, cat: Catalog) -> CandidateSet:
     """The workload's candidates (its layout's, shared), their engine scenarios, and today's placement."""
     p = proposed(layout_of(w, cat), cat)
     keys = list(p.keys)
-    scenarios = [scenario_for(w, acc, key) for acc, key in zip(p.accelerators, keys, strict=True)]
+    scenarios = scenarios_for(w, p.accelerators, keys)
     cs = CandidateSet(w, keys, scenarios, list(p.candidates), dict(p.failures), {k: i for i, k in enumerate(keys)})
     today, cs.current_note = current_key(w, cat)
     if today is not None and w.current is not None:

@@ -115,6 +115,7 @@ _HARDWARE = ("peak", "dpeak", "bw", "link", "mem", "ranks", "wb", "kvb", "dwb",
 # ...and of the scenario itself.
 _OWN = ("tp", "rep", "isl", "osl", "batch", "ttft", "tpot", "k", "alpha", "load", "ep", "maxb")
 _COLUMNS = {name: i for i, name in enumerate(_HARDWARE + _OWN)}
+_LOAD_INDEX = {load: i for i, load in enumerate(LOADS)}
 
 
 def _hardware(cat: Catalog, acc: Accelerator, framework: str, weight_dtype: Precision,
@@ -161,9 +162,10 @@ def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
         target = shape(s.model)
         targets.append(target)
         drafts.append(shape(s.draft_model) if s.draft_model else target)
-        own.append((float(s.chips_per_replica), float(s.replicas), s.input_tokens, s.output_tokens, s.batch,
-                    s.ttft_slo_s, s.tpot_slo_s, float(s.speculative_tokens), s.acceptance_rate,
-                    float(LOADS.index(s.load)), float(s.expert_parallel), s.max_batch))
+        # ints and bools as they are: the float64 array below converts them exactly, in C.
+        own.append((s.chips_per_replica, s.replicas, s.input_tokens, s.output_tokens, s.batch, s.ttft_slo_s,
+                    s.tpot_slo_s, s.speculative_tokens, s.acceptance_rate, _LOAD_INDEX[s.load], s.expert_parallel,
+                    s.max_batch))
     # One contiguous row per column: each chip's block gathered once, then the scenarios' own numbers.
     table = np.concatenate([np.array(blocks, dtype=np.float64).T[:, which],
                             np.array(own, dtype=np.float64).reshape(-1, len(_OWN)).T])

@@ -19,7 +19,7 @@ from inferplace.catalog import Catalog
 from inferplace.engine.roofline import weight_footprint
 from inferplace.engine.shapes import ShapeArrays, shape_of
 from inferplace.placement.calibration import Calibration, FleetCorrection, FleetCorrections
-from inferplace.placement.candidates import CandidateSet, Failure, enumerate_candidates
+from inferplace.placement.candidates import RANK, CandidateSet, Failure, enumerate_candidates
 from inferplace.placement.cost import (
     CurrentCost,
     Option,
@@ -183,39 +183,61 @@ def _record_row_failures(w: Workload, cs: CandidateSet, rows: list[RowResult], c
     failed = {i for i, row in enumerate(rows) if not row.serves}
     if not failed:
         return
+    # Each instance type keeps one failure (`CandidateSet.fail`: the furthest, the later at equal rank), so
+    # which row's it keeps is decided on the reasons alone, and only those rows' messages are written.
     by_row: dict[int, list[str]] = {}
     for c in cs.candidates:
         if c.row in failed and not c.current:
             by_row.setdefault(c.row, []).append(c.instance.type)
-    weights: dict[str, float] = {}  # of the model, by precision: the same for every row
+    reasons = {i: _row_reason(w, rows[i]) for i in by_row}
+    kept: dict[str, int] = {}
     for i in sorted(by_row):
-        reason, msg = _row_failure(w, cs, rows[i], i, cat, weights)
         for inst in by_row[i]:
-            cs.fail(inst, reason, msg)
+            j = kept.get(inst)
+            if j is None or RANK[reasons[i]] >= RANK[reasons[j]]:
+                kept[inst] = i
+    weights: dict[str, float] = {}  # of the model, by precision: the same for every row
+    messages = {i: _row_failure(w, cs, rows[i], i, reasons[i], cat, weights) for i in sorted(set(kept.values()))}
+    for inst, i in kept.items():
+        cs.fail(inst, reasons[i], messages[i])
 
 
-def _row_failure(w: Workload, cs: CandidateSet, row: RowResult, i: int, cat: Catalog,
-                 footprints: dict[str, float]) -> tuple[Reason, str]:
+def _row_reason(w: Workload, row: RowResult) -> Reason:
+    """Why a row that serves no load fails: the weights do not fit, or the first objective unmet unloaded."""
+    if not row.fits:
+        return "DOES_NOT_FIT"
+    ttft, tpot, e2e = row.unloaded
+    if ttft > w.ttft_slo_s:
+        return "SLO_TTFT_UNMET"
+    if tpot > w.tpot_slo_s:
+        return "SLO_TPOT_UNMET"
+    if e2e > w.e2e_slo_s:
+        return "SLO_E2E_UNMET"
+    return "SLO_TPOT_UNMET"  # every objective met unloaded, yet no request rate meets them all
+
+
+def _row_failure(w: Workload, cs: CandidateSet, row: RowResult, i: int, reason: Reason, cat: Catalog,
+                 footprints: dict[str, float]) -> str:
+    """The message for row `i`'s failure `reason` (from `_row_reason`)."""
     key = cs.keys[i]
     acc = cat.accelerators[key.accelerator]
     where = f"{key.chips} x {acc.id} ({acc.memory_bytes / 1e9:.0f} GB each)"
-    if not row.fits:
+    if reason == "DOES_NOT_FIT":
         if key.weight_dtype not in footprints:
             shape = ShapeArrays.stack([shape_of(w.model)])
             footprints[key.weight_dtype] = float(weight_footprint(shape, np.array(
                 [BYTES_PER_ELEMENT[key.weight_dtype]]))[0])
         weights = footprints[key.weight_dtype]
-        return "DOES_NOT_FIT", (f"{w.model.id} in {key.weight_dtype} ({weights / 1e9:.0f} GB of weights) "
-                                f"leaves no room for the KV cache of one {w.prompt_mean + w.output_mean / 2:.0f}"
-                                f"-token sequence on {where}")
+        return (f"{w.model.id} in {key.weight_dtype} ({weights / 1e9:.0f} GB of weights) leaves no room for the "
+                f"KV cache of one {w.prompt_mean + w.output_mean / 2:.0f}-token sequence on {where}")
     ttft, tpot, e2e = row.unloaded
-    if ttft > w.ttft_slo_s:
-        return "SLO_TTFT_UNMET", (f"TTFT p95 is {ttft * 1e3:.0f} ms even unloaded on {where}, above the "
-                                  f"{w.ttft_slo_s * 1e3:g} ms objective")
+    if reason == "SLO_TTFT_UNMET":
+        return (f"TTFT p95 is {ttft * 1e3:.0f} ms even unloaded on {where}, above the "
+                f"{w.ttft_slo_s * 1e3:g} ms objective")
+    if reason == "SLO_E2E_UNMET":
+        return (f"end-to-end p95 is {e2e * 1e3:.0f} ms even unloaded on {where}, above the "
+                f"{w.e2e_slo_s * 1e3:g} ms objective")
     if tpot > w.tpot_slo_s:
-        return "SLO_TPOT_UNMET", (f"TPOT p95 is {tpot * 1e3:.1f} ms even unloaded on {where}, above the "
-                                  f"{w.tpot_slo_s * 1e3:g} ms objective")
-    if e2e > w.e2e_slo_s:
-        return "SLO_E2E_UNMET", (f"end-to-end p95 is {e2e * 1e3:.0f} ms even unloaded on {where}, above the "
-                                 f"{w.e2e_slo_s * 1e3:g} ms objective")
-    return "SLO_TPOT_UNMET", f"no request rate meets all objectives on {where}"
+        return (f"TPOT p95 is {tpot * 1e3:.1f} ms even unloaded on {where}, above the "
+                f"{w.tpot_slo_s * 1e3:g} ms objective")
+    return f"no request rate meets all objectives on {where}"
