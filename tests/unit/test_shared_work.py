@@ -223,3 +223,18 @@ def test_experts_touched_is_the_power_formula_at_the_edges_too() -> None:
         assert np.allclose(shape.experts_touched(tokens), want, rtol=1e-12, atol=1e-12)
     assert np.all(every.experts_touched(tokens)[0] == 0.0)  # no tokens, no experts
     assert np.all(every.experts_touched(tokens)[1:] == np.maximum(every.experts, 0.0))
+
+
+def test_an_unpriced_instance_keeps_the_message_of_its_largest_serving_candidate() -> None:
+    """Only the last unpriced candidate of an instance type has its message written: the one `CandidateSet.fail`
+    keeps of several of one rank (candidates come in ascending chips per replica)."""
+    w = _workload(constraints={"capacityTypes": ["on-demand"]})
+    (o,) = search([w], CAT, BOOK)
+    unpriced = {t: f.message for t, f in o.failures.items() if f.reason == "NO_PRICE"}
+    several = 0
+    for inst, message in unpriced.items():
+        chips = [o.cs.keys[c.row].chips for c in o.cs.candidates
+                 if c.instance.type == inst and not c.current and o.rows[c.row].serves]
+        assert message.startswith(f"meets the SLOs ({max(chips)} chips per replica), but ")
+        several += len(chips) > 1
+    assert several >= 2

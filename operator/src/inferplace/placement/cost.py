@@ -466,6 +466,7 @@ def option_costing(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], boo
     found = {} if found is None else found
     kinds = tuple(w.capacity_types)
     serves = [row.serves for row in rows]
+    unpriced_last: dict[str, tuple[Candidate, str]] = {}
     for ci, c in enumerate(cs.candidates):
         if c.current or not serves[c.row]:
             continue
@@ -482,8 +483,11 @@ def option_costing(w: Workload, cs: CandidateSet, rows: Sequence[RowResult], boo
         if why:
             if no_price is not None:
                 no_price[ci] = missing
-            cs.fail(c.instance.type, "NO_PRICE", f"meets the SLOs ({cs.keys[c.row].chips} chips per replica), but "
-                    + why)
+            unpriced_last[c.instance.type] = (c, why)
+    # An instance type keeps its last failure of a rank (`CandidateSet.fail`): only its last unpriced
+    # candidate's message is written (the most chips per replica).
+    for inst, (c, why) in unpriced_last.items():
+        cs.fail(inst, "NO_PRICE", f"meets the SLOs ({cs.keys[c.row].chips} chips per replica), but " + why)
     cand_rows = [rows[cs.candidates[p.candidate].row] for p in picks]
     return Costing(w, cs, picks, np.array([r.rate for r in cand_rows]),
                    np.array([float(r.replicas) for r in cand_rows]))

@@ -138,14 +138,15 @@ def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
     """
     hardware: dict[tuple[str, str, str, str], int] = {}  # index into `blocks`
     blocks: list[tuple[float, ...]] = []
-    shape_index: dict[int, int] = {}
+    shape_index: dict[int, int] = {}  # by id() of the model: index into `shapes`
     shapes: list[ModelShape] = []
 
     def shape(model: ModelArch) -> int:
-        if id(model) not in shape_index:
-            shape_index[id(model)] = len(shapes)
+        at = shape_index.get(id(model))
+        if at is None:
+            at = shape_index[id(model)] = len(shapes)
             shapes.append(shape_of(model))
-        return shape_index[id(model)]
+        return at
 
     own: list[tuple[float, ...]] = []
     which: list[int] = []  # each scenario's hardware block
@@ -159,7 +160,9 @@ def to_arrays(scenarios: list[Scenario], cat: Catalog) -> ScenarioArrays:
             hw = hardware[hw_key] = len(blocks)
             blocks.append(_hardware(cat, acc, s.framework, s.weight_dtype, s.kv_dtype))
         which.append(hw)
-        target = shape(s.model)
+        target = shape_index.get(id(s.model))
+        if target is None:
+            target = shape(s.model)
         targets.append(target)
         drafts.append(shape(s.draft_model) if s.draft_model else target)
         # ints and bools as they are: the float64 array below converts them exactly, in C.
