@@ -15,10 +15,12 @@ from inferplace.api import InferenceWorkload
 from inferplace.catalog import load_catalog
 from inferplace.engine.roofline import ACTIVATION_BYTES, Hardware, _collectives
 from inferplace.engine.shapes import ShapeArrays, shape_of
+from inferplace.engine.slo import SEARCH_POINTS, SEARCH_ROUNDS, SloModel, Tails, _latency, _limit
 from inferplace.placement import RegionDefault, resolve
 from inferplace.placement.candidates import _enumerate, enumerate_candidates, layout_of, proposed
 from inferplace.placement.cost import CostTerms, cents, round_cents, total_cents
-from inferplace.placement.scenarios import Scenario
+from inferplace.placement.predict import RowRequest
+from inferplace.placement.scenarios import Scenario, to_arrays
 from inferplace.placement.search import Choice, _record_row_failures, _row_failure, _row_reason, search
 from inferplace.placement.workload import Workload
 from inferplace.pricing import default_book
@@ -238,3 +240,43 @@ def test_an_unpriced_instance_keeps_the_message_of_its_largest_serving_candidate
         assert message.startswith(f"meets the SLOs ({max(chips)} chips per replica), but ")
         several += len(chips) > 1
     assert several >= 2
+
+
+def _capacity_searching_every_row(model: SloModel) -> tuple[F64, F64, F64]:
+    """The SLO rate search as first written: every row searched, hopeless ones included; (lo, hi, unloaded TTFT)."""
+    rows, q = model.st.rows, model.tails.quantile
+    step_full = rows.step_total(rows.cap) / rows.tokens_per_step
+    hi = rows.cap / (np.maximum(rows.osl, 1.0) * step_full + rows.pf_amortized * rows.cap) * 1.5
+    lo = np.zeros_like(hi)
+    steps = np.arange(1, SEARCH_POINTS + 1, dtype=np.float64)[:, None] / (SEARCH_POINTS + 1)
+    cols = np.arange(hi.size)
+    for _ in range(SEARCH_ROUNDS):
+        pts = lo + (hi - lo) * steps
+        ok = rows.meets(_latency(rows, q, pts))
+        first_fail = np.where(ok.all(axis=0), SEARCH_POINTS, np.argmin(ok, axis=0))
+        new_lo = np.where(first_fail > 0, pts[np.maximum(first_fail - 1, 0), cols], lo)
+        hi = np.where(first_fail < SEARCH_POINTS, pts[np.minimum(first_fail, SEARCH_POINTS - 1), cols], hi)
+        lo = new_lo
+    return lo, hi, _latency(rows, q, np.full_like(lo, 1e-9)).ttft
+
+
+def test_the_rate_search_skips_only_rows_that_no_load_satisfies() -> None:
+    """Rows whose lone request already misses an objective are not searched; every row's rate, limit and
+    lone-request latency are still, bit for bit, those of searching every row."""
+    big, moe = {"name": "meta-llama/Llama-3.3-70B-Instruct"}, {"name": "Qwen/Qwen3-30B-A3B"}
+    workloads = [_workload(), _workload(**SPECULATIVE), _workload(model=big, slo={"ttftP95Ms": 300, "tpotP95Ms": 15}),
+                 _workload(model=moe, slo={"ttftP95Ms": 20000, "tpotP95Ms": 200, "e2eP95Ms": 4000})]
+    requests = [RowRequest(s, w) for w in workloads for s in enumerate_candidates(w, CAT).scenarios]
+    sa = to_arrays([r.scenario for r in requests], CAT)
+    ws = [r.workload for r in requests]
+    tails = Tails(np.array([w.prompt_p95 for w in ws]), np.array([w.output_p95 for w in ws]),
+                  np.array([w.e2e_slo_s for w in ws]))
+    model = SloModel(sa, tails)
+    got = model.capacity()
+    lo, hi, lone_ttft = _capacity_searching_every_row(model)
+    skipped = ~model.st.rows.meets(got.unloaded)
+    assert 0.1 < skipped.mean() < 0.9 and np.all(lo[skipped] == 0.0)
+    assert np.array_equal(got.rate, np.where(model.st.fits & (lo > 0), lo, np.nan), equal_nan=True)
+    assert np.array_equal(got.unloaded.ttft, lone_ttft)
+    over = _latency(model.st.rows, tails.quantile, np.maximum(hi, 1e-9))
+    assert np.array_equal(got.limit, _limit(sa, model.st, over))

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from inferplace.engine.batch import ScenarioArrays, bucketed, prepare
 from inferplace.engine.roofline import prefill
-from inferplace.engine.serving import LIMITS, Decoder, StepFn, binding_resource, server_at, tail_at
+from inferplace.engine.serving import LIMITS, Decoder, binding_resource, server_at, tail_at
 
 F64 = NDArray[np.float64]
 
@@ -62,7 +62,32 @@ class SloCapacity:
     limit: NDArray[np.int64]  # index into serving.LIMITS: what fails just above the rate
 
 
-def step_table(dec: Decoder, cap: F64, context: F64, time_scale: F64 | None = None) -> StepFn:
+class StepTable:
+    """Decode step time vs batch per row, interpolated in a table computed once (see `step_table`);
+    `take` gives some rows' table (the search narrows only the rows some load can still satisfy)."""
+
+    def __init__(self, flat: F64, slope: F64, base: NDArray[np.int64], cap: F64, scale: F64) -> None:
+        self.flat, self.slope, self.base, self.cap, self.scale = flat, slope, base, cap, scale
+
+    def take(self, rows: NDArray[np.int64]) -> StepTable:
+        return StepTable(self.flat, self.slope, self.base[rows], self.cap[rows], self.scale[rows])
+
+    def __call__(self, batch: F64) -> F64:
+        # In place where a temporary is ours: the search calls this on (points, rows) arrays many times.
+        u = np.minimum(np.maximum(batch, 1.0), self.cap)
+        np.log(u, out=u)
+        u *= self.scale
+        i = u.astype(np.int64)
+        np.minimum(i, STEP_GRID - 2, out=i)
+        u -= i  # the fraction of the way to the next grid point
+        i += self.base
+        out: F64 = self.slope[i]
+        out *= u
+        out += self.flat[i]
+        return out
+
+
+def step_table(dec: Decoder, cap: F64, context: F64, time_scale: F64 | None = None) -> StepTable:
     """Decode step time vs batch, computed once on a geometric grid and interpolated after.
 
     The step is piecewise linear in the batch (bytes and FLOPs both grow linearly), so 40 points
@@ -78,39 +103,43 @@ def step_table(dec: Decoder, cap: F64, context: F64, time_scale: F64 | None = No
     scale = np.where(log_cap > 0, (STEP_GRID - 1) / np.where(log_cap > 0, log_cap, 1.0), 0.0)
     flat = table.T.ravel()  # row r's grid at [r * STEP_GRID, (r + 1) * STEP_GRID)
     slope = np.append(np.diff(flat), 0.0)  # slope[j] == flat[j + 1] - flat[j]: one lookup, not two
-    base = np.arange(cap.size) * STEP_GRID
-
-    def step_total(batch: F64) -> F64:
-        # In place where a temporary is ours: the search calls this on (points, rows) arrays many times.
-        u = np.minimum(np.maximum(batch, 1.0), cap)
-        np.log(u, out=u)
-        u *= scale
-        i = u.astype(np.int64)
-        np.minimum(i, STEP_GRID - 2, out=i)
-        u -= i  # the fraction of the way to the next grid point
-        i += base
-        out: F64 = slope[i]
-        out *= u
-        out += flat[i]
-        return out
-
-    return step_total
+    return StepTable(flat, slope, np.arange(cap.size) * STEP_GRID, cap, scale)
 
 
 @dataclass(frozen=True)
-class _Setup:
-    dec: Decoder
-    step_total: StepFn
+class _Rows:
+    """What the latency at a rate needs, per row (`take`: some rows' of it)."""
+
+    step_total: StepTable
     tokens_per_step: F64
-    bmax: F64
     cap: F64
-    context: F64  # tokens a decode step attends over (its bucket under static shapes)
-    fits: NDArray[np.bool_]
+    osl: F64
     pf_amortized: F64
     pf_alone: F64
     pf_tail: F64
     tail: F64
     decode_tokens: F64  # tokens decoded after the first by a request at the output-length percentile
+    ttft_slo: F64
+    tpot_slo: F64
+    e2e_slo: F64
+
+    def take(self, rows: NDArray[np.int64]) -> _Rows:
+        return _Rows(self.step_total.take(rows), *(getattr(self, f.name)[rows] for f in fields(self)[1:]))
+
+    def meets(self, lat: Latency) -> NDArray[np.bool_]:
+        """Every objective met, and the replica keeps up."""
+        out: NDArray[np.bool_] = ((lat.ttft <= self.ttft_slo) & (lat.tpot <= self.tpot_slo)
+                                  & (lat.e2e <= self.e2e_slo) & ~lat.saturated)
+        return out
+
+
+@dataclass(frozen=True)
+class _Setup:
+    dec: Decoder
+    rows: _Rows
+    bmax: F64
+    context: F64  # tokens a decode step attends over (its bucket under static shapes)
+    fits: NDArray[np.bool_]
 
 
 def _setup(sa: ScenarioArrays, tails: Tails) -> _Setup:
@@ -125,22 +154,22 @@ def _setup(sa: ScenarioArrays, tails: Tails) -> _Setup:
     if sa.prefill_scale is not None:
         pf_amortized, pf_alone, pf_tail = (x * sa.prefill_scale for x in (pf_amortized, pf_alone, pf_tail))
     cap = np.maximum(np.minimum(prep.bmax, sa.eff.runtime_max_batch), 1.0)
-    return _Setup(dec, step_table(dec, cap, context, sa.decode_scale), dec.tokens_per_step(),
-                  prep.bmax, cap, context,
-                  prep.fits, pf_amortized, pf_alone, pf_tail, tail_at(sa.eff.tail_ratio, tails.quantile),
-                  np.maximum(np.maximum(tails.output_tokens, sa.osl) - 1.0, 0.0))
+    rows = _Rows(step_table(dec, cap, context, sa.decode_scale), dec.tokens_per_step(), cap, sa.osl, pf_amortized,
+                 pf_alone, pf_tail, tail_at(sa.eff.tail_ratio, tails.quantile),
+                 np.maximum(np.maximum(tails.output_tokens, sa.osl) - 1.0, 0.0), sa.ttft_slo, sa.tpot_slo,
+                 tails.e2e_slo)
+    return _Setup(dec, rows, prep.bmax, context, prep.fits)
 
 
-def _latency(sa: ScenarioArrays, st: _Setup, tails: Tails, rate: F64) -> Latency:
+def _latency(r: _Rows, quantile: float, rate: F64) -> Latency:
     tpot, ttft_q, batch, rho, step = server_at(
-        st.step_total, st.tokens_per_step, rate, st.cap, sa.osl, st.pf_amortized, st.pf_alone, st.pf_tail,
-        tails.quantile)
-    tpot_q = tpot * st.tail
-    e2e = ttft_q + st.decode_tokens * tpot_q
+        r.step_total, r.tokens_per_step, rate, r.cap, r.osl, r.pf_amortized, r.pf_alone, r.pf_tail, quantile)
+    tpot_q = tpot * r.tail
+    e2e = ttft_q + r.decode_tokens * tpot_q
     # Mean wait of the exponential-tail M/G/1 approximation that gives the percentile in server_at.
-    r = np.clip(rho, 0.0, 0.999)
-    ttft_mean = st.pf_alone + 0.5 * step + r * st.pf_amortized / (1.0 - r)
-    return Latency(ttft_q, tpot_q, e2e, batch, rho, (rho >= 0.98) | (batch >= st.cap), ttft_mean, tpot)
+    busy = np.clip(rho, 0.0, 0.999)
+    ttft_mean = r.pf_alone + 0.5 * step + busy * r.pf_amortized / (1.0 - busy)
+    return Latency(ttft_q, tpot_q, e2e, batch, rho, (rho >= 0.98) | (batch >= r.cap), ttft_mean, tpot)
 
 
 class SloModel:
@@ -155,7 +184,7 @@ class SloModel:
     def latency_at(self, rate: F64) -> Latency:
         """Latency percentiles at `rate` requests/s per replica (NaN where the model does not fit)."""
         st = self.st
-        lat = _latency(self.sa, st, self.tails, np.maximum(rate, 1e-9))
+        lat = _latency(st.rows, self.tails.quantile, np.maximum(rate, 1e-9))
         nan = np.where(st.fits, 1.0, np.nan)
         return Latency(lat.ttft * nan, lat.tpot * nan, lat.e2e * nan, lat.batch * nan,
                        lat.prefill_utilization * nan, lat.saturated, lat.ttft_mean * nan, lat.tpot_mean * nan)
@@ -165,51 +194,58 @@ class SloModel:
         `tails.e2e_slo` at `tails.quantile`. Every latency grows with the rate, so the feasible rates
         are an interval from zero."""
         sa, st, tails = self.sa, self.st, self.tails
-
-        def meets(lat: Latency) -> NDArray[np.bool_]:
-            return ((lat.ttft <= sa.ttft_slo) & (lat.tpot <= sa.tpot_slo) & (lat.e2e <= tails.e2e_slo)
-                    & ~lat.saturated)
-
+        rows, q = st.rows, tails.quantile
+        # A lone request first: a row whose objectives fail even then fails at every rate (every latency
+        # grows with it), so only the others are searched; the rest keep lo = 0 and the bracket the search
+        # would have narrowed to its first point every round (the same numbers, without the work).
+        unloaded = _latency(rows, q, np.full_like(sa.osl, 1e-9))
+        alive = np.flatnonzero(rows.meets(unloaded))
         # Upper bound: every decode slot busy at the fastest step, prefill included.
-        step_full = st.step_total(st.cap) / st.tokens_per_step
-        hi = st.cap / (np.maximum(sa.osl, 1.0) * step_full + st.pf_amortized * st.cap) * 1.5
+        step_full = rows.step_total(rows.cap) / rows.tokens_per_step
+        hi = rows.cap / (np.maximum(sa.osl, 1.0) * step_full + rows.pf_amortized * rows.cap) * 1.5
         lo = np.zeros_like(hi)
         steps = np.arange(1, SEARCH_POINTS + 1, dtype=np.float64)[:, None] / (SEARCH_POINTS + 1)
-        cols = np.arange(hi.size)
+        some = rows.take(alive)
+        a_lo, a_hi = lo[alive], hi[alive]
+        for _ in range(SEARCH_ROUNDS):  # every point fails: lo + (hi - lo) * steps[0] with lo = 0, bit for bit
+            hi = hi * steps[0, 0]
+        cols = np.arange(alive.size)
         for _ in range(SEARCH_ROUNDS):
-            pts = lo + (hi - lo) * steps  # (points, rows): every latency broadcasts over the rows
-            ok = meets(_latency(sa, st, tails, pts))
+            pts = a_lo + (a_hi - a_lo) * steps  # (points, rows): every latency broadcasts over the rows
+            ok = some.meets(_latency(some, q, pts))
             first_fail = np.where(ok.all(axis=0), SEARCH_POINTS, np.argmin(ok, axis=0))
-            new_lo = np.where(first_fail > 0, pts[np.maximum(first_fail - 1, 0), cols], lo)
-            hi = np.where(first_fail < SEARCH_POINTS, pts[np.minimum(first_fail, SEARCH_POINTS - 1), cols], hi)
-            lo = new_lo
+            new_lo = np.where(first_fail > 0, pts[np.maximum(first_fail - 1, 0), cols], a_lo)
+            a_hi = np.where(first_fail < SEARCH_POINTS, pts[np.minimum(first_fail, SEARCH_POINTS - 1), cols], a_hi)
+            a_lo = new_lo
+        lo[alive], hi[alive] = a_lo, a_hi
         reachable = st.fits & (lo > 0)
-        # A lone request (which objective is out of reach), the limit found and just above it, in one pass.
-        both = _latency(sa, st, tails, np.stack([np.full_like(lo, 1e-9), np.maximum(lo, 1e-9), np.maximum(hi, 1e-9)]))
-        unloaded, lat, over = (Latency(*(getattr(both, f.name)[k] for f in fields(Latency))) for k in (0, 1, 2))
+        # The limit found and just above it, in one pass.
+        both = _latency(rows, q, np.stack([np.maximum(lo, 1e-9), np.maximum(hi, 1e-9)]))
+        lat, over = (Latency(*(getattr(both, f.name)[k] for f in fields(Latency))) for k in (0, 1))
         step = st.dec.step(lat.batch, st.context)
-        bound = binding_resource(step, (lat.batch >= st.cap * 0.95) & (st.bmax <= sa.eff.runtime_max_batch))
+        bound = binding_resource(step, (lat.batch >= rows.cap * 0.95) & (st.bmax <= sa.eff.runtime_max_batch))
         return SloCapacity(
             rate=np.where(reachable, lo, np.nan),
             fits=st.fits,
             max_batch=st.bmax,
             bound=bound,
             unloaded=unloaded,
-            limit=_limit(sa, st, tails, over),
+            limit=_limit(sa, st, over),
         )
 
 
-def _limit(sa: ScenarioArrays, st: _Setup, tails: Tails, over: Latency) -> NDArray[np.int64]:
+def _limit(sa: ScenarioArrays, st: _Setup, over: Latency) -> NDArray[np.int64]:
     """Which constraint fails first just above the SLO limit (index into LIMITS): a full batch (the runtime's
     limit, or the KV cache the memory holds) or a saturated prefill queue before an objective, then the
     objectives in the order TTFT, TPOT, end-to-end."""
-    full = over.batch >= st.cap * 0.999
+    rows = st.rows
+    full = over.batch >= rows.cap * 0.999
     at = LIMITS.index
     # A full batch is the runtime's limit, or the KV cache's where the memory holds fewer than the runtime takes.
     batch_cap = np.where(st.bmax < sa.eff.runtime_max_batch, at("KV-cache memory"), at("batch limit"))
-    out = np.where(over.ttft > sa.ttft_slo, at("TTFT objective"), np.where(
-        over.tpot > sa.tpot_slo, at("TPOT objective"),
-        np.where(over.e2e > tails.e2e_slo, at("end-to-end objective"), at("throughput"))))
+    out = np.where(over.ttft > rows.ttft_slo, at("TTFT objective"), np.where(
+        over.tpot > rows.tpot_slo, at("TPOT objective"),
+        np.where(over.e2e > rows.e2e_slo, at("end-to-end objective"), at("throughput"))))
     out = np.where(full, batch_cap, np.where(over.prefill_utilization >= 0.98, at("throughput"), out))
     return out.astype(np.int64)
 
