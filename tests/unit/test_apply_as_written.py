@@ -77,7 +77,7 @@ def test_the_batch_limit_is_named_where_it_binds() -> None:
     assert cap.limit is not None and LIMITS[int(cap.limit[0])] == "batch limit"
     # Just above the limit the batch is full while both objectives still hold: the batch limit binds.
     over = model.latency_at(cap.rate * 1.05)
-    assert over.batch[0] >= model.st.cap[0] * 0.999
+    assert over.batch[0] >= model.st.rows.cap[0] * 0.999
     at = model.latency_at(cap.rate)
     assert at.ttft[0] <= 0.8 and at.tpot[0] <= 0.040
     # With a tight TPOT objective the objective binds instead.
