@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 
@@ -197,9 +197,11 @@ def _record_row_failures(w: Workload, cs: CandidateSet, rows: list[RowResult], c
             if j is None or RANK[reasons[i]] >= RANK[reasons[j]]:
                 kept[inst] = i
     weights: dict[str, float] = {}  # of the model, by precision: the same for every row
-    messages = {i: _row_failure(w, cs, rows[i], i, reasons[i], cat, weights) for i in sorted(set(kept.values()))}
+    # One Failure per row, shared by the instance types that keep it; its message is written if a report reads it.
+    failures = {i: Failure(reasons[i], partial(_row_failure, w, cs, rows[i], i, reasons[i], cat, weights))
+                for i in set(kept.values())}
     for inst, i in kept.items():
-        cs.fail(inst, reasons[i], messages[i])
+        cs.keep(inst, failures[i])
 
 
 def _row_reason(w: Workload, row: RowResult) -> Reason:
