@@ -17,6 +17,7 @@ from inferplace.engine.roofline import ACTIVATION_BYTES, Hardware, _collectives
 from inferplace.engine.shapes import ShapeArrays, shape_of
 from inferplace.engine.slo import SEARCH_POINTS, SEARCH_ROUNDS, SloModel, Tails, _latency, _limit
 from inferplace.placement import RegionDefault, resolve
+from inferplace.placement.calibration import NO_CORRECTIONS
 from inferplace.placement.candidates import _enumerate, enumerate_candidates, layout_of, proposed
 from inferplace.placement.cost import CostTerms, cents, round_cents, total_cents
 from inferplace.placement.predict import RowRequest
@@ -280,3 +281,13 @@ def test_the_rate_search_skips_only_rows_that_no_load_satisfies() -> None:
     assert np.array_equal(got.unloaded.ttft, lone_ttft)
     over = _latency(model.st.rows, tails.quantile, np.maximum(hi, 1e-9))
     assert np.array_equal(got.limit, _limit(sa, model.st, over))
+
+
+def test_a_search_with_nothing_to_scale_predicts_the_rows_the_general_path_does() -> None:
+    """Without calibrations or fleet corrections the rows are requested in one go; with an empty set of
+    corrections (the general path) every row, today's at today's replicas, comes out the same."""
+    ws = [_workload(), _workload(**SPECULATIVE), _workload(slo={"ttftP95Ms": 500, "tpotP95Ms": 20})]
+    fast, general = search(ws, CAT, BOOK), search(ws, CAT, BOOK, corrections=NO_CORRECTIONS)
+    for a, b in zip(fast, general, strict=True):
+        assert a.cs.current is not None and repr(a.rows) == repr(b.rows)  # repr: NaN rates compare equal
+        assert a.rows[a.cs.candidates[a.cs.current].row].replicas == a.workload.current.replicas  # type: ignore[union-attr]

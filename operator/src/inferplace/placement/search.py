@@ -135,6 +135,12 @@ def search(workloads: Sequence[Workload], cat: Catalog, book: PriceBook,
     for w, cs, cal in zip(workloads, sets, cals, strict=True):
         cur = cs.current_candidate
         lo = len(requests)
+        if cal is None and corrections is None:  # nothing to scale: every row as fitted (the CLI's case)
+            requests += [RowRequest(scen, w) for scen in cs.scenarios]
+            if cur is not None and w.current is not None:  # today's row at today's replicas
+                requests[lo + cur.row] = RowRequest(cs.scenarios[cur.row], w, w.current.replicas)
+            bounds.append((lo, len(requests)))
+            continue
         for i, (key, scen) in enumerate(zip(cs.keys, cs.scenarios, strict=True)):
             fixed = w.current.replicas if cur is not None and w.current is not None and i == cur.row else None
             own = cal.scales(key.scope) if cal else None
