@@ -13,9 +13,9 @@ from numpy.typing import NDArray
 
 from inferplace.api import InferenceWorkload
 from inferplace.catalog import load_catalog
-from inferplace.engine.roofline import ACTIVATION_BYTES, Hardware, _collectives
+from inferplace.engine.roofline import ACTIVATION_BYTES, Hardware, _collectives, _dense_equivalent, decode_step
 from inferplace.engine.shapes import ShapeArrays, shape_of
-from inferplace.engine.slo import SEARCH_POINTS, SEARCH_ROUNDS, SloModel, Tails, _latency, _limit
+from inferplace.engine.slo import SEARCH_POINTS, SEARCH_ROUNDS, STEP_GRID, SloModel, Tails, _latency, _limit
 from inferplace.placement import RegionDefault, resolve
 from inferplace.placement.calibration import NO_CORRECTIONS
 from inferplace.placement.candidates import _enumerate, enumerate_candidates, layout_of, proposed
@@ -194,18 +194,25 @@ def _collectives_directly(s: ShapeArrays, p: Hardware, tokens: F64) -> F64:
     return out
 
 
+def _random_hardware(rng: np.random.Generator, n: int) -> Hardware:
+    def r(lo: float, hi: float) -> F64:
+        return rng.uniform(lo, hi, n)
+
+    return Hardware(tp=rng.choice([1.0, 2.0, 4.0, 8.0, 16.0], n), peak_flops=r(1e14, 2e15), bandwidth=r(1e11, 8e12),
+                    link=np.where(rng.random(n) < 0.2, 0.0, r(1e10, 9e11)), memory=r(1e10, 2e11), weight_bytes=r(1, 2),
+                    kv_bytes=r(1, 2), kv_replication=np.ones(n), bw_fraction=r(0.3, 0.9), prefill_fraction=r(0.3, 0.9),
+                    decode_fraction=r(0.3, 0.9), step_overhead=r(0, 0.01), prefill_overhead=r(0, 0.01),
+                    collective_latency=r(0, 1e-4), memory_reserve=r(0.05, 0.2), link_fraction=r(0.3, 0.9),
+                    moe_fraction=r(0.3, 1.0), moe_all_experts=(rng.random(n) < 0.3).astype(float),
+                    expert_parallel=(rng.random(n) < 0.5).astype(float), a2a_hops=rng.choice([1.0, 2.0], n))
+
+
 def test_the_collectives_per_token_term_is_the_direct_formula() -> None:
     rng = np.random.default_rng(5)
     n = 4_000
-    r = lambda lo, hi: rng.uniform(lo, hi, n)  # noqa: E731
     s = ShapeArrays.stack([shape_of(CAT.model(m)) for m in ("Qwen/Qwen3-30B-A3B", "meta-llama/Llama-3.1-8B-Instruct")])
     s = s.take(rng.integers(0, 2, n))
-    p = Hardware(tp=rng.choice([1.0, 2.0, 4.0, 8.0, 16.0], n), peak_flops=r(1e14, 2e15), bandwidth=r(1e11, 8e12),
-                 link=np.where(rng.random(n) < 0.2, 0.0, r(1e10, 9e11)), memory=r(1e10, 2e11), weight_bytes=r(1, 2),
-                 kv_bytes=r(1, 2), kv_replication=np.ones(n), bw_fraction=r(0.3, 0.9), prefill_fraction=r(0.3, 0.9),
-                 decode_fraction=r(0.3, 0.9), step_overhead=r(0, 0.01), prefill_overhead=r(0, 0.01),
-                 collective_latency=r(0, 1e-4), memory_reserve=r(0.05, 0.2), link_fraction=r(0.3, 0.9),
-                 expert_parallel=(rng.random(n) < 0.5).astype(float), a2a_hops=rng.choice([1.0, 2.0], n))
+    p = _random_hardware(rng, n)
     tokens = np.exp(rng.uniform(0.0, 12.0, (5, n)))
     want, got = _collectives_directly(s, p, tokens), _collectives(s, p, tokens)
     assert np.any(want == 0.0) and np.all(np.isfinite(want)) and np.any((p.link == 0) & (p.tp > 1))
@@ -291,3 +298,35 @@ def test_a_search_with_nothing_to_scale_predicts_the_rows_the_general_path_does(
     for a, b in zip(fast, general, strict=True):
         assert a.cs.current is not None and repr(a.rows) == repr(b.rows)  # repr: NaN rates compare equal
         assert a.rows[a.cs.candidates[a.cs.current].row].replicas == a.workload.current.replicas  # type: ignore[union-attr]
+
+
+def _decode_step_directly(s: ShapeArrays, p: Hardware, batch: F64, context: F64) -> F64:
+    """The decode step as first written: every term evaluated at each batch."""
+    tokens = batch * 1.0
+    dense_read = (s.total_params - s.embed_params - s.moe_layers * s.experts * s.expert_params)
+    dense_read = dense_read * p.weight_bytes + s.head_params * np.maximum(p.weight_bytes, 2.0)
+    e = np.maximum(s.experts, 1.0)
+    touched = np.where(s.experts > 0, e * (1.0 - np.clip(1.0 - s.top_k / e, 0.0, 1.0) ** np.maximum(tokens, 0.0)), 0.0)
+    expert_read = s.moe_layers * touched * s.expert_params * p.weight_bytes
+    kv_read = batch * s.kv_bytes(context, p.kv_bytes) * p.kv_replication
+    t_mem = (dense_read + expert_read + kv_read) / p.tp / (p.bandwidth * p.bw_fraction)
+    attn = s.layers * s.attn_decode_coeff * s.effective_context(context)
+    t_cmp = tokens * (2.0 * _dense_equivalent(s, p) + attn) / p.tp / (p.peak_flops * p.decode_fraction)
+    out: F64 = np.maximum(t_mem, t_cmp) + _collectives_directly(s, p, tokens) + p.step_overhead
+    return out
+
+
+@pytest.mark.parametrize("models", [("meta-llama/Llama-3.1-8B-Instruct",), ("Qwen/Qwen3-30B-A3B",),
+                                    ("Qwen/Qwen3-30B-A3B", "meta-llama/Llama-3.1-8B-Instruct",
+                                     "mistralai/Mixtral-8x7B-Instruct-v0.1")])
+def test_the_decode_step_per_scenario_terms_are_the_direct_formula(models: tuple[str, ...]) -> None:
+    """Dense only, MoE only and mixed: the MoE scenarios' expert reads are computed apart, the rest are 0."""
+    rng = np.random.default_rng(9)
+    n = 3_000
+    s = ShapeArrays.stack([shape_of(CAT.model(m)) for m in models]).take(rng.integers(0, len(models), n))
+    p = _random_hardware(rng, n)
+    batch = np.exp(rng.uniform(0.0, 6.0, (STEP_GRID, n)))
+    context = rng.uniform(100.0, 30_000.0, n)
+    got = decode_step(s, p, batch, context).total
+    assert got.shape == batch.shape
+    assert np.allclose(got, _decode_step_directly(s, p, batch, context), rtol=1e-12, atol=0.0)

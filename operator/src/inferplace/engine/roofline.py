@@ -129,19 +129,37 @@ def decode_step(s: ShapeArrays, p: Hardware, batch: F64, context: F64,
     """One decode iteration for `batch` sequences at mean `context`.
 
     `tokens_per_seq` > 1 is a speculative verification step: the same bytes, more FLOPs.
+    Each term is a per-scenario figure times the sequences or tokens (bytes and FLOPs grow linearly),
+    so a grid of batches per scenario (the SLO search's step table) costs a multiply-add per term.
     """
     tokens = batch * tokens_per_seq
+    bandwidth = p.tp * (p.bandwidth * p.bw_fraction)  # the replica's achievable bytes/s
     dense_read = (s.total_params - s.embed_params - s.moe_layers * s.experts * s.expert_params)
     dense_read = dense_read * p.weight_bytes + s.head_params * np.maximum(p.weight_bytes, 2.0)
-    expert_read = s.moe_layers * s.experts_touched(tokens) * s.expert_params * p.weight_bytes
-    kv_read = batch * s.kv_bytes(context, p.kv_bytes) * p.kv_replication
-    t_mem = (dense_read + expert_read + kv_read) / p.tp / (p.bandwidth * p.bw_fraction)
+    kv_per_seq = s.kv_bytes(context, p.kv_bytes) * p.kv_replication
+    t_mem = dense_read / bandwidth + batch * (kv_per_seq / bandwidth) + _expert_read_s(s, p, tokens, bandwidth)
     attn = s.layers * s.attn_decode_coeff * s.effective_context(context)
-    flops = tokens * (2.0 * _dense_equivalent(s, p) + attn)
-    t_cmp = flops / p.tp / (p.peak_flops * p.decode_fraction)
+    t_cmp = tokens * ((2.0 * _dense_equivalent(s, p) + attn) / (p.tp * (p.peak_flops * p.decode_fraction)))
     t_comm = _collectives(s, p, tokens)
     total = np.maximum(t_mem, t_cmp) + t_comm + p.step_overhead
     return StepTime(total, t_mem, t_cmp, t_comm, p.step_overhead)
+
+
+def _expert_read_s(s: ShapeArrays, p: Hardware, tokens: F64, bandwidth: F64) -> F64 | float:
+    """Seconds to read the routed experts `tokens` tokens touch: computed for the MoE scenarios only
+    (a dense model touches none), the others' 0."""
+    moe = s.experts > 0
+    if not moe.any():
+        return 0.0
+    per_expert = s.moe_layers * s.expert_params * p.weight_bytes / bandwidth
+    if moe.all():
+        out: F64 = s.experts_touched(tokens) * per_expert
+        return out
+    cols = np.flatnonzero(moe)
+    shape = np.broadcast_shapes(np.shape(tokens), moe.shape)
+    out = np.zeros(shape)
+    out[..., cols] = s.take(cols).experts_touched(np.broadcast_to(tokens, shape)[..., cols]) * per_expert[cols]
+    return out
 
 
 def prefill(s: ShapeArrays, p: Hardware, prompts: F64, prompt_len: F64,
