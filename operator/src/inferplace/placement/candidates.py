@@ -10,7 +10,7 @@ count, so its latency differs from a freshly sized fleet on the same shape.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import NamedTuple
@@ -22,31 +22,10 @@ from inferplace.placement.scenarios import Scenario, ScenarioError, check_dtypes
 from inferplace.placement.workload import Workload
 
 
+@dataclass
 class Failure:
-    """Why a placement dropped out. The message may be given as a function, written when first read: a
-    search keeps a failure for every instance type, and a report shows those of node pools without an option."""
-
-    __slots__ = ("_message", "_write", "reason")
-
-    def __init__(self, reason: Reason, message: str | Callable[[], str]) -> None:
-        self.reason = reason
-        self._message: str | None = message if isinstance(message, str) else None
-        self._write: Callable[[], str] | None = None if isinstance(message, str) else message
-
-    @property
-    def message(self) -> str:
-        if self._message is None:
-            assert self._write is not None
-            self._message, self._write = self._write(), None
-        return self._message
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Failure) and (self.reason, self.message) == (other.reason, other.message)
-
-    __hash__ = None  # type: ignore[assignment]  # compared by value, and not frozen (as the dataclass it was)
-
-    def __repr__(self) -> str:
-        return f"Failure(reason={self.reason!r}, message={self.message!r})"
+    reason: Reason
+    message: str
 
 
 class EngineKey(NamedTuple):
@@ -107,11 +86,7 @@ class CandidateSet:
         return len(self.keys) - 1
 
     def fail(self, inst: str, reason: Reason, message: str) -> None:
-        _keep_furthest(self.failures, inst, Failure(reason, message))
-
-    def keep(self, inst: str, failure: Failure) -> None:
-        """`fail` with a Failure already made (one may be shared by several instance types)."""
-        _keep_furthest(self.failures, inst, failure)
+        _keep_furthest(self.failures, inst, reason, message)
 
     @property
     def current_candidate(self) -> Candidate | None:
@@ -121,12 +96,12 @@ class CandidateSet:
 RANK = {r: i for i, r in enumerate(REASONS)}  # how far a placement got before it failed
 
 
-def _keep_furthest(failures: dict[str, Failure], inst: str, failure: Failure) -> None:
+def _keep_furthest(failures: dict[str, Failure], inst: str, reason: Reason, message: str) -> None:
     old = failures.get(inst)
     # At equal rank the later option wins: options come in ascending chip counts, so the message
     # describes the largest (closest to working) placement.
-    if old is None or RANK[failure.reason] >= RANK[old.reason]:
-        failures[inst] = failure
+    if old is None or RANK[reason] >= RANK[old.reason]:
+        failures[inst] = Failure(reason, message)
 
 
 @cache
@@ -266,7 +241,7 @@ def _enumerate(lay: Layout, cat: Catalog) -> Proposed:
     failures: dict[str, Failure] = {}
 
     def fail(inst: str, reason: Reason, message: str) -> None:
-        _keep_furthest(failures, inst, Failure(reason, message))
+        _keep_furthest(failures, inst, reason, message)
 
     for inst in cat.instances.values():
         if lay.families is not None and inst.family not in lay.families:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import cached_property
 
 import numpy as np
 
@@ -203,11 +203,9 @@ def _record_row_failures(w: Workload, cs: CandidateSet, rows: list[RowResult], c
             if j is None or RANK[reasons[i]] >= RANK[reasons[j]]:
                 kept[inst] = i
     weights: dict[str, float] = {}  # of the model, by precision: the same for every row
-    # One Failure per row, shared by the instance types that keep it; its message is written if a report reads it.
-    failures = {i: Failure(reasons[i], partial(_row_failure, w, cs, rows[i], i, reasons[i], cat, weights))
-                for i in set(kept.values())}
+    messages = {i: _row_failure(w, cs, rows[i], i, reasons[i], cat, weights) for i in sorted(set(kept.values()))}
     for inst, i in kept.items():
-        cs.keep(inst, failures[i])
+        cs.fail(inst, reasons[i], messages[i])
 
 
 def _row_reason(w: Workload, row: RowResult) -> Reason:
