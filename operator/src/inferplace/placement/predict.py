@@ -24,7 +24,7 @@ from inferplace.placement.workload import Workload
 F64 = NDArray[np.float64]
 
 
-@dataclass
+@dataclass(slots=True)
 class RowResult:  # not changed once made; not frozen: a search makes one per engine row, and a frozen init is 4x slower
     """Engine answers for one row (per replica)."""
 
