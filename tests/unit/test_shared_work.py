@@ -165,12 +165,11 @@ def test_each_instance_keeps_the_failure_a_fold_over_every_failed_row_keeps() ->
         (o,) = search([w], CAT, BOOK)
         got, reference = enumerate_candidates(w, CAT), enumerate_candidates(w, CAT)
         _record_row_failures(w, got, o.rows, CAT)
-        weights: dict[str, float] = {}
         for i, row in enumerate(o.rows):
             if row.serves:
                 continue
             reason = _row_reason(w, row)
-            message = _row_failure(w, reference, row, i, reason, CAT, weights)
+            message = _row_failure(w, reference, row, i, reason, CAT)
             for c in reference.candidates:
                 if c.row == i and not c.current:
                     reference.fail(c.instance.type, reason, message)

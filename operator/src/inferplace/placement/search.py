@@ -12,12 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import numpy as np
-
-from inferplace.api.vocabulary import BYTES_PER_ELEMENT, Reason
+from inferplace.api.vocabulary import Reason
 from inferplace.catalog import Catalog
-from inferplace.engine.roofline import weight_footprint
-from inferplace.engine.shapes import ShapeArrays, shape_of
 from inferplace.placement.calibration import Calibration, FleetCorrection, FleetCorrections
 from inferplace.placement.candidates import RANK, CandidateSet, Failure, enumerate_candidates
 from inferplace.placement.cost import (
@@ -202,8 +198,7 @@ def _record_row_failures(w: Workload, cs: CandidateSet, rows: list[RowResult], c
             j = kept.get(inst)
             if j is None or RANK[reasons[i]] >= RANK[reasons[j]]:
                 kept[inst] = i
-    weights: dict[str, float] = {}  # of the model, by precision: the same for every row
-    messages = {i: _row_failure(w, cs, rows[i], i, reasons[i], cat, weights) for i in sorted(set(kept.values()))}
+    messages = {i: _row_failure(w, cs, rows[i], i, reasons[i], cat) for i in sorted(set(kept.values()))}
     for inst, i in kept.items():
         cs.fail(inst, reasons[i], messages[i])
 
@@ -222,18 +217,13 @@ def _row_reason(w: Workload, row: RowResult) -> Reason:
     return "SLO_TPOT_UNMET"  # every objective met unloaded, yet no request rate meets them all
 
 
-def _row_failure(w: Workload, cs: CandidateSet, row: RowResult, i: int, reason: Reason, cat: Catalog,
-                 footprints: dict[str, float]) -> str:
+def _row_failure(w: Workload, cs: CandidateSet, row: RowResult, i: int, reason: Reason, cat: Catalog) -> str:
     """The message for row `i`'s failure `reason` (from `_row_reason`)."""
     key = cs.keys[i]
     acc = cat.accelerators[key.accelerator]
     where = f"{key.chips} x {acc.id} ({acc.memory_bytes / 1e9:.0f} GB each)"
     if reason == "DOES_NOT_FIT":
-        if key.weight_dtype not in footprints:
-            shape = ShapeArrays.stack([shape_of(w.model)])
-            footprints[key.weight_dtype] = float(weight_footprint(shape, np.array(
-                [BYTES_PER_ELEMENT[key.weight_dtype]]))[0])
-        weights = footprints[key.weight_dtype]
+        weights = cs.weights(key.weight_dtype)  # counted once per search (the lead time reads it too)
         return (f"{w.model.id} in {key.weight_dtype} ({weights / 1e9:.0f} GB of weights) leaves no room for the "
                 f"KV cache of one {w.prompt_mean + w.output_mean / 2:.0f}-token sequence on {where}")
     ttft, tpot, e2e = row.unloaded
