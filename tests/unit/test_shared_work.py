@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 
 from inferplace.api import InferenceWorkload
 from inferplace.catalog import load_catalog
+from inferplace.engine import slo
 from inferplace.engine.roofline import ACTIVATION_BYTES, Hardware, _collectives, _dense_equivalent, decode_step
 from inferplace.engine.shapes import ShapeArrays, shape_of
 from inferplace.engine.slo import SEARCH_POINTS, SEARCH_ROUNDS, STEP_GRID, SloModel, Tails, _latency, _limit
@@ -267,9 +268,11 @@ def _capacity_searching_every_row(model: SloModel) -> tuple[F64, F64, F64]:
     return lo, hi, _latency(rows, q, np.full_like(lo, 1e-9)).ttft
 
 
-def test_the_rate_search_skips_only_rows_that_no_load_satisfies() -> None:
-    """Rows whose lone request already misses an objective are not searched; every row's rate, limit and
-    lone-request latency are still, bit for bit, those of searching every row."""
+@pytest.mark.parametrize("skip_from", [0, 10**9], ids=["hopeless rows skipped", "every row searched"])
+def test_the_rate_search_skips_only_rows_no_load_satisfies(skip_from: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows whose lone request already misses an objective are not searched (from SKIP_HOPELESS_FROM rows);
+    either way every row's rate, limit and lone-request latency are, bit for bit, those of searching every row."""
+    monkeypatch.setattr(slo, "SKIP_HOPELESS_FROM", skip_from)
     big, moe = {"name": "meta-llama/Llama-3.3-70B-Instruct"}, {"name": "Qwen/Qwen3-30B-A3B"}
     workloads = [_workload(), _workload(**SPECULATIVE), _workload(model=big, slo={"ttftP95Ms": 300, "tpotP95Ms": 15}),
                  _workload(model=moe, slo={"ttftP95Ms": 20000, "tpotP95Ms": 200, "e2eP95Ms": 4000})]
@@ -287,6 +290,13 @@ def test_the_rate_search_skips_only_rows_that_no_load_satisfies() -> None:
     assert np.array_equal(got.unloaded.ttft, lone_ttft)
     over = _latency(model.st.rows, tails.quantile, np.maximum(hi, 1e-9))
     assert np.array_equal(got.limit, _limit(sa, model.st, over))
+    other = SloModel(sa, tails)
+    monkeypatch.setattr(slo, "SKIP_HOPELESS_FROM", 10**9 - skip_from)  # the other way
+    again = other.capacity()
+    for name in ("rate", "bound", "limit", "max_batch", "fits"):
+        assert np.array_equal(getattr(got, name), getattr(again, name), equal_nan=True), name
+    for f in ("ttft", "tpot", "e2e", "batch", "saturated", "ttft_mean", "tpot_mean"):
+        assert np.array_equal(getattr(got.unloaded, f), getattr(again.unloaded, f), equal_nan=True), f
 
 
 def test_a_search_with_nothing_to_scale_predicts_the_rows_the_general_path_does() -> None:

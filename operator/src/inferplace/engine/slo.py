@@ -26,6 +26,9 @@ F64 = NDArray[np.float64]
 SEARCH_ROUNDS = 5
 SEARCH_POINTS = 8
 STEP_GRID = 40  # batch sizes (geometric, 1 .. cap) at which a decode step is computed exactly
+# From this many rows the search first drops those no load can satisfy (an extra pass, which pays for itself
+# from about a hundred rows: the operator's batches and the CLI's chunks, not one workload's ~50).
+SKIP_HOPELESS_FROM = 256
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,10 @@ class Latency:
     saturated: NDArray[np.bool_]  # the load exceeds what the replica can serve: queues grow without bound
     ttft_mean: F64  # means: what live `_sum/_count` series measure without histogram bucket bias
     tpot_mean: F64
+
+    def point(self, k: int) -> Latency:
+        """The latencies at the `k`th of several loads evaluated stacked (a leading axis of loads)."""
+        return Latency(*(getattr(self, f.name)[k] for f in fields(Latency)))
 
 
 @dataclass(frozen=True)
@@ -195,20 +202,24 @@ class SloModel:
         are an interval from zero."""
         sa, st, tails = self.sa, self.st, self.tails
         rows, q = st.rows, tails.quantile
-        # A lone request first: a row whose objectives fail even then fails at every rate (every latency
-        # grows with it), so only the others are searched; the rest keep lo = 0 and the bracket the search
-        # would have narrowed to its first point every round (the same numbers, without the work).
-        unloaded = _latency(rows, q, np.full_like(sa.osl, 1e-9))
-        alive = np.flatnonzero(rows.meets(unloaded))
         # Upper bound: every decode slot busy at the fastest step, prefill included.
         step_full = rows.step_total(rows.cap) / rows.tokens_per_step
         hi = rows.cap / (np.maximum(sa.osl, 1.0) * step_full + rows.pf_amortized * rows.cap) * 1.5
         lo = np.zeros_like(hi)
         steps = np.arange(1, SEARCH_POINTS + 1, dtype=np.float64)[:, None] / (SEARCH_POINTS + 1)
-        some = rows.take(alive)
-        a_lo, a_hi = lo[alive], hi[alive]
-        for _ in range(SEARCH_ROUNDS):  # every point fails: lo + (hi - lo) * steps[0] with lo = 0, bit for bit
-            hi = hi * steps[0, 0]
+        unloaded: Latency | None = None
+        if hi.size >= SKIP_HOPELESS_FROM:
+            # A lone request first: a row whose objectives fail even then fails at every rate (every latency
+            # grows with it), so only the others are searched; the rest keep lo = 0 and the bracket the search
+            # would have narrowed to its first point every round (the same numbers, without the work).
+            unloaded = _latency(rows, q, np.full_like(sa.osl, 1e-9))
+            alive = np.flatnonzero(rows.meets(unloaded))
+            some = rows.take(alive)
+            a_lo, a_hi = lo[alive], hi[alive]
+            for _ in range(SEARCH_ROUNDS):  # every point fails: lo + (hi - lo) * steps[0], lo = 0, bit for bit
+                hi = hi * steps[0, 0]
+        else:  # a few rows: one more pass over them all costs more than it saves
+            alive, some, a_lo, a_hi = np.arange(hi.size), rows, lo, hi
         cols = np.arange(alive.size)
         for _ in range(SEARCH_ROUNDS):
             pts = a_lo + (a_hi - a_lo) * steps  # (points, rows): every latency broadcasts over the rows
@@ -219,9 +230,14 @@ class SloModel:
             a_lo = new_lo
         lo[alive], hi[alive] = a_lo, a_hi
         reachable = st.fits & (lo > 0)
-        # The limit found and just above it, in one pass.
-        both = _latency(rows, q, np.stack([np.maximum(lo, 1e-9), np.maximum(hi, 1e-9)]))
-        lat, over = (Latency(*(getattr(both, f.name)[k] for f in fields(Latency))) for k in (0, 1))
+        # The limit found and just above it (and a lone request, unless it came first), in one pass.
+        points = [np.maximum(lo, 1e-9), np.maximum(hi, 1e-9)]
+        if unloaded is None:
+            at = _latency(rows, q, np.stack([np.full_like(lo, 1e-9), *points]))
+            unloaded, lat, over = (at.point(k) for k in (0, 1, 2))
+        else:
+            at = _latency(rows, q, np.stack(points))
+            lat, over = (at.point(k) for k in (0, 1))
         step = st.dec.step(lat.batch, st.context)
         bound = binding_resource(step, (lat.batch >= rows.cap * 0.95) & (st.bmax <= sa.eff.runtime_max_batch))
         return SloCapacity(

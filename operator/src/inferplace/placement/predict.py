@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from inferplace.catalog import Catalog
 from inferplace.engine import LIMITS
 from inferplace.engine.batch import ScenarioArrays
-from inferplace.engine.slo import Latency, SloModel, Tails
+from inferplace.engine.slo import SloModel, Tails
 from inferplace.engine.tco import Demand, replicas_for
 from inferplace.placement.scenarios import Scenario, to_arrays
 from inferplace.placement.workload import Workload
@@ -90,7 +90,7 @@ def _predict(sa: ScenarioArrays, requests: Sequence[RowRequest]) -> list[RowResu
     fixed = np.array([math.nan if r.replicas is None else r.replicas for r in requests], dtype=np.float64)
     replicas = np.where(np.isnan(fixed), np.where(np.isfinite(sized), sized, 0.0), fixed)
     both = model.latency_at(np.stack([peak, mean]) / np.maximum(replicas, 1.0))
-    lat, at_mean = (Latency(*(getattr(both, f.name)[k] for f in fields(Latency))) for k in (0, 1))
+    lat, at_mean = both.point(0), both.point(1)
     unloaded = cap.unloaded
     # Whole columns to Python values at once (per-element conversion is the slow part at this size), and
     # each RowResult made positionally (keywords cost more than the rest of its construction).
