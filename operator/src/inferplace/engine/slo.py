@@ -132,7 +132,8 @@ class _Rows:
     e2e_slo: F64
 
     def take(self, rows: NDArray[np.int64]) -> _Rows:
-        return _Rows(self.step_total.take(rows), *(getattr(self, f.name)[rows] for f in fields(self)[1:]))
+        return _Rows(**{f.name: getattr(self, f.name).take(rows) if f.name == "step_total" else
+                        getattr(self, f.name)[rows] for f in fields(self)})
 
     def meets(self, lat: Latency) -> NDArray[np.bool_]:
         """Every objective met, and the replica keeps up."""

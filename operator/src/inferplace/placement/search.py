@@ -198,7 +198,7 @@ def _record_row_failures(w: Workload, cs: CandidateSet, rows: list[RowResult], c
             j = kept.get(inst)
             if j is None or RANK[reasons[i]] >= RANK[reasons[j]]:
                 kept[inst] = i
-    messages = {i: _row_failure(w, cs, rows[i], i, reasons[i], cat) for i in sorted(set(kept.values()))}
+    messages = {i: _row_failure(w, cs, rows[i], i, reasons[i], cat) for i in set(kept.values())}
     for inst, i in kept.items():
         cs.fail(inst, reasons[i], messages[i])
 
