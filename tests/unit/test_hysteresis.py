@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
-from inferplace.controller.hysteresis import shape, within
+from inferplace.controller.hysteresis import FIGURE_IN_TEXT, shape, within
 
 pytestmark = pytest.mark.unit
 
@@ -54,3 +57,14 @@ def test_the_alternatives_flipping_on_a_near_tie_are_not_a_change() -> None:
 def test_a_sign_change_from_zero_is_a_change() -> None:
     assert not within([0.0], [0.01], 0.5)
     assert within([0.0], [0.0], 0.0)
+
+
+def test_figures_in_text_are_found_as_by_the_plain_pattern() -> None:
+    # The pattern takes its first digit out of its alternatives (so the regex engine can skip to digits);
+    # it must find exactly what "1,234.5 or 1234.5" written plainly finds.
+    plain = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?")
+    rnd = random.Random(11)
+    texts = ["".join(rnd.choice("0123456789,,..  $a-") for _ in range(rnd.randint(0, 24))) for _ in range(20000)]
+    texts += ["$1,234.56 a month", "1,000,000", "12,34", "1234,567", "0.5.6", "9,999.", ",123", "1,2345"]
+    for t in texts:
+        assert [m.span() for m in FIGURE_IN_TEXT.finditer(t)] == [m.span() for m in plain.finditer(t)], t

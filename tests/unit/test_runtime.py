@@ -4,6 +4,7 @@ backend and a clock the test moves by hand: what is evaluated when, what is writ
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +117,57 @@ def test_our_own_write_coming_back_is_not_kept_again_but_another_status_is() -> 
     rt.seen("MODIFIED", _body(status=edited))  # any other evaluation's status: kept as the object has it
     assert entry.status is not held and entry.status is not None
     assert entry.status.evaluated_at == "2026-12-01T12:05:00Z" and entry.status.unpacked()["conditions"] == []
+
+
+class EchoingWriter(FakeWriter):
+    """The watch brings each status back to the event loop before the write returns to its worker (what
+    a busy operator sees: its evaluation's result is settled after the event)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__()
+        self.rt = rt
+        self.echoed = threading.Event()
+
+    def write_status(self, namespace: str, name: str, uid: str | None, status: dict[str, Any],
+                     generation: int | None = None) -> None:
+        super().write_status(namespace, name, uid, status, generation)
+        assert self.rt.loop is not None
+        self.echoed.clear()
+
+        def echo() -> None:
+            self.rt.seen("MODIFIED", _body(status=status))
+            self.echoed.set()
+
+        self.rt.loop.call_soon_threadsafe(echo)
+        assert self.echoed.wait(10)
+
+
+def test_our_write_coming_back_before_its_evaluation_is_settled_is_not_kept_twice(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rt, _, _ = _runtime()
+    writer = EchoingWriter(rt)
+    rt.kube = writer
+    shaped_on_the_loop: list[dict[str, Any]] = []
+    real_kept = runtime_module.kept
+
+    def counting_kept(status: dict[str, Any] | None, shaped: Any = None) -> dict[str, Any] | None:
+        if shaped is None:  # the loop's path (a worker passes the shape it made)
+            shaped_on_the_loop.append(status or {})
+        return real_kept(status, shaped)
+
+    monkeypatch.setattr(runtime_module, "kept", counting_kept)
+    rt.seen("ADDED", _body())
+    entry = rt.entries["team", "w"]
+    _drive(rt, lambda: entry.evaluated_at is not None and not entry.running)
+    (_, _, written), = writer.statuses
+    assert writer.echoed.is_set() and shaped_on_the_loop == []
+    assert entry.status is not None and entry.status.written_as(written) and rt.writing == {}
+    assert rt.queue.qsize() == 0 and not entry.queued and not entry.dirty
+    # Any other status the object gets meanwhile is still taken as the object has it.
+    rt.writing[entry.key] = (written["observedGeneration"], written["lastEvaluationTime"])
+    edited = {**written, "lastEvaluationTime": "2026-12-01T12:05:00Z"}
+    rt.seen("MODIFIED", _body(status=edited))
+    assert len(shaped_on_the_loop) == 1 and entry.status.evaluated_at == "2026-12-01T12:05:00Z"
 
 
 def test_a_spec_change_is_taken_once_and_evaluated_at_once() -> None:

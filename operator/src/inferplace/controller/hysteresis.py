@@ -28,14 +28,37 @@ from typing import Any
 VOLATILE: frozenset[tuple[str, ...]] = frozenset({("lastEvaluationTime",), ("observed", "time")})
 LAGGING: frozenset[tuple[str, ...]] = frozenset({("alternatives",), ("rejected",), ("promises",)})
 _DECIMAL = re.compile(r"-?[0-9]+\.[0-9]+")
-_FIGURE_IN_TEXT = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?")
+# "1,234.5" or "1234.5": the first digit taken out of the alternatives, so the engine skips to digits.
+FIGURE_IN_TEXT = re.compile(r"[0-9](?:[0-9]{0,2}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]*(?:\.[0-9]+)?)")
 LARGE = 1000  # whole numbers from here on are figures
+_HAS_DIGIT = re.compile(r"[0-9]")
 MARK = "\u2058"  # stands for a figure in the skeleton (a character no status text uses)
 
 
 def shape(status: dict[str, Any]) -> tuple[str, array[float]]:
     """(digest of the skeleton, the figures in order)."""
     figures: array[float] = array("d")
+    add = figures.append
+
+    def text(node: str) -> str:
+        if not _HAS_DIGIT.search(node):
+            return node
+        if _DECIMAL.fullmatch(node):
+            add(float(node))
+            return MARK
+        return FIGURE_IN_TEXT.sub(mark, node)
+
+    def mark(m: re.Match[str]) -> str:
+        add(float(m[0].replace(",", "")))
+        return MARK
+
+    def leaf(node: Any) -> Any:
+        if isinstance(node, str):
+            return text(node)
+        if isinstance(node, float) or (isinstance(node, int) and not isinstance(node, bool) and abs(node) >= LARGE):
+            add(float(node))
+            return MARK
+        return node
 
     def walk(node: Any, path: tuple[str, ...]) -> Any:
         if path in VOLATILE or path in LAGGING:
@@ -44,22 +67,10 @@ def shape(status: dict[str, Any]) -> tuple[str, array[float]]:
             return {k: walk(node[k], (*path, k)) for k in sorted(node)}
         if isinstance(node, list):
             return [walk(x, path) for x in node]
-        if isinstance(node, float) or (isinstance(node, int) and not isinstance(node, bool) and abs(node) >= LARGE):
-            figures.append(float(node))
-            return MARK
-        if isinstance(node, str):
-            if _DECIMAL.fullmatch(node):
-                figures.append(float(node))
-                return MARK
+        return leaf(node)
 
-            def mark(m: re.Match[str]) -> str:
-                figures.append(float(m.group(0).replace(",", "")))
-                return MARK
-
-            return _FIGURE_IN_TEXT.sub(mark, node)
-        return node
-
-    skeleton = json.dumps(walk(status, ()), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # The keys are sorted as the skeleton is built.
+    skeleton = json.dumps(walk(status, ()), separators=(",", ":"), ensure_ascii=False)
     return hashlib.blake2b(skeleton.encode(), digest_size=16).hexdigest(), figures
 
 

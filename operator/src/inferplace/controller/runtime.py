@@ -313,6 +313,9 @@ class Runtime:
         self.progress_at = self.monotonic()  # the last time an evaluation ended, or nothing was waiting
         self.retained_at = self.monotonic()
         self.loop: asyncio.AbstractEventLoop | None = None  # start()'s: where Entries are changed
+        # (observedGeneration, lastEvaluationTime) of each status a worker is writing, until its result is
+        # settled: the watch often brings the write back first, and it is no news to keep.
+        self.writing: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     # ---- ownership (leader election and shards) ----------------------------------------------------
 
@@ -356,9 +359,18 @@ class Runtime:
         entry = self.entries.get(key)
         body_status = body.get("status")
         status = None
+        in_flight = False  # the status a worker is writing for this very generation
         if isinstance(body_status, dict):
-            held = entry.status if entry is not None and entry.uid == meta.get("uid") else None
-            status = held if held is not None and held.written_as(body_status) else KeptStatus.of(kept(body_status))
+            ours = entry is not None and entry.uid == meta.get("uid")
+            held = entry.status if ours and entry is not None else None
+            if held is not None and held.written_as(body_status):
+                status = held
+            elif ours and self.writing.get(key) == (body_status.get("observedGeneration"),
+                                                    body_status.get("lastEvaluationTime")):
+                # Being written: the evaluation's result (settled next) is what it keeps.
+                in_flight = body_status.get("observedGeneration") == meta.get("generation")
+            else:
+                status = KeptStatus.of(kept(body_status))
         if entry is None or entry.uid != meta.get("uid"):
             # First sight (create, resume after a restart, a shard taken over): evaluate now; one whose
             # status already answers its spec waits behind those that do not (spec changes go first).
@@ -385,7 +397,7 @@ class Runtime:
         entry.generation = meta.get("generation")
         if status is not None or entry.status is None:
             entry.status = status
-        if entry.stale() and entry.evaluated_generation != entry.generation:
+        if entry.stale() and entry.evaluated_generation != entry.generation and not in_flight:
             if entry.running:
                 entry.dirty = True
             else:
@@ -537,6 +549,7 @@ class Runtime:
         """Take an evaluation's result into its Entry (on the event loop)."""
         key = entry.key
         entry.running = False
+        self.writing.pop(key, None)
         recheck, entry.recheck = entry.recheck, False
         self.progress_at = self.monotonic()
         if isinstance(result, NotHeld):
@@ -581,6 +594,7 @@ class Runtime:
         """The status the object has after the evaluation (written, or the previous one kept)."""
         item = _Item(namespace, name, uid, generation, spec, previous, approved)
         (done,) = self._evaluate_all([item], lambda _, status, __: status)
+        self.writing.pop((namespace, name), None)  # no loop settles it
         if isinstance(done, Exception):
             raise done
         return done
@@ -664,6 +678,7 @@ class Runtime:
         else:
             if not self.owns((namespace, name)):
                 raise NotHeld(f"{namespace}/{name}")  # the Lease lapsed during the evaluation: write nothing
+            self.writing[namespace, name] = (written.get("observedGeneration"), written.get("lastEvaluationTime"))
             try:
                 self.kube.write_status(namespace, name, uid, result.status, generation)
             except (Gone, Superseded):
