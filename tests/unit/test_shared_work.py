@@ -21,7 +21,7 @@ from inferplace.placement import RegionDefault, resolve
 from inferplace.placement.calibration import NO_CORRECTIONS
 from inferplace.placement.candidates import _enumerate, enumerate_candidates, layout_of, proposed
 from inferplace.placement.cost import CostTerms, cents, round_cents, total_cents
-from inferplace.placement.predict import RowRequest
+from inferplace.placement.predict import RowRequest, predict_at_fleet, predict_rows
 from inferplace.placement.scenarios import Scenario, to_arrays
 from inferplace.placement.search import Choice, _record_row_failures, _row_failure, _row_reason, search
 from inferplace.placement.workload import Workload
@@ -307,6 +307,25 @@ def test_a_search_with_nothing_to_scale_predicts_the_rows_the_general_path_does(
     for a, b in zip(fast, general, strict=True):
         assert a.cs.current is not None and repr(a.rows) == repr(b.rows)  # repr: NaN rates compare equal
         assert a.rows[a.cs.candidates[a.cs.current].row].replicas == a.workload.current.replicas  # type: ignore[union-attr]
+
+
+def test_a_fleet_at_its_load_is_predicted_as_the_full_pass_predicts_it() -> None:
+    """A calibration asks only how today's fleet does at today's load (no capacity search): the same
+    numbers, bit for bit, as the full pass gives for the same rows, live scales and speculation included."""
+    ws = [_workload(), _workload(**SPECULATIVE), _workload(slo={"ttftP95Ms": 500, "tpotP95Ms": 20}),
+          _workload(model={"name": "Qwen/Qwen3-30B-A3B"}, traffic={
+              "requestsPerSecond": 40, "promptTokens": {"mean": 3000, "p95": 6000},
+              "outputTokens": {"mean": 500, "p95": 900}})]
+    rng = random.Random(5)
+    requests = [RowRequest(scen, w, rng.randint(1, 12), rng.choice([None, (1.0, 1.0), (1.7, 0.6), (0.5, 2.5)]))
+                for w in ws for scen in enumerate_candidates(w, CAT).scenarios]
+    full = predict_rows(requests, CAT)
+    alone = predict_at_fleet(requests, CAT)
+    assert any(not r.fits for r in full) and any(r.saturated for r in full) and any(r.serves for r in full)
+    assert repr([(r.fits, r.saturated, r.at_mean) for r in full]) == repr(
+        [(a.fits, a.saturated, a.at_mean) for a in alone])  # repr: NaN compares equal
+    with pytest.raises(ValueError, match="replicas"):
+        predict_at_fleet([RowRequest(requests[0].scenario, ws[0])], CAT)
 
 
 def _decode_step_directly(s: ShapeArrays, p: Hardware, batch: F64, context: F64) -> F64:

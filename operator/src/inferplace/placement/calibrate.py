@@ -16,7 +16,7 @@ from inferplace.catalog import Catalog
 from inferplace.metrics.observation import Observation
 from inferplace.placement.calibration import Calibration, Uncalibrated
 from inferplace.placement.candidates import current_key, scenario_for
-from inferplace.placement.predict import RowRequest, RowResult, predict_rows
+from inferplace.placement.predict import AtFleet, RowRequest, predict_at_fleet
 from inferplace.placement.settings import DEFAULTS, CalibrationBands
 from inferplace.placement.workload import Current, Workload
 
@@ -38,9 +38,10 @@ def derive_calibration(w: Workload, cat: Catalog, obs: Observation | None,
 def derive_calibrations(items: Sequence[tuple[Workload, Observation | None]], cat: Catalog,
                         bands: CalibrationBands = DEFAULTS.calibration) -> list[Calibration | Uncalibrated]:
     """`derive_calibration` of each (workload, observation), today's placements predicted together (one
-    engine pass: most of a single calibration's time is the pass's fixed cost)."""
+    engine pass: most of a single calibration's time is the pass's fixed cost; today's fleet at today's
+    load, so no SLO capacity search)."""
     found = [_comparison(w, cat, obs, bands) for w, obs in items]
-    rows = iter(predict_rows([f.request for f in found if isinstance(f, _Comparison)], cat))
+    rows = iter(predict_at_fleet([f.request for f in found if isinstance(f, _Comparison)], cat))
     return [f if isinstance(f, Uncalibrated) else _from_prediction(f, next(rows), bands) for f in found]
 
 
@@ -69,7 +70,7 @@ def _comparison(w: Workload, cat: Catalog, obs: Observation | None,
     return _Comparison(RowRequest(scenario_for(w, acc, key), w, w.current.replicas), obs, w.current, key.scope)
 
 
-def _from_prediction(c: _Comparison, row: RowResult, bands: CalibrationBands) -> Calibration | Uncalibrated:
+def _from_prediction(c: _Comparison, row: AtFleet, bands: CalibrationBands) -> Calibration | Uncalibrated:
     """The calibration from today's placement as measured and as predicted (`row`)."""
     obs, scope, rps = c.observed, c.scope, c.request.workload.rps
     if not row.fits or row.saturated:

@@ -6,7 +6,7 @@ peak and at the mean load. Rows of many workloads are predicted together, in one
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -58,16 +58,49 @@ def predict_rows(requests: Sequence[RowRequest], cat: Catalog) -> list[RowResult
     """SLO goodput, replicas and latency at peak and mean load for each request, in one engine pass."""
     if not requests:
         return []
+    return _predict(_arrays(requests, cat), requests)
+
+
+class AtFleet(NamedTuple):
+    """A given fleet's latency at its workload's load (per replica: the load over its replicas)."""
+
+    fits: bool
+    saturated: bool  # at the peak load the replica cannot keep up (latencies meaningless)
+    at_mean: tuple[float, float]  # mean TTFT and mean TPOT (s) at the mean load
+
+
+def predict_at_fleet(requests: Sequence[RowRequest], cat: Catalog) -> list[AtFleet]:
+    """Each request's fleet (its `replicas`, which must be given) at its peak and mean load, in one engine
+    pass without the SLO capacity search: what a calibration compares with measurements. The same
+    numbers as `predict_rows`' `fits`, `saturated` and `at_mean` for the same requests."""
+    if not requests:
+        return []
+    if any(r.replicas is None for r in requests):
+        raise ValueError("predict_at_fleet needs each request's replicas")
+    sa = _arrays(requests, cat)
+    col, _ = _workload_columns(requests)
+    model = SloModel(sa, _tails(col))
+    peak, mean = _loads(col)
+    replicas = np.array([r.replicas for r in requests], dtype=np.float64)
+    both = model.latency_at(np.stack([peak, mean]) / np.maximum(replicas, 1.0))
+    lat, at_mean = both.point(0), both.point(1)
+    return list(map(AtFleet, model.st.fits.tolist(), lat.saturated.tolist(),
+                    zip(at_mean.ttft_mean.tolist(), at_mean.tpot_mean.tolist(), strict=True)))
+
+
+def _arrays(requests: Sequence[RowRequest], cat: Catalog) -> ScenarioArrays:
     sa = to_arrays([r.scenario for r in requests], cat)
     if any(r.scales is not None for r in requests):
         decode = np.array([r.scales[0] if r.scales else 1.0 for r in requests])
         prefill = np.array([r.scales[1] if r.scales else 1.0 for r in requests])
         sa = replace(sa, decode_scale=decode, prefill_scale=prefill)
-    return _predict(sa, requests)
+    return sa
 
 
-def _predict(sa: ScenarioArrays, requests: Sequence[RowRequest]) -> list[RowResult]:
-    # A workload's figures are read once, not once per row (a workload has ~50 rows), then spread to its rows.
+def _workload_columns(requests: Sequence[RowRequest]) -> tuple[Callable[[Callable[[Workload], float]], F64],
+                                                                 list[Workload]]:
+    """`col(figure)`: a workload figure for every row. A workload's figures are read once, not once per
+    row (a workload has ~50 rows), then spread to its rows."""
     owners: dict[int, int] = {}
     ws: list[Workload] = []
     for r in requests:
@@ -76,17 +109,31 @@ def _predict(sa: ScenarioArrays, requests: Sequence[RowRequest]) -> list[RowResu
             ws.append(r.workload)
     of = np.fromiter((owners[id(r.workload)] for r in requests), dtype=np.int64, count=len(requests))
 
-    def col(values: list[float]) -> F64:
-        return np.asarray(values, dtype=np.float64)[of]
+    def col(figure: Callable[[Workload], float]) -> F64:
+        return np.asarray([figure(w) for w in ws], dtype=np.float64)[of]
 
-    tails = Tails(prompt_tokens=col([w.prompt_p95 for w in ws]), output_tokens=col([w.output_p95 for w in ws]),
-                  e2e_slo=col([w.e2e_slo_s for w in ws]))
+    return col, ws
+
+
+def _tails(col: Callable[[Callable[[Workload], float]], F64]) -> Tails:
+    return Tails(prompt_tokens=col(lambda w: w.prompt_p95), output_tokens=col(lambda w: w.output_p95),
+                 e2e_slo=col(lambda w: w.e2e_slo_s))
+
+
+def _loads(col: Callable[[Callable[[Workload], float]], F64]) -> tuple[F64, F64]:
+    """Each row's workload's peak and mean request rate."""
+    demand = Demand(col(lambda w: w.rps), col(lambda w: w.peak_to_mean), col(lambda w: w.retry_rate))
+    return np.asarray(demand.peak, dtype=np.float64), np.asarray(demand.mean, dtype=np.float64)
+
+
+def _predict(sa: ScenarioArrays, requests: Sequence[RowRequest]) -> list[RowResult]:
+    col, _ = _workload_columns(requests)
+    tails = _tails(col)
     model = SloModel(sa, tails)  # prepared once: capacity and latencies from the same setup
     cap = model.capacity()
-    demand = Demand(col([w.rps for w in ws]), col([w.peak_to_mean for w in ws]), col([w.retry_rate for w in ws]))
-    peak, mean = np.asarray(demand.peak, dtype=np.float64), np.asarray(demand.mean, dtype=np.float64)
-    sized = replicas_for(cap.rate, peak, col([w.target_utilization for w in ws]), col([w.min_replicas for w in ws]),
-                         col([w.spare_replicas for w in ws]))
+    peak, mean = _loads(col)
+    sized = replicas_for(cap.rate, peak, col(lambda w: w.target_utilization), col(lambda w: w.min_replicas),
+                         col(lambda w: w.spare_replicas))
     fixed = np.array([math.nan if r.replicas is None else r.replicas for r in requests], dtype=np.float64)
     replicas = np.where(np.isnan(fixed), np.where(np.isfinite(sized), sized, 0.0), fixed)
     both = model.latency_at(np.stack([peak, mean]) / np.maximum(replicas, 1.0))
