@@ -22,6 +22,7 @@ from inferplace.placement.scenarios import Scenario, to_arrays
 from inferplace.placement.workload import Workload
 
 F64 = NDArray[np.float64]
+Column = Callable[[Callable[[Workload], float]], F64]  # a workload figure -> its value on every row
 
 
 @dataclass(slots=True)
@@ -78,7 +79,7 @@ def predict_at_fleet(requests: Sequence[RowRequest], cat: Catalog) -> list[AtFle
     if any(r.replicas is None for r in requests):
         raise ValueError("predict_at_fleet needs each request's replicas")
     sa = _arrays(requests, cat)
-    col, _ = _workload_columns(requests)
+    col = _workload_columns(requests)
     model = SloModel(sa, _tails(col))
     peak, mean = _loads(col)
     replicas = np.array([r.replicas for r in requests], dtype=np.float64)
@@ -97,8 +98,7 @@ def _arrays(requests: Sequence[RowRequest], cat: Catalog) -> ScenarioArrays:
     return sa
 
 
-def _workload_columns(requests: Sequence[RowRequest]) -> tuple[Callable[[Callable[[Workload], float]], F64],
-                                                                 list[Workload]]:
+def _workload_columns(requests: Sequence[RowRequest]) -> Column:
     """`col(figure)`: a workload figure for every row. A workload's figures are read once, not once per
     row (a workload has ~50 rows), then spread to its rows."""
     owners: dict[int, int] = {}
@@ -112,22 +112,22 @@ def _workload_columns(requests: Sequence[RowRequest]) -> tuple[Callable[[Callabl
     def col(figure: Callable[[Workload], float]) -> F64:
         return np.asarray([figure(w) for w in ws], dtype=np.float64)[of]
 
-    return col, ws
+    return col
 
 
-def _tails(col: Callable[[Callable[[Workload], float]], F64]) -> Tails:
+def _tails(col: Column) -> Tails:
     return Tails(prompt_tokens=col(lambda w: w.prompt_p95), output_tokens=col(lambda w: w.output_p95),
                  e2e_slo=col(lambda w: w.e2e_slo_s))
 
 
-def _loads(col: Callable[[Callable[[Workload], float]], F64]) -> tuple[F64, F64]:
+def _loads(col: Column) -> tuple[F64, F64]:
     """Each row's workload's peak and mean request rate."""
     demand = Demand(col(lambda w: w.rps), col(lambda w: w.peak_to_mean), col(lambda w: w.retry_rate))
     return np.asarray(demand.peak, dtype=np.float64), np.asarray(demand.mean, dtype=np.float64)
 
 
 def _predict(sa: ScenarioArrays, requests: Sequence[RowRequest]) -> list[RowResult]:
-    col, _ = _workload_columns(requests)
+    col = _workload_columns(requests)
     tails = _tails(col)
     model = SloModel(sa, tails)  # prepared once: capacity and latencies from the same setup
     cap = model.capacity()
