@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from inferplace.catalog import Catalog
 from inferplace.engine import LIMITS
 from inferplace.engine.batch import ScenarioArrays
-from inferplace.engine.slo import SloModel, Tails
+from inferplace.engine.slo import Latency, SloModel, Tails
 from inferplace.engine.tco import Demand, replicas_for
 from inferplace.placement.scenarios import Scenario, to_arrays
 from inferplace.placement.workload import Workload
@@ -82,9 +82,7 @@ def predict_at_fleet(requests: Sequence[RowRequest], cat: Catalog) -> list[AtFle
     col = _workload_columns(requests)
     model = SloModel(sa, _tails(col))
     peak, mean = _loads(col)
-    replicas = np.array([r.replicas for r in requests], dtype=np.float64)
-    both = model.latency_at(np.stack([peak, mean]) / np.maximum(replicas, 1.0))
-    lat, at_mean = both.point(0), both.point(1)
+    lat, at_mean = _at_loads(model, peak, mean, np.array([r.replicas for r in requests], dtype=np.float64))
     return list(map(AtFleet, model.st.fits.tolist(), lat.saturated.tolist(),
                     zip(at_mean.ttft_mean.tolist(), at_mean.tpot_mean.tolist(), strict=True)))
 
@@ -126,6 +124,12 @@ def _loads(col: Column) -> tuple[F64, F64]:
     return np.asarray(demand.peak, dtype=np.float64), np.asarray(demand.mean, dtype=np.float64)
 
 
+def _at_loads(model: SloModel, peak: F64, mean: F64, replicas: F64) -> tuple[Latency, Latency]:
+    """Latency at the peak and at the mean load, spread over `replicas`, in one pass."""
+    both = model.latency_at(np.stack([peak, mean]) / np.maximum(replicas, 1.0))
+    return both.point(0), both.point(1)
+
+
 def _predict(sa: ScenarioArrays, requests: Sequence[RowRequest]) -> list[RowResult]:
     col = _workload_columns(requests)
     tails = _tails(col)
@@ -136,8 +140,7 @@ def _predict(sa: ScenarioArrays, requests: Sequence[RowRequest]) -> list[RowResu
                          col(lambda w: w.spare_replicas))
     fixed = np.array([math.nan if r.replicas is None else r.replicas for r in requests], dtype=np.float64)
     replicas = np.where(np.isnan(fixed), np.where(np.isfinite(sized), sized, 0.0), fixed)
-    both = model.latency_at(np.stack([peak, mean]) / np.maximum(replicas, 1.0))
-    lat, at_mean = both.point(0), both.point(1)
+    lat, at_mean = _at_loads(model, peak, mean, replicas)
     unloaded = cap.unloaded
     # Whole columns to Python values at once (per-element conversion is the slow part at this size), and
     # each RowResult made positionally (keywords cost more than the rest of its construction).
